@@ -1,0 +1,3 @@
+from actor_mimic.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,219 @@
+"""One definition of the Atari environment, shared by collection, evaluation and DQN training.
+
+Every stage must see identical observations, so the preprocessing is fixed here once:
+
+- ALE v5 games through gymnasium + ale-py, sticky actions off by default (configurable);
+- frame skip 4, the observation is the max over the last two emulator frames of each skip;
+- 84x84 grayscale (ale-py's luminance, area-resized);
+- a stack of the 4 newest frames, oldest first, **zero-padded** at an episode's start;
+- up to 30 no-op actions after each reset;
+- full games: a lost life is not a terminal; rewards are raw (clip them only for learning);
+- no FIRE press at reset.
+
+Two paths give these observations. `make_env` builds the single-env gymnasium wrapper stack
+(readable, the reference); `make_vector_env` builds ale-py's C++ vector env (about 2x faster
+here). With no-op starts off they produce byte-identical stacks for the same actions, across
+episode boundaries (tests/common/test_atari.py). With no-op starts on, the *number* of no-ops
+drawn after each reset differs, because the C++ env draws it from its own random generator;
+each path is still deterministic given its seed.
+
+Action sets: the AMN has one output over all 18 ALE actions, while a game's expert acts over
+the game's *minimal* action set. `action_set(config)` gives that set as ALE action ids, in the
+order of the expert's outputs; index i of an expert's output is ALE action `action_set[i]`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from actor_mimic.errors import UserError
+
+NUM_ALE_ACTIONS = 18
+ALE_ACTION_NAMES = (
+    "NOOP", "FIRE", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT",
+    "DOWNLEFT", "UPFIRE", "RIGHTFIRE", "LEFTFIRE", "DOWNFIRE", "UPRIGHTFIRE", "UPLEFTFIRE",
+    "DOWNRIGHTFIRE", "DOWNLEFTFIRE",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AtariConfig:
+    """The environment every stage plays. Stored with every dataset and checkpoint.
+
+    `game` is ale-py's ROM id (`"breakout"`, `"space_invaders"`); `canonical_game` turns the
+    names people type (`Breakout`, `ALE/SpaceInvaders-v5`, `PongNoFrameskip-v4`) into it.
+    """
+
+    game: str
+    frame_skip: int = 4
+    screen_size: int = 84
+    stack_size: int = 4
+    noop_max: int = 30
+    repeat_action_probability: float = 0.0
+    max_episode_frames: int = 108_000
+    full_action_space: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "game", canonical_game(self.game))
+        if self.frame_skip < 1 or self.screen_size < 8 or self.stack_size < 1:
+            raise UserError(
+                f"invalid Atari settings (frame_skip={self.frame_skip}, screen_size="
+                f"{self.screen_size}, stack_size={self.stack_size}): all must be positive"
+            )
+        if not 0.0 <= self.repeat_action_probability < 1.0:
+            raise UserError(
+                f"repeat_action_probability must lie in [0, 1), got {self.repeat_action_probability}"
+            )
+        if self.noop_max < 0:
+            raise UserError(f"noop_max must be 0 or more, got {self.noop_max}")
+
+    @property
+    def observation_shape(self) -> tuple[int, int, int]:
+        """(stack_size, screen_size, screen_size): what the networks take."""
+        return (self.stack_size, self.screen_size, self.screen_size)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AtariConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(
+                f"unknown Atari settings {unknown}: this file was written by a newer "
+                "actor-mimic; upgrade actor-mimic to read it"
+            )
+        return cls(**data)
+
+    def preprocessing(self) -> dict:
+        """What decides the *form* of an observation. Networks, stores and checkpoints whose
+        preprocessing differs cannot be mixed; dynamics settings (no-ops, sticky actions) can."""
+        return {
+            "frame_skip": self.frame_skip,
+            "screen_size": self.screen_size,
+            "stack_size": self.stack_size,
+            "grayscale": True,
+            "maxpool_last_two": True,
+            "stack_padding": "zeros",
+        }
+
+
+def all_games() -> list[str]:
+    """Every game ale-py ships a ROM for, as ROM ids."""
+    import ale_py
+
+    return sorted(ale_py.roms.get_all_rom_ids())
+
+
+def canonical_game(name: str) -> str:
+    """`Breakout`, `ALE/Breakout-v5`, `BreakoutNoFrameskip-v4`, `space invaders` -> ROM id.
+
+    Raises UserError, with the nearest names, for a game ale-py does not ship.
+    """
+    text = name.strip()
+    text = re.sub(r"^ALE/", "", text)
+    text = re.sub(r"(NoFrameskip|Deterministic)?-v\d+$", "", text)
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)  # CamelCase -> snake_case
+    text = re.sub(r"[\s\-]+", "_", text).lower()
+    games = all_games()
+    if text in games:
+        return text
+    close = difflib.get_close_matches(text, games, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else "see `amn collect --list-games`"
+    raise UserError(f"unknown Atari game {name!r}: {hint}")
+
+
+def display_name(game: str) -> str:
+    """`space_invaders` -> `SpaceInvaders`, the spelling of gymnasium's env ids."""
+    return "".join(part.capitalize() for part in canonical_game(game).split("_"))
+
+
+@functools.lru_cache(maxsize=None)
+def _minimal_action_set(game: str) -> tuple[int, ...]:
+    import ale_py
+
+    ale = ale_py.ALEInterface()
+    ale.setLoggerMode(ale_py.LoggerMode.Error)
+    ale.loadROM(ale_py.roms.get_rom_path(game))
+    return tuple(int(a.value) for a in ale.getMinimalActionSet())
+
+
+def action_set(config: AtariConfig) -> tuple[int, ...]:
+    """The ALE action ids of the game's actions, in the order of an expert's outputs."""
+    if config.full_action_space:
+        return tuple(range(NUM_ALE_ACTIONS))
+    return _minimal_action_set(config.game)
+
+
+def action_mask(actions: tuple[int, ...] | list[int]) -> np.ndarray:
+    """bool (18,): True for the ALE actions in `actions`."""
+    mask = np.zeros(NUM_ALE_ACTIONS, dtype=bool)
+    mask[list(actions)] = True
+    return mask
+
+
+def make_env(config: AtariConfig, render_mode: str | None = None):
+    """The single-env path: gymnasium's ALE v5 env with the shared preprocessing.
+
+    Observations are uint8 (stack_size, screen_size, screen_size), oldest frame first.
+    Seed it through `env.reset(seed=...)`; `info["lives"]` carries the lives counter.
+    """
+    import ale_py
+    import gymnasium as gym
+    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+
+    gym.register_envs(ale_py)
+    env = gym.make(
+        f"ALE/{display_name(config.game)}-v5",
+        frameskip=1,  # AtariPreprocessing skips frames, with the max-pool
+        repeat_action_probability=config.repeat_action_probability,
+        full_action_space=config.full_action_space,
+        max_num_frames_per_episode=config.max_episode_frames,
+        render_mode=render_mode,
+    )
+    env = AtariPreprocessing(
+        env,
+        noop_max=config.noop_max,
+        frame_skip=config.frame_skip,
+        screen_size=config.screen_size,
+        terminal_on_life_loss=False,
+        grayscale_obs=True,
+    )
+    padding = np.zeros((config.screen_size, config.screen_size), dtype=np.uint8)
+    return FrameStackObservation(env, config.stack_size, padding_type=padding)
+
+
+def make_vector_env(config: AtariConfig, num_envs: int, num_threads: int = 0):
+    """The fast path: ale-py's C++ vector env with the same preprocessing as `make_env`.
+
+    Autoreset is gymnasium's NEXT_STEP mode: the step after a terminal/truncated step resets
+    that env (its action is ignored) and returns the first observation of the new episode.
+    Seed it through `venv.reset(seed=...)`.
+    """
+    from ale_py.vector_env import AtariVectorEnv
+
+    return AtariVectorEnv(
+        config.game,
+        num_envs,
+        num_threads=num_threads,
+        max_num_frames_per_episode=config.max_episode_frames,
+        repeat_action_probability=config.repeat_action_probability,
+        full_action_space=config.full_action_space,
+        img_height=config.screen_size,
+        img_width=config.screen_size,
+        grayscale=True,
+        stack_num=config.stack_size,
+        frameskip=config.frame_skip,
+        maxpool=True,
+        noop_max=config.noop_max,
+        episodic_life=False,
+        reward_clipping=False,
+        use_fire_reset=False,
+    )

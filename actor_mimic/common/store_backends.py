@@ -1,0 +1,199 @@
+"""Zarr and HDF5 behind one small interface, so the store schema is written once.
+
+A backend holds named, chunked arrays that grow along their first axis, plus one JSON
+document of attributes. Both engines read and write through numpy slicing. Compression is
+lossless; the same names mean the same codecs in both engines:
+
+    zstd     frames: Zstandard; float arrays: Blosc(Zstandard) with byte shuffle  (default)
+    lz4      Blosc(LZ4) with byte shuffle: faster to decode, larger
+    gzip     deflate, readable by any HDF5 or Zarr reader without plugins
+    none     raw
+
+HDF5 files written with zstd or lz4 need `import hdf5plugin` in the reader (done here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from actor_mimic.errors import UserError
+
+ATTRS_KEY = "actor_mimic"
+COMPRESSIONS = ("zstd", "lz4", "gzip", "none")
+BACKENDS = ("zarr", "hdf5")
+
+
+def parse_compression(spec: str) -> tuple[str, int | None]:
+    """`"zstd"` or `"zstd:5"` -> ("zstd", 5). Raises UserError for unknown names."""
+    name, _, level = spec.partition(":")
+    if name not in COMPRESSIONS:
+        raise UserError(f"unknown compression {spec!r}: choose one of {', '.join(COMPRESSIONS)}")
+    if level and not level.isdigit():
+        raise UserError(f"compression level in {spec!r} must be a whole number")
+    return name, int(level) if level else None
+
+
+def detect_backend(path: str | Path) -> str:
+    """Which engine wrote the store at `path` (by content, falling back to the suffix)."""
+    path = Path(path)
+    if path.is_dir():
+        return "zarr"
+    if path.is_file():
+        with open(path, "rb") as handle:
+            if handle.read(8) == b"\x89HDF\r\n\x1a\n":
+                return "hdf5"
+        raise UserError(f"{path} is neither a Zarr directory nor an HDF5 file")
+    return "hdf5" if path.suffix in (".h5", ".hdf5") else "zarr"
+
+
+def open_backend(path: str | Path, mode: str, backend: str | None = None):
+    """mode "r" (read), "a" (append to an existing store), "w" (create, replacing)."""
+    backend = backend or detect_backend(path)
+    if backend == "zarr":
+        return ZarrBackend(Path(path), mode)
+    if backend == "hdf5":
+        return HDF5Backend(Path(path), mode)
+    raise UserError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+
+
+class ZarrBackend:
+    name = "zarr"
+
+    def __init__(self, path: Path, mode: str):
+        import zarr
+
+        self.path = path
+        try:
+            self.group = zarr.open_group(str(path), mode={"r": "r", "a": "r+", "w": "w"}[mode])
+        except (FileNotFoundError, ValueError, KeyError) as error:
+            raise UserError(f"{path}: cannot open as a Zarr store ({error})") from None
+
+    def create_array(self, name, tail_shape, dtype, chunk_len, compression) -> None:
+        self.group.create_array(
+            name,
+            shape=(0, *tail_shape),
+            chunks=(chunk_len, *tail_shape),
+            dtype=np.dtype(dtype),
+            compressors=_zarr_codecs(np.dtype(dtype), compression),
+            fill_value=0,
+        )
+
+    def array(self, name):
+        return self.group[name]
+
+    def has_array(self, name) -> bool:
+        return name in self.group
+
+    def resize(self, name, length) -> None:
+        array = self.group[name]
+        array.resize((length, *array.shape[1:]))
+
+    def read_attrs(self) -> dict | None:
+        return self.group.attrs.asdict().get(ATTRS_KEY)
+
+    def write_attrs(self, attrs: dict) -> None:
+        self.group.attrs[ATTRS_KEY] = attrs
+
+    def flush(self) -> None:
+        pass  # every Zarr write is a whole chunk file, written through to storage
+
+    def close(self) -> None:
+        pass
+
+
+class HDF5Backend:
+    name = "hdf5"
+
+    def __init__(self, path: Path, mode: str):
+        import h5py
+        import hdf5plugin  # noqa: F401  (registers the zstd/blosc filters for reading)
+
+        self.path = path
+        try:
+            # A 64 MiB chunk cache per file instead of h5py's 1 MiB, so a chunk read once
+            # is not decompressed again for its neighbours.
+            self.file = h5py.File(path, {"r": "r", "a": "r+", "w": "w"}[mode], rdcc_nbytes=64 << 20)
+        except OSError as error:
+            raise UserError(f"{path}: cannot open as an HDF5 file ({error})") from None
+
+    def create_array(self, name, tail_shape, dtype, chunk_len, compression) -> None:
+        self.file.create_dataset(
+            name,
+            shape=(0, *tail_shape),
+            maxshape=(None, *tail_shape),
+            chunks=(chunk_len, *tail_shape),
+            dtype=np.dtype(dtype),
+            **_hdf5_filter(np.dtype(dtype), compression),
+        )
+
+    def array(self, name):
+        return self.file[name]
+
+    def has_array(self, name) -> bool:
+        return name in self.file
+
+    def resize(self, name, length) -> None:
+        self.file[name].resize(length, axis=0)
+
+    def read_attrs(self) -> dict | None:
+        text = self.file.attrs.get(ATTRS_KEY)
+        return None if text is None else json.loads(text)
+
+    def write_attrs(self, attrs: dict) -> None:
+        self.file.attrs[ATTRS_KEY] = json.dumps(attrs)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _zarr_codecs(dtype: np.dtype, compression: tuple[str, int | None]):
+    from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
+
+    name, level = compression
+    if name == "none":
+        return None
+    if name == "gzip":
+        return [GzipCodec(level=5 if level is None else level)]
+    if name == "zstd" and dtype.itemsize == 1:
+        return [ZstdCodec(level=3 if level is None else level)]
+    cname = "zstd" if name == "zstd" else "lz4"
+    return [
+        BloscCodec(
+            cname=cname,
+            clevel=(3 if name == "zstd" else 5) if level is None else level,
+            shuffle="shuffle" if dtype.itemsize > 1 else "noshuffle",
+            typesize=dtype.itemsize,
+        )
+    ]
+
+
+def _hdf5_filter(dtype: np.dtype, compression: tuple[str, int | None]) -> dict:
+    import hdf5plugin
+
+    name, level = compression
+    if name == "none":
+        return {}
+    if name == "gzip":
+        return {"compression": "gzip", "compression_opts": 5 if level is None else level}
+    if name == "zstd" and dtype.itemsize == 1:
+        return dict(hdf5plugin.Zstd(clevel=3 if level is None else level))
+    shuffle = hdf5plugin.Blosc.SHUFFLE if dtype.itemsize > 1 else hdf5plugin.Blosc.NOSHUFFLE
+    cname = "zstd" if name == "zstd" else "lz4"
+    clevel = (3 if name == "zstd" else 5) if level is None else level
+    return dict(hdf5plugin.Blosc(cname=cname, clevel=clevel, shuffle=shuffle))
+
+
+def bytes_on_disk(path: str | Path) -> int:
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(
+        os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files
+    )
