@@ -105,11 +105,17 @@ class AtariConfig:
         }
 
 
-def all_games() -> list[str]:
-    """Every game ale-py ships a ROM for, as ROM ids."""
+def _quiet_ale():
+    """ale-py, with its start-up banner and per-ROM log lines silenced (errors still show)."""
     import ale_py
 
-    return sorted(ale_py.roms.get_all_rom_ids())
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+    return ale_py
+
+
+def all_games() -> list[str]:
+    """Every game ale-py ships a ROM for, as ROM ids."""
+    return sorted(_quiet_ale().roms.get_all_rom_ids())
 
 
 def canonical_game(name: str) -> str:
@@ -137,10 +143,8 @@ def display_name(game: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _minimal_action_set(game: str) -> tuple[int, ...]:
-    import ale_py
-
+    ale_py = _quiet_ale()
     ale = ale_py.ALEInterface()
-    ale.setLoggerMode(ale_py.LoggerMode.Error)
     ale.loadROM(ale_py.roms.get_rom_path(game))
     return tuple(int(a.value) for a in ale.getMinimalActionSet())
 
@@ -165,11 +169,10 @@ def make_env(config: AtariConfig, render_mode: str | None = None):
     Observations are uint8 (stack_size, screen_size, screen_size), oldest frame first.
     Seed it through `env.reset(seed=...)`; `info["lives"]` carries the lives counter.
     """
-    import ale_py
     import gymnasium as gym
     from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
-    gym.register_envs(ale_py)
+    gym.register_envs(_quiet_ale())
     env = gym.make(
         f"ALE/{display_name(config.game)}-v5",
         frameskip=1,  # AtariPreprocessing skips frames, with the max-pool
@@ -197,6 +200,7 @@ def make_vector_env(config: AtariConfig, num_envs: int, num_threads: int = 0):
     that env (its action is ignored) and returns the first observation of the new episode.
     Seed it through `venv.reset(seed=...)`.
     """
+    _quiet_ale()
     from ale_py.vector_env import AtariVectorEnv
 
     return AtariVectorEnv(
