@@ -1,0 +1,14 @@
+"""Expert rollouts -> teacher stores: the `amn collect` command and its Python API.
+
+    from actor_mimic.collect import CollectConfig, collect
+    path = collect(CollectConfig(expert="expert.safetensors", out="pong.zarr", steps=100_000))
+
+`expert` may also be a loaded `Checkpoint` (e.g. `random_init_expert(AtariConfig("pong"))`).
+See `CollectConfig` for every option and `actor_mimic.common.store` for what a store holds.
+"""
+
+from actor_mimic.collect.collector import collect
+from actor_mimic.collect.config import CollectConfig, split_target
+from actor_mimic.collect.interrupt import CollectionInterrupted
+
+__all__ = ["CollectConfig", "collect", "CollectionInterrupted", "split_target"]

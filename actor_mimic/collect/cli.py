@@ -1,0 +1,132 @@
+"""`amn collect`: roll out an expert and write a teacher store.
+
+    amn collect --expert pong.safetensors --out pong.zarr --steps 1000000
+    amn collect --expert pong.safetensors --out pong.zarr --steps 1000000 --resume   # after a stop
+    amn collect --expert pong.safetensors --behaviour amn.safetensors --round r1 ...  # student acts
+    amn collect --expert pong.safetensors --out pong-0.zarr --steps 1000000 --shard 0/4
+
+Ctrl-C (or SIGTERM) stores the running episodes, closes the store and prints the command that
+resumes it; the exit status is then 128 + the signal number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from actor_mimic.collect.config import DEFAULT_EPSILON, CollectConfig, parse_shard
+from actor_mimic.collect.interrupt import CollectionInterrupted
+from actor_mimic.errors import UserError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--list-games", action="store_true", help="print the games ale-py ships and exit")
+    parser.add_argument("--expert", help="expert checkpoint (.safetensors) that labels every step (required)")
+    parser.add_argument("--out", help="the store to write: a .zarr directory or an .h5 file (required)")
+    parser.add_argument("--backend", choices=("zarr", "hdf5"), help="storage engine (default: from --out's suffix)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--steps", type=int, help="collect exactly N steps (running episodes are cut at the budget)")
+    target.add_argument("--episodes", type=int, help="collect exactly N episodes that the game ended")
+    parser.add_argument("--game", help="the game; optional, checked against the expert's")
+    parser.add_argument(
+        "--epsilon",
+        type=float,
+        default=DEFAULT_EPSILON,
+        help=f"epsilon-greedy exploration of the acting policy (default {DEFAULT_EPSILON}: the paper's test protocol)",
+    )
+    parser.add_argument(
+        "--behaviour",
+        help="another checkpoint acts (an expert of this game or an AMN) while --expert labels every state",
+    )
+    parser.add_argument("--behaviour-epsilon", type=float, help="epsilon of --behaviour (default: --epsilon)")
+    parser.add_argument("--round", help="a label of this collection round, recorded in the store")
+    parser.add_argument("--hidden-layer", default="fc", help="expert layer whose activations are stored (default fc)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of envs and exploration (default 0)")
+    parser.add_argument("--num-envs", type=int, default=8, help="parallel environments (default 8)")
+    parser.add_argument("--shard", default="0/1", help="collect shard I of N (I/N, default 0/1)")
+    parser.add_argument("--chunk-len", type=int, default=1024, help="steps per stored chunk (default 1024)")
+    parser.add_argument(
+        "--compression", default="zstd", help="zstd|lz4|gzip|none, optionally :level (default zstd)"
+    )
+    parser.add_argument("--value-dtype", choices=("float32", "float16"), default="float32", help="dtype of Q-values and activations")
+    parser.add_argument("--noop-max", type=int, help="no-op starts after each reset (default: the expert's)")
+    parser.add_argument("--sticky", type=float, help="repeat_action_probability (default: the expert's)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted store to its target")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def config_from_args(args: argparse.Namespace) -> CollectConfig:
+    if args.expert is None:
+        raise UserError("--expert is required: the expert checkpoint that labels the states")
+    if args.out is None:
+        raise UserError("--out is required: where to write the teacher store")
+    return CollectConfig(
+        expert=args.expert,
+        out=args.out,
+        steps=args.steps,
+        episodes=args.episodes,
+        epsilon=args.epsilon,
+        behaviour=args.behaviour,
+        behaviour_epsilon=args.behaviour_epsilon,
+        round=args.round,
+        game=args.game,
+        hidden_layer=args.hidden_layer,
+        seed=args.seed,
+        num_envs=args.num_envs,
+        shard=parse_shard(args.shard),
+        backend=args.backend,
+        chunk_len=args.chunk_len,
+        compression=args.compression,
+        value_dtype=args.value_dtype,
+        noop_max=args.noop_max,
+        sticky=args.sticky,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+
+
+def resume_command(config: CollectConfig) -> str:
+    """The `amn collect` command that continues this run (same settings, --resume)."""
+    parts = ["amn", "collect", "--expert", str(config.expert), "--out", str(config.out)]
+    parts += [f"--{config.target_kind}", str(config.total_target)]
+    defaults = CollectConfig(expert=None)
+    for flag, name in (
+        ("--game", "game"), ("--epsilon", "epsilon"), ("--behaviour", "behaviour"),
+        ("--behaviour-epsilon", "behaviour_epsilon"), ("--round", "round"),
+        ("--hidden-layer", "hidden_layer"), ("--seed", "seed"), ("--num-envs", "num_envs"),
+        ("--backend", "backend"), ("--chunk-len", "chunk_len"), ("--compression", "compression"),
+        ("--value-dtype", "value_dtype"), ("--noop-max", "noop_max"), ("--sticky", "sticky"),
+    ):  # fmt: skip
+        value = getattr(config, name)
+        if value != getattr(defaults, name):
+            parts += [flag, str(value)]
+    if config.shard != (0, 1):
+        parts += ["--shard", f"{config.shard[0]}/{config.shard[1]}"]
+    parts.append("--resume")
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_games:
+        from actor_mimic.common.atari import all_games
+
+        print("\n".join(all_games()))
+        return 0
+    config = config_from_args(args)
+    from actor_mimic.collect.collector import collect
+
+    try:
+        path = collect(config)
+    except CollectionInterrupted as stopped:
+        print(
+            f"amn collect: stopped by signal {stopped.signal_number} after {stopped.num_steps} steps "
+            f"({stopped.num_episodes} episodes) of {config.total_target} {config.target_kind} "
+            f"in {stopped.path}; the store is readable. Resume with:\n  {resume_command(config)}",
+            file=sys.stderr,
+        )
+        return 128 + stopped.signal_number
+    print(f"wrote {path}")
+    return 0

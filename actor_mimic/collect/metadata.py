@@ -1,0 +1,118 @@
+"""The provenance a collection writes into its store, and the check that a resume matches it.
+
+Every store says which game and Atari settings it was played with, which expert labelled it
+(sha256 of the file and its metadata), which policy acted and how, which seeds and shard, the
+target, and the library versions: enough to reproduce it or to refuse mixing it wrongly.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata as importlib_metadata
+
+from actor_mimic.collect.config import CollectConfig
+from actor_mimic.collect.policies import same_identity
+from actor_mimic.common.atari import AtariConfig, action_set
+from actor_mimic.errors import UserError
+
+PACKAGES = ("actor_mimic", "ale_py", "gymnasium", "numpy", "torch")
+
+
+def library_versions(backend: str) -> dict:
+    versions = {}
+    for package in (*PACKAGES, "zarr" if backend == "zarr" else "h5py"):
+        distribution = "actor-mimic" if package == "actor_mimic" else package.replace("_", "-")
+        try:
+            versions[package] = importlib_metadata.version(distribution)
+        except importlib_metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def store_metadata(
+    config: CollectConfig,
+    atari: AtariConfig,
+    expert_identity: dict,
+    expert_metadata: dict,
+    behaviour: dict,
+    backend: str,
+) -> dict:
+    """The attribute document of a new store (StoreWriter adds the schema and commit fields)."""
+    index, count = config.shard
+    return {
+        "game": atari.game,
+        "atari": atari.to_dict(),
+        "preprocessing": atari.preprocessing(),
+        "action_set": list(action_set(atari)),
+        "expert": {**expert_identity, "metadata": expert_metadata, "hidden_layer": config.hidden_layer},
+        "behaviour": behaviour,
+        "seed": int(config.seed),
+        "num_envs": int(config.num_envs),
+        "shard": [index, count],
+        "target": {config.target_kind: config.shard_target, "total": config.total_target},
+        "versions": library_versions(backend),
+        "segments": [],
+        "cut_episodes": [],
+        **config.extra_metadata,
+    }
+
+
+def behaviour_metadata(config: CollectConfig, behaviour_identity: dict | None, behaviour_kind: str | None) -> dict:
+    """Who acted: "expert", or the acting checkpoint's identity and kind; epsilon; round."""
+    if behaviour_identity is None:
+        policy: dict | str = "expert"
+    else:
+        policy = {**behaviour_identity, "kind": behaviour_kind}
+    return {"policy": policy, "epsilon": config.acting_epsilon, "round": config.round}
+
+
+# What must be equal between a store and the run that resumes it, with the flag to fix it.
+_RESUMED_SETTINGS = (
+    ("game", "--game / --expert"),
+    ("atari", "--noop-max / --sticky"),
+    ("seed", "--seed"),
+    ("num_envs", "--num-envs"),
+    ("shard", "--shard"),
+    ("target", "--steps / --episodes"),
+    ("value_dtype", "--value-dtype"),
+    ("chunk_len", "--chunk-len"),
+    ("compression", "--compression"),
+)
+
+
+def check_resume(stored: dict, wanted: dict, path) -> None:
+    """Raise UserError naming the first setting in which the resuming run differs."""
+    if not same_identity(stored["expert"], wanted["expert"]):
+        raise UserError(
+            f"{path} was labelled by expert sha256 {_short(stored['expert'])}, not "
+            f"{_short(wanted['expert'])}: resume with the same --expert, or collect into a new store"
+        )
+    if stored["expert"].get("hidden_layer") != wanted["expert"]["hidden_layer"]:
+        raise UserError(
+            f"{path} stores hidden layer {stored['expert'].get('hidden_layer')!r}, not "
+            f"{wanted['expert']['hidden_layer']!r}: resume with --hidden-layer {stored['expert'].get('hidden_layer')}"
+        )
+    if not _same_behaviour(stored["behaviour"], wanted["behaviour"]):
+        raise UserError(
+            f"{path} was collected with behaviour {stored['behaviour']}, not {wanted['behaviour']}: "
+            "resume with the same --behaviour, --epsilon/--behaviour-epsilon and --round"
+        )
+    for key, flag in _RESUMED_SETTINGS:
+        if stored.get(key) != wanted.get(key):
+            raise UserError(
+                f"{path} was collected with {key} {stored.get(key)!r}, this run asks for "
+                f"{wanted.get(key)!r}: resume with the same {flag}"
+            )
+
+
+def _same_behaviour(a: dict, b: dict) -> bool:
+    if a.get("epsilon") != b.get("epsilon") or a.get("round") != b.get("round"):
+        return False
+    pa, pb = a.get("policy"), b.get("policy")
+    if isinstance(pa, dict) and isinstance(pb, dict):
+        return pa.get("kind") == pb.get("kind") and same_identity(pa, pb)
+    return pa == pb
+
+
+def _short(identity: dict) -> str:
+    digest = identity.get("sha256") or identity.get("weights_sha256") or "?"
+    return digest[:12] + ("… (in-memory)" if identity.get("in_memory") else "…")

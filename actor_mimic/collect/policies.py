@@ -1,0 +1,168 @@
+"""The networks of a collection run: the labelling expert and the acting policy.
+
+The expert labels every visited state with its Q-values (over the game's action set) and its
+hidden activations. The acting policy picks the action: the expert itself (the Policy
+Distillation regime), or another checkpoint while the expert still labels (the paper's
+"student acts" regime): an expert of the same game, or an AMN whose 18 outputs are masked to
+the game's action set. Both act epsilon-greedily over the game's action set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actor_mimic.common.atari import AtariConfig, action_set, canonical_game
+from actor_mimic.common.checkpoint import Checkpoint, load_checkpoint
+from actor_mimic.errors import UserError
+
+
+def load_policy(source, role: str) -> Checkpoint:
+    """A `Checkpoint` from a path or an already loaded one. `role` names it in errors."""
+    if isinstance(source, Checkpoint):
+        return source
+    if isinstance(source, (str, Path)):
+        return load_checkpoint(source)
+    raise UserError(f"the {role} must be a checkpoint path, got {type(source).__name__}")
+
+
+def checkpoint_identity(checkpoint: Checkpoint) -> dict:
+    """sha256 of the file, or for an in-memory checkpoint a sha256 of its weights (and saying so)."""
+    if checkpoint.sha256 is not None:
+        return {"sha256": checkpoint.sha256, "in_memory": False}
+    digest = hashlib.sha256()
+    for name, tensor in sorted(checkpoint.network.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return {"sha256": None, "in_memory": True, "weights_sha256": digest.hexdigest()}
+
+
+def same_identity(a: dict, b: dict) -> bool:
+    if a.get("sha256") or b.get("sha256"):
+        return a.get("sha256") == b.get("sha256")
+    return a.get("weights_sha256") == b.get("weights_sha256")
+
+
+def describe(checkpoint: Checkpoint, role: str) -> str:
+    return f"the {role} {checkpoint.path}" if checkpoint.path else f"the {role} (in-memory checkpoint)"
+
+
+def resolve_environment(
+    expert: Checkpoint,
+    game: str | None,
+    noop_max: int | None,
+    sticky: float | None,
+    frame_skip: int | None,
+) -> AtariConfig:
+    """The environment to play: the expert's own settings, with the dynamics overrides.
+
+    Refuses an expert that is not an expert, a `game` other than the expert's, a preprocessing
+    other than the expert's, and an action set that differs from the game's in ale-py.
+    """
+    name = describe(expert, "expert")
+    meta = expert.metadata
+    if meta.kind != "expert":
+        raise UserError(
+            f"{name} is a checkpoint of kind {meta.kind!r}; --expert needs a one-game expert "
+            "(an AMN can act through --behaviour)"
+        )
+    expert_game = meta.games[0]
+    if game is not None and canonical_game(game) != expert_game:
+        raise UserError(f"{name} plays {expert_game}, not {canonical_game(game)}: pass the matching --game or expert")
+    base = meta.atari_config(expert_game)
+    overrides = {}
+    if noop_max is not None:
+        overrides["noop_max"] = noop_max
+    if sticky is not None:
+        overrides["repeat_action_probability"] = sticky
+    if frame_skip is not None:
+        overrides["frame_skip"] = frame_skip
+    config = AtariConfig(**{**base.to_dict(), **overrides})
+    if config.preprocessing() != base.preprocessing():
+        raise UserError(
+            f"{name} was trained on preprocessing {base.preprocessing()} but the requested "
+            f"environment uses {config.preprocessing()}: drop the override or use a matching expert"
+        )
+    actions = list(action_set(config))
+    if meta.num_actions != len(actions) or list(meta.action_sets[expert_game]) != actions:
+        raise UserError(
+            f"{name} has {meta.num_actions} outputs (ALE actions {list(meta.action_sets[expert_game])}) "
+            f"but {expert_game} has {len(actions)} actions {actions}: it is not an expert for this game"
+        )
+    return config
+
+
+def check_behaviour(behaviour: Checkpoint, config: AtariConfig) -> None:
+    """The acting checkpoint must play `config.game` with the same preprocessing."""
+    name = describe(behaviour, "behaviour policy")
+    meta = behaviour.metadata
+    if config.game not in meta.games:
+        raise UserError(f"{name} plays {meta.games}, not {config.game}: it cannot act in this game")
+    theirs = meta.atari_config(config.game).preprocessing()
+    if theirs != config.preprocessing():
+        raise UserError(
+            f"{name} expects preprocessing {theirs}, the expert {config.preprocessing()}: "
+            "they cannot play the same observations"
+        )
+    if meta.kind == "expert" and list(meta.action_sets[config.game]) != list(action_set(config)):
+        raise UserError(f"{name} acts over ALE actions {meta.action_sets[config.game]}, not {config.game}'s action set")
+    if meta.kind == "amn" and meta.num_actions != 18:
+        raise UserError(f"{name} is an AMN with {meta.num_actions} outputs; an AMN has one output per ALE action (18)")
+
+
+@dataclass
+class Labeller:
+    """The expert's forward pass: Q-values over the game's actions and one hidden layer."""
+
+    network: torch.nn.Module
+    hidden_layer: str
+
+    def __post_init__(self) -> None:
+        layers = getattr(self.network, "hidden_layers", ())
+        if self.hidden_layer not in layers:
+            raise UserError(f"unknown --hidden-layer {self.hidden_layer!r}: this expert has {list(layers)}")
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.network.hidden_size(self.hidden_layer))
+
+    def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """frames uint8 (N, 4, 84, 84) -> q_values float32 (N, A), hidden float32 (N, H)."""
+        with torch.inference_mode():
+            q_values, hidden = self.network(torch.from_numpy(frames), hidden_layer=self.hidden_layer)
+        return q_values.numpy(), hidden.numpy()
+
+
+class Actor:
+    """Epsilon-greedy actions (indices into the game's action set) from one set of scores."""
+
+    def __init__(self, epsilon: float, num_actions: int, rng: np.random.Generator, behaviour=None, game_actions=None):
+        self.epsilon = float(epsilon)
+        self.num_actions = num_actions
+        self.rng = rng
+        self.behaviour = behaviour  # None: act on the expert's Q-values
+        # An AMN scores all 18 ALE actions; keep only the game's, in action-set order.
+        self.columns = None
+        if behaviour is not None and behaviour.metadata.kind == "amn":
+            self.columns = torch.as_tensor(list(game_actions))
+
+    def act(self, frames: np.ndarray, expert_q_values: np.ndarray) -> np.ndarray:
+        """int64 (N,): greedy on the acting policy's scores, uniformly random with prob. epsilon."""
+        if self.behaviour is None:
+            scores = expert_q_values
+        else:
+            with torch.inference_mode():
+                q = self.behaviour.network(torch.from_numpy(frames))
+                if self.columns is not None:
+                    q = q[:, self.columns]
+            scores = q.numpy()
+        actions = scores.argmax(axis=1).astype(np.int64)
+        # Draw both random numbers every step, whatever epsilon is, so the random stream (and
+        # with it the rollout) depends only on the seed.
+        explore = self.rng.random(len(actions)) < self.epsilon
+        random_actions = self.rng.integers(0, self.num_actions, len(actions))
+        return np.where(explore, random_actions, actions)
