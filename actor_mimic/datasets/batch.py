@@ -1,0 +1,76 @@
+"""The batch format every reader returns, and how one game's rows are written into it.
+
+For B samples (numpy from datasets, torch tensors from the loader):
+
+    frames       uint8   (B, K, H, W)  the observation stack, zero-padded before an episode start
+    q_values     float32 (B, 18)       expert Q-values on the 18 ALE actions; 0 at invalid ones
+    action_mask  bool    (B, 18)       True at the game's valid ALE actions
+    hidden       float32 (B, Hmax)     expert hidden activations, zero-padded to the widest game
+    actions      int64   (B,)          the ALE action id taken
+    game_id      int64   (B,)          index into the mixture's `games` (0 for one dataset)
+    index        int64   (B,)          the sample's index in its game's dataset (for tracing)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from actor_mimic.common.atari import NUM_ALE_ACTIONS, action_mask
+
+BATCH_KEYS = ("frames", "q_values", "action_mask", "hidden", "actions", "game_id", "index")
+
+
+@dataclass(frozen=True)
+class GameLayout:
+    """How one game's stored values map onto the shared 18-action, Hmax-wide batch."""
+
+    game_id: int
+    action_set: tuple[int, ...]  # ALE id of each expert output
+
+    @property
+    def action_ids(self) -> np.ndarray:
+        return np.asarray(self.action_set, dtype=np.int64)
+
+    @property
+    def mask(self) -> np.ndarray:
+        return action_mask(self.action_set)
+
+
+def empty_batch(size: int, frame_shape: tuple[int, int, int], hidden_size: int) -> dict:
+    """Uninitialised arrays for `size` samples; every writer fills all of each row."""
+    return {
+        "frames": np.empty((size, *frame_shape), dtype=np.uint8),
+        "q_values": np.empty((size, NUM_ALE_ACTIONS), dtype=np.float32),
+        "action_mask": np.empty((size, NUM_ALE_ACTIONS), dtype=bool),
+        "hidden": np.empty((size, hidden_size), dtype=np.float32),
+        "actions": np.empty(size, dtype=np.int64),
+        "game_id": np.empty(size, dtype=np.int64),
+        "index": np.empty(size, dtype=np.int64),
+    }
+
+
+def write_values(
+    batch: dict,
+    start: int,
+    layout: GameLayout,
+    q_values: np.ndarray,
+    hidden: np.ndarray,
+    actions: np.ndarray,
+) -> None:
+    """Fill rows start..start+N-1 of `batch` (all but frames) from one game's stored rows.
+
+    q_values: (N, A) over the game's action set; hidden: (N, H) with H <= the batch width;
+    actions: (N,) indices into the action set, as stored.
+    """
+    stop = start + len(q_values)
+    q_out = batch["q_values"][start:stop]
+    q_out[:] = 0.0
+    q_out[:, layout.action_ids] = q_values
+    width = hidden.shape[1]
+    batch["hidden"][start:stop, :width] = hidden
+    batch["hidden"][start:stop, width:] = 0.0
+    batch["actions"][start:stop] = layout.action_ids[actions.astype(np.int64)]
+    batch["action_mask"][start:stop] = layout.mask
+    batch["game_id"][start:stop] = layout.game_id

@@ -1,0 +1,87 @@
+"""Cutting datasets into blocks of whole chunks, and dealing blocks to ranks and workers.
+
+A *block* is a run of consecutive steps of one shard, aligned to the store's chunks (reading
+whole chunks is 30-50x faster than reading steps one by one), narrowed to the steps the
+dataset holds. Blocks are the unit of reading and of sharing out work: every DataLoader
+worker of every DDP rank gets a disjoint share, decided by the seed and the epoch alone, so
+each process computes the same plan without talking to the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from actor_mimic.datasets.teacher import TeacherDataset
+
+
+@dataclass(frozen=True)
+class Block:
+    game_id: int
+    shard_id: int
+    start: int  # first held step of the block
+    stop: int  # one past its last held step
+    size: int  # held steps in start..stop-1 (fewer than stop-start after a split)
+
+
+def plan_blocks(dataset: TeacherDataset, game_id: int, block_chunks: int) -> list[Block]:
+    """The blocks of one game's dataset: `block_chunks` chunks each, in stored order."""
+    blocks = []
+    for shard_id, shard in enumerate(dataset.shards):
+        starts, lengths = dataset.selected_intervals(shard_id)
+        if len(starts) == 0:
+            continue
+        ends = starts + lengths
+        block_len = shard.chunk_len * block_chunks
+        windows = np.arange(0, shard.num_steps, block_len, dtype=np.int64)
+        window_stops = np.minimum(windows + block_len, shard.num_steps)
+        first = np.searchsorted(ends, windows, side="right")  # first episode ending after
+        last = np.searchsorted(starts, window_stops, side="left")  # one past the last starting before
+        for window, window_stop, a, b in zip(windows, window_stops, first, last):
+            if a >= b:
+                continue  # no held episode overlaps this window
+            low, high = max(window, starts[a]), min(window_stop, ends[b - 1])
+            size = int(np.sum(np.minimum(ends[a:b], high) - np.maximum(starts[a:b], low)))
+            blocks.append(Block(game_id, shard_id, int(low), int(high), size))
+    return blocks
+
+
+def held_steps(dataset: TeacherDataset, block: Block) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, episode starts), int64 (N,): the held steps of a block and their episodes."""
+    starts, lengths = dataset.selected_intervals(block.shard_id)
+    ends = starts + lengths
+    a = np.searchsorted(ends, block.start, side="right")
+    b = np.searchsorted(starts, block.stop, side="left")
+    low = np.maximum(starts[a:b], block.start)
+    counts = np.minimum(ends[a:b], block.stop) - low
+    first_of_run = np.cumsum(counts) - counts
+    steps = np.repeat(low - first_of_run, counts) + np.arange(int(counts.sum()), dtype=np.int64)
+    return steps, np.repeat(starts[a:b], counts)
+
+
+def block_order(num_blocks: int, seed: int, epoch: int, stream: int, shuffle: bool) -> np.ndarray:
+    """The epoch's order of a list of blocks: a permutation fixed by (seed, epoch, stream)."""
+    if not shuffle:
+        return np.arange(num_blocks)
+    return np.random.default_rng([seed, epoch, stream, 0xB10C]).permutation(num_blocks)
+
+
+def deal(order: np.ndarray, num_parts: int, part: int) -> np.ndarray:
+    """Part `part` of `num_parts` disjoint shares of `order`: every num_parts-th entry."""
+    return order[part::num_parts]
+
+
+def trim_to_equal_ranks(batches: np.ndarray) -> np.ndarray:
+    """batches: int (world, workers), batches each worker can make. Returns how many each
+    makes so that every rank makes the same number (the smallest rank's), cutting from a
+    rank's last workers first: DDP ranks that yield different batch counts hang."""
+    keep = batches.copy()
+    target = int(batches.sum(axis=1).min())
+    for rank in range(len(keep)):
+        excess = int(keep[rank].sum()) - target
+        for worker in range(keep.shape[1] - 1, -1, -1):
+            cut = min(excess, int(keep[rank, worker]))
+            keep[rank, worker] -= cut
+            excess -= cut
+    return keep

@@ -1,0 +1,239 @@
+"""`make_loader`: shuffled training batches from teacher stores, read by chunk.
+
+    loader = make_loader(mix, batch_size=256, seed=0, num_workers=2)
+    for epoch in range(10):
+        for batch in loader:      # dict of torch tensors, see batch.py
+            ...
+
+Each worker (of each DDP rank) reads its own disjoint share of blocks (blocks.py), holds a
+few of them in memory (`shuffle_buffer` steps, at least 2 blocks per game), and serves their
+steps in random order; so batches are close to uniform and memory stays flat.
+
+What one epoch is:
+- one game, or a mixture with weighting="proportional": every held step of every store
+  exactly once, split over ranks and workers. Each worker's last batch may be short (unless
+  `drop_last`). Under DDP, ranks are cut to the same number of batches (a rank that yields
+  more than another hangs training), so a few samples may be skipped in that epoch.
+- weighting="balanced": `samples_per_game` steps of every game (default: the largest game's
+  size), as full batches of `batch_size` with batch_size/num_games steps of each game in
+  every batch (the remainder rotates between games). A game smaller than that is cycled,
+  in a fresh order each pass; a game with fewer blocks than workers is read whole by every
+  worker (in a different order), so only there the workers' shares overlap.
+
+Iterating the loader again starts the next epoch (a new order), unless `set_epoch(e)` was
+called since; order depends only on (seed, epoch, rank, world_size, num_workers).
+Workers start with the "spawn" method by default: fork after Zarr or h5py were used can
+deadlock (FIELD_NOTES); stores are opened lazily inside each worker.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from actor_mimic.datasets.batch import empty_batch
+from actor_mimic.datasets.blocks import block_order, deal, plan_blocks, trim_to_equal_ranks
+from actor_mimic.datasets.mixture import TeacherMixture
+from actor_mimic.datasets.reader import BlockReader, BlockStream
+from actor_mimic.datasets.teacher import TeacherDataset
+from actor_mimic.errors import UserError
+
+
+class TeacherStream(IterableDataset):
+    """The batches of one rank: an IterableDataset of ready-made batches (batch_size=None)."""
+
+    def __init__(
+        self,
+        mixture: TeacherMixture,
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        shuffle_buffer: int = 16384,
+        block_chunks: int = 4,
+        drop_last: bool = False,
+        samples_per_game: int | None = None,
+        num_workers: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ):
+        self.mixture = mixture
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.shuffle_buffer = shuffle_buffer
+        self.drop_last = drop_last
+        self.num_workers = num_workers
+        self.balanced = mixture.weighting == "balanced" and len(mixture.games) > 1
+        self.samples_per_game = samples_per_game or max(len(ds) for ds in mixture.datasets)
+        self.blocks = [plan_blocks(ds, game_id, block_chunks) for game_id, ds in enumerate(mixture.datasets)]
+        self.epoch = 0
+        self.rank, self.world_size = rank, world_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def resolve_distributed(self) -> tuple[int, int]:
+        """(rank, world_size): as given, else from torch.distributed if initialised."""
+        if self.rank is None or self.world_size is None:
+            initialised = torch.distributed.is_available() and torch.distributed.is_initialized()
+            self.rank = torch.distributed.get_rank() if initialised else 0
+            self.world_size = torch.distributed.get_world_size() if initialised else 1
+        return self.rank, self.world_size
+
+    # ------------------------------------------------------------------ the epoch's plan
+    @property
+    def _parts(self) -> int:
+        return self.world_size * max(1, self.num_workers)
+
+    def _group_size(self, streams: int, block_len: int) -> int:
+        return max(2, math.ceil(self.shuffle_buffer / streams / max(1, block_len)))
+
+    def _proportional_shares(self) -> list[list]:
+        """Per part (rank * workers + worker): its blocks, all games pooled."""
+        pooled = [block for game_blocks in self.blocks for block in game_blocks]
+        order = block_order(len(pooled), self.seed, self.epoch, 0, self.shuffle)
+        return [[pooled[i] for i in deal(order, self._parts, part)] for part in range(self._parts)]
+
+    def batches_per_worker(self) -> np.ndarray:
+        """int (world_size, workers): batches each worker of each rank yields this epoch."""
+        workers = max(1, self.num_workers)
+        if self.balanced:
+            total = math.ceil(len(self.mixture.games) * self.samples_per_game / self.batch_size)
+            per_rank = total // self.world_size if self.world_size > 1 else total
+            counts = np.array([per_rank // workers + (w < per_rank % workers) for w in range(workers)])
+            return np.tile(counts, (self.world_size, 1))
+        sizes = np.array([sum(b.size for b in share) for share in self._proportional_shares()])
+        rounding = np.floor if self.drop_last else np.ceil
+        batches = rounding(sizes / self.batch_size).astype(np.int64).reshape(self.world_size, workers)
+        return trim_to_equal_ranks(batches) if self.world_size > 1 else batches
+
+    def __len__(self) -> int:
+        rank, _ = self.resolve_distributed()
+        return int(self.batches_per_worker()[rank].sum())
+
+    # ------------------------------------------------------------------ iteration
+    def __iter__(self):
+        rank, _ = self.resolve_distributed()
+        info = get_worker_info()
+        worker = info.id if info is not None else 0
+        part = rank * max(1, self.num_workers) + worker
+        num_batches = int(self.batches_per_worker()[rank, worker])
+        rng = np.random.default_rng([self.seed, self.epoch, part])
+        reader = BlockReader(self.mixture.datasets, self.mixture.hidden_size)
+        if self.balanced:
+            streams = self._balanced_streams(part, reader, rng)
+        else:
+            blocks = self._proportional_shares()[part]
+            group = self._group_size(1, _block_len(blocks))
+            streams = [BlockStream(blocks, reader, group, rng, self.shuffle, cycle=False)]
+        for index in range(num_batches):
+            counts = self._counts(index, len(streams))
+            batch = empty_batch(int(counts.sum()), self.mixture.frame_shape, self.mixture.hidden_size)
+            filled = 0
+            for stream, count in zip(streams, counts):
+                filled = stream.fill(batch, filled, int(count))
+            if filled == 0 or (self.drop_last and filled < self.batch_size):
+                return
+            yield {key: torch.from_numpy(value[:filled]) for key, value in batch.items()}
+
+    def _balanced_streams(self, part: int, reader: BlockReader, rng) -> list[BlockStream]:
+        streams = []
+        for game_id, blocks in enumerate(self.blocks):
+            order = block_order(len(blocks), self.seed, self.epoch, game_id + 1, self.shuffle)
+            share = deal(order, self._parts, part) if len(blocks) >= self._parts else order
+            mine = [blocks[i] for i in share]
+            group = self._group_size(len(self.blocks), _block_len(mine))
+            streams.append(BlockStream(mine, reader, group, rng, self.shuffle, cycle=True))
+        return streams
+
+    def _counts(self, index: int, num_streams: int) -> np.ndarray:
+        """Samples per stream in batch `index`: the batch split evenly, the remainder rotating."""
+        if num_streams == 1:
+            return np.array([self.batch_size])
+        base, extra = divmod(self.batch_size, num_streams)
+        return np.array([base + ((g - index) % num_streams < extra) for g in range(num_streams)])
+
+
+def _block_len(blocks: list) -> int:
+    return max((b.stop - b.start for b in blocks), default=1)
+
+
+class TeacherLoader(DataLoader):
+    """A DataLoader over a `TeacherStream`; iterating it again starts the next epoch."""
+
+    def __init__(self, stream: TeacherStream, multiprocessing_context: str | None, pin_memory: bool):
+        super().__init__(
+            stream,
+            batch_size=None,
+            num_workers=stream.num_workers,
+            multiprocessing_context=multiprocessing_context if stream.num_workers else None,
+            pin_memory=pin_memory,
+        )
+        self._started = False
+        self._epoch_was_set = False
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the next iteration serves (fixes its order)."""
+        self.dataset.set_epoch(epoch)
+        self._epoch_was_set = True
+
+    @property
+    def epoch(self) -> int:
+        return self.dataset.epoch
+
+    def __iter__(self):
+        if self._started and not self._epoch_was_set:
+            self.dataset.set_epoch(self.dataset.epoch + 1)
+        self._started, self._epoch_was_set = True, False
+        self.dataset.resolve_distributed()  # before workers copy the stream
+        return super().__iter__()
+
+
+def make_loader(
+    data: TeacherDataset | TeacherMixture,
+    batch_size: int = 256,
+    *,
+    seed: int = 0,
+    shuffle: bool = True,
+    shuffle_buffer: int = 16384,
+    num_workers: int = 0,
+    drop_last: bool = False,
+    samples_per_game: int | None = None,
+    block_chunks: int = 4,
+    rank: int | None = None,
+    world_size: int | None = None,
+    epoch: int = 0,
+    multiprocessing_context: str = "spawn",
+    pin_memory: bool = False,
+) -> TeacherLoader:
+    """A DataLoader of batches (dict of tensors, batch.py) from a dataset or a mixture.
+
+    shuffle_buffer: steps held in memory per worker to shuffle among (at least 2 blocks per
+        game; a block is `block_chunks` chunks of the store, 4096 steps by default, about
+        40 MB decompressed with 512 float32 activations).
+    samples_per_game: length of a balanced epoch per game (see the module docstring).
+    rank, world_size: this process's DDP share; default from torch.distributed.
+    """
+    if isinstance(data, TeacherDataset):
+        data = TeacherMixture([data], weighting="proportional")
+    if not isinstance(data, TeacherMixture):
+        raise UserError(f"make_loader takes a TeacherDataset or TeacherMixture, not {type(data).__name__}")
+    for name, value, low in (
+        ("batch_size", batch_size, 1), ("num_workers", num_workers, 0), ("shuffle_buffer", shuffle_buffer, 1),
+        ("block_chunks", block_chunks, 1), ("samples_per_game", samples_per_game or 1, 1),
+    ):  # fmt: skip
+        if not isinstance(value, (int, np.integer)) or value < low:
+            raise UserError(f"{name} must be a whole number >= {low}, got {value!r}")
+    if (rank is None) != (world_size is None):
+        raise UserError("give both rank and world_size, or neither (then torch.distributed decides)")
+    if world_size is not None and not 0 <= rank < world_size:
+        raise UserError(f"rank must lie in 0..{world_size - 1}, got {rank}")
+    stream = TeacherStream(
+        data, batch_size, seed, shuffle, shuffle_buffer, block_chunks, drop_last,
+        samples_per_game, num_workers, rank, world_size,
+    )  # fmt: skip
+    stream.set_epoch(epoch)
+    return TeacherLoader(stream, multiprocessing_context, pin_memory)

@@ -1,0 +1,163 @@
+"""Reading blocks, and drawing shuffled samples from them through a bounded buffer.
+
+`BlockReader.load` decompresses one block with one contiguous read per array, checks its
+Q-values and activations are finite, and keeps the few frames before the block as a separate
+`context` (taken from the previous block's tail when this process just read it, so the chunk
+before the block is not decompressed again). `BlockStream` holds `group_size` blocks at a
+time, serves their held steps in a random order, and frees them before loading the next
+group: memory stays at `group_size` blocks however large the dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from actor_mimic.datasets.batch import GameLayout, write_values
+from actor_mimic.datasets.blocks import Block, held_steps
+from actor_mimic.datasets.shard import check_values_finite
+from actor_mimic.datasets.stacking import gather_stacks
+
+MAX_CACHED_TAILS = 1024  # frames before a block: (stack_size-1) frames each, a few MB in all
+
+
+@dataclass
+class LoadedBlock:
+    block: Block
+    frames: np.ndarray  # uint8 (stop-start, H, W): steps start..stop-1
+    context: np.ndarray  # uint8 (C, H, W): steps start-C..start-1 of start's episode
+    steps: np.ndarray  # int64 (N,): the held steps
+    episode_starts: np.ndarray  # int64 (N,): first step of each held step's episode
+    indices: np.ndarray  # int64 (N,): the held steps' indices in their game's dataset
+    q_values: np.ndarray  # float32 (stop-start, A)
+    hidden: np.ndarray  # float32 (stop-start, H)
+    actions: np.ndarray  # int16 (stop-start,): indices into the action set
+
+
+class BlockReader:
+    """Loads blocks of a mixture's datasets and writes their samples into batches."""
+
+    def __init__(self, datasets: list, hidden_size: int):
+        self.datasets = datasets
+        self.layouts = [GameLayout(game_id, ds.action_set) for game_id, ds in enumerate(datasets)]
+        self.hidden_size = hidden_size
+        self._tails: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def load(self, block: Block) -> LoadedBlock:
+        dataset = self.datasets[block.game_id]
+        shard = dataset.shards[block.shard_id]
+        steps, episode_starts = held_steps(dataset, block)
+        frames = shard.read("frames", block.start, block.stop)
+        context = self._context(block, shard, int(episode_starts[0]))
+        key = (block.game_id, block.shard_id, block.stop)
+        if len(self._tails) >= MAX_CACHED_TAILS:
+            self._tails.clear()
+        self._tails[key] = frames[-(shard.stack_size - 1) :].copy() if shard.stack_size > 1 else frames[:0]
+        values = {}
+        for name in ("q_values", "hidden"):
+            values[name] = shard.read(name, block.start, block.stop).astype(np.float32, copy=False)
+            check_values_finite(values[name][steps - block.start], name, shard.path, steps)
+        actions = shard.read("actions", block.start, block.stop)
+        indices = dataset.indices_of(block.shard_id, steps)
+        return LoadedBlock(
+            block, frames, context, steps, episode_starts, indices, values["q_values"], values["hidden"], actions
+        )
+
+    def _context(self, block: Block, shard, episode_start: int) -> np.ndarray:
+        """Frames of the block's first episode just before the block (at most stack_size-1)."""
+        count = min(shard.stack_size - 1, block.start - episode_start)
+        if count <= 0:
+            return np.zeros((0, *shard.frame_shape[1:]), dtype=np.uint8)
+        tail = self._tails.get((block.game_id, block.shard_id, block.start))
+        if tail is not None and len(tail) >= count:
+            return tail[len(tail) - count :]
+        return shard.read("frames", block.start - count, block.start)
+
+    def write(self, loaded: LoadedBlock, picks: np.ndarray, batch: dict, position: int) -> int:
+        """Write the held steps `picks` (indices into loaded.steps) at batch rows from
+        `position`; returns the next free row."""
+        block = loaded.block
+        stop = position + len(picks)
+        steps = loaded.steps[picks]
+        gather_stacks(
+            loaded.frames,
+            block.start,
+            steps,
+            loaded.episode_starts[picks],
+            stack_size=batch["frames"].shape[1],
+            context=loaded.context,
+            out=batch["frames"][position:stop],
+        )
+        rows = steps - block.start
+        write_values(
+            batch,
+            position,
+            self.layouts[block.game_id],
+            loaded.q_values[rows],
+            loaded.hidden[rows],
+            loaded.actions[rows],
+        )
+        batch["index"][position:stop] = loaded.indices[picks]
+        return stop
+
+
+class BlockStream:
+    """The held steps of a sequence of blocks, `group_size` blocks in memory at a time.
+
+    Each group's steps are served in a random order (or stored order if not `shuffle`).
+    With `cycle`, the blocks are served again, in a fresh order, when they run out.
+    """
+
+    def __init__(self, blocks: list[Block], reader: BlockReader, group_size: int, rng, shuffle: bool, cycle: bool):
+        self.blocks = list(blocks)
+        self.reader = reader
+        self.group_size = max(1, group_size)
+        self.rng = rng
+        self.shuffle = shuffle
+        self.cycle = cycle and bool(self.blocks)
+        self._queue = self._ordered(self.blocks)
+        self._group: list[LoadedBlock] = []
+        self._order = np.zeros(0, dtype=np.int64)
+        self._sample_block = self._sample_row = self._order
+        self._cursor = 0
+
+    def _ordered(self, blocks: list[Block]) -> list[Block]:
+        if not self.shuffle:
+            return list(blocks)
+        return [blocks[i] for i in self.rng.permutation(len(blocks))]
+
+    def _next_group(self) -> bool:
+        self._group = []  # free the previous group before reading the next
+        if not self._queue and self.cycle:
+            self._queue = self._ordered(self.blocks)
+        if not self._queue:
+            return False
+        chosen, self._queue = self._queue[: self.group_size], self._queue[self.group_size :]
+        # Read in stored order so a block right after another reuses its tail as context.
+        chosen.sort(key=lambda b: (b.game_id, b.shard_id, b.start))
+        self._group = [self.reader.load(block) for block in chosen]
+        sizes = [len(loaded.steps) for loaded in self._group]
+        self._sample_block = np.repeat(np.arange(len(sizes)), sizes)
+        self._sample_row = np.concatenate([np.arange(n) for n in sizes])
+        total = len(self._sample_block)
+        self._order = self.rng.permutation(total) if self.shuffle else np.arange(total)
+        self._cursor = 0
+        return True
+
+    def fill(self, batch: dict, position: int, count: int) -> int:
+        """Write up to `count` samples into batch rows from `position`; returns the next free
+        row (less than position+count only when the stream has run out)."""
+        end = position + count
+        while position < end:
+            if self._cursor >= len(self._order) and not self._next_group():
+                break
+            take = min(end - position, len(self._order) - self._cursor)
+            picks = self._order[self._cursor : self._cursor + take]
+            self._cursor += take
+            owners = self._sample_block[picks]
+            for index, loaded in enumerate(self._group):
+                mine = picks[owners == index]
+                if len(mine):
+                    position = self.reader.write(loaded, self._sample_row[mine], batch, position)
+        return position

@@ -1,0 +1,130 @@
+"""One teacher store, opened for reading: its metadata at once, its arrays lazily.
+
+A `Shard` is pickled into DataLoader workers, so it holds only plain data (path, attribute
+document, committed episode table). Array handles are opened on first use in the process
+that reads, and reopened after a fork: h5py objects cannot be pickled, and a Zarr handle
+made before forking can deadlock in the child (FIELD_NOTES).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from actor_mimic.common.store import open_store
+from actor_mimic.common.store_backends import open_backend
+from actor_mimic.errors import UserError
+
+STEP_ARRAYS = ("frames", "actions", "q_values", "hidden")
+
+
+def store_preprocessing(attrs: dict) -> dict:
+    """The store's `preprocessing` document, or the one its Atari settings imply."""
+    if "preprocessing" in attrs:
+        return dict(attrs["preprocessing"])
+    atari = dict(attrs.get("atari") or {})
+    atari.pop("game", None)
+    from actor_mimic.common.atari import AtariConfig
+
+    return AtariConfig(game=attrs["game"], **atari).preprocessing()
+
+
+class Shard:
+    """A committed, read-only view of one teacher store.
+
+    Serves only steps below `num_steps` (those covered by committed episodes); the arrays
+    may hold more rows, written by a writer that was killed before committing them.
+    """
+
+    def __init__(self, path: str | Path, allow_incomplete: bool = False):
+        backend, info = open_store(path, allow_incomplete=allow_incomplete)
+        backend.close()
+        self.path = Path(path)
+        self.backend_name = info.backend
+        self.attrs = info.attrs
+        self.episode_starts = info.episode_starts.astype(np.int64)
+        self.episode_lengths = info.episode_lengths.astype(np.int64)
+        self.episode_returns = info.episode_returns.astype(np.float64)
+        self.num_steps = info.num_steps
+        self.game = info.game
+        self.action_set = tuple(int(a) for a in info.action_set)
+        self.num_actions = int(self.attrs["num_actions"])
+        self.hidden_size = int(self.attrs["hidden_size"])
+        self.chunk_len = int(self.attrs["chunk_len"])
+        self.preprocessing = store_preprocessing(self.attrs)
+        self.stack_size = int(self.preprocessing.get("stack_size", 4))
+        screen = int(self.preprocessing.get("screen_size", 84))
+        self.frame_shape = (self.stack_size, screen, screen)  # one observation
+        if self.num_actions != len(self.action_set):
+            raise UserError(
+                f"{self.path}: stores {self.num_actions} Q-values per step but its action set "
+                f"has {len(self.action_set)} actions; the store is corrupt, recollect it"
+            )
+        self._arrays: dict | None = None
+        self._backend = None
+        self._pid: int | None = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.update(_arrays=None, _backend=None, _pid=None)
+        return state
+
+    def __repr__(self) -> str:
+        return f"Shard({str(self.path)!r}, game={self.game!r}, steps={self.num_steps})"
+
+    def array(self, name: str):
+        """The backend's array `name`, opened in this process on first use."""
+        if self._arrays is None or self._pid != os.getpid():
+            self._backend = open_backend(self.path, "r", self.backend_name)
+            self._arrays = {n: self._backend.array(n) for n in STEP_ARRAYS}
+            self._pid = os.getpid()
+        return self._arrays[name]
+
+    def close(self) -> None:
+        if self._backend is not None and self._pid == os.getpid():
+            self._backend.close()
+        self._arrays = self._backend = self._pid = None
+
+    def read(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop-1 of a per-step array (a contiguous, chunk-friendly read)."""
+        if not 0 <= start <= stop <= self.num_steps:
+            raise IndexError(f"{self.path}: rows {start}..{stop} outside 0..{self.num_steps}")
+        return np.asarray(self.array(name)[start:stop])
+
+    def read_at(self, name: str, steps: np.ndarray) -> np.ndarray:
+        """Rows at `steps` (sorted, unique). Reads one slice when the steps are dense, else
+        lets the engine pick the chunks (random access: slow, for inspection only)."""
+        steps = np.asarray(steps, dtype=np.int64)
+        if len(steps) == 0:
+            return self.read(name, 0, 0)
+        low, high = int(steps[0]), int(steps[-1]) + 1
+        if high - low <= 4 * len(steps) + self.chunk_len:
+            return self.read(name, low, high)[steps - low]
+        if high > self.num_steps or low < 0:
+            raise IndexError(f"{self.path}: rows outside 0..{self.num_steps}")
+        array = self.array(name)
+        if hasattr(array, "oindex"):  # zarr
+            return np.asarray(array.oindex[steps])
+        return np.asarray(array[steps])  # h5py: sorted unique indices
+
+    def values(self, name: str, start: int, stop: int) -> np.ndarray:
+        """float32 Q-values or hidden activations of rows start..stop-1, checked finite."""
+        values = self.read(name, start, stop).astype(np.float32, copy=False)
+        check_values_finite(values, name, self.path, start)
+        return values
+
+
+def check_values_finite(values: np.ndarray, name: str, path: Path, steps) -> None:
+    """UserError naming the store and the bad steps if `values` (N, D) hold NaN or inf.
+
+    steps: the step of row 0 (int), or the step of every row (int array (N,))."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = np.flatnonzero(~finite.reshape(len(values), -1).all(axis=1))
+        bad_steps = bad + steps if np.isscalar(steps) else np.asarray(steps)[bad]
+        raise UserError(
+            f"{path}: {name} holds NaN or infinite values at {len(bad)} step(s), first at step "
+            f"{int(bad_steps[0])}; the expert or the store is broken, recollect it"
+        )
