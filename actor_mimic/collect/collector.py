@@ -212,7 +212,7 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         stop_all(complete=True)
     finally:
         bar.close()
-    return Path(config.out) if config.out is not None else None
+    return Path(config.out) if writer is not None else None
 
 
 def _check_labels(q_values: np.ndarray, hidden: np.ndarray, expert_name: str, rows) -> None:
