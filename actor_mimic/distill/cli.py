@@ -1,0 +1,136 @@
+"""`amn distill`: train, validate and test an AMN, export it, run a student-acts round.
+
+    amn distill fit --config configs/distill_smoke.yaml
+    amn distill fit --config configs/distill_smoke.yaml --trainer.max_steps 500 --model.beta 0
+    amn distill fit --config ... --ckpt_path runs/distill/version_0/checkpoints/last.ckpt   # resume
+    amn distill validate --config ... --ckpt_path .../last.ckpt     # per-game held-out metrics
+    amn distill fit --config ... --print_config                     # the full resolved config
+    amn distill export LIGHTNING.ckpt --out amn.safetensors         # the shared AMN checkpoint
+    amn distill round --help                                        # the paper's regime (README)
+
+fit/validate/test are LightningCLI: a YAML config (`--config`), command-line overrides, unknown
+keys rejected. The model's `tasks` (games, action sets, expert sizes, Atari settings, store
+provenance) are not configured by hand: they are read from the stores named in `data.games`.
+A fit ends by exporting the AMN to `<log dir>/amn.safetensors` (callback `ExportAMN`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from actor_mimic.errors import UserError
+
+DESCRIPTION = (
+    "Train an Actor-Mimic Network from teacher stores (fit/validate/test: LightningCLI). "
+    "Also: `amn distill export CKPT --out AMN.safetensors` writes the shared AMN checkpoint; "
+    "`amn distill round ...` collects a student-acts round and resumes the fit on it."
+)
+LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test")
+OWN_SUBCOMMANDS = ("export", "round")
+
+# Unless trainer.logger is configured, logs go to <trainer.default_root_dir or runs>/distill/
+# version_N/: TensorBoard events, metrics.csv, config.yaml, checkpoints/, amn.safetensors.
+TRAINER_DEFAULTS = {"max_epochs": 1, "log_every_n_steps": 10}
+
+
+def _lightning_cli(argv: list[str]):
+    from pytorch_lightning.callbacks import ModelCheckpoint
+    from pytorch_lightning.cli import LightningCLI
+
+    from actor_mimic.distill.data import TeacherDataModule
+    from actor_mimic.distill.export import ExportAMN
+    from actor_mimic.distill.module import ActorMimic
+
+    class DistillCLI(LightningCLI):
+        @staticmethod
+        def subcommands() -> dict:
+            return {name: spec for name, spec in LightningCLI.subcommands().items() if name in LIGHTNING_SUBCOMMANDS}
+
+        def add_arguments_to_parser(self, parser) -> None:
+            # The model's tasks come from the stores the data section names.
+            parser.link_arguments("data.tasks", "model.tasks", apply_on="instantiate")
+            # Always there, configurable: --checkpoint.every_n_train_steps, --export.path.
+            parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+            parser.set_defaults({"checkpoint.save_last": True})
+            parser.add_lightning_class_args(ExportAMN, "export")
+
+        def instantiate_trainer(self, **kwargs):
+            trainer_config = self._get(self.config_init, "trainer", default={})
+            if trainer_config.get("logger") in (None, True):  # not configured: ours
+                kwargs["logger"] = default_loggers(trainer_config.get("default_root_dir") or "runs")
+            return super().instantiate_trainer(**kwargs)
+
+    # TensorBoard creates the shared log folder first; the CSV logger would warn about it.
+    warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
+    return DistillCLI(
+        ActorMimic,
+        TeacherDataModule,
+        args=argv,
+        seed_everything_default=0,
+        trainer_defaults=TRAINER_DEFAULTS,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={name: {"exit_on_error": False} for name in LIGHTNING_SUBCOMMANDS}
+        | {"exit_on_error": False, "prog": "amn distill", "description": DESCRIPTION},
+        auto_configure_optimizers=False,
+    )
+
+
+def default_loggers(root: str) -> list:
+    """TensorBoard and CSV logs in one folder, <root>/distill/version_N.
+
+    Each logger picks "the next free version_N" by itself; whichever created its folder first
+    would push the other to N+1, so the CSV logger is given the TensorBoard logger's version.
+    """
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+    board = TensorBoardLogger(root, name="distill", default_hp_metric=False)
+    return [board, CSVLogger(root, name="distill", version=board.version)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in OWN_SUBCOMMANDS:
+        return _own_subcommand(argv[0], argv[1:])
+    saved_argv = sys.argv
+    # LightningCLI warns when it gets arguments both through sys.argv and `args`.
+    sys.argv = ["amn distill"]
+    try:
+        _lightning_cli(argv)
+    except argparse.ArgumentError as error:
+        raise UserError(_one_line(str(error))) from None
+    except SystemExit as exit_:  # --help / --print_config exit 0 through argparse
+        return int(exit_.code or 0)
+    finally:
+        sys.argv = saved_argv
+    return 0
+
+
+def _one_line(message: str) -> str:
+    """jsonargparse explains a bad key over several lines; keep the line that names it."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return "invalid arguments: see `amn distill fit --help`"
+    head = lines[0].rstrip(":")
+    return f"{head} (see `amn distill fit --help` or --print_config for the valid keys)"
+
+
+def _own_subcommand(name: str, argv: list[str]) -> int:
+    if name == "export":
+        parser = argparse.ArgumentParser(
+            prog="amn distill export", description="write the shared AMN checkpoint from a Lightning checkpoint"
+        )
+        parser.add_argument("ckpt_path", help="a .ckpt written by `amn distill fit` (your own run)")
+        parser.add_argument("--out", required=True, help="the .safetensors file to write")
+        args = parser.parse_args(argv)
+        from actor_mimic.distill.export import export_lightning_checkpoint
+
+        path = export_lightning_checkpoint(args.ckpt_path, args.out)
+        print(f"exported the AMN to {path}")
+        return 0
+    from actor_mimic.distill import round as student_round
+
+    parser = argparse.ArgumentParser(prog="amn distill round", description=student_round.__doc__.splitlines()[0])
+    student_round.configure(parser)
+    return student_round.run(parser.parse_args(argv))

@@ -1,0 +1,114 @@
+"""The multitask data: a LightningDataModule over teacher stores of several games.
+
+    data:
+      games:
+        - {game: pong, stores: [pong-0.zarr, pong-1.zarr]}
+        - {game: breakout, stores: [breakout-0.zarr]}
+      weighting: balanced        # every game equally often, as the paper's lockstep minibatches
+      batch_size: 256
+      val_fraction: 0.05         # held out by whole episodes, per game
+      seed: 0
+      num_workers: 2
+
+The stores are checked against the config and each other when the module is built
+(`tasks.describe_tasks`), before any training starts; `self.tasks` describes them for the
+model and the export. The datasets are opened in `setup`, by whole episodes split into
+training and validation (the same split for `validate` and `test`, which use the held-out
+episodes).
+"""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+
+from actor_mimic.distill.tasks import GameStores, describe_tasks
+from actor_mimic.errors import UserError
+
+WEIGHTINGS = ("balanced", "proportional")
+
+
+class TeacherDataModule(pl.LightningDataModule):
+    """Batches of the multitask mixture (see `actor_mimic.datasets.batch` for their form).
+
+    games: one entry per game: the game's name and its teacher stores.
+    weighting: "balanced" (each game equally often) or "proportional" (by number of steps).
+    batch_size: samples per batch, all games together (the paper: 8 per game).
+    val_fraction: fraction of each game's episodes held out for validation (0: none).
+    seed: seeds the split and the sampling order.
+    num_workers: DataLoader worker processes reading the stores.
+    allow_incomplete: also read stores whose collection was interrupted (their committed part).
+    """
+
+    def __init__(
+        self,
+        games: list[GameStores],
+        weighting: str = "balanced",
+        batch_size: int = 256,
+        val_fraction: float = 0.05,
+        seed: int = 0,
+        num_workers: int = 2,
+        allow_incomplete: bool = False,
+    ):
+        super().__init__()
+        if weighting not in WEIGHTINGS:
+            raise UserError(f"data.weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        if batch_size < 1:
+            raise UserError(f"data.batch_size must be at least 1, got {batch_size}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise UserError(f"data.val_fraction must lie in [0, 1), got {val_fraction}")
+        if num_workers < 0:
+            raise UserError(f"data.num_workers must be 0 or more, got {num_workers}")
+        self.save_hyperparameters()
+        self.tasks = describe_tasks(games, allow_incomplete)
+        self.train_mixture = None
+        self.val_mixture = None
+
+    def setup(self, stage: str | None = None) -> None:
+        from actor_mimic.datasets import TeacherDataset, TeacherMixture
+
+        if self.train_mixture is not None:
+            return
+        train_sets, val_sets = [], []
+        for game in self.tasks["games"]:
+            stores = [store["path"] for store in self.tasks["stores"] if store["game"] == game]
+            dataset = TeacherDataset(stores, allow_incomplete=self.hparams.allow_incomplete)
+            if self.hparams.val_fraction > 0:
+                if dataset.num_episodes < 2:
+                    raise UserError(
+                        f"game {game} has {dataset.num_episodes} episode in its stores, too few to hold "
+                        "whole episodes out: collect more episodes or set data.val_fraction: 0"
+                    )
+                train, val = dataset.split_episodes(val_fraction=self.hparams.val_fraction, seed=self.hparams.seed)
+                train_sets.append(train)
+                val_sets.append(val)
+            else:
+                train_sets.append(dataset)
+        self.train_mixture = TeacherMixture(train_sets, weighting=self.hparams.weighting)
+        # Validation reads every held-out step exactly once, in stored order; per-game means
+        # make the games count equally however many steps each holds.
+        self.val_mixture = TeacherMixture(val_sets, weighting="proportional") if val_sets else None
+
+    def train_dataloader(self):
+        from actor_mimic.datasets import make_loader
+
+        # The loader's order depends on (seed, epoch); starting at the trainer's epoch makes a
+        # resumed run see the orders an uninterrupted one would. Each new pass over the loader
+        # advances its epoch by itself.
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        return make_loader(
+            self.train_mixture, batch_size=self.hparams.batch_size, seed=self.hparams.seed,
+            num_workers=self.hparams.num_workers, epoch=epoch,
+        )  # fmt: skip
+
+    def val_dataloader(self):
+        from actor_mimic.datasets import make_loader
+
+        if self.val_mixture is None:
+            return []
+        return make_loader(
+            self.val_mixture, batch_size=self.hparams.batch_size, seed=self.hparams.seed,
+            shuffle=False, num_workers=self.hparams.num_workers,
+        )  # fmt: skip
+
+    def test_dataloader(self):
+        return self.val_dataloader()

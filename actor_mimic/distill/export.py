@@ -1,0 +1,120 @@
+"""From a trained Lightning module to the shared AMN checkpoint, and back out of a Lightning one.
+
+Lightning's own `.ckpt` files are pickles: fine for resuming one's own run, never to be passed
+around. What travels is the export: one `.safetensors` file in the shared checkpoint format
+(`actor_mimic.common.checkpoint`), kind "amn", 18 outputs, the games and their action sets,
+the stores' Atari settings, and the provenance (stores with their experts' sha256 and round
+labels, beta, tau, steps trained). Evaluation and transfer load it with `load_checkpoint`,
+without Lightning. The feature-regression transforms f_i are training machinery and are not
+exported; the AMN alone is what plays and what initialises a transfer DQN.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from actor_mimic import __version__
+from actor_mimic.common.atari import NUM_ALE_ACTIONS
+from actor_mimic.common.checkpoint import CheckpointMetadata, save_checkpoint
+from actor_mimic.distill.module import ActorMimic
+from actor_mimic.errors import UserError
+
+EXPORT_NAME = "amn.safetensors"
+
+
+def amn_metadata(model: ActorMimic, extra_provenance: dict | None = None) -> CheckpointMetadata:
+    """The shared-checkpoint metadata of the AMN inside `model`."""
+    tasks, hparams = model.hparams.tasks, model.hparams
+    provenance = {
+        "source": "amn distill",
+        "trained": model.global_step > 0,
+        "actor_mimic": __version__,
+        "global_step": int(model.global_step),
+        "epoch": int(model.current_epoch),
+        "tau": float(hparams.tau),
+        "beta": float(hparams.beta),
+        "feature_transform": hparams.feature_transform if hparams.beta > 0 else None,
+        "hidden_layer": hparams.hidden_layer,
+        "expert_hidden_sizes": dict(tasks["hidden_sizes"]),
+        "stores": list(tasks["stores"]),
+        **(extra_provenance or {}),
+    }
+    return CheckpointMetadata(
+        kind="amn",
+        architecture=hparams.architecture,
+        num_actions=NUM_ALE_ACTIONS,
+        games=list(tasks["games"]),
+        action_sets={game: list(actions) for game, actions in tasks["action_sets"].items()},
+        atari=dict(tasks["atari"]),
+        provenance=provenance,
+    )
+
+
+def export_amn(model: ActorMimic, path: str | Path, extra_provenance: dict | None = None) -> Path:
+    """Write the AMN of `model` as a shared `.safetensors` checkpoint."""
+    return save_checkpoint(path, model.amn, amn_metadata(model, extra_provenance))
+
+
+def load_lightning_checkpoint(path: str | Path) -> ActorMimic:
+    """Rebuild the module from one's own Lightning checkpoint, without unpickling code.
+
+    `weights_only=True` restricts torch.load to tensors and plain containers; a checkpoint that
+    needs more is refused rather than executed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"Lightning checkpoint {path} does not exist")
+    try:
+        document = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, ... for bad files
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{path}: not a loadable Lightning checkpoint ({first_line})") from None
+    if "state_dict" not in document or "hyper_parameters" not in document:
+        raise UserError(f"{path}: not a checkpoint of `amn distill` (no state_dict/hyper_parameters)")
+    # LightningCLI adds its own bookkeeping keys (e.g. `_instantiator`); keep the model's.
+    accepted = inspect.signature(ActorMimic.__init__).parameters
+    model = ActorMimic(**{k: v for k, v in document["hyper_parameters"].items() if k in accepted})
+    missing, unexpected = model.load_state_dict(document["state_dict"], strict=False)
+    wrong = [k for k in missing + unexpected if not k.startswith("metrics.")]
+    if wrong:
+        raise UserError(f"{path}: weights do not fit the model its hyperparameters describe ({wrong[:3]})")
+    # Lightning keeps the step counter outside the module; restore it for the provenance.
+    model._exported_step = int(document.get("global_step", 0))
+    model._exported_epoch = int(document.get("epoch", 0))
+    return model
+
+
+def export_lightning_checkpoint(ckpt_path: str | Path, out: str | Path) -> Path:
+    """`amn distill export`: Lightning checkpoint -> shared AMN checkpoint."""
+    model = load_lightning_checkpoint(ckpt_path)
+    extra = {
+        "global_step": model._exported_step,
+        "epoch": model._exported_epoch,
+        "trained": model._exported_step > 0,
+        "lightning_checkpoint": Path(ckpt_path).name,
+    }
+    return export_amn(model, out, extra)
+
+
+class ExportAMN(pl.Callback):
+    """Exports the AMN when fit ends (and so after every resumed fit, too).
+
+    path: where to write; default `<the run's log directory>/amn.safetensors`.
+    """
+
+    def __init__(self, path: str | None = None):
+        self.path = path
+
+    def target(self, trainer: pl.Trainer) -> Path:
+        if self.path:
+            return Path(self.path)
+        return Path(trainer.log_dir or trainer.default_root_dir) / EXPORT_NAME
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: ActorMimic) -> None:
+        if trainer.is_global_zero:  # one writer, even under DDP
+            path = export_amn(pl_module, self.target(trainer))
+            print(f"exported the AMN ({', '.join(pl_module.games)}) to {path}")

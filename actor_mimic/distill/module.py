@@ -1,0 +1,198 @@
+"""The Actor-Mimic Network as a LightningModule: one network, 18 outputs, many games.
+
+A batch (from `actor_mimic.datasets.make_loader` over a mixture of games) holds, per sample:
+frames uint8 (B, 4, 84, 84); q_values float32 (B, 18), the expert's Q-values scattered onto the
+ALE actions; action_mask bool (B, 18), the game's valid actions; hidden float32 (B, H), the
+expert's hidden activations zero-padded to the largest expert; game_id int64 (B,).
+
+The AMN is a real `NatureDQN` (the paper's 8-game AMN) or `MultitaskAMN` (the larger transfer
+AMN) from `actor_mimic.common.networks`, always with 18 outputs; per game its policy is the
+softmax over that game's valid actions (losses.py). Feature regression adds one transform f_i
+per game from the AMN's hidden layer to that game's expert hidden layer: a linear map (the
+paper's) or the identity (when the sizes agree). With beta = 0 no transform is built and the
+run is the paper's AMN-policy variant.
+
+Optimiser defaults. The paper's optimiser is Adam-like with lr 0.00025 and beta1 = beta2 = 0.95,
+with 0.01 added inside the square root and a constant in place of bias correction, on a loss
+*summed* over 8 samples per game. We use torch's Adam with the same lr and betas, a loss
+*averaged* over the batch, and the usual small epsilon. Adam normalises the gradient by its
+running RMS, so averaging instead of summing only rescales the gradient, which Adam's update
+cancels; the paper's large epsilon (0.1 effective at small second moments) would not cancel,
+because the averaged gradient is ~B times smaller, and would throttle learning: hence 1e-8.
+"""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torchmetrics import MeanMetric
+
+from actor_mimic.common.atari import NUM_ALE_ACTIONS
+from actor_mimic.common.networks import build_network
+from actor_mimic.distill import losses
+from actor_mimic.errors import UserError
+
+METRICS = ("policy_loss", "feature_loss", "kl", "agreement")
+FEATURE_TRANSFORMS = ("linear", "identity")
+
+
+class ActorMimic(pl.LightningModule):
+    """Trains an AMN to mimic one expert per game from teacher-store batches.
+
+    tasks: the dict of `actor_mimic.distill.tasks.describe_tasks` (games, action sets, expert
+        hidden sizes, Atari settings, store provenance). Under `amn distill` it is filled in
+        from the data section; it is saved with the checkpoint, so a resume needs no stores.
+    architecture: "nature_dqn" or "multitask_amn".
+    hidden_layer: the AMN layer whose activations are regressed onto the experts' ("fc").
+    tau: temperature of the expert's Boltzmann policy softmax(Q_E / tau).
+    beta: weight of feature regression (0: policy regression only, "AMN-policy").
+    feature_transform: "linear" (the paper's f_i) or "identity".
+    """
+
+    def __init__(
+        self,
+        tasks: dict | None = None,
+        architecture: str = "nature_dqn",
+        hidden_layer: str = "fc",
+        tau: float = 1.0,
+        beta: float = 0.01,
+        feature_transform: str = "linear",
+        lr: float = 2.5e-4,
+        adam_betas: tuple[float, float] = (0.95, 0.95),
+        adam_eps: float = 1e-8,
+    ):
+        super().__init__()
+        if tasks is None:
+            raise UserError("the model needs its tasks: give data.games (amn distill links them)")
+        if tau <= 0:
+            raise UserError(f"tau must be positive, got {tau}")
+        if beta < 0:
+            raise UserError(f"beta must be 0 or more, got {beta}")
+        if feature_transform not in FEATURE_TRANSFORMS:
+            raise UserError(f"feature_transform must be one of {FEATURE_TRANSFORMS}, got {feature_transform!r}")
+        self.save_hyperparameters()
+        self.games: list[str] = list(tasks["games"])
+        preprocessing = tasks.get("preprocessing", {})
+        self.amn = build_network(
+            architecture,
+            NUM_ALE_ACTIONS,
+            in_channels=preprocessing.get("stack_size", 4),
+            screen_size=preprocessing.get("screen_size", 84),
+        )
+        if hidden_layer not in self.amn.hidden_layers:
+            raise UserError(f"{architecture} has no hidden layer {hidden_layer!r}: choose one of {self.amn.hidden_layers}")
+        self.max_hidden = max(int(tasks["hidden_sizes"][g]) for g in self.games)
+        self.transforms = self._build_transforms(tasks) if beta > 0 else None
+        self.metrics = nn.ModuleDict(
+            {f"{stage}_{game}_{name}": MeanMetric() for stage in ("val", "test") for game in self.games for name in METRICS}
+        )
+
+    def _build_transforms(self, tasks: dict) -> nn.ModuleDict:
+        """f_i per game: AMN hidden (H_amn) -> that game's expert hidden (H_i)."""
+        amn_size = self.amn.hidden_size(self.hparams.hidden_layer)
+        transforms = {}
+        for game in self.games:
+            expert_size = int(tasks["hidden_sizes"][game])
+            if self.hparams.feature_transform == "identity":
+                if expert_size != amn_size:
+                    raise UserError(
+                        f"feature_transform identity needs equal hidden sizes, but the AMN's "
+                        f"{self.hparams.hidden_layer} has {amn_size} units and {game}'s expert {expert_size}: use linear"
+                    )
+                transforms[game] = nn.Identity()
+            else:
+                transforms[game] = nn.Linear(amn_size, expert_size)
+        return nn.ModuleDict(transforms)
+
+    # ----------------------------------------------------------------------------- forward
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, 18) AMN outputs for uint8 frames (B, 4, 84, 84)."""
+        return self.amn(frames)
+
+    def predicted_hidden(self, hidden: torch.Tensor, game_id: torch.Tensor) -> torch.Tensor:
+        """(B, H_max): f_i(h_AMN) for each sample's game i, zero-padded like the expert targets.
+
+        Every game's transform runs on its own samples, even when there are none in this batch
+        (an empty matmul), so every parameter is in the graph each step, as DDP requires.
+        """
+        predicted = hidden.new_zeros(hidden.shape[0], self.max_hidden)
+        for index, game in enumerate(self.games):
+            rows = (game_id == index).nonzero(as_tuple=True)[0]
+            out = self.transforms[game](hidden.index_select(0, rows))
+            predicted = predicted.index_put((rows,), nn.functional.pad(out, (0, self.max_hidden - out.shape[1])))
+        return predicted
+
+    def per_sample_terms(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Each term of the objective and each metric, one value per sample (B,)."""
+        logits, hidden = self.amn(batch["frames"], hidden_layer=self.hparams.hidden_layer)
+        q_values, mask, tau = batch["q_values"], batch["action_mask"], self.hparams.tau
+        terms = {
+            "policy_loss": losses.policy_regression_loss(logits, q_values, mask, tau),
+            "kl": losses.kl_expert_amn(logits.detach(), q_values, mask, tau),
+            "agreement": losses.greedy_agreement(logits.detach(), q_values, mask),
+        }
+        if self.transforms is not None:
+            predicted = self.predicted_hidden(hidden, batch["game_id"])
+            terms["feature_loss"] = losses.feature_regression_loss(predicted, batch["hidden"][:, : self.max_hidden])
+            terms["loss"] = losses.actor_mimic_loss(terms["policy_loss"], terms["feature_loss"], self.hparams.beta)
+        else:
+            terms["loss"] = terms["policy_loss"]
+        return terms
+
+    # ---------------------------------------------------------------------------- training
+    def training_step(self, batch: dict, batch_index: int) -> torch.Tensor:
+        terms = self.per_sample_terms(batch)
+        loss = terms["loss"].mean()
+        size = batch["frames"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        for name in METRICS:
+            if name in terms:
+                self.log(f"train/{name}", terms[name].mean(), on_step=False, on_epoch=True, batch_size=size)
+        return loss
+
+    def validation_step(self, batch: dict, batch_index: int) -> None:
+        self._evaluation_step("val", batch)
+
+    def test_step(self, batch: dict, batch_index: int) -> None:
+        self._evaluation_step("test", batch)
+
+    def _evaluation_step(self, stage: str, batch: dict) -> None:
+        """Accumulate every metric per game; logged as e.g. val/pong/kl at the epoch's end."""
+        with torch.no_grad():
+            terms = self.per_sample_terms(batch)
+        game_id = batch["game_id"]
+        for index, game in enumerate(self.games):
+            rows = game_id == index
+            for name in METRICS:
+                if name in terms:  # updated even with no rows, so every rank computes alike
+                    self.metrics[f"{stage}_{game}_{name}"].update(terms[name][rows])
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        """Per-game means, and their plain average over games (every game counts the same)."""
+        for name in METRICS:
+            if name == "feature_loss" and self.transforms is None:
+                continue
+            per_game = []
+            for game in self.games:
+                metric = self.metrics[f"{stage}_{game}_{name}"]
+                # compute() gathers across DDP ranks, so every rank calls it for every game.
+                value = metric.compute() if metric.update_count else torch.tensor(float("nan"))
+                metric.reset()
+                if torch.isnan(value):  # no sample of this game in this stage
+                    continue
+                per_game.append(value)
+                self.log(f"{stage}/{game}/{name}", value, sync_dist=False)
+            if per_game:
+                self.log(f"{stage}/{name}", torch.stack(per_game).mean(), prog_bar=name == "kl")
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(
+            self.parameters(), lr=self.hparams.lr, betas=tuple(self.hparams.adam_betas), eps=self.hparams.adam_eps
+        )
