@@ -1,0 +1,170 @@
+"""`amn train-dqn`: train a DQN on one game, from scratch or from an AMN, and export an expert.
+
+    amn train-dqn --game breakout --run-dir runs/breakout --preset cheap --steps 500000 \\
+        --export experts/breakout.safetensors
+    amn train-dqn --game breakout --run-dir runs/breakout --resume        # after a kill
+    amn train-dqn --game breakout --run-dir runs/t --init amn.safetensors [--fresh-head]
+
+`--resume` continues the run in --run-dir at its saved step (or starts it if it has no
+checkpoint yet), so the same command can be re-run until the budget is done. Settings given
+on the command line must then agree with the run's saved ones (only --steps may grow).
+When the budget is reached (or --max-wall-minutes runs out) the expert is evaluated with the
+shared protocol and written to <run-dir>/expert.safetensors and to --export, with a JSON of
+its scores and a random policy's next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+from pathlib import Path
+
+from actor_mimic.common.atari import AtariConfig, action_set
+from actor_mimic.errors import UserError
+from actor_mimic.transfer import run_state
+from actor_mimic.transfer.config import PRESETS, DQNConfig, preset
+from actor_mimic.transfer.export import DTYPES, export_expert, write_scores
+from actor_mimic.transfer.initialisation import fresh_network, network_from_amn
+from actor_mimic.transfer.learner import DQNLearner
+
+# flag -> DQNConfig field; all default to None so only what the user typed overrides the preset.
+HYPER_PARAMETERS = {
+    "steps": ("total_steps", int), "num_envs": ("num_envs", int), "env_threads": ("env_threads", int),
+    "torch_threads": ("torch_threads", int), "discount": ("discount", float),
+    "n_step": ("n_step", int), "optimizer": ("optimizer", str), "learning_rate": ("learning_rate", float),
+    "batch_size": ("batch_size", int), "train_every": ("train_every", int),
+    "target_update": ("target_update_updates", int), "learning_starts": ("learning_starts", int),
+    "replay_capacity": ("replay_capacity", int), "epsilon_start": ("epsilon_start", float),
+    "epsilon_end": ("epsilon_end", float), "epsilon_decay_steps": ("epsilon_decay_steps", int),
+    "max_grad_norm": ("max_grad_norm", float), "eval_every": ("eval_every", int),
+    "eval_steps": ("eval_steps", int), "eval_num_envs": ("eval_num_envs", int),
+    "checkpoint_minutes": ("checkpoint_every_minutes", float),
+    "max_wall_minutes": ("max_wall_minutes", float),
+}  # fmt: skip
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--game", help="Atari game, e.g. breakout (not needed with --resume)")
+    parser.add_argument("--run-dir", required=True, help="where checkpoints and logs go")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    parser.add_argument("--preset", default="paper", choices=sorted(PRESETS), help="base settings")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--init", metavar="AMN_CHECKPOINT", help="initialise from an AMN")
+    parser.add_argument("--fresh-head", action="store_true", help="with --init: new output layer")
+    parser.add_argument("--architecture", default="nature_dqn", help="for a fresh network")
+    parser.add_argument("--export", metavar="PATH", help="also write the expert here (.safetensors)")
+    parser.add_argument("--export-dtype", default="float16", choices=sorted(DTYPES))
+    parser.add_argument("--final-eval-steps", type=int, default=125_000)
+    parser.add_argument("--no-progress", action="store_true")
+    group = parser.add_argument_group("hyper-parameters (override the preset)")
+    for flag, (_, kind) in HYPER_PARAMETERS.items():
+        group.add_argument("--" + flag.replace("_", "-"), type=kind, default=None)
+    group.add_argument("--double-dqn", action=argparse.BooleanOptionalAction, default=None)
+    group.add_argument("--clip-rewards", action=argparse.BooleanOptionalAction, default=None)
+    env = parser.add_argument_group("environment (defaults: the shared Atari settings)")
+    env.add_argument("--noop-max", type=int, default=None)
+    env.add_argument("--sticky-actions", type=float, default=None, help="repeat_action_probability")
+    env.add_argument("--max-episode-frames", type=int, default=None)
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    chosen = {field: getattr(args, flag) for flag, (field, _) in HYPER_PARAMETERS.items()
+              if getattr(args, flag) is not None}  # fmt: skip
+    for name in ("double_dqn", "clip_rewards", "seed"):
+        if getattr(args, name) is not None:
+            chosen[name] = getattr(args, name)
+    return chosen
+
+
+def _atari_config(args: argparse.Namespace) -> AtariConfig:
+    if not args.game:
+        raise UserError("--game is required to start a run (e.g. --game breakout)")
+    settings = {"noop_max": args.noop_max, "repeat_action_probability": args.sticky_actions,
+                "max_episode_frames": args.max_episode_frames}  # fmt: skip
+    return AtariConfig(args.game, **{k: v for k, v in settings.items() if v is not None})
+
+
+def _check_export_path(path: str | None) -> None:
+    if path and not path.endswith(".safetensors"):
+        raise UserError(f"--export {path}: the expert file name must end in .safetensors")
+
+
+def _resume(args: argparse.Namespace, overrides: dict) -> DQNLearner:
+    saved = run_state.read_state(run_state.checkpoint_dir(args.run_dir))
+    config = saved["config"]
+    differ = sorted(k for k, v in overrides.items() if k != "total_steps" and config.get(k) != v)
+    if differ:
+        raise UserError(
+            f"{args.run_dir}: {', '.join(differ)} differ from the saved run's settings; drop "
+            "them to resume, or start a new --run-dir"
+        )
+    if args.game and AtariConfig(args.game).game != saved["atari"]["game"]:
+        raise UserError(f"{args.run_dir}: this run plays {saved['atari']['game']}, not {args.game}")
+    if overrides.get("total_steps", config["total_steps"]) < saved["step"]:
+        raise UserError(f"--steps {overrides['total_steps']} is below the run's {saved['step']} steps done")
+    print(f"resuming {args.run_dir} at step {saved['step']} (rebuilding the environments)", flush=True)
+    return DQNLearner.resume(args.run_dir, progress=not args.no_progress,
+                             total_steps=overrides.get("total_steps"))  # fmt: skip
+
+
+def _start(args: argparse.Namespace, overrides: dict) -> DQNLearner:
+    atari = _atari_config(args)
+    config = preset(args.preset, **overrides)
+    if args.fresh_head and not args.init:
+        raise UserError("--fresh-head only applies with --init AMN_CHECKPOINT")
+    if args.init:
+        init = network_from_amn(args.init, atari, fresh_head=args.fresh_head, seed=config.seed)
+    else:
+        init = fresh_network(atari, args.architecture, seed=config.seed)
+    init.provenance["preset"] = args.preset
+    return DQNLearner(atari, config, init, args.run_dir, progress=not args.no_progress)
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_export_path(args.export)
+    if args.final_eval_steps < 1:
+        raise UserError(f"--final-eval-steps must be 1 or more, got {args.final_eval_steps}")
+    overrides = _overrides(args)
+    has_checkpoint = run_state.checkpoint_dir(args.run_dir) is not None
+    if has_checkpoint and not args.resume:
+        raise UserError(f"{args.run_dir} already holds a run: pass --resume to continue it, or choose another --run-dir")
+    if has_checkpoint:
+        if args.init or args.fresh_head:
+            raise UserError("--init and --fresh-head only apply when a run starts; drop them with --resume")
+        learner = _resume(args, overrides)
+    else:
+        learner = _start(args, overrides)
+
+    def request_stop(signum, frame):  # save a checkpoint at the next step, then leave
+        learner.stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        finished = learner.run()
+        if not finished and learner.stop_requested:
+            print(f"stopped at step {learner.step}; continue with --resume", flush=True)
+            return 0
+        finish(learner, args)
+    finally:
+        learner.close()
+    return 0
+
+
+def finish(learner: DQNLearner, args: argparse.Namespace) -> None:
+    """Evaluate the expert and a random policy with the shared protocol; export both."""
+    from actor_mimic.common.evaluation import evaluate
+
+    c, atari = learner.config, learner.atari
+    print(f"training done at step {learner.step}; evaluating over {args.final_eval_steps} steps", flush=True)
+    protocol = dict(steps=args.final_eval_steps, epsilon=c.eval_epsilon, num_envs=c.eval_num_envs, seed=c.seed + 2)
+    expert_result = evaluate(learner.expert(), atari, list(action_set(atari)), **protocol).to_dict()
+    random_protocol = protocol | {"epsilon": 1.0}
+    random_result = evaluate(learner.expert(), atari, list(action_set(atari)), **random_protocol).to_dict()
+    targets = [Path(args.run_dir) / "expert.safetensors"] + ([Path(args.export)] if args.export else [])
+    for path in targets:
+        export_expert(learner, path, expert_result, args.export_dtype)
+        write_scores(path.with_suffix(".json"), learner, expert_result, random_result)
+    summary = {"game": atari.game, "steps": learner.step, "expert_mean": round(expert_result["mean"], 2),
+               "random_mean": round(random_result["mean"], 2), "written": [str(p) for p in targets]}  # fmt: skip
+    print(json.dumps(summary), flush=True)

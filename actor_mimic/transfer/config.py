@@ -1,0 +1,139 @@
+"""The DQN learner's settings: one typed dataclass, two named presets.
+
+Config flows one way: `amn train-dqn` flags -> `DQNConfig` -> the learner. Every count is in
+**agent steps** (one action of one environment, i.e. 4 emulator frames) unless its name says
+`updates`: the paper's "frames" are agent steps.
+
+Presets:
+- `paper`: the Nature-DQN settings Actor-Mimic used for its experts and transfer runs
+  (RMSProp 0.00025, epsilon 1 -> 0.1 over 1M steps, replay 1M, target update 10k updates,
+  learning starts 50k, Huber loss, discount 0.99, one update per 4 steps, batch 32).
+- `cheap`: a sample-efficient expert for a CPU budget of about a million steps: Adam 1e-4,
+  Double DQN, 3-step returns, replay 100k, learning starts 20k, target update 2k updates,
+  epsilon 1 -> 0.01 over 250k steps. Double DQN and n-step returns are the two cheapest known
+  sample-efficiency gains (Rainbow's ablations, Hessel et al. 2018); Adam with a small
+  learning rate is the usual replacement for the Nature RMSProp (Dopamine, CleanRL).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from actor_mimic.errors import UserError
+
+OPTIMIZERS = ("rmsprop", "adam")
+
+
+@dataclass
+class DQNConfig:
+    """Every setting of a DQN run. Stored with its checkpoints, so a resumed run keeps them."""
+
+    # Budget and environment stepping.
+    total_steps: int = 10_000_000
+    num_envs: int = 4  # environments stepped in lockstep; each vector step is num_envs agent steps
+    env_threads: int = 1
+    torch_threads: int = 1
+    seed: int = 0
+    # The learning problem.
+    discount: float = 0.99
+    n_step: int = 1
+    double_dqn: bool = False
+    clip_rewards: bool = True  # rewards clipped to [-1, 1] for learning only
+    huber_delta: float = 1.0  # TD errors beyond this get a constant gradient (the paper's clip at 1)
+    # Optimisation.
+    optimizer: str = "rmsprop"
+    learning_rate: float = 0.00025
+    adam_eps: float = 1.5e-4
+    rmsprop_alpha: float = 0.95
+    rmsprop_eps: float = 0.01
+    max_grad_norm: float = 0.0  # 0: no gradient clipping
+    batch_size: int = 32
+    train_every: int = 4  # one update per this many agent steps
+    target_update_updates: int = 10_000
+    learning_starts: int = 50_000
+    replay_capacity: int = 1_000_000  # agent steps (frames stored once)
+    # Exploration.
+    epsilon_start: float = 1.0
+    epsilon_end: float = 0.1
+    epsilon_decay_steps: int = 1_000_000
+    # Evaluation (the shared protocol) and bookkeeping.
+    eval_every: int = 250_000
+    eval_steps: int = 125_000
+    eval_epsilon: float = 0.05
+    eval_num_envs: int = 8
+    checkpoint_every_minutes: float = 15.0
+    max_wall_minutes: float = 0.0  # 0: no limit; otherwise stop (and save) after this long
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        positive = (
+            "total_steps", "num_envs", "env_threads", "torch_threads", "n_step", "batch_size",
+            "train_every", "target_update_updates", "replay_capacity", "eval_num_envs",
+        )  # fmt: skip
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be 1 or more, got {getattr(self, name)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise UserError(f"--optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if not 0.0 <= self.discount <= 1.0:
+            raise UserError(f"--discount must lie in [0, 1], got {self.discount}")
+        if self.learning_rate <= 0:
+            raise UserError(f"--learning-rate must be positive, got {self.learning_rate}")
+        for name in ("epsilon_start", "epsilon_end", "eval_epsilon"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UserError(f"--{name.replace('_', '-')} must lie in [0, 1], got {getattr(self, name)}")
+        if self.learning_starts < 0 or self.epsilon_decay_steps < 0 or self.eval_steps < 0:
+            raise UserError("--learning-starts, --epsilon-decay-steps and --eval-steps must be 0 or more")
+        per_env = self.replay_capacity // self.num_envs
+        if per_env < self.n_step + 8:
+            raise UserError(
+                f"--replay-capacity {self.replay_capacity} is too small for {self.num_envs} "
+                f"environments: give at least {(self.n_step + 8) * self.num_envs}"
+            )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DQNConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(f"unknown DQN settings {unknown}: written by a newer actor-mimic?")
+        return cls(**data)
+
+
+PRESETS: dict[str, dict] = {
+    "paper": {},  # the dataclass defaults are the paper's settings
+    "cheap": {
+        "optimizer": "adam",
+        "learning_rate": 1e-4,
+        "double_dqn": True,
+        "n_step": 3,
+        "replay_capacity": 100_000,
+        "learning_starts": 20_000,
+        "target_update_updates": 2_000,
+        "epsilon_end": 0.01,
+        "epsilon_decay_steps": 250_000,
+        "eval_every": 100_000,
+        "eval_steps": 25_000,
+    },
+}
+
+
+def preset(name: str, **overrides) -> DQNConfig:
+    """`DQNConfig` of a named preset with some fields replaced."""
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r}: choose one of {sorted(PRESETS)}")
+    return DQNConfig(**{**PRESETS[name], **overrides})
+
+
+def epsilon_at(config: DQNConfig, step: int) -> float:
+    """The exploration epsilon after `step` agent steps: linear from start to end, then flat."""
+    if config.epsilon_decay_steps == 0:
+        return config.epsilon_end
+    fraction = min(1.0, step / config.epsilon_decay_steps)
+    return config.epsilon_start + fraction * (config.epsilon_end - config.epsilon_start)

@@ -1,0 +1,77 @@
+"""Turning a trained learner into a shared expert checkpoint, ready for `amn collect`.
+
+The expert holds exactly the game's actions as outputs (a DQN initialised from an AMN keeps
+only the output rows of the game's actions), its shared-protocol evaluation in the metadata
+`evaluation`, and its training-curve summary in `provenance`. A JSON sidecar next to it keeps
+the same scores plus a uniformly random policy's, evaluated with the same protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actor_mimic.common.atari import action_set
+from actor_mimic.common.checkpoint import expert_metadata, save_checkpoint
+
+DTYPES = {"float16": torch.float16, "float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def training_summary(learner) -> dict:
+    """What the metadata says about how the expert was trained."""
+    import ale_py
+
+    returns = learner.recent_returns
+    return {
+        "source": "amn train-dqn",
+        "trained": True,
+        **learner.provenance,
+        "agent_steps": learner.step,
+        "updates": learner.updates,
+        "episodes": learner.episodes_finished,
+        "wall_hours": round(learner.wall_seconds / 3600, 3),
+        "last_100_episode_return_mean": float(np.mean(returns)) if returns else None,
+        "evaluation_curve": [[e["step"], round(e["mean"], 3)] for e in learner.evaluations],
+        "dqn_config": learner.config.to_dict(),
+        "versions": {"ale_py": ale_py.__version__, "torch": torch.__version__,
+                     "python": platform.python_version()},  # fmt: skip
+    }
+
+
+def evaluation_entry(result: dict) -> dict:
+    """The compact form of an `EvaluationResult.to_dict()` kept in checkpoint metadata."""
+    keys = ("mean", "std", "min", "max", "num_episodes", "steps", "partial", "epsilon", "seed")
+    return {k: result[k] for k in keys} | {"protocol": "shared evaluate(): epsilon-greedy, full games, no-op starts"}
+
+
+def export_expert(learner, path: str | Path, evaluation: dict | None, dtype: str = "float16") -> Path:
+    """Write the learner's online network as a kind-"expert" checkpoint at `path`."""
+    game = learner.atari.game
+    metadata = expert_metadata(
+        learner.atari,
+        learner.online.architecture,
+        provenance=training_summary(learner),
+        evaluation={game: evaluation_entry(evaluation)} if evaluation else {},
+    )
+    assert metadata.action_sets[game] == list(action_set(learner.atari))
+    return save_checkpoint(path, learner.expert(), metadata, dtype=DTYPES[dtype])
+
+
+def write_scores(path: str | Path, learner, expert_result: dict, random_result: dict | None) -> Path:
+    """The JSON sidecar: expert and random-policy scores under the same protocol."""
+    document = {
+        "game": learner.atari.game,
+        "expert": expert_result,
+        "random_policy": random_result,
+        "training": training_summary(learner),
+        "atari": learner.atari.to_dict(),
+    }
+    path = Path(path)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(document, indent=1))
+    tmp.replace(path)
+    return path

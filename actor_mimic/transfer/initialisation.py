@@ -1,0 +1,132 @@
+"""Where a DQN's first weights come from: a fresh network, or an Actor-Mimic Network.
+
+The paper initialises the target-game DQN from the *whole* AMN, its 18-way output layer
+included, and fine-tunes every layer; the DQN acts and bootstraps over the target game's valid
+actions only, i.e. the AMN's outputs at the game's ALE action ids. That is the default here;
+`fresh_head=True` keeps the AMN's hidden layers and starts a new output layer over the game's
+actions instead.
+
+Both return an `InitialisedNetwork`: the network (float32, train mode), `output_indices` (the
+output column of each game action, in action-set order) and provenance to record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from actor_mimic.common.atari import AtariConfig, action_set
+from actor_mimic.common.checkpoint import CheckpointMetadata, load_checkpoint
+from actor_mimic.common.networks import build_network
+from actor_mimic.errors import UserError
+
+
+@dataclass
+class InitialisedNetwork:
+    network: nn.Module
+    output_indices: list[int]  # (A,) output column of each game action
+    provenance: dict = field(default_factory=dict)
+
+
+def fresh_network(config: AtariConfig, architecture: str = "nature_dqn", seed: int = 0) -> InitialisedNetwork:
+    """A randomly initialised network with one output per game action."""
+    num_actions = len(action_set(config))
+    torch.manual_seed(seed)
+    network = build_network(architecture, num_actions, config.stack_size, config.screen_size)
+    return InitialisedNetwork(network.train(), list(range(num_actions)), {"init": "random", "init_seed": seed})
+
+
+def amn_variant(metadata: CheckpointMetadata) -> str:
+    """"feature" if the AMN was trained with feature regression, "policy" if with policy
+    regression only, "unknown" if its provenance does not say."""
+    provenance = metadata.provenance or {}
+    for key in ("feature_regression", "featreg", "use_feature_regression"):
+        if key in provenance:
+            return "feature" if provenance[key] else "policy"
+    for key in ("beta", "feature_beta", "featreg_scale", "feature_regression_scale"):
+        if key in provenance:
+            try:
+                return "feature" if float(provenance[key]) > 0 else "policy"
+            except (TypeError, ValueError):
+                break
+    loss = str(provenance.get("loss", provenance.get("objective", ""))).lower()
+    if "feature" in loss:
+        return "feature"
+    if "policy" in loss:
+        return "policy"
+    return "unknown"
+
+
+def check_preprocessing(metadata: CheckpointMetadata, config: AtariConfig, source: str) -> None:
+    """Refuse a network trained on observations of another form than `config` gives."""
+    theirs = AtariConfig(game=config.game, **metadata.atari).preprocessing()
+    ours = config.preprocessing()
+    if theirs != ours:
+        differ = sorted(k for k in ours if theirs.get(k) != ours.get(k))
+        details = ", ".join(f"{k} {theirs.get(k)} vs {ours.get(k)}" for k in differ)
+        raise UserError(
+            f"{source}: its input preprocessing differs from the target environment's "
+            f"({details}); train the DQN with the AMN's Atari settings or use another AMN"
+        )
+
+
+def network_from_amn(
+    path: str | Path, config: AtariConfig, fresh_head: bool = False, seed: int = 0
+) -> InitialisedNetwork:
+    """A DQN for `config.game` initialised from the AMN checkpoint at `path`.
+
+    Default: every weight is the AMN's and output_indices are the game's ALE action ids.
+    `fresh_head`: a new, seeded output layer with one output per game action.
+    """
+    checkpoint = load_checkpoint(path)
+    metadata = checkpoint.metadata
+    if metadata.kind != "amn":
+        raise UserError(
+            f"{path}: --init needs an AMN checkpoint (kind 'amn'), this one is an {metadata.kind!r}"
+        )
+    check_preprocessing(metadata, config, str(path))
+    actions = list(action_set(config))
+    if metadata.num_actions <= max(actions):
+        raise UserError(
+            f"{path}: the AMN has {metadata.num_actions} outputs, too few for {config.game}'s "
+            f"ALE actions {actions}"
+        )
+    network = checkpoint.network
+    provenance = {
+        "init": "amn",
+        "init_checkpoint": Path(path).name,
+        "init_checkpoint_sha256": checkpoint.sha256,
+        "amn_variant": amn_variant(metadata),
+        "amn_games": list(metadata.games),
+        "fresh_head": fresh_head,
+    }
+    if fresh_head:
+        torch.manual_seed(seed)
+        network.head = nn.Linear(network.head.in_features, len(actions))
+        network.num_actions = len(actions)
+        output_indices = list(range(len(actions)))
+        provenance["init_seed"] = seed
+    else:
+        output_indices = actions
+    return InitialisedNetwork(network.train(), output_indices, provenance)
+
+
+def expert_network(network: nn.Module, output_indices: list[int]) -> nn.Module:
+    """A copy of `network` whose outputs are exactly the game's actions: the output layer's rows
+    at `output_indices`. Its Q-values equal the learner's game Q-values."""
+    import copy
+
+    expert = copy.deepcopy(network).cpu()
+    if list(output_indices) == list(range(expert.head.out_features)):
+        return expert
+    index = torch.as_tensor(output_indices, dtype=torch.long)
+    head = nn.Linear(expert.head.in_features, len(output_indices))
+    with torch.no_grad():
+        head.weight.copy_(expert.head.weight[index])
+        head.bias.copy_(expert.head.bias[index])
+    expert.head = head
+    expert.num_actions = len(output_indices)
+    return expert

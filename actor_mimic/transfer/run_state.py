@@ -1,0 +1,104 @@
+"""Saving and restoring a learner's whole state, atomically, without pickle.
+
+A checkpoint is a directory `<run_dir>/checkpoint/`:
+
+    state.json            settings, counters, output indices, provenance, numpy RNG state, logs
+    online.safetensors    the online network;   target.safetensors  the target network
+    optimizer.pt          the optimiser's state dict (tensors and numbers only; read back with
+                          torch.load(weights_only=True), which refuses anything else)
+    torch_rng.safetensors torch's CPU random generator state
+    actions.npy           int64 (vector_steps, num_envs) every action sent to the environments
+    replay_*.npy, replay.json   the replay memory (see replay.py)
+
+The C++ environments cannot be serialised, so a resume rebuilds them exactly: same seed, then
+every recorded action again (the environments are deterministic given both). That costs
+environment time only (thousands of steps per second) and makes a resumed run continue
+bit-for-bit like an uninterrupted one.
+
+Atomicity: everything is written to `checkpoint.partial/`, the old checkpoint is renamed
+`checkpoint.old/`, the new one renamed into place, then the old one deleted. A kill at any
+moment leaves either `checkpoint/` or `checkpoint.old/` complete; `checkpoint_dir` finds it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from actor_mimic.errors import UserError
+
+CHECKPOINT = "checkpoint"
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path | None:
+    """The complete checkpoint of `run_dir`, or None if it has none."""
+    run_dir = Path(run_dir)
+    for name in (CHECKPOINT, CHECKPOINT + ".old"):
+        candidate = run_dir / name
+        if (candidate / "state.json").is_file():
+            return candidate
+    return None
+
+
+def write_checkpoint(
+    run_dir: str | Path,
+    state: dict,
+    online: torch.nn.Module,
+    target: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    actions: np.ndarray,
+    replay,
+) -> Path:
+    run_dir = Path(run_dir)
+    partial, final, old = (run_dir / f"{CHECKPOINT}{s}" for s in (".partial", "", ".old"))
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    save_file(_tensors(online), str(partial / "online.safetensors"))
+    save_file(_tensors(target), str(partial / "target.safetensors"))
+    torch.save(optimizer.state_dict(), partial / "optimizer.pt")
+    save_file({"state": torch.get_rng_state()}, str(partial / "torch_rng.safetensors"))
+    np.save(partial / "actions.npy", actions, allow_pickle=False)
+    replay.save(partial)
+    (partial / "state.json").write_text(json.dumps(state, indent=1))  # written last: marks complete
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    partial.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def read_state(directory: Path) -> dict:
+    try:
+        return json.loads((directory / "state.json").read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{directory}: unreadable learner checkpoint ({error}); start a new run") from None
+
+
+def restore_into(directory: Path, online, target, optimizer, replay) -> np.ndarray:
+    """Load weights, optimiser, torch RNG and replay memory; return the recorded actions."""
+    online.load_state_dict(load_file(str(directory / "online.safetensors")))
+    target.load_state_dict(load_file(str(directory / "target.safetensors")))
+    optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=True))
+    torch.set_rng_state(load_file(str(directory / "torch_rng.safetensors"))["state"])
+    replay.load(directory)
+    return np.load(directory / "actions.npy", allow_pickle=False)
+
+
+def _tensors(network: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous().clone() for k, v in network.state_dict().items()}
+
+
+def rng_state_to_json(rng: np.random.Generator) -> dict:
+    return rng.bit_generator.state  # plain ints and strings
+
+
+def rng_from_json(state: dict) -> np.random.Generator:
+    bit_generator = getattr(np.random, state["bit_generator"])()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
