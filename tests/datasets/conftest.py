@@ -1,135 +1,118 @@
-"""Tiny real teacher stores, written from short real Atari rollouts.
+"""Tiny real teacher stores, collected with `amn collect`'s Python API from real games.
 
-`rollout` plays a real game through the fast vector env with a randomly initialised expert
-labelling every state, and keeps the live observation stacks, so tests can compare what the
-datasets rebuild with what the environment actually showed. Episodes are capped at 150 agent
-steps (600 frames), so Breakout rollouts hold both terminated and truncated episodes.
+The expert is randomly initialised (reading data is plumbing). Breakout is played with
+uniformly random actions (epsilon 1), so its episodes end every ~150-300 steps and a few
+hundred steps cross several episode boundaries; no-op starts are off, so each stored episode
+replays exactly in the reference single env (`make_env`), which gives the live observations
+the datasets must rebuild. Chunks are small (64 steps) so tiny stores span many chunks.
 """
 
 from __future__ import annotations
+
+import shutil
 
 import numpy as np
 import pytest
 import torch
 
-from actor_mimic.common.atari import AtariConfig, action_set, make_vector_env
+from actor_mimic.collect import CollectConfig, collect
+from actor_mimic.common.atari import AtariConfig, make_env
 from actor_mimic.common.checkpoint import random_init_expert
-from actor_mimic.common.store import StoreWriter
+from actor_mimic.common.store import open_store
+from actor_mimic.common.store_backends import open_backend
 
-CHUNK = 64  # small chunks, so a few hundred steps span many chunks and blocks
+CHUNK = 64
+BREAKOUT = AtariConfig("breakout", noop_max=0)
+PONG = AtariConfig("pong", noop_max=0)
 
 
-def rollout(game: str, steps: int, seed: int = 0) -> list[dict]:
-    """Episodes of a real rollout: per-step fields of the store schema plus `stacks`, the
-    live (4, 84, 84) observations. The last, unfinished episode is marked truncated."""
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
     torch.set_num_threads(1)
-    config = AtariConfig(game, noop_max=0, max_episode_frames=600)
-    expert = random_init_expert(config, seed=seed)
-    venv = make_vector_env(config, num_envs=1, num_threads=1)
-    rng = np.random.default_rng(seed)
-    observations, info = venv.reset(seed=seed)
-    episodes, current = [], _empty_episode()
-    for step in range(steps):
-        with torch.no_grad():
-            q_values, hidden = expert.network(torch.from_numpy(observations), hidden_layer="fc")
-        action = int(rng.integers(len(action_set(config))))
-        next_observations, reward, terminated, truncated, next_info = venv.step(np.array([action]))
-        row = {
-            "stacks": observations[0].copy(),
-            "frames": observations[0, -1].copy(),
-            "actions": action,
-            "rewards": float(reward[0]),
-            "terminated": bool(terminated[0]),
-            "truncated": bool(truncated[0]) or step == steps - 1,
-            "lives": int(info["lives"][0]),
-            "q_values": q_values[0].numpy(),
-            "hidden": hidden[0].numpy(),
-        }
-        for name, value in row.items():
-            current[name].append(value)
-        if row["terminated"] or row["truncated"]:
-            episodes.append(_as_arrays(current))
-            current = _empty_episode()
-            if step < steps - 1:  # the vector env resets on the step after an episode's end
-                next_observations, _, _, _, next_info = venv.step(np.array([0]))
-        observations, info = next_observations, next_info
-    venv.close()
-    return episodes
-
-
-def _empty_episode() -> dict:
-    return {name: [] for name in ("stacks", "frames", "actions", "rewards", "terminated",
-                                  "truncated", "lives", "q_values", "hidden")}  # fmt: skip
-
-
-def _as_arrays(episode: dict) -> dict:
-    dtypes = {"actions": np.int16, "rewards": np.float32, "terminated": bool, "truncated": bool,
-              "lives": np.int16, "q_values": np.float32, "hidden": np.float32}  # fmt: skip
-    return {name: np.asarray(values, dtype=dtypes.get(name)) for name, values in episode.items()}
-
-
-def write_store(path, game: str, episodes: list[dict], complete: bool = True, hidden_size=None, **kwargs):
-    """Write `episodes` (from `rollout`) as a teacher store with the attributes `amn collect`
-    writes; `hidden_size` keeps only the first units (a narrower expert, for padding tests)."""
-    config = AtariConfig(game, noop_max=0, max_episode_frames=600)
-    expert = random_init_expert(config)
-    hidden_size = hidden_size or episodes[0]["hidden"].shape[1]
-    metadata = {
-        "game": config.game,
-        "atari": config.to_dict(),
-        "preprocessing": config.preprocessing(),
-        "action_set": list(action_set(config)),
-        "expert": {"sha256": "0" * 64, "in_memory": True, "hidden_layer": "fc",
-                   "metadata": {"provenance": dict(expert.metadata.provenance)}},  # fmt: skip
-        "behaviour": {"policy": "uniform-random", "epsilon": 1.0, "round": None},
-    }
-    writer = StoreWriter.create(
-        path, metadata=metadata, num_actions=len(metadata["action_set"]), hidden_size=hidden_size,
-        chunk_len=kwargs.pop("chunk_len", CHUNK), **kwargs,
-    )  # fmt: skip
-    for episode in episodes:
-        fields = {name: values for name, values in episode.items() if name != "stacks"}
-        fields["hidden"] = fields["hidden"][:, :hidden_size]
-        writer.append_episode(fields)
-    writer.close(complete=complete)
-    return path
 
 
 @pytest.fixture(scope="session")
-def breakout_episodes():
-    return rollout("breakout", 700, seed=0)
+def breakout_expert():
+    return random_init_expert(BREAKOUT, seed=0)
+
+
+def collect_store(path, expert, steps: int, seed: int = 0, **options):
+    options = {"num_envs": 1, "epsilon": 1.0, "chunk_len": CHUNK, **options}
+    return collect(CollectConfig(expert=expert, out=path, steps=steps, seed=seed, **options))
+
+
+def live_stacks(path) -> np.ndarray:
+    """uint8 (T, 4, 84, 84): every stored episode replayed through the reference single env;
+    the observation the live game showed at each stored step."""
+    backend, info = open_store(path, allow_incomplete=True)
+    actions = np.asarray(backend.array("actions")[: info.num_steps])
+    backend.close()
+    env = make_env(BREAKOUT if info.game == "breakout" else PONG)
+    stacks = []
+    for start, length in zip(info.episode_starts, info.episode_lengths):
+        observation, _ = env.reset(seed=0)
+        for t in range(start, start + length):
+            stacks.append(observation)
+            observation, *_ = env.step(int(actions[t]))
+    env.close()
+    return np.stack(stacks)
+
+
+def raw_arrays(path) -> dict:
+    """Every committed per-step array of a store, as stored."""
+    backend, info = open_store(path, allow_incomplete=True)
+    arrays = {name: np.asarray(backend.array(name)[: info.num_steps]) for name in info.attrs["fields"]}
+    backend.close()
+    return arrays
+
+
+def copy_store(source, target):
+    """A copy of a store (a Zarr directory or an HDF5 file) to damage in one test."""
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        shutil.copyfile(source, target)
+    return target
+
+
+def mark_incomplete(path) -> None:
+    """Leave the store as an interrupted collection leaves it: committed but not complete."""
+    backend = open_backend(path, "a")
+    attrs = backend.read_attrs()
+    attrs["complete"] = False
+    backend.write_attrs(attrs)
+    backend.close()
 
 
 @pytest.fixture(scope="session")
-def pong_episodes():
-    return rollout("pong", 320, seed=1)
+def breakout_zarr(tmp_path_factory, breakout_expert):
+    return collect_store(tmp_path_factory.mktemp("stores") / "breakout.zarr", breakout_expert, 700)
 
 
 @pytest.fixture(scope="session")
-def breakout_zarr(tmp_path_factory, breakout_episodes):
-    return write_store(tmp_path_factory.mktemp("stores") / "breakout.zarr", "breakout", breakout_episodes)
+def breakout_h5(tmp_path_factory, breakout_expert):
+    """The same collection as `breakout_zarr`, written by the HDF5 engine."""
+    return collect_store(tmp_path_factory.mktemp("stores") / "breakout.h5", breakout_expert, 700)
 
 
 @pytest.fixture(scope="session")
-def breakout_h5(tmp_path_factory, breakout_episodes):
-    return write_store(tmp_path_factory.mktemp("stores") / "breakout.h5", "breakout", breakout_episodes)
+def breakout_live(breakout_zarr) -> np.ndarray:
+    return live_stacks(breakout_zarr)
 
 
 @pytest.fixture(scope="session")
-def breakout_shards(tmp_path_factory, breakout_episodes):
-    """The same rollout in two shards (first two episodes, the rest), in both engines."""
+def breakout_shards(tmp_path_factory, breakout_expert):
+    """Two shards of one collection (one Zarr, one HDF5), as `amn collect --shard i/2` makes."""
     folder = tmp_path_factory.mktemp("shards")
     return [
-        write_store(folder / "breakout-0.zarr", "breakout", breakout_episodes[:2]),
-        write_store(folder / "breakout-1.h5", "breakout", breakout_episodes[2:]),
+        collect_store(folder / "breakout-0.zarr", breakout_expert, 700, shard=(0, 2)),
+        collect_store(folder / "breakout-1.h5", breakout_expert, 700, shard=(1, 2)),
     ]
 
 
 @pytest.fixture(scope="session")
-def pong_zarr(tmp_path_factory, pong_episodes):
-    return write_store(tmp_path_factory.mktemp("stores") / "pong.zarr", "pong", pong_episodes, hidden_size=256)
-
-
-def live(episodes: list[dict], name: str) -> np.ndarray:
-    """One recorded field over all episodes, in stored order."""
-    return np.concatenate([episode[name] for episode in episodes])
+def pong_conv_zarr(tmp_path_factory):
+    """Pong labelled with the expert's convolutional features: 3136 activations per step."""
+    expert = random_init_expert(PONG, seed=1)
+    path = tmp_path_factory.mktemp("stores") / "pong.zarr"
+    return collect_store(path, expert, 300, seed=1, hidden_layer="conv", epsilon=0.05)

@@ -2,41 +2,44 @@
 
 import numpy as np
 import pytest
+import torch
 
 from actor_mimic.common.atari import action_set, AtariConfig
 from actor_mimic.common.store_backends import open_backend
-from actor_mimic.datasets import TeacherDataset
+from actor_mimic.datasets import TeacherDataset, make_loader
 from actor_mimic.errors import UserError
 
-from tests.datasets.conftest import live, write_store
+from tests.datasets.conftest import copy_store, live_stacks, mark_incomplete, raw_arrays
 
 
-def test_stacks_equal_the_live_observations_across_episode_boundaries(breakout_zarr, breakout_episodes):
+def test_stacks_equal_the_live_observations_across_episode_boundaries(breakout_zarr, breakout_live):
     ds = TeacherDataset(breakout_zarr)
-    assert len(ds) == 700 and ds.num_episodes == len(breakout_episodes) >= 4
-    stacks = live(breakout_episodes, "stacks")
-    assert np.array_equal(ds[:]["frames"], stacks)
+    assert len(ds) == 700 and ds.num_episodes >= 3
+    assert np.array_equal(ds[:]["frames"], breakout_live)
     # The first steps of each episode hold zero frames, never the previous episode's.
-    starts = np.cumsum([0] + [len(e["actions"]) for e in breakout_episodes[:-1]])
+    starts = np.concatenate([[0], np.cumsum(ds._episode_length)[:-1]])
     assert not ds[starts]["frames"][:, :3].any() and ds[starts]["frames"][:, 3].any()
     # Single ints, negative ints and unsorted arrays with repeats read the same steps.
-    picks = np.array([450, 3, 3, 299, 150, 0, 699])
-    assert np.array_equal(ds[picks]["frames"], stacks[picks])
-    assert np.array_equal(ds[-1]["frames"], stacks[-1]) and ds[5]["frames"].shape == (4, 84, 84)
+    picks = np.array([450, 3, 3, 299, 150, 0, 699, starts[1] + 1])
+    assert np.array_equal(ds[picks]["frames"], breakout_live[picks])
+    assert np.array_equal(ds[-1]["frames"], breakout_live[-1]) and ds[5]["frames"].shape == (4, 84, 84)
 
 
-def test_values_are_scattered_onto_the_18_ale_actions(breakout_zarr, breakout_episodes):
+def test_values_are_the_experts_scattered_onto_the_18_ale_actions(breakout_zarr, breakout_live, breakout_expert):
     ds = TeacherDataset(breakout_zarr)
     game_actions = list(action_set(AtariConfig("breakout")))
-    assert ds.action_set == tuple(game_actions) == (0, 1, 3, 4)
+    assert ds.action_set == tuple(game_actions) == (0, 1, 3, 4) and ds.hidden_size == 512
     sample = ds[:]
+    with torch.inference_mode():  # one stack at a time, as the one-env collection labelled
+        labels = [breakout_expert.network(torch.from_numpy(s[None]), hidden_layer="fc") for s in breakout_live]
     expected_q = np.zeros((700, 18), np.float32)
-    expected_q[:, game_actions] = live(breakout_episodes, "q_values")
+    expected_q[:, game_actions] = torch.cat([q for q, _ in labels]).numpy()
     assert np.array_equal(sample["q_values"], expected_q)
+    assert np.array_equal(sample["hidden"], torch.cat([h for _, h in labels]).numpy())
     assert sample["q_values"].dtype == np.float32 and sample["action_mask"].dtype == bool
     assert np.array_equal(sample["action_mask"], np.tile(np.isin(np.arange(18), game_actions), (700, 1)))
-    assert np.array_equal(sample["hidden"], live(breakout_episodes, "hidden"))
-    assert np.array_equal(sample["actions"], np.array(game_actions)[live(breakout_episodes, "actions")])
+    stored = raw_arrays(breakout_zarr)["actions"]
+    assert np.array_equal(sample["actions"], np.array(game_actions)[stored])
     assert sample["actions"].dtype == np.int64 and not sample["game_id"].any()
     assert np.array_equal(sample["index"], np.arange(700))
 
@@ -51,13 +54,17 @@ def test_zarr_and_hdf5_give_identical_samples(breakout_zarr, breakout_h5):
     assert np.array_equal(zarr_ds.episode_returns, hdf5_ds.episode_returns)
 
 
-def test_shards_read_as_one_dataset(breakout_zarr, breakout_shards, breakout_episodes):
-    whole, sharded = TeacherDataset(breakout_zarr), TeacherDataset(breakout_shards)
-    assert len(sharded) == len(whole) and sharded.num_episodes == whole.num_episodes
-    assert np.array_equal(sharded.episode_returns, [e["rewards"].sum() for e in breakout_episodes])
-    a, b = whole[:], sharded[:]
-    for key in a:
-        assert np.array_equal(a[key], b[key]), key
+def test_shards_read_as_one_dataset(breakout_shards):
+    sharded = TeacherDataset(breakout_shards)
+    alone = [TeacherDataset(path) for path in breakout_shards]
+    assert len(sharded) == 700 == sum(len(ds) for ds in alone)
+    assert sharded.num_episodes == sum(ds.num_episodes for ds in alone)
+    assert np.array_equal(sharded.episode_returns, np.concatenate([ds.episode_returns for ds in alone]))
+    whole = sharded[:]
+    for key, values in whole.items():
+        if key != "index":
+            assert np.array_equal(values, np.concatenate([ds[:][key] for ds in alone])), key
+    assert np.array_equal(whole["frames"], np.concatenate([live_stacks(p) for p in breakout_shards]))
 
 
 def test_split_is_by_whole_episodes(breakout_shards):
@@ -82,27 +89,28 @@ def test_split_is_by_whole_episodes(breakout_shards):
         TeacherDataset(breakout_shards[0]).split_episodes(val_fraction=0.9)
 
 
-def test_an_interrupted_store_is_refused_unless_allowed(tmp_path, breakout_episodes):
-    path = write_store(tmp_path / "cut.zarr", "breakout", breakout_episodes[:3], complete=False)
+def test_an_interrupted_store_is_refused_unless_allowed(tmp_path, breakout_zarr):
+    path = copy_store(breakout_zarr, tmp_path / "cut.zarr")
+    mark_incomplete(path)
     with pytest.raises(UserError, match=r"incomplete.*--resume"):
         TeacherDataset(path)
-    ds = TeacherDataset(path, allow_incomplete=True)
-    assert ds.num_episodes == 3 and len(ds) == sum(len(e["actions"]) for e in breakout_episodes[:3])
+    assert len(TeacherDataset(path, allow_incomplete=True)) == 700
 
 
-def test_rows_past_the_commit_are_never_served(tmp_path, breakout_episodes):
-    path = write_store(tmp_path / "killed.zarr", "breakout", breakout_episodes[:2])
-    committed = len(TeacherDataset(path))
+def test_rows_past_the_commit_are_never_served(tmp_path, breakout_zarr):
+    path = copy_store(breakout_zarr, tmp_path / "killed.zarr")
     backend = open_backend(path, "a")  # a killed writer's rows: on disk but not committed
-    for name in ("frames", "q_values"):
-        backend.resize(name, committed + 40)
-    assert len(TeacherDataset(path)) == committed
+    for name in ("frames", "q_values", "hidden", "actions"):
+        backend.resize(name, 700 + 40)
+    ds = TeacherDataset(path)
+    assert len(ds) == 700 and len(ds[650:]["frames"]) == 50
     with pytest.raises(IndexError):
-        TeacherDataset(path)[committed]
+        ds[700]
+    assert sum(len(batch["index"]) for batch in make_loader(ds, batch_size=64)) == 700
 
 
-def test_a_store_with_nan_values_is_refused_naming_the_step(tmp_path, breakout_episodes):
-    path = write_store(tmp_path / "nan.h5", "breakout", breakout_episodes[:2])
+def test_a_store_with_nan_values_is_refused_naming_the_step(tmp_path, breakout_h5):
+    path = copy_store(breakout_h5, tmp_path / "nan.h5")
     backend = open_backend(path, "a")
     backend.array("hidden")[77, 3] = np.nan
     backend.close()
@@ -110,11 +118,13 @@ def test_a_store_with_nan_values_is_refused_naming_the_step(tmp_path, breakout_e
     assert np.isfinite(ds[:70]["hidden"]).all()
     with pytest.raises(UserError, match=r"nan\.h5: hidden holds NaN.*first at step 77"):
         ds[70:80]
+    with pytest.raises(UserError, match=r"nan\.h5: hidden holds NaN.*first at step 77"):
+        list(make_loader(ds, batch_size=64))
 
 
-def test_mismatched_shards_and_bad_paths_are_refused(tmp_path, breakout_zarr, pong_zarr):
+def test_mismatched_shards_and_bad_paths_are_refused(tmp_path, breakout_zarr, pong_conv_zarr):
     with pytest.raises(UserError, match="differ in game"):
-        TeacherDataset([breakout_zarr, pong_zarr])
+        TeacherDataset([breakout_zarr, pong_conv_zarr])
     with pytest.raises(UserError, match="does not exist"):
         TeacherDataset(tmp_path / "missing.zarr")
     with pytest.raises(UserError, match="no teacher stores"):
