@@ -172,6 +172,7 @@ class DQNLearner:
         until_step = min(until_step or c.total_steps, c.total_steps)
         if self.frames is None:
             self.start()
+        self.provenance.pop("stopped_early", None)
         session_start = last_save = last_log = time.monotonic()
         wall_before, step_before = self.wall_seconds, self.step
         bar = self._progress_bar()
@@ -237,10 +238,14 @@ class DQNLearner:
     def _progress_bar(self):
         if not self.progress:
             return None
+        import sys
+
         from tqdm import tqdm
 
+        # Redirected to a log file, a bar redrawn 10 times a second would bloat it.
+        interval = 0.1 if sys.stderr.isatty() else 60.0
         return tqdm(total=self.config.total_steps, initial=self.step, desc=f"dqn {self.atari.game}",
-                    unit="step", smoothing=0.05)  # fmt: skip
+                    unit="step", smoothing=0.05, mininterval=interval)  # fmt: skip
 
     # --- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -1,0 +1,84 @@
+"""`amn train-dqn`: one line and exit status 2 for bad input; a tiny run exports an expert."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from actor_mimic.cli import main
+from actor_mimic.common.checkpoint import load_checkpoint
+from tests.transfer.test_initialisation import make_amn
+
+TINY = ["--preset", "cheap", "--steps", "120", "--num-envs", "2", "--learning-starts", "60",
+        "--replay-capacity", "200", "--batch-size", "4", "--eval-every", "1000000",
+        "--final-eval-steps", "40", "--eval-num-envs", "2", "--no-progress"]  # fmt: skip
+
+
+def run_cli(capsys, *argv):
+    status = main(["train-dqn", *argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--game", "breakoot"], "unknown Atari game 'breakoot': did you mean breakout"),
+        (["--game", "breakout", "--steps", "0"], "--total-steps must be 1 or more"),
+        (["--game", "breakout", "--optimizer", "sgd"], "--optimizer must be one of"),
+        (["--game", "breakout", "--fresh-head"], "--fresh-head only applies with --init"),
+        (["--game", "breakout", "--export", "x.pt"], "must end in .safetensors"),
+        (["--game", "breakout", "--init", "missing.safetensors"], "does not exist"),
+        (["--game", "breakout", "--replay-capacity", "10"], "--replay-capacity 10 is too small"),
+        (["--run-dir", "elsewhere"], "--game is required"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path, argv, message):
+    argv = ["--run-dir", str(tmp_path / "run"), *argv] if "--run-dir" not in argv else argv
+    status, out, err = run_cli(capsys, *argv)
+    assert status == 2
+    assert err.count("\n") == 1 and err.startswith("amn train-dqn: error: ")
+    assert message in err
+
+
+def test_amn_with_other_preprocessing_exits_2(capsys, tmp_path):
+    make_amn(tmp_path / "amn.safetensors", screen_size=64)
+    status, _, err = run_cli(capsys, "--game", "breakout", "--run-dir", str(tmp_path / "r"),
+                             "--init", str(tmp_path / "amn.safetensors"), *TINY)  # fmt: skip
+    assert status == 2 and err.count("\n") == 1 and "preprocessing differs" in err
+
+
+def test_tiny_run_exports_an_expert_and_refuses_to_overwrite_the_run(capsys, tmp_path):
+    run_dir, export = tmp_path / "run", tmp_path / "experts" / "breakout.safetensors"
+    status, out, err = run_cli(capsys, "--game", "breakout", "--run-dir", str(run_dir),
+                               "--export", str(export), *TINY)  # fmt: skip
+    assert status == 0, err
+    expert = load_checkpoint(export)
+    meta = expert.metadata
+    assert (meta.kind, meta.num_actions, meta.games) == ("expert", 4, ["breakout"])
+    assert meta.evaluation["breakout"]["epsilon"] == 0.05
+    assert meta.provenance["agent_steps"] >= 120 and meta.provenance["init"] == "random"
+    assert meta.provenance["dqn_config"]["n_step"] == 3
+    scores = json.loads(export.with_suffix(".json").read_text())
+    assert scores["random_policy"]["epsilon"] == 1.0 and scores["expert"]["steps"] >= 40
+    # float16 on disk, the learner's weights up to float16 rounding.
+    run_expert = load_checkpoint(run_dir / "expert.safetensors")
+    assert torch.equal(run_expert.network.head.weight, expert.network.head.weight)
+    # The run dir now holds a run: starting again without --resume is refused ...
+    status, _, err = run_cli(capsys, "--game", "breakout", "--run-dir", str(run_dir), *TINY)
+    assert status == 2 and "pass --resume" in err
+    # ... and resuming with different settings too.
+    status, _, err = run_cli(capsys, "--run-dir", str(run_dir), "--resume", "--n-step", "1")
+    assert status == 2 and "n_step differ" in err
+
+
+def test_transfer_run_from_an_amn(capsys, tmp_path):
+    make_amn(tmp_path / "amn.safetensors")
+    status, _, err = run_cli(capsys, "--game", "breakout", "--run-dir", str(tmp_path / "r"),
+                             "--init", str(tmp_path / "amn.safetensors"), *TINY)  # fmt: skip
+    assert status == 0, err
+    meta = load_checkpoint(tmp_path / "r" / "expert.safetensors").metadata
+    assert meta.num_actions == 4 and meta.provenance["init"] == "amn"
+    assert meta.provenance["amn_variant"] == "policy"
