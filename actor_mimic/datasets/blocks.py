@@ -4,7 +4,8 @@ A *block* is a run of consecutive steps of one shard, aligned to the store's chu
 whole chunks is 30-50x faster than reading steps one by one), narrowed to the steps the
 dataset holds. Blocks are the unit of reading and of sharing out work: every DataLoader
 worker of every DDP rank gets a disjoint share, decided by the seed and the epoch alone, so
-each process computes the same plan without talking to the others.
+each process computes the same plan without talking to the others. Shares are equal to
+one step, so DDP ranks make the same number of batches.
 """
 
 from __future__ import annotations
@@ -67,9 +68,34 @@ def block_order(num_blocks: int, seed: int, epoch: int, stream: int, shuffle: bo
     return np.random.default_rng([seed, epoch, stream, 0xB10C]).permutation(num_blocks)
 
 
-def deal(order: np.ndarray, num_parts: int, part: int) -> np.ndarray:
-    """Part `part` of `num_parts` disjoint shares of `order`: every num_parts-th entry."""
-    return order[part::num_parts]
+def cut_block(dataset: TeacherDataset, block: Block, first: int, stop: int) -> Block:
+    """The part of `block` holding its held steps number first..stop-1 (0 < stop <= size)."""
+    if first == 0 and stop == block.size:
+        return block
+    steps, _ = held_steps(dataset, block)
+    return Block(block.game_id, block.shard_id, int(steps[first]), int(steps[stop - 1]) + 1, stop - first)
+
+
+def split_evenly(datasets: list[TeacherDataset], blocks: list[Block], num_parts: int) -> list[list[Block]]:
+    """`blocks` (in their epoch order) dealt into `num_parts` disjoint shares of equal size
+    (to one step): part p takes steps p*N/P .. (p+1)*N/P-1 of the blocks laid end to end,
+    so at most num_parts-1 blocks are cut in two and no part is a block short."""
+    sizes = np.array([block.size for block in blocks], dtype=np.int64)
+    ends = np.cumsum(sizes)
+    total = int(ends[-1]) if len(ends) else 0
+    bounds = [total * part // num_parts for part in range(num_parts + 1)]
+    shares = []
+    for low, high in zip(bounds[:-1], bounds[1:]):
+        share = []
+        first = int(np.searchsorted(ends, low, side="right"))
+        for index in range(first, len(blocks)):
+            block_start = int(ends[index] - sizes[index])
+            if block_start >= high:
+                break
+            piece_low, piece_high = max(low, block_start) - block_start, min(high, int(ends[index])) - block_start
+            share.append(cut_block(datasets[blocks[index].game_id], blocks[index], piece_low, piece_high))
+        shares.append(share)
+    return shares
 
 
 def trim_to_equal_ranks(batches: np.ndarray) -> np.ndarray:

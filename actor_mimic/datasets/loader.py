@@ -11,14 +11,14 @@ steps in random order; so batches are close to uniform and memory stays flat.
 
 What one epoch is:
 - one game, or a mixture with weighting="proportional": every held step of every store
-  exactly once, split over ranks and workers. Each worker's last batch may be short (unless
-  `drop_last`). Under DDP, ranks are cut to the same number of batches (a rank that yields
-  more than another hangs training), so a few samples may be skipped in that epoch.
+  exactly once, split over ranks and workers in equal shares (to one step). Each worker's
+  last batch may be short (unless `drop_last`). Under DDP every rank must yield the same
+  number of batches (else training hangs); when rounding makes one rank's count larger, its
+  extra short batch is skipped in that epoch.
 - weighting="balanced": `samples_per_game` steps of every game (default: the largest game's
   size), as full batches of `batch_size` with batch_size/num_games steps of each game in
   every batch (the remainder rotates between games). A game smaller than that is cycled,
-  in a fresh order each pass; a game with fewer blocks than workers is read whole by every
-  worker (in a different order), so only there the workers' shares overlap.
+  in a fresh order each pass. Every worker takes an equal, disjoint share of every game.
 
 Iterating the loader again starts the next epoch (a new order), unless `set_epoch(e)` was
 called since; order depends only on (seed, epoch, rank, world_size, num_workers).
@@ -35,7 +35,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from actor_mimic.datasets.batch import empty_batch
-from actor_mimic.datasets.blocks import block_order, deal, plan_blocks, trim_to_equal_ranks
+from actor_mimic.datasets.blocks import block_order, plan_blocks, split_evenly, trim_to_equal_ranks
 from actor_mimic.datasets.mixture import TeacherMixture
 from actor_mimic.datasets.reader import BlockReader, BlockStream
 from actor_mimic.datasets.teacher import TeacherDataset
@@ -95,7 +95,7 @@ class TeacherStream(IterableDataset):
         """Per part (rank * workers + worker): its blocks, all games pooled."""
         pooled = [block for game_blocks in self.blocks for block in game_blocks]
         order = block_order(len(pooled), self.seed, self.epoch, 0, self.shuffle)
-        return [[pooled[i] for i in deal(order, self._parts, part)] for part in range(self._parts)]
+        return split_evenly(self.mixture.datasets, [pooled[i] for i in order], self._parts)
 
     def batches_per_worker(self) -> np.ndarray:
         """int (world_size, workers): batches each worker of each rank yields this epoch."""
@@ -143,8 +143,9 @@ class TeacherStream(IterableDataset):
         streams = []
         for game_id, blocks in enumerate(self.blocks):
             order = block_order(len(blocks), self.seed, self.epoch, game_id + 1, self.shuffle)
-            share = deal(order, self._parts, part) if len(blocks) >= self._parts else order
-            mine = [blocks[i] for i in share]
+            mine = split_evenly(self.mixture.datasets, [blocks[i] for i in order], self._parts)[part]
+            if not mine:  # a game with fewer steps than parts: every part cycles all of it
+                mine = [blocks[i] for i in order]
             group = self._group_size(len(self.blocks), _block_len(mine))
             streams.append(BlockStream(mine, reader, group, rng, self.shuffle, cycle=True))
         return streams

@@ -1,0 +1,139 @@
+"""make_loader on real tiny stores: exact samples, exactly-once epochs, determinism, shares."""
+
+import numpy as np
+import pytest
+import torch
+
+from actor_mimic.datasets import TeacherDataset, TeacherMixture, make_loader
+from actor_mimic.errors import UserError
+
+# 64-step chunks, one chunk per block, two blocks in memory: a 700-step store makes 11 blocks,
+# so an epoch crosses many block, group and episode boundaries.
+SMALL = {"block_chunks": 1, "shuffle_buffer": 128}
+
+
+def epoch(loader) -> dict:
+    """One epoch's batches, concatenated (numpy), plus the batch sizes."""
+    batches = list(loader)
+    joined = {key: np.concatenate([b[key].numpy() for b in batches]) for key in batches[0]}
+    joined["batch_sizes"] = np.array([len(b["index"]) for b in batches])
+    return joined
+
+
+def assert_samples_exact(got: dict, datasets: list) -> None:
+    """Every served sample equals the dataset's own sample at its (game, index)."""
+    for game_id, ds in enumerate(datasets):
+        mine = got["game_id"] == game_id
+        expected = ds[got["index"][mine]]
+        for key in ("frames", "q_values", "action_mask", "actions"):
+            assert np.array_equal(got[key][mine], expected[key]), key
+        width = ds.hidden_size
+        assert np.array_equal(got["hidden"][mine, :width], expected["hidden"])
+        assert not got["hidden"][mine, width:].any(), "narrower experts are zero-padded"
+
+
+def test_one_epoch_serves_every_sample_exactly_once_shuffled(breakout_zarr):
+    ds = TeacherDataset(breakout_zarr)
+    loader = make_loader(ds, batch_size=50, seed=0, **SMALL)
+    got = epoch(loader)
+    assert len(loader) == len(got["batch_sizes"]) == 14
+    assert np.array_equal(np.sort(got["index"]), np.arange(700))
+    assert not np.array_equal(got["index"], np.arange(700)), "the order is shuffled"
+    assert_samples_exact(got, [ds])
+    first = next(iter(make_loader(ds, batch_size=8, seed=0)))
+    assert first["frames"].dtype == torch.uint8 and first["frames"].shape == (8, 4, 84, 84)
+    assert first["q_values"].dtype == torch.float32 and first["action_mask"].dtype == torch.bool
+    assert first["actions"].dtype == torch.int64 and first["hidden"].shape == (8, 512)
+
+
+def test_order_is_fixed_by_seed_and_epoch(breakout_zarr):
+    ds = TeacherDataset(breakout_zarr)
+    loader = make_loader(ds, batch_size=64, seed=3, **SMALL)
+    epoch0, epoch1 = epoch(loader)["index"], epoch(loader)["index"]  # iterating again: next epoch
+    assert loader.epoch == 1 and not np.array_equal(epoch0, epoch1)
+    assert np.array_equal(np.sort(epoch0), np.sort(epoch1))
+    loader.set_epoch(0)
+    assert np.array_equal(epoch(loader)["index"], epoch0)
+    assert np.array_equal(epoch(make_loader(ds, batch_size=64, seed=3, **SMALL))["index"], epoch0)
+    assert not np.array_equal(epoch(make_loader(ds, batch_size=64, seed=4, **SMALL))["index"], epoch0)
+    in_order = epoch(make_loader(ds, batch_size=64, shuffle=False, **SMALL))["index"]
+    assert np.array_equal(in_order, np.arange(700))
+
+
+def test_ranks_get_disjoint_shares_and_equal_batch_counts(breakout_zarr):
+    ds = TeacherDataset(breakout_zarr)
+    loaders = [make_loader(ds, batch_size=32, seed=1, rank=r, world_size=3, **SMALL) for r in range(3)]
+    served = [epoch(loader) for loader in loaders]
+    counts = [len(s["batch_sizes"]) for s in served]
+    assert counts == [len(loader) for loader in loaders] and len(set(counts)) == 1
+    indices = np.concatenate([s["index"] for s in served])
+    assert len(np.unique(indices)) == len(indices), "ranks' shares overlap"
+    assert np.array_equal(np.sort(indices), np.arange(700)), "equal shares: nothing is cut"
+    assert [len(s["index"]) for s in served] == [233, 233, 234]
+
+
+def test_worker_processes_share_the_epoch_exactly_once(breakout_zarr):
+    ds = TeacherDataset(breakout_zarr)
+    loader = make_loader(ds, batch_size=50, seed=0, num_workers=2, **SMALL)
+    got = epoch(loader)
+    assert len(got["batch_sizes"]) == len(loader)
+    assert np.array_equal(np.sort(got["index"]), np.arange(700))
+    assert_samples_exact(got, [ds])
+
+
+def test_a_split_loader_serves_only_its_episodes(breakout_shards):
+    train, val = TeacherDataset(breakout_shards).split_episodes(val_fraction=0.3, seed=0)
+    got = epoch(make_loader(train, batch_size=40, seed=0, drop_last=True, **SMALL))
+    assert (got["batch_sizes"] == 40).all() and len(got["index"]) > len(train) - 2 * 40
+    assert len(np.unique(got["index"])) == len(got["index"]) and got["index"].max() < len(train)
+    assert_samples_exact(got, [train])
+    assert np.array_equal(epoch(make_loader(val, batch_size=40, shuffle=False))["index"], np.arange(len(val)))
+
+
+def test_balanced_mixture_batches_hold_equal_counts_per_game(breakout_zarr, pong_conv_zarr):
+    breakout, pong = TeacherDataset(breakout_zarr), TeacherDataset(pong_conv_zarr)
+    mix = TeacherMixture([breakout, pong])
+    assert mix.games == ["breakout", "pong"] and mix.hidden_sizes == [512, 3136]
+    assert mix.action_sets == [(0, 1, 3, 4), (0, 1, 3, 4, 11, 12)] and mix.hidden_size == 3136
+    loader = make_loader(mix, batch_size=33, seed=0, **SMALL)
+    batches = list(loader)
+    assert len(batches) == len(loader) == int(np.ceil(2 * 700 / 33))  # an epoch: 700 steps per game
+    per_game = np.array([np.bincount(b["game_id"].numpy(), minlength=2) for b in batches])
+    assert set(per_game.sum(axis=1)) == {33} and set(per_game.ravel()) == {16, 17}
+    assert abs(int(per_game[:, 0].sum()) - int(per_game[:, 1].sum())) <= 1
+    got = {key: np.concatenate([b[key].numpy() for b in batches]) for key in batches[0]}
+    assert set(got["index"][got["game_id"] == 0]) == set(range(700)), "the largest game is seen whole"
+    assert set(got["index"][got["game_id"] == 1]) == set(range(300)), "the smaller game is cycled"
+    assert_samples_exact(got, mix.datasets)
+
+
+def test_proportional_mixture_serves_every_step_of_every_game_once(breakout_zarr, pong_conv_zarr):
+    mix = TeacherMixture([TeacherDataset(pong_conv_zarr), TeacherDataset(breakout_zarr)], weighting="proportional")
+    got = epoch(make_loader(mix, batch_size=64, seed=0, **SMALL))
+    assert np.array_equal(np.bincount(got["game_id"]), [300, 700])
+    for game_id, size in enumerate((300, 700)):
+        assert np.array_equal(np.sort(got["index"][got["game_id"] == game_id]), np.arange(size))
+    assert_samples_exact(got, mix.datasets)
+    sample = mix[[0, 299, 300, 999]]
+    assert sample["game_id"].tolist() == [0, 0, 1, 1] and sample["index"].tolist() == [0, 299, 0, 699]
+
+
+def test_mixtures_refuse_what_cannot_be_mixed(tmp_path, breakout_zarr, pong_conv_zarr):
+    from tests.datasets.conftest import copy_store
+    from actor_mimic.common.store_backends import open_backend
+
+    other = copy_store(pong_conv_zarr, tmp_path / "pong-skip3.zarr")
+    backend = open_backend(other, "a")
+    attrs = backend.read_attrs()
+    attrs["preprocessing"]["frame_skip"] = 3
+    backend.write_attrs(attrs)
+    with pytest.raises(UserError, match="preprocessing differs"):
+        TeacherMixture([TeacherDataset(breakout_zarr), TeacherDataset(other)])
+    with pytest.raises(UserError, match="single TeacherDataset"):
+        TeacherMixture([TeacherDataset(breakout_zarr), TeacherDataset(breakout_zarr)])
+    with pytest.raises(UserError, match="weighting"):
+        TeacherMixture([TeacherDataset(breakout_zarr)], weighting="uniform")
+    with pytest.raises(UserError, match="batch_size"):
+        make_loader(TeacherDataset(breakout_zarr), batch_size=0)
+    with pytest.raises(UserError, match="rank"):
+        make_loader(TeacherDataset(breakout_zarr), rank=2, world_size=2)
