@@ -93,17 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in OWN_SUBCOMMANDS:
         return _own_subcommand(argv[0], argv[1:])
-    saved_argv = sys.argv
-    # LightningCLI warns when it gets arguments both through sys.argv and `args`.
-    sys.argv = ["amn distill"]
+    # LightningCLI warns whenever sys.argv holds arguments too ("amn distill ..."). sys.argv
+    # itself must stay: Lightning's DDP launcher reruns it in each new process.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     try:
         _lightning_cli(argv)
     except argparse.ArgumentError as error:
         raise UserError(_one_line(str(error))) from None
     except SystemExit as exit_:  # --help / --print_config exit 0 through argparse
         return int(exit_.code or 0)
-    finally:
-        sys.argv = saved_argv
     return 0
 
 

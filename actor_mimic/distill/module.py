@@ -134,11 +134,19 @@ class ActorMimic(pl.LightningModule):
         }
         if self.transforms is not None:
             predicted = self.predicted_hidden(hidden, batch["game_id"])
-            terms["feature_loss"] = losses.feature_regression_loss(predicted, batch["hidden"][:, : self.max_hidden])
+            terms["feature_loss"] = losses.feature_regression_loss(predicted, self._padded_targets(batch["hidden"]))
             terms["loss"] = losses.actor_mimic_loss(terms["policy_loss"], terms["feature_loss"], self.hparams.beta)
         else:
             terms["loss"] = terms["policy_loss"]
         return terms
+
+    def _padded_targets(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(B, H_max): expert activations zero-padded to the widest expert of the tasks (a
+        loader over a subset of the games pads only to the widest expert it holds)."""
+        width = hidden.shape[1]
+        if width >= self.max_hidden:
+            return hidden[:, : self.max_hidden]
+        return nn.functional.pad(hidden, (0, self.max_hidden - width))
 
     # ---------------------------------------------------------------------------- training
     def training_step(self, batch: dict, batch_index: int) -> torch.Tensor:
