@@ -1,0 +1,210 @@
+"""What is in a teacher store (`summarize`) and whether it is sound (`verify_store`).
+
+Both read the store chunk by chunk, so memory stays small for stores of any size. Both
+accept interrupted stores: `summarize` says so, `verify_store` reports it as a problem
+unless told to allow it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from actor_mimic.common.store import EPISODE_FIELDS, open_store, step_fields
+from actor_mimic.common.store_backends import bytes_on_disk
+from actor_mimic.errors import UserError
+
+SCAN_ROWS = 8192  # rows per read while scanning; whole chunks for the usual chunk lengths
+
+
+def expert_identity(attrs: dict) -> tuple[str | None, bool | None]:
+    """(sha256 prefix of the labelling expert, whether it was an untrained random init)."""
+    expert = attrs.get("expert") or {}
+    digest = expert.get("sha256") or expert.get("weights_sha256")
+    provenance = (expert.get("metadata") or {}).get("provenance") or {}
+    untrained = None
+    if provenance:
+        untrained = provenance.get("source") == "random-init" or provenance.get("trained") is False
+    return (digest[:12] if digest else None), untrained
+
+
+def describe_behaviour(attrs: dict) -> tuple[str | None, object]:
+    """(who acted, round label)."""
+    behaviour = attrs.get("behaviour") or {}
+    policy = behaviour.get("policy")
+    if isinstance(policy, dict):
+        digest = policy.get("sha256") or policy.get("weights_sha256") or "?"
+        policy = f"{policy.get('kind', 'policy')} {digest[:12]}"
+    if policy is not None and behaviour.get("epsilon") is not None:
+        policy = f"{policy} (epsilon {behaviour['epsilon']})"
+    return policy, behaviour.get("round")
+
+
+def summarize(path: str | Path) -> dict:
+    """A JSON-ready description of one store (see `amn dataset info`)."""
+    backend, info = open_store(path, allow_incomplete=True)
+    try:
+        raw_bytes = 0
+        for name in (*info.attrs["fields"], *EPISODE_FIELDS):
+            array = backend.array(name)
+            raw_bytes += int(np.prod(array.shape)) * np.dtype(array.dtype).itemsize
+    finally:
+        backend.close()
+    disk = bytes_on_disk(path)
+    returns = info.episode_returns
+    sha, untrained = expert_identity(info.attrs)
+    behaviour, round_label = describe_behaviour(info.attrs)
+    return {
+        "path": str(path),
+        "game": info.game,
+        "steps": info.num_steps,
+        "committed_steps": int(info.attrs["num_steps"]),
+        "episodes": info.num_episodes,
+        "return_mean": float(returns.mean()) if len(returns) else None,
+        "return_min": float(returns.min()) if len(returns) else None,
+        "return_max": float(returns.max()) if len(returns) else None,
+        "bytes_on_disk": disk,
+        "raw_bytes": raw_bytes,
+        "compression_ratio": raw_bytes / disk if disk else None,
+        "backend": info.backend,
+        "compression": info.attrs.get("compression"),
+        "chunk_len": int(info.attrs["chunk_len"]),
+        "value_dtype": info.attrs.get("value_dtype"),
+        "hidden_size": int(info.attrs["hidden_size"]),
+        "action_set": info.action_set,
+        "complete": info.complete,
+        "expert_sha256": sha,
+        "expert_untrained": untrained,
+        "behaviour": behaviour,
+        "round": round_label,
+        "shard": info.attrs.get("shard"),
+    }
+
+
+def summarize_games(stores: list[dict]) -> list[dict]:
+    """Per game, over all its stores (`summarize` records): steps, episodes, returns, bytes."""
+    games = []
+    for game in dict.fromkeys(store["game"] for store in stores):
+        mine = [store for store in stores if store["game"] == game and store["episodes"]]
+        episodes = sum(store["episodes"] for store in mine)
+        games.append({
+            "game": game,
+            "stores": sum(store["game"] == game for store in stores),
+            "steps": sum(store["steps"] for store in stores if store["game"] == game),
+            "episodes": episodes,
+            "return_mean": sum(s["return_mean"] * s["episodes"] for s in mine) / episodes if episodes else None,
+            "return_min": min((s["return_min"] for s in mine), default=None),
+            "return_max": max((s["return_max"] for s in mine), default=None),
+            "bytes_on_disk": sum(store["bytes_on_disk"] for store in stores if store["game"] == game),
+            "complete": all(store["complete"] for store in stores if store["game"] == game),
+        })  # fmt: skip
+    return games
+
+
+def verify_store(path: str | Path, allow_incomplete: bool = False) -> list[str]:
+    """One-line descriptions of everything wrong with a store; empty when it is sound."""
+    try:
+        backend, info = open_store(path, allow_incomplete=True)
+    except UserError as error:
+        return [str(error)]
+    try:
+        return _verify(backend, info, allow_incomplete)
+    finally:
+        backend.close()
+
+
+def _verify(backend, info, allow_incomplete: bool) -> list[str]:
+    attrs = info.attrs
+    problems = []
+    committed = int(attrs["num_steps"])
+    if not info.complete and not allow_incomplete:
+        problems.append(
+            f"incomplete: its collection stopped after {committed} steps; finish it with "
+            "`amn collect ... --resume` (same arguments)"
+        )
+    screen = int((attrs.get("preprocessing") or {}).get("screen_size", 84))
+    expected = step_fields(int(attrs["num_actions"]), int(attrs["hidden_size"]), screen, attrs["value_dtype"])
+    expected.update({name: ((), dtype) for name, dtype in EPISODE_FIELDS.items()})
+    for name, (tail, dtype) in expected.items():
+        rows_needed = int(attrs["num_episodes"]) if name in EPISODE_FIELDS else committed
+        if not backend.has_array(name):
+            problems.append(f"schema: array {name} is missing")
+            continue
+        array = backend.array(name)
+        if np.dtype(array.dtype) != np.dtype(dtype) or tuple(array.shape[1:]) != tuple(tail):
+            problems.append(
+                f"schema: {name} is {np.dtype(array.dtype)} {tuple(array.shape[1:])} per row, "
+                f"expected {np.dtype(dtype)} {tuple(tail)}"
+            )
+        elif array.shape[0] < rows_needed:
+            problems.append(f"schema: {name} has {array.shape[0]} rows, fewer than the {rows_needed} committed")
+    if len(info.action_set) != int(attrs["num_actions"]):
+        problems.append(f"schema: action_set has {len(info.action_set)} actions but num_actions is {attrs['num_actions']}")
+    if any(p.startswith("schema") for p in problems):
+        return problems  # the rows cannot be read as the schema says
+    problems += _check_episode_table(info, committed)
+    if not any(p.startswith("episodes") for p in problems):
+        problems += _scan_rows(backend, info)
+    return problems
+
+
+def _check_episode_table(info, committed: int) -> list[str]:
+    starts, lengths = info.episode_starts, info.episode_lengths
+    if len(starts) == 0:
+        return [] if committed == 0 or not info.complete else [f"episodes: none committed but {committed} steps are"]
+    problems = []
+    if starts[0] != 0:
+        problems.append(f"episodes: the first episode starts at step {starts[0]}, not 0")
+    gaps = np.flatnonzero(starts[1:] != starts[:-1] + lengths[:-1])
+    if len(gaps):
+        problems.append(f"episodes: episode {gaps[0] + 1} does not start where episode {gaps[0]} ends ({len(gaps)} gaps)")
+    if (lengths < 1).any():
+        problems.append(f"episodes: {int((lengths < 1).sum())} episode(s) have no steps")
+    covered = int(lengths.sum())
+    if info.complete and covered != committed:
+        problems.append(f"episodes: the episode lengths sum to {covered} steps but {committed} are committed")
+    elif covered > committed:
+        problems.append(f"episodes: the episode table covers {covered} steps, past the {committed} committed")
+    return problems
+
+
+def _scan_rows(backend, info) -> list[str]:
+    """Flags only at episode ends, every end flagged, finite values, valid actions, returns."""
+    starts, lengths = info.episode_starts, info.episode_lengths
+    total = info.num_steps
+    ends = starts + lengths - 1
+    returns = np.zeros(len(starts), dtype=np.float64)
+    bad = {"flag": [], "unflagged": [], "q_values": [], "hidden": [], "actions": []}
+    num_actions = len(info.action_set)
+    for low in range(0, total, SCAN_ROWS):
+        high = min(low + SCAN_ROWS, total)
+        rows = {name: np.asarray(backend.array(name)[low:high]) for name in
+                ("terminated", "truncated", "rewards", "actions", "q_values", "hidden")}  # fmt: skip
+        is_end = np.zeros(high - low, dtype=bool)
+        is_end[ends[(ends >= low) & (ends < high)] - low] = True
+        done = rows["terminated"] | rows["truncated"]
+        bad["flag"] += (np.flatnonzero(done & ~is_end) + low).tolist()[:1]
+        bad["unflagged"] += (np.flatnonzero(is_end & ~done) + low).tolist()[:1]
+        for name in ("q_values", "hidden"):
+            finite = np.isfinite(rows[name]).all(axis=1)
+            bad[name] += (np.flatnonzero(~finite) + low).tolist()[:1]
+        wrong = (rows["actions"] < 0) | (rows["actions"] >= num_actions)
+        bad["actions"] += (np.flatnonzero(wrong) + low).tolist()[:1]
+        episode = np.searchsorted(starts, np.arange(low, high), side="right") - 1
+        returns += np.bincount(episode, weights=rows["rewards"].astype(np.float64), minlength=len(starts))
+    messages = {
+        "flag": "terminated/truncated set inside an episode, first at step {}",
+        "unflagged": "an episode ends without terminated or truncated, first at step {}",
+        "q_values": "q_values hold NaN or infinite values, first at step {}",
+        "hidden": "hidden holds NaN or infinite values, first at step {}",
+        "actions": f"actions outside the action set (0..{num_actions - 1}), first at step {{}}",
+    }
+    problems = [f"rows: {messages[key].format(steps[0])}" for key, steps in bad.items() if steps]
+    mismatch = np.flatnonzero(~np.isclose(returns, info.episode_returns, rtol=1e-9, atol=1e-6))
+    if len(mismatch):
+        problems.append(
+            f"episodes: the return of episode {mismatch[0]} is {info.episode_returns[mismatch[0]]} "
+            f"but its rewards sum to {returns[mismatch[0]]} ({len(mismatch)} episode(s) differ)"
+        )
+    return problems
