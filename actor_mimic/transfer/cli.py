@@ -57,27 +57,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export-dtype", default="float16", choices=sorted(DTYPES))
     parser.add_argument("--final-eval-steps", type=int, default=125_000)
     parser.add_argument("--no-progress", action="store_true")
+    add_hyper_parameters(parser)
+    add_environment_options(parser)
+
+def add_hyper_parameters(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("hyper-parameters (override the preset)")
     for flag, (_, kind) in HYPER_PARAMETERS.items():
         group.add_argument("--" + flag.replace("_", "-"), type=kind, default=None)
     group.add_argument("--double-dqn", action=argparse.BooleanOptionalAction, default=None)
     group.add_argument("--clip-rewards", action=argparse.BooleanOptionalAction, default=None)
+
+
+def add_environment_options(parser: argparse.ArgumentParser) -> None:
     env = parser.add_argument_group("environment (defaults: the shared Atari settings)")
     env.add_argument("--noop-max", type=int, default=None)
     env.add_argument("--sticky-actions", type=float, default=None, help="repeat_action_probability")
     env.add_argument("--max-episode-frames", type=int, default=None)
 
 
-def _overrides(args: argparse.Namespace) -> dict:
+def hyper_parameter_overrides(args: argparse.Namespace) -> dict:
+    """DQNConfig fields the user gave on the command line."""
     chosen = {field: getattr(args, flag) for flag, (field, _) in HYPER_PARAMETERS.items()
               if getattr(args, flag) is not None}  # fmt: skip
     for name in ("double_dqn", "clip_rewards", "seed"):
-        if getattr(args, name) is not None:
+        if getattr(args, name, None) is not None:
             chosen[name] = getattr(args, name)
     return chosen
 
 
-def _atari_config(args: argparse.Namespace) -> AtariConfig:
+def atari_config(args: argparse.Namespace) -> AtariConfig:
     if not args.game:
         raise UserError("--game is required to start a run (e.g. --game breakout)")
     settings = {"noop_max": args.noop_max, "repeat_action_probability": args.sticky_actions,
@@ -109,7 +117,7 @@ def _resume(args: argparse.Namespace, overrides: dict) -> DQNLearner:
 
 
 def _start(args: argparse.Namespace, overrides: dict) -> DQNLearner:
-    atari = _atari_config(args)
+    atari = atari_config(args)
     config = preset(args.preset, **overrides)
     if args.fresh_head and not args.init:
         raise UserError("--fresh-head only applies with --init AMN_CHECKPOINT")
@@ -125,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     _check_export_path(args.export)
     if args.final_eval_steps < 1:
         raise UserError(f"--final-eval-steps must be 1 or more, got {args.final_eval_steps}")
-    overrides = _overrides(args)
+    overrides = hyper_parameter_overrides(args)
     has_checkpoint = run_state.checkpoint_dir(args.run_dir) is not None
     if has_checkpoint and not args.resume:
         raise UserError(f"{args.run_dir} already holds a run: pass --resume to continue it, or choose another --run-dir")

@@ -1,0 +1,186 @@
+"""The transfer experiment: random-init against AMN-init DQNs, same seeds, same budget.
+
+Each variant ("random", and one per AMN, e.g. "amn-policy", "amn-feature") trains one DQN per
+seed in `<out_dir>/<variant>/seed<k>/` with the same `DQNConfig` (only `seed` differs across
+seeds, never across variants). Runs are resumable: a finished run is skipped, a started one
+resumed. Then:
+
+    curves.csv   variant, seed, step, score      every periodic evaluation of every run
+    curves.png   mean score over seeds against agent steps, one line per variant
+    table.csv / table.md   the paper's transfer form: per variant, the mean test score over
+                 the evaluations within each block of training steps (the paper: 1M-step
+                 blocks, each the mean of 4 test epochs following 4 x 250k training steps).
+
+An evaluation taken after `s` training steps belongs to block b when b*B < s <= (b+1)*B.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from actor_mimic.common.atari import AtariConfig
+from actor_mimic.common.checkpoint import read_metadata
+from actor_mimic.errors import UserError
+from actor_mimic.transfer import run_state
+from actor_mimic.transfer.config import DQNConfig
+from actor_mimic.transfer.initialisation import amn_variant, fresh_network, network_from_amn
+from actor_mimic.transfer.learner import DQNLearner
+from actor_mimic.transfer.logs import read_csv
+
+
+@dataclass
+class TransferExperiment:
+    atari: AtariConfig
+    config: DQNConfig  # shared by every run; `seed` is replaced per seed
+    amns: dict[str, str]  # variant label -> AMN checkpoint path
+    seeds: list[int]
+    out_dir: Path
+    block_size: int = 1_000_000
+    fresh_head: bool = False
+    include_random: bool = True
+
+    @property
+    def variants(self) -> list[str]:
+        return (["random"] if self.include_random else []) + list(self.amns)
+
+
+def label_amns(paths: list[str]) -> dict[str, str]:
+    """`NAME=PATH` keeps NAME; a bare PATH is labelled from its provenance: "amn-policy",
+    "amn-feature" (or "amn-unknown"), numbered when two would share a label."""
+    labels: dict[str, str] = {}
+    for item in paths:
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = f"amn-{amn_variant(read_metadata(item))}", item
+        if name == "random":
+            raise UserError("'random' names the random-init baseline; label the AMN differently")
+        base, count = name, 2
+        while name in labels:
+            name, count = f"{base}-{count}", count + 1
+        labels[name] = path
+    return labels
+
+
+def run_dir(experiment: TransferExperiment, variant: str, seed: int) -> Path:
+    return experiment.out_dir / variant / f"seed{seed}"
+
+
+def train_one(experiment: TransferExperiment, variant: str, seed: int, progress: bool = False) -> None:
+    """Train (or resume, or skip if finished) one variant with one seed."""
+    directory = run_dir(experiment, variant, seed)
+    config = dataclasses.replace(experiment.config, seed=seed)
+    saved = run_state.checkpoint_dir(directory)
+    if saved is not None:
+        state = run_state.read_state(saved)
+        if state["step"] >= config.total_steps:
+            return
+        learner = DQNLearner.resume(directory, progress=progress, total_steps=config.total_steps)
+    else:
+        if variant == "random":
+            init = fresh_network(experiment.atari, seed=seed)
+        else:
+            init = network_from_amn(experiment.amns[variant], experiment.atari, experiment.fresh_head, seed)
+        init.provenance["variant"] = variant
+        learner = DQNLearner(experiment.atari, config, init, directory, progress=progress)
+    try:
+        learner.run()
+    finally:
+        learner.close()
+
+
+def learning_curves(experiment: TransferExperiment) -> list[dict]:
+    """Rows {variant, seed, step, score}: every evaluation of every run, in order."""
+    rows = []
+    for variant in experiment.variants:
+        for seed in experiment.seeds:
+            for row in read_csv(run_dir(experiment, variant, seed) / "evaluations.csv"):
+                rows.append({"variant": variant, "seed": seed, "step": int(row["step"]), "score": row["mean"]})
+    return rows
+
+
+def transfer_table(curves: list[dict], variants: list[str], block_size: int, total_steps: int) -> list[dict]:
+    """Rows {variant, block, first_step, last_step, mean, evaluations}: the mean score over all
+    evaluations (all seeds) with first_step < step <= last_step. `mean` is NaN for an empty block."""
+    table = []
+    num_blocks = -(-total_steps // block_size)
+    for variant in variants:
+        steps = np.array([r["step"] for r in curves if r["variant"] == variant], dtype=np.int64)
+        scores = np.array([r["score"] for r in curves if r["variant"] == variant], dtype=np.float64)
+        for block in range(num_blocks):
+            inside = (steps > block * block_size) & (steps <= (block + 1) * block_size)
+            table.append({
+                "variant": variant, "block": block + 1, "first_step": block * block_size,
+                "last_step": (block + 1) * block_size, "evaluations": int(inside.sum()),
+                "mean": float(scores[inside].mean()) if inside.any() else float("nan"),
+            })  # fmt: skip
+    return table
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _steps_label(steps: int) -> str:
+    if steps % 1_000_000 == 0:
+        return f"{steps // 1_000_000}M"
+    return f"{steps // 1000}k" if steps % 1000 == 0 else str(steps)
+
+
+def table_markdown(table: list[dict], variants: list[str], game: str) -> str:
+    """One row per variant, one column per block, like the paper's transfer tables."""
+    blocks = sorted({(r["first_step"], r["last_step"]) for r in table})
+    header = [game] + [f"{_steps_label(a)}-{_steps_label(b)}" for a, b in blocks]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for variant in variants:
+        cells = [f"{r['mean']:.2f}" if r["evaluations"] else "-" for r in table if r["variant"] == variant]
+        lines.append("| " + " | ".join([variant] + cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(path: Path, curves: list[dict], variants: list[str], game: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for variant in variants:
+        rows = [r for r in curves if r["variant"] == variant]
+        steps = sorted({r["step"] for r in rows})
+        means = [np.mean([r["score"] for r in rows if r["step"] == s]) for s in steps]
+        axes.plot(steps, means, marker="o", label=variant)
+    axes.set_xlabel("agent steps")
+    axes.set_ylabel("mean test score (epsilon 0.05)")
+    axes.set_title(f"transfer to {game}: mean over seeds")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def run_experiment(experiment: TransferExperiment, progress: bool = False) -> list[dict]:
+    """Train every variant and seed, then write curves, plot and table; return the table."""
+    experiment.out_dir.mkdir(parents=True, exist_ok=True)
+    for variant in experiment.variants:
+        for seed in experiment.seeds:
+            if progress:
+                print(f"== {variant}, seed {seed}", flush=True)
+            train_one(experiment, variant, seed, progress)
+    curves = learning_curves(experiment)
+    if not curves:
+        raise UserError("no run evaluated anything: give --eval-every below --steps")
+    table = transfer_table(curves, experiment.variants, experiment.block_size, experiment.config.total_steps)
+    write_csv(experiment.out_dir / "curves.csv", curves)
+    write_csv(experiment.out_dir / "table.csv", table)
+    markdown = table_markdown(table, experiment.variants, experiment.atari.game)
+    (experiment.out_dir / "table.md").write_text(markdown)
+    plot_curves(experiment.out_dir / "curves.png", curves, experiment.variants, experiment.atari.game)
+    return table

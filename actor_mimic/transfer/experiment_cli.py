@@ -1,0 +1,60 @@
+"""`amn transfer`: random-init against AMN-init DQNs on a target game, same seeds and budget.
+
+    amn transfer --game breakout --amn amn-policy=runs/amn_policy.safetensors \\
+        --amn amn-feature=runs/amn_feature.safetensors --seeds 0 1 --steps 4000000 \\
+        --out-dir runs/transfer_breakout
+
+Writes curves.csv, curves.png, table.csv and table.md into --out-dir (see experiment.py).
+Re-running the same command resumes unfinished runs and skips finished ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from actor_mimic.errors import UserError
+from actor_mimic.transfer.cli import (
+    add_environment_options,
+    add_hyper_parameters,
+    atari_config,
+    hyper_parameter_overrides,
+)
+from actor_mimic.transfer.config import PRESETS, preset
+from actor_mimic.transfer.experiment import TransferExperiment, label_amns, run_experiment
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--game", required=True, help="the target game, e.g. breakout")
+    parser.add_argument("--amn", action="append", required=True, metavar="[NAME=]PATH",
+                        help="an AMN checkpoint to initialise from (repeat for several variants)")  # fmt: skip
+    parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--block-size", type=int, default=1_000_000,
+                        help="training steps per table column (the paper: 1M)")  # fmt: skip
+    parser.add_argument("--preset", default="paper", choices=sorted(PRESETS))
+    parser.add_argument("--fresh-head", action="store_true", help="AMN hidden layers, new output layer")
+    parser.add_argument("--no-random", action="store_true", help="skip the random-init baseline")
+    parser.add_argument("--no-progress", action="store_true")
+    add_hyper_parameters(parser)
+    add_environment_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.block_size < 1:
+        raise UserError(f"--block-size must be 1 or more, got {args.block_size}")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise UserError(f"--seeds {args.seeds} repeats a seed; give distinct seeds")
+    atari = atari_config(args)
+    config = preset(args.preset, **hyper_parameter_overrides(args))
+    if config.eval_every > config.total_steps:
+        raise UserError(f"--eval-every {config.eval_every} exceeds --steps {config.total_steps}: nothing would be evaluated")
+    experiment = TransferExperiment(
+        atari=atari, config=config, amns=label_amns(args.amn), seeds=list(args.seeds),
+        out_dir=Path(args.out_dir), block_size=args.block_size, fresh_head=args.fresh_head,
+        include_random=not args.no_random,
+    )  # fmt: skip
+    run_experiment(experiment, progress=not args.no_progress)
+    print((experiment.out_dir / "table.md").read_text(), end="")
+    print(f"curves, plot and table written to {experiment.out_dir}")
+    return 0

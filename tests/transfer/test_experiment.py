@@ -1,0 +1,65 @@
+"""`amn transfer`: random-init and AMN-init runs with the same seeds, curves, plot and table."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+
+from actor_mimic.cli import main
+from actor_mimic.transfer.experiment import table_markdown, transfer_table
+from actor_mimic.transfer.logs import read_csv
+from tests.transfer.test_initialisation import make_amn
+
+
+def test_transfer_table_averages_evaluations_per_block():
+    curves = [
+        {"variant": "random", "seed": 0, "step": s, "score": v}
+        for s, v in [(50, 1.0), (100, 3.0), (150, 5.0), (200, 7.0)]
+    ] + [{"variant": "random", "seed": 1, "step": 100, "score": 2.0}]
+    table = transfer_table(curves, ["random"], block_size=100, total_steps=300)
+    assert [(r["block"], r["evaluations"]) for r in table] == [(1, 3), (2, 2), (3, 0)]
+    assert table[0]["mean"] == pytest.approx(2.0)  # (1 + 3 + 2) / 3: step 100 closes block 1
+    assert table[1]["mean"] == pytest.approx(6.0)
+    assert math.isnan(table[2]["mean"])
+    assert table_markdown(table, ["random"], "breakout").splitlines()[2] == "| random | 2.00 | 6.00 | - |"
+
+
+def test_amn_transfer_runs_both_variants_with_the_same_seeds(tmp_path, capsys):
+    make_amn(tmp_path / "policy.safetensors", provenance={"feature_regression": False})
+    out = tmp_path / "exp"
+    argv = [
+        "transfer", "--game", "breakout", "--amn", str(tmp_path / "policy.safetensors"),
+        "--out-dir", str(out), "--seeds", "0", "--steps", "120", "--block-size", "60",
+        "--preset", "cheap", "--num-envs", "2", "--learning-starts", "40", "--replay-capacity", "200",
+        "--batch-size", "4", "--eval-every", "40", "--eval-steps", "16", "--eval-num-envs", "2",
+        "--no-progress",
+    ]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "| amn-policy |" in printed and "| random |" in printed
+    with open(out / "curves.csv", newline="") as handle:
+        curves = list(csv.DictReader(handle))
+    assert {row["variant"] for row in curves} == {"random", "amn-policy"}
+    # Every evaluation of every run is in the curves, and the table is their block mean.
+    for variant in ("random", "amn-policy"):
+        evaluations = read_csv(out / variant / "seed0" / "evaluations.csv")
+        assert [e["step"] for e in evaluations] == [float(r["step"]) for r in curves if r["variant"] == variant]
+        first_block = [e["mean"] for e in evaluations if e["step"] <= 60]
+        with open(out / "table.csv", newline="") as handle:
+            row = next(r for r in csv.DictReader(handle) if r["variant"] == variant and r["block"] == "1")
+        assert float(row["mean"]) == pytest.approx(sum(first_block) / len(first_block))
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Running it again skips the finished runs and rewrites the same table.
+    table = (out / "table.md").read_text()
+    assert main(argv) == 0
+    assert (out / "table.md").read_text() == table
+
+
+def test_transfer_refuses_repeated_seeds(tmp_path, capsys):
+    make_amn(tmp_path / "a.safetensors")
+    status = main(["transfer", "--game", "breakout", "--amn", str(tmp_path / "a.safetensors"),
+                   "--out-dir", str(tmp_path / "o"), "--seeds", "1", "1"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "repeats a seed" in err
