@@ -23,7 +23,7 @@ from pathlib import Path
 from actor_mimic.common.atari import AtariConfig, action_set
 from actor_mimic.errors import UserError
 from actor_mimic.transfer import run_state
-from actor_mimic.transfer.config import PRESETS, DQNConfig, preset
+from actor_mimic.transfer.config import PRESETS, preset
 from actor_mimic.transfer.export import DTYPES, export_expert, write_scores
 from actor_mimic.transfer.initialisation import fresh_network, network_from_amn
 from actor_mimic.transfer.learner import DQNLearner
@@ -48,7 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--game", help="Atari game, e.g. breakout (not needed with --resume)")
     parser.add_argument("--run-dir", required=True, help="where checkpoints and logs go")
     parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
-    parser.add_argument("--preset", default="paper", choices=sorted(PRESETS), help="base settings")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="base settings (default: paper)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--init", metavar="AMN_CHECKPOINT", help="initialise from an AMN")
     parser.add_argument("--fresh-head", action="store_true", help="with --init: new output layer")
@@ -107,6 +107,9 @@ def _resume(args: argparse.Namespace, overrides: dict) -> DQNLearner:
             f"{args.run_dir}: {', '.join(differ)} differ from the saved run's settings; drop "
             "them to resume, or start a new --run-dir"
         )
+    saved_preset = saved["provenance"].get("preset")
+    if args.preset and saved_preset and args.preset != saved_preset:
+        raise UserError(f"{args.run_dir}: this run uses --preset {saved_preset}, not {args.preset}")
     if args.game and AtariConfig(args.game).game != saved["atari"]["game"]:
         raise UserError(f"{args.run_dir}: this run plays {saved['atari']['game']}, not {args.game}")
     if overrides.get("total_steps", config["total_steps"]) < saved["step"]:
@@ -118,6 +121,7 @@ def _resume(args: argparse.Namespace, overrides: dict) -> DQNLearner:
 
 def _start(args: argparse.Namespace, overrides: dict) -> DQNLearner:
     atari = atari_config(args)
+    args.preset = args.preset or "paper"
     config = preset(args.preset, **overrides)
     if args.fresh_head and not args.init:
         raise UserError("--fresh-head only applies with --init AMN_CHECKPOINT")
