@@ -52,6 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--value-dtype", choices=("float32", "float16"), default="float32", help="dtype of Q-values and activations")
     parser.add_argument("--noop-max", type=int, help="no-op starts after each reset (default: the expert's)")
     parser.add_argument("--sticky", type=float, help="repeat_action_probability (default: the expert's)")
+    parser.add_argument("--frame-skip", type=int, help="must equal the expert's (checked); default: the expert's")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted store to its target")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing store")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -82,6 +83,7 @@ def config_from_args(args: argparse.Namespace) -> CollectConfig:
         value_dtype=args.value_dtype,
         noop_max=args.noop_max,
         sticky=args.sticky,
+        frame_skip=args.frame_skip,
         resume=args.resume,
         overwrite=args.overwrite,
         progress=not args.no_progress,
@@ -99,6 +101,7 @@ def resume_command(config: CollectConfig) -> str:
         ("--hidden-layer", "hidden_layer"), ("--seed", "seed"), ("--num-envs", "num_envs"),
         ("--backend", "backend"), ("--chunk-len", "chunk_len"), ("--compression", "compression"),
         ("--value-dtype", "value_dtype"), ("--noop-max", "noop_max"), ("--sticky", "sticky"),
+        ("--frame-skip", "frame_skip"),
     ):  # fmt: skip
         value = getattr(config, name)
         if value != getattr(defaults, name):
