@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from actor_mimic.common.atari import AtariConfig
+from actor_mimic.transfer import run_state
 from actor_mimic.transfer.config import DQNConfig, epsilon_at, preset
 from actor_mimic.transfer.initialisation import fresh_network
 from actor_mimic.transfer.learner import DQNLearner
@@ -130,3 +131,25 @@ def test_checkpoint_holds_no_pickled_objects(uninterrupted):
     state = torch.load(directory / "optimizer.pt", weights_only=True)
     assert set(state) == {"state", "param_groups"}
     assert np.load(directory / "actions.npy", allow_pickle=False).shape[1] == 2
+
+
+def test_a_stop_request_or_the_wall_clock_limit_saves_and_returns_early(tmp_path):
+    learner = DQNLearner(ATARI, tiny_config(), fresh_network(ATARI), tmp_path / "a", tensorboard=False)
+    learner.stop_requested = True  # what the SIGTERM handler of `amn train-dqn` sets
+    assert learner.run() is False
+    assert learner.provenance["stopped_early"] == "signal"
+    assert run_state.read_state(run_state.checkpoint_dir(tmp_path / "a"))["step"] == learner.step > 0
+    learner.close()
+    limited = DQNLearner(ATARI, tiny_config(max_wall_minutes=1e-9), fresh_network(ATARI), tmp_path / "b",
+                         tensorboard=False)  # fmt: skip
+    assert limited.run() is False and limited.provenance["stopped_early"] == "wall-clock limit"
+    limited.close()
+
+
+def test_a_kill_between_the_renames_leaves_the_previous_checkpoint(uninterrupted, tmp_path):
+    import shutil
+
+    shutil.copytree(uninterrupted.run_dir / "checkpoint", tmp_path / "checkpoint.old")
+    (tmp_path / "checkpoint.partial").mkdir()  # an unfinished write: no state.json
+    assert run_state.checkpoint_dir(tmp_path) == tmp_path / "checkpoint.old"
+    assert run_state.checkpoint_dir(tmp_path / "nothing") is None
