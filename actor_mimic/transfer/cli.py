@@ -60,10 +60,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_hyper_parameters(parser)
     add_environment_options(parser)
 
+HELP = {
+    "steps": "training budget in agent steps (4 emulator frames each)",
+    "num_envs": "environments stepped in lockstep", "train_every": "one update per this many agent steps",
+    "target_update": "sync the target network every this many updates",
+    "learning_starts": "agent steps of play before the first update",
+    "replay_capacity": "replay memory size in agent steps", "optimizer": "rmsprop or adam",
+    "eval_every": "evaluate every this many agent steps", "eval_steps": "agent steps per evaluation",
+    "checkpoint_minutes": "save the learner every this many wall-clock minutes",
+    "max_wall_minutes": "stop (save, evaluate, export) after this many minutes; 0: no limit",
+}  # fmt: skip
+
+
 def add_hyper_parameters(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("hyper-parameters (override the preset)")
+    group = parser.add_argument_group("hyper-parameters (override the preset; see config.py)")
     for flag, (_, kind) in HYPER_PARAMETERS.items():
-        group.add_argument("--" + flag.replace("_", "-"), type=kind, default=None)
+        group.add_argument("--" + flag.replace("_", "-"), type=kind, default=None, help=HELP.get(flag))
     group.add_argument("--double-dqn", action=argparse.BooleanOptionalAction, default=None)
     group.add_argument("--clip-rewards", action=argparse.BooleanOptionalAction, default=None)
 

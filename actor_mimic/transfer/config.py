@@ -23,6 +23,13 @@ from dataclasses import dataclass
 from actor_mimic.errors import UserError
 
 OPTIMIZERS = ("rmsprop", "adam")
+# Fields whose command-line flag is not simply --field-name, so messages name what users type.
+FLAGS = {"total_steps": "--steps", "target_update_updates": "--target-update",
+         "checkpoint_every_minutes": "--checkpoint-minutes"}  # fmt: skip
+
+
+def flag(field_name: str) -> str:
+    return FLAGS.get(field_name, "--" + field_name.replace("_", "-"))
 
 
 @dataclass
@@ -75,7 +82,7 @@ class DQNConfig:
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be 1 or more, got {getattr(self, name)}")
+                raise UserError(f"{flag(name)} must be 1 or more, got {getattr(self, name)}")
         if self.optimizer not in OPTIMIZERS:
             raise UserError(f"--optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if not 0.0 <= self.discount <= 1.0:
@@ -84,7 +91,7 @@ class DQNConfig:
             raise UserError(f"--learning-rate must be positive, got {self.learning_rate}")
         for name in ("epsilon_start", "epsilon_end", "eval_epsilon"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise UserError(f"--{name.replace('_', '-')} must lie in [0, 1], got {getattr(self, name)}")
+                raise UserError(f"{flag(name)} must lie in [0, 1], got {getattr(self, name)}")
         if self.learning_starts < 0 or self.epsilon_decay_steps < 0 or self.eval_steps < 0:
             raise UserError("--learning-starts, --epsilon-decay-steps and --eval-steps must be 0 or more")
         per_env = self.replay_capacity // self.num_envs
