@@ -115,6 +115,7 @@ class ExportAMN(pl.Callback):
         return Path(trainer.log_dir or trainer.default_root_dir) / EXPORT_NAME
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: ActorMimic) -> None:
-        if trainer.is_global_zero:  # one writer, even under DDP
-            path = export_amn(pl_module, self.target(trainer))
+        target = self.target(trainer)  # on every rank: trainer.log_dir is a collective under DDP
+        if trainer.is_global_zero:  # one writer
+            path = export_amn(pl_module, target)
             print(f"exported the AMN ({', '.join(pl_module.games)}) to {path}")

@@ -1,0 +1,34 @@
+"""A callback for the DDP test: records a digest of every training sample each rank sees."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytorch_lightning as pl
+
+
+def sample_digests(batch: dict) -> list[str]:
+    """One sha1 per sample of a batch, over everything the sample holds."""
+    digests = []
+    for i in range(len(batch["frames"])):
+        digest = hashlib.sha1()
+        for key in ("frames", "q_values", "hidden", "action_mask", "actions", "game_id"):
+            digest.update(batch[key][i].cpu().numpy().tobytes())
+        digests.append(digest.hexdigest())
+    return digests
+
+
+class SampleDigests(pl.Callback):
+    def __init__(self, out_dir: str):
+        self.out_dir = Path(out_dir)
+        self.digests: list[str] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.digests.extend(sample_digests(batch))
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        record = {"rank": trainer.global_rank, "world_size": trainer.world_size, "digests": self.digests}
+        (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
