@@ -1,0 +1,105 @@
+"""`amn evaluate`: experts and an AMN in the real games, the paper's table, and refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from actor_mimic.cli import main
+from actor_mimic.common.atari import AtariConfig, action_set
+from actor_mimic.common.checkpoint import CheckpointMetadata, load_checkpoint, random_init_expert, save_checkpoint
+from actor_mimic.common.evaluation import evaluate
+from actor_mimic.common.networks import NatureDQN
+
+BUDGET = ["--steps", "120", "--num-envs", "2", "--seed", "5", "--no-progress"]
+
+
+def save_amn(path, games: list[str], seed: int = 0) -> str:
+    """An untrained AMN checkpoint (18 outputs) for `games`."""
+    torch.manual_seed(seed)
+    settings = {k: v for k, v in AtariConfig(games[0]).to_dict().items() if k != "game"}
+    metadata = CheckpointMetadata(
+        kind="amn", architecture="nature_dqn", num_actions=18, games=games,
+        action_sets={g: list(action_set(AtariConfig(g))) for g in games}, atari=settings,
+    )  # fmt: skip
+    return str(save_checkpoint(path, NatureDQN(18), metadata))
+
+
+@pytest.fixture(scope="module")
+def amn(tmp_path_factory):
+    return save_amn(tmp_path_factory.mktemp("amn") / "amn.safetensors", ["pong", "breakout"])
+
+
+def test_table_of_experts_and_amn_matches_direct_evaluation(amn, experts, tmp_path, capsys):
+    out = tmp_path / "results"
+    args = ["evaluate", "--amn", amn, "--experts", str(experts["pong"]), str(experts["breakout"]), "--out", str(out)]
+    assert main(args + BUDGET) == 0
+    printed = capsys.readouterr().out
+    assert "AMN % of expert" in printed and "breakout" in printed
+
+    with open(out / "evaluation.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["game"] for row in rows] == ["pong", "breakout"]
+    runs = json.loads((out / "evaluation.json").read_text())["runs"]
+    assert [(r["game"], r["role"]) for r in runs] == [
+        ("pong", "expert"), ("pong", "amn"), ("breakout", "expert"), ("breakout", "amn"),
+    ]  # fmt: skip
+
+    # The same protocol called directly gives exactly the same scores.
+    network = load_checkpoint(amn).network
+    direct = evaluate(network, AtariConfig("pong"), list(range(18)), steps=120, num_envs=2, seed=5)
+    assert runs[1]["returns"] == direct.returns and runs[1]["mean"] == direct.mean
+    assert float(rows[0]["amn_mean"]) == direct.mean
+    expert_mean = float(rows[0]["expert_mean"])
+    if expert_mean != 0:
+        assert float(rows[0]["amn_percent_of_expert"]) == pytest.approx(100 * direct.mean / expert_mean)
+    else:
+        assert rows[0]["amn_percent_of_expert"] == ""
+
+
+def test_video_writes_an_animated_gif(experts, tmp_path):
+    from PIL import Image
+
+    video = tmp_path / "video"
+    args = ["evaluate", "--experts", str(experts["breakout"]), "--video", str(video), "--video-steps", "12"]
+    assert main(args + BUDGET) == 0
+    with Image.open(video / "breakout-expert.gif") as gif:
+        assert gif.size == (160, 210) and gif.n_frames > 1
+        total_ms = 0
+        for index in range(gif.n_frames):  # Pillow merges identical frames, adding durations
+            gif.seek(index)
+            total_ms += gif.info["duration"]
+    assert total_ms == 13 * 70  # the reset frame and 12 steps
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("amn evaluate: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_refusals(amn, experts, tmp_path, capsys):
+    pong_only = save_amn(tmp_path / "pong-amn.safetensors", ["pong"])
+    assert main(["evaluate", "--amn", amn, "--games", "space_invaders", *BUDGET]) == 2
+    assert "not trained on" in _one_error_line(capsys)
+
+    assert main(["evaluate", "--amn", pong_only, "--experts", str(experts["breakout"]), *BUDGET]) == 2
+    assert "which the AMN was not trained on" in _one_error_line(capsys)
+
+    other = random_init_expert(AtariConfig("pong", frame_skip=3))
+    other_path = save_checkpoint(tmp_path / "pong-fs3.safetensors", other.network, other.metadata)
+    assert main(["evaluate", "--amn", pong_only, "--experts", str(other_path), *BUDGET]) == 2
+    assert "differ in frame_skip" in _one_error_line(capsys)
+
+    assert main(["evaluate", "--amn", str(experts["pong"]), *BUDGET]) == 2
+    assert "--amn takes amn checkpoints" in _one_error_line(capsys)
+
+    assert main(["evaluate", "--experts", str(experts["pong"]), str(experts["pong"]), *BUDGET]) == 2
+    assert "two experts for pong" in _one_error_line(capsys)
+
+    assert main(["evaluate", *BUDGET]) == 2
+    assert "nothing to evaluate" in _one_error_line(capsys)
