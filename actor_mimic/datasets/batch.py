@@ -13,8 +13,6 @@ For B samples (numpy from datasets, torch tensors from the loader):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from actor_mimic.common.atari import NUM_ALE_ACTIONS, action_mask
@@ -22,20 +20,14 @@ from actor_mimic.common.atari import NUM_ALE_ACTIONS, action_mask
 BATCH_KEYS = ("frames", "q_values", "action_mask", "hidden", "actions", "game_id", "index")
 
 
-@dataclass(frozen=True)
 class GameLayout:
     """How one game's stored values map onto the shared 18-action, Hmax-wide batch."""
 
-    game_id: int
-    action_set: tuple[int, ...]  # ALE id of each expert output
-
-    @property
-    def action_ids(self) -> np.ndarray:
-        return np.asarray(self.action_set, dtype=np.int64)
-
-    @property
-    def mask(self) -> np.ndarray:
-        return action_mask(self.action_set)
+    def __init__(self, game_id: int, action_set: tuple[int, ...]):
+        self.game_id = game_id
+        self.action_set = tuple(action_set)  # ALE id of each expert output
+        self.action_ids = np.asarray(self.action_set, dtype=np.int64)
+        self.mask = action_mask(self.action_set)  # bool (18,)
 
 
 def empty_batch(size: int, frame_shape: tuple[int, int, int], hidden_size: int) -> dict:
@@ -58,19 +50,27 @@ def write_values(
     q_values: np.ndarray,
     hidden: np.ndarray,
     actions: np.ndarray,
+    rows: np.ndarray | None = None,
 ) -> None:
-    """Fill rows start..start+N-1 of `batch` (all but frames) from one game's stored rows.
+    """Fill batch rows start.. (all but frames and index) from one game's stored rows.
 
-    q_values: (N, A) over the game's action set; hidden: (N, H) with H <= the batch width;
-    actions: (N,) indices into the action set, as stored.
+    q_values: (M, A) over the game's action set; hidden: (M, H) with H <= the batch width;
+    actions: (M,) indices into the action set, as stored. `rows` (N,) picks the rows to
+    write (default: all M); the activations, the widest field, are then copied only once.
     """
-    stop = start + len(q_values)
+    if rows is None:
+        rows = np.arange(len(q_values))
+    stop = start + len(rows)
     q_out = batch["q_values"][start:stop]
     q_out[:] = 0.0
-    q_out[:, layout.action_ids] = q_values
+    q_out[:, layout.action_ids] = q_values[rows]
+    hidden_out = batch["hidden"][start:stop]
     width = hidden.shape[1]
-    batch["hidden"][start:stop, :width] = hidden
-    batch["hidden"][start:stop, width:] = 0.0
-    batch["actions"][start:stop] = layout.action_ids[actions.astype(np.int64)]
+    if width == hidden_out.shape[1]:
+        np.take(hidden, rows, axis=0, out=hidden_out, mode="clip")  # straight into the batch
+    else:
+        hidden_out[:, :width] = hidden[rows]
+        hidden_out[:, width:] = 0.0
+    batch["actions"][start:stop] = layout.action_ids[actions[rows].astype(np.int64)]
     batch["action_mask"][start:stop] = layout.mask
     batch["game_id"][start:stop] = layout.game_id

@@ -129,15 +129,19 @@ class TeacherStream(IterableDataset):
             blocks = self._proportional_shares()[part]
             group = self._group_size(1, _block_len(blocks))
             streams = [BlockStream(blocks, reader, group, rng, self.shuffle, cycle=False)]
-        for index in range(num_batches):
-            counts = self._counts(index, len(streams))
-            batch = empty_batch(int(counts.sum()), self.mixture.frame_shape, self.mixture.hidden_size)
-            filled = 0
-            for stream, count in zip(streams, counts):
-                filled = stream.fill(batch, filled, int(count))
-            if filled == 0 or (self.drop_last and filled < self.batch_size):
-                return
-            yield {key: torch.from_numpy(value[:filled]) for key, value in batch.items()}
+        try:
+            for index in range(num_batches):
+                counts = self._counts(index, len(streams))
+                batch = empty_batch(int(counts.sum()), self.mixture.frame_shape, self.mixture.hidden_size)
+                filled = 0
+                for stream, count in zip(streams, counts):
+                    filled = stream.fill(batch, filled, int(count))
+                if filled == 0 or (self.drop_last and filled < self.batch_size):
+                    return
+                yield {key: torch.from_numpy(value[:filled]) for key, value in batch.items()}
+        finally:
+            for stream in streams:
+                stream.close()
 
     def _balanced_streams(self, part: int, reader: BlockReader, rng) -> list[BlockStream]:
         streams = []

@@ -10,6 +10,7 @@ group: memory stays at `group_size` blocks however large the dataset.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,14 +91,8 @@ class BlockReader:
             out=batch["frames"][position:stop],
         )
         rows = steps - block.start
-        write_values(
-            batch,
-            position,
-            self.layouts[block.game_id],
-            loaded.q_values[rows],
-            loaded.hidden[rows],
-            loaded.actions[rows],
-        )
+        layout = self.layouts[block.game_id]
+        write_values(batch, position, layout, loaded.q_values, loaded.hidden, loaded.actions, rows)
         batch["index"][position:stop] = loaded.indices[picks]
         return stop
 
@@ -106,10 +101,15 @@ class BlockStream:
     """The held steps of a sequence of blocks, `group_size` blocks in memory at a time.
 
     Each group's steps are served in a random order (or stored order if not `shuffle`).
-    With `cycle`, the blocks are served again, in a fresh order, when they run out.
+    With `cycle`, the blocks are served again, in a fresh order, when they run out. With
+    `prefetch`, the next group is read by a background thread while this one is served
+    (decompression releases the GIL), so two groups are in memory at most.
     """
 
-    def __init__(self, blocks: list[Block], reader: BlockReader, group_size: int, rng, shuffle: bool, cycle: bool):
+    def __init__(
+        self, blocks: list[Block], reader: BlockReader, group_size: int, rng, shuffle: bool, cycle: bool,
+        prefetch: bool = True,
+    ):  # fmt: skip
         self.blocks = list(blocks)
         self.reader = reader
         self.group_size = max(1, group_size)
@@ -121,22 +121,45 @@ class BlockStream:
         self._order = np.zeros(0, dtype=np.int64)
         self._sample_block = self._sample_row = self._order
         self._cursor = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amn-read") if prefetch else None
+        self._pending: Future | None = None
+
+    def close(self) -> None:
+        """Stop the background reader (a pending read is dropped)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self._pending = None
 
     def _ordered(self, blocks: list[Block]) -> list[Block]:
         if not self.shuffle:
             return list(blocks)
         return [blocks[i] for i in self.rng.permutation(len(blocks))]
 
-    def _next_group(self) -> bool:
-        self._group = []  # free the previous group before reading the next
+    def _take_group(self) -> list[Block]:
+        """The next group's blocks, in stored order (a block right after another in the
+        store then reuses that one's tail as context); empty when the stream has run out."""
         if not self._queue and self.cycle:
             self._queue = self._ordered(self.blocks)
-        if not self._queue:
-            return False
         chosen, self._queue = self._queue[: self.group_size], self._queue[self.group_size :]
-        # Read in stored order so a block right after another reuses its tail as context.
-        chosen.sort(key=lambda b: (b.game_id, b.shard_id, b.start))
-        self._group = [self.reader.load(block) for block in chosen]
+        return sorted(chosen, key=lambda b: (b.game_id, b.shard_id, b.start))
+
+    def _load(self, blocks: list[Block]) -> list[LoadedBlock]:
+        return [self.reader.load(block) for block in blocks]
+
+    def _next_group(self) -> bool:
+        self._group = []  # free the group served last
+        if self._pending is not None:
+            group, self._pending = self._pending.result(), None
+        else:
+            group = self._load(self._take_group())
+        if not group:
+            return False
+        self._group = group
+        if self._pool is not None:
+            upcoming = self._take_group()
+            if upcoming:
+                self._pending = self._pool.submit(self._load, upcoming)
         sizes = [len(loaded.steps) for loaded in self._group]
         self._sample_block = np.repeat(np.arange(len(sizes)), sizes)
         self._sample_row = np.concatenate([np.arange(n) for n in sizes])

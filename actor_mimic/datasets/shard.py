@@ -15,6 +15,7 @@ import numpy as np
 
 from actor_mimic.common.store import open_store
 from actor_mimic.common.store_backends import open_backend
+from actor_mimic.datasets.zarr_chunks import ChunkFiles
 from actor_mimic.errors import UserError
 
 STEP_ARRAYS = ("frames", "actions", "q_values", "hidden")
@@ -63,12 +64,13 @@ class Shard:
                 f"has {len(self.action_set)} actions; the store is corrupt, recollect it"
             )
         self._arrays: dict | None = None
+        self._chunk_files: dict = {}
         self._backend = None
         self._pid: int | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.update(_arrays=None, _backend=None, _pid=None)
+        state.update(_arrays=None, _backend=None, _pid=None, _chunk_files={})
         return state
 
     def __repr__(self) -> str:
@@ -79,6 +81,9 @@ class Shard:
         if self._arrays is None or self._pid != os.getpid():
             self._backend = open_backend(self.path, "r", self.backend_name)
             self._arrays = {n: self._backend.array(n) for n in STEP_ARRAYS}
+            self._chunk_files = {}
+            if self.backend_name == "zarr":  # zarr's own slicing is the slow part (zarr_chunks.py)
+                self._chunk_files = {n: ChunkFiles.for_array(a) for n, a in self._arrays.items()}
             self._pid = os.getpid()
         return self._arrays[name]
 
@@ -91,7 +96,9 @@ class Shard:
         """Rows start..stop-1 of a per-step array (a contiguous, chunk-friendly read)."""
         if not 0 <= start <= stop <= self.num_steps:
             raise IndexError(f"{self.path}: rows {start}..{stop} outside 0..{self.num_steps}")
-        return np.asarray(self.array(name)[start:stop])
+        array = self.array(name)
+        fast = self._chunk_files.get(name)
+        return fast.read(start, stop) if fast is not None else np.asarray(array[start:stop])
 
     def read_at(self, name: str, steps: np.ndarray) -> np.ndarray:
         """Rows at `steps` (sorted, unique). Reads one slice when the steps are dense, else

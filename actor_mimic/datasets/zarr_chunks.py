@@ -1,0 +1,109 @@
+"""Whole-chunk reads of local Zarr v3 arrays, decoded straight into the caller's array.
+
+zarr-python 3 returns a run of whole chunks several times slower than its own codecs decode
+them (here: 46k frames/s through `array[a:b]` against 317k frames/s decoding the same chunk
+files with numcodecs; known v3 slowdowns, zarr-python#2710). The loader reads nothing but
+runs of whole chunks, so for the layout `StoreWriter` writes (a local directory store,
+regular chunks along the first axis only, default chunk keys, little-endian bytes followed by
+at most one of zstd / blosc / gzip) it reads the chunk files itself and decodes them with
+numcodecs, the codecs zarr itself uses. For any other layout `ChunkFiles.for_array` returns
+None and callers slice the zarr array as usual. A chunk file that was never written reads
+as the fill value, as in zarr.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _decoder(codecs):
+    """A numcodecs decoder for zarr v3 codecs [bytes, <one compressor>?], else None."""
+    import numcodecs
+    from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ZstdCodec
+
+    if not codecs or not isinstance(codecs[0], BytesCodec) or len(codecs) > 2:
+        return None
+    endian = getattr(codecs[0].endian, "value", codecs[0].endian)
+    if endian not in (None, "little"):
+        return None
+    if len(codecs) == 1:
+        return "raw"
+    compressor = codecs[1]
+    if isinstance(compressor, ZstdCodec):
+        return numcodecs.Zstd()
+    if isinstance(compressor, BloscCodec):
+        return numcodecs.Blosc()  # the blosc header says how the chunk was compressed
+    if isinstance(compressor, GzipCodec):
+        return numcodecs.GZip()
+    return None
+
+
+class ChunkFiles:
+    """Reads rows of one Zarr array by decoding its chunk files directly."""
+
+    def __init__(self, folder: Path, metadata, dtype: np.dtype, shape: tuple, decoder):
+        self.folder = folder
+        self.metadata = metadata
+        self.dtype = np.dtype(dtype).newbyteorder("<")
+        self.chunk_len = int(metadata.chunk_grid.chunk_shape[0])
+        self.tail = tuple(shape[1:])
+        self.fill_value = metadata.fill_value
+        self.decoder = decoder
+
+    @classmethod
+    def for_array(cls, array) -> ChunkFiles | None:
+        """A fast reader for `array`, or None when its layout is not the one handled here."""
+        try:
+            from zarr.core.chunk_grids import RegularChunkGrid
+            from zarr.core.metadata import ArrayV3Metadata
+            from zarr.storage import LocalStore
+
+            metadata = array.metadata
+            store = array.store_path.store
+            if not isinstance(metadata, ArrayV3Metadata) or not isinstance(store, LocalStore):
+                return None
+            if not isinstance(metadata.chunk_grid, RegularChunkGrid):
+                return None
+            if tuple(metadata.chunk_grid.chunk_shape[1:]) != tuple(array.shape[1:]):
+                return None
+            decoder = _decoder(metadata.codecs)
+            if decoder is None or np.dtype(array.dtype).hasobject:
+                return None
+            folder = Path(store.root) / array.store_path.path
+            return cls(folder, metadata, array.dtype, array.shape, decoder)
+        except (ImportError, AttributeError):  # another zarr-python layout of its internals
+            return None
+
+    def _chunk_file(self, index: int) -> Path:
+        key = self.metadata.chunk_key_encoding.encode_chunk_key((index,) + (0,) * len(self.tail))
+        return self.folder / key
+
+    def _decode_into(self, index: int, out: np.ndarray) -> None:
+        """Decode chunk `index` (all chunk_len rows) into the C-contiguous array `out`."""
+        try:
+            data = self._chunk_file(index).read_bytes()
+        except FileNotFoundError:  # zarr does not write chunks that hold only the fill value
+            out[...] = self.fill_value
+            return
+        target = out.reshape(-1).view(np.uint8)
+        if self.decoder == "raw":
+            target[:] = np.frombuffer(data, dtype=np.uint8)
+        else:
+            self.decoder.decode(data, out=target)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop-1 (the caller keeps them inside the array's shape)."""
+        out = np.empty((stop - start, *self.tail), dtype=self.dtype)
+        first, last = start // self.chunk_len, (stop - 1) // self.chunk_len
+        for index in range(first, last + 1):
+            chunk_start = index * self.chunk_len
+            low, high = max(start, chunk_start), min(stop, chunk_start + self.chunk_len)
+            if low == chunk_start and high == chunk_start + self.chunk_len:
+                self._decode_into(index, out[low - start : high - start])  # straight into place
+            else:
+                whole = np.empty((self.chunk_len, *self.tail), dtype=self.dtype)
+                self._decode_into(index, whole)
+                out[low - start : high - start] = whole[low - chunk_start : high - chunk_start]
+        return out

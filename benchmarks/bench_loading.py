@@ -1,0 +1,198 @@
+"""How fast `make_loader` serves training batches, against the same work done in RAM.
+
+    python benchmarks/bench_loading.py [--steps 200000] [--cache DIR] [--backend zarr|hdf5]
+
+Builds (once, then reuses from --cache) a teacher store of --steps transitions: a real
+Breakout rollout of --source-steps steps, collected with `amn collect`'s Python API (a
+randomly initialised expert labels; uniform random play so episodes are short), written
+again and again by StoreWriter until the store holds --steps steps. Repeating a real
+rollout keeps real frames and real activations, so compression is what it would be.
+
+Then, in one run and alternating rounds:
+  loader    make_loader(dataset, batch_size=256): chunk reads + decompression + stacking +
+            Q-value scattering + activations, one process (num_workers=0), a whole epoch
+  in RAM    every array already decompressed in memory; the same stacking and scattering
+            code (gather_stacks, write_values) on uniformly random batches of 256
+  per item  dataset[random indices]: what random access to the compressed store costs
+and prints samples/s and the loader/in-RAM ratio. Finally it streams one more epoch with
+a small shuffle buffer and prints the process RSS at every tenth of it: memory must stay
+flat while the store is many times larger than the buffer.
+
+The machine is shared: run it when the cores are quiet, and read the ratios rather than the
+absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actor_mimic.collect import CollectConfig, collect
+from actor_mimic.common.atari import AtariConfig
+from actor_mimic.common.checkpoint import random_init_expert
+from actor_mimic.common.store import StoreWriter, open_store
+from actor_mimic.datasets import TeacherDataset, make_loader
+from actor_mimic.datasets.batch import GameLayout, empty_batch, write_values
+from actor_mimic.datasets.stacking import episode_start_of_steps, gather_stacks
+
+BATCH = 256
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def build_store(cache: Path, steps: int, source_steps: int, backend: str) -> Path:
+    suffix = ".zarr" if backend == "zarr" else ".h5"
+    path = cache / f"breakout-{steps}{suffix}"
+    if path.exists():
+        try:
+            backend_handle, info = open_store(path)
+            backend_handle.close()
+            if info.num_steps >= steps:
+                print(f"reusing {path} ({info.num_steps} steps)")
+                return path
+        except Exception:
+            pass
+    source = cache / f"breakout-source-{source_steps}.zarr"
+    if not source.exists():
+        print(f"collecting {source_steps} real Breakout steps into {source} ...", flush=True)
+        expert = random_init_expert(AtariConfig("breakout", noop_max=0), seed=0)
+        collect(CollectConfig(expert=expert, out=source, steps=source_steps, epsilon=1.0, num_envs=8, seed=0))
+    handle, info = open_store(source)
+    fields = info.attrs["fields"]
+    episodes = [
+        {name: np.asarray(handle.array(name)[start : start + length]) for name in fields}
+        for start, length in zip(info.episode_starts, info.episode_lengths)
+    ]
+    handle.close()
+    print(f"writing {path}: the {len(episodes)} source episodes repeated up to {steps} steps ...", flush=True)
+    metadata = {k: v for k, v in info.attrs.items() if k not in ("schema", "schema_version", "fields")}
+    writer = StoreWriter.create(
+        path, metadata=metadata, num_actions=int(info.attrs["num_actions"]),
+        hidden_size=int(info.attrs["hidden_size"]), chunk_len=int(info.attrs["chunk_len"]),
+        backend=backend, overwrite=True,
+    )  # fmt: skip
+    while writer.total_steps < steps:
+        for episode in episodes:
+            writer.append_episode(episode)
+            if writer.total_steps >= steps:
+                break
+    writer.close(complete=True, repeated_from=str(source.name))
+    return path
+
+
+def loader_epoch(ds: TeacherDataset, seed: int, **options) -> tuple[float, int]:
+    loader = make_loader(ds, batch_size=BATCH, seed=seed, **options)
+    begin, served = time.perf_counter(), 0
+    for batch in loader:
+        served += len(batch["index"])
+    return served / (time.perf_counter() - begin), served
+
+
+class InMemory:
+    """The store decompressed into RAM, batched with the loader's own stacking/scatter code."""
+
+    def __init__(self, ds: TeacherDataset):
+        shard = ds.shards[0]
+        n = shard.num_steps
+        self.frames = shard.read("frames", 0, n)
+        self.q_values = shard.read("q_values", 0, n).astype(np.float32)
+        self.hidden = shard.read("hidden", 0, n).astype(np.float32)
+        self.actions = shard.read("actions", 0, n)
+        self.starts, self.lengths = shard.episode_starts, shard.episode_lengths
+        self.layout = GameLayout(0, ds.action_set)
+        self.frame_shape, self.hidden_size = ds.frame_shape, ds.hidden_size
+        self.nbytes = sum(a.nbytes for a in (self.frames, self.q_values, self.hidden, self.actions))
+
+    def epoch(self, samples: int, seed: int) -> float:
+        rng = np.random.default_rng(seed)
+        begin = time.perf_counter()
+        for _ in range(samples // BATCH):
+            steps = rng.integers(0, len(self.frames), BATCH)
+            batch = empty_batch(BATCH, self.frame_shape, self.hidden_size)
+            episode_starts = episode_start_of_steps(self.starts, self.lengths, steps)
+            gather_stacks(self.frames, 0, steps, episode_starts, self.frame_shape[0], out=batch["frames"])
+            write_values(batch, 0, self.layout, self.q_values[steps], self.hidden[steps], self.actions[steps])
+            batch["index"][:] = steps
+            {key: torch.from_numpy(value) for key, value in batch.items()}
+        return (samples // BATCH) * BATCH / (time.perf_counter() - begin)
+
+
+def per_item(ds: TeacherDataset, batches: int) -> float:
+    rng = np.random.default_rng(0)
+    begin = time.perf_counter()
+    for _ in range(batches):
+        ds[rng.integers(0, len(ds), BATCH)]
+    return batches * BATCH / (time.perf_counter() - begin)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=200_000, help="transitions in the benchmark store")
+    parser.add_argument("--source-steps", type=int, default=20_000, help="real steps collected and repeated")
+    parser.add_argument(
+        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "actor-mimic-bench", help="where stores are kept"
+    )
+    parser.add_argument("--backend", choices=("zarr", "hdf5"), default="zarr")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of loader and in-RAM")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for an extra loader run")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    path = build_store(args.cache, args.steps, args.source_steps, args.backend)
+    ds = TeacherDataset(path)
+    print(f"store: {path} ({len(ds)} steps, {ds.num_episodes} episodes, {args.backend})")
+
+    print(f"decompressing the whole store into RAM for the baseline ...", flush=True)
+    memory = InMemory(ds)
+    print(f"  {memory.nbytes / 2**20:.0f} MiB in RAM")
+    loader_rates, memory_rates = [], []
+    for round_index in range(args.rounds):
+        rate, served = loader_epoch(ds, seed=round_index)
+        loader_rates.append(rate)
+        memory_rates.append(memory.epoch(served, seed=round_index))
+        print(f"  round {round_index}: loader {rate:,.0f} samples/s, in RAM {memory_rates[-1]:,.0f} samples/s")
+    del memory
+    item_rate = per_item(ds, batches=4)
+    loader_rate, memory_rate = statistics.median(loader_rates), statistics.median(memory_rates)
+    print(f"\nbatch {BATCH}, frames + Q-values + activations (median of {args.rounds} rounds):")
+    print(f"  loader (chunk reads, 1 process)   {loader_rate:>10,.0f} samples/s")
+    print(f"  in-RAM numpy baseline              {memory_rate:>10,.0f} samples/s")
+    print(f"  per-item random access             {item_rate:>10,.0f} samples/s")
+    print(f"  loader / in-RAM                    {loader_rate / memory_rate:>10.2f}")
+    if args.workers:
+        rate, _ = loader_epoch(ds, seed=0, num_workers=args.workers)
+        print(f"  loader with {args.workers} worker processes     {rate:>10,.0f} samples/s")
+
+    print("\nRSS while streaming one epoch (shuffle_buffer 8192 steps):")
+    loader = make_loader(ds, batch_size=BATCH, seed=7, shuffle_buffer=8192)
+    total, served, marks = len(loader), 0, []
+    start_rss = rss_mib()
+    for index, batch in enumerate(loader):
+        served += len(batch["index"])
+        if index % max(1, total // 10) == 0 or index == total - 1:
+            marks.append((served, rss_mib()))
+    for served, rss in marks:
+        print(f"  after {served:>8,} samples: RSS {rss:7.0f} MiB")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    stream_rss = [rss for _, rss in marks]
+    print(f"  before the epoch {start_rss:.0f} MiB; during it min {min(stream_rss):.0f}, max {max(stream_rss):.0f} MiB")
+    print(f"  (process peak {peak:.0f} MiB includes the in-RAM baseline's copy, freed before this epoch)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
