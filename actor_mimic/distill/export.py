@@ -59,20 +59,28 @@ def export_amn(model: ActorMimic, path: str | Path, extra_provenance: dict | Non
     return save_checkpoint(path, model.amn, amn_metadata(model, extra_provenance))
 
 
-def load_lightning_checkpoint(path: str | Path) -> ActorMimic:
-    """Rebuild the module from one's own Lightning checkpoint, without unpickling code.
-
-    `weights_only=True` restricts torch.load to tensors and plain containers; a checkpoint that
-    needs more is refused rather than executed.
-    """
+def _read_lightning_checkpoint(path: str | Path) -> dict:
+    """The checkpoint's contents, without unpickling code: `weights_only=True` restricts
+    torch.load to tensors and plain containers; a checkpoint that needs more is refused."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"Lightning checkpoint {path} does not exist")
     try:
-        document = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, ... for bad files
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"{path}: not a loadable Lightning checkpoint ({first_line})") from None
+
+
+def load_lightning_checkpoint_step(path: str | Path) -> int:
+    """The optimiser steps a Lightning checkpoint has trained."""
+    return int(_read_lightning_checkpoint(path).get("global_step", 0))
+
+
+def load_lightning_checkpoint(path: str | Path) -> ActorMimic:
+    """Rebuild the module from one's own Lightning checkpoint (see _read_lightning_checkpoint)."""
+    path = Path(path)
+    document = _read_lightning_checkpoint(path)
     if "state_dict" not in document or "hyper_parameters" not in document:
         raise UserError(f"{path}: not a checkpoint of `amn distill` (no state_dict/hyper_parameters)")
     # LightningCLI adds its own bookkeeping keys (e.g. `_instantiator`); keep the model's.
