@@ -14,9 +14,10 @@ Then, in one run and alternating rounds:
   in RAM    every array already decompressed in memory; the same stacking and scattering
             code (gather_stacks, write_values) on uniformly random batches of 256
   per item  dataset[random indices]: what random access to the compressed store costs
-and prints samples/s and the loader/in-RAM ratio. Finally it streams one more epoch with
-a small shuffle buffer and prints the process RSS at every tenth of it: memory must stay
-flat while the store is many times larger than the buffer.
+and prints samples/s and the loader/in-RAM ratio (loader with and without its read-ahead
+thread). First of all it streams one epoch with a small shuffle buffer and prints the
+process RSS at every tenth of it: memory must stay flat while the store is many times
+larger than the buffer.
 
 The machine is shared: run it when the cores are quiet, and read the ratios rather than the
 absolute figures.
@@ -25,7 +26,6 @@ absolute figures.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 import tempfile
@@ -156,42 +156,51 @@ def main(argv=None) -> int:
     ds = TeacherDataset(path)
     print(f"store: {path} ({len(ds)} steps, {ds.num_episodes} episodes, {args.backend})")
 
-    print(f"decompressing the whole store into RAM for the baseline ...", flush=True)
-    memory = InMemory(ds)
-    print(f"  {memory.nbytes / 2**20:.0f} MiB in RAM")
-    loader_rates, memory_rates = [], []
-    for round_index in range(args.rounds):
-        rate, served = loader_epoch(ds, seed=round_index)
-        loader_rates.append(rate)
-        memory_rates.append(memory.epoch(served, seed=round_index))
-        print(f"  round {round_index}: loader {rate:,.0f} samples/s, in RAM {memory_rates[-1]:,.0f} samples/s")
-    del memory
-    item_rate = per_item(ds, batches=4)
-    loader_rate, memory_rate = statistics.median(loader_rates), statistics.median(memory_rates)
-    print(f"\nbatch {BATCH}, frames + Q-values + activations (median of {args.rounds} rounds):")
-    print(f"  loader (chunk reads, 1 process)   {loader_rate:>10,.0f} samples/s")
-    print(f"  in-RAM numpy baseline              {memory_rate:>10,.0f} samples/s")
-    print(f"  per-item random access             {item_rate:>10,.0f} samples/s")
-    print(f"  loader / in-RAM                    {loader_rate / memory_rate:>10.2f}")
-    if args.workers:
-        rate, _ = loader_epoch(ds, seed=0, num_workers=args.workers)
-        print(f"  loader with {args.workers} worker processes     {rate:>10,.0f} samples/s")
-
-    print("\nRSS while streaming one epoch (shuffle_buffer 8192 steps):")
+    # Memory first, before the baseline's in-RAM copy exists.
+    print("\nRSS while streaming one epoch (shuffle_buffer 8192 steps, 4096-step blocks):")
     loader = make_loader(ds, batch_size=BATCH, seed=7, shuffle_buffer=8192)
     total, served, marks = len(loader), 0, []
-    start_rss = rss_mib()
+    before = rss_mib()
     for index, batch in enumerate(loader):
         served += len(batch["index"])
         if index % max(1, total // 10) == 0 or index == total - 1:
             marks.append((served, rss_mib()))
     for served, rss in marks:
         print(f"  after {served:>8,} samples: RSS {rss:7.0f} MiB")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    stream_rss = [rss for _, rss in marks]
-    print(f"  before the epoch {start_rss:.0f} MiB; during it min {min(stream_rss):.0f}, max {max(stream_rss):.0f} MiB")
-    print(f"  (process peak {peak:.0f} MiB includes the in-RAM baseline's copy, freed before this epoch)")
+    during = [rss for _, rss in marks]
+    print(f"  before the epoch {before:.0f} MiB; during it min {min(during):.0f}, max {max(during):.0f} MiB; "
+          f"the store holds {ds_raw_mib(ds):.0f} MiB decompressed")  # fmt: skip
+
+    print("\ndecompressing the whole store into RAM for the baseline ...", flush=True)
+    memory = InMemory(ds)
+    print(f"  {memory.nbytes / 2**20:.0f} MiB in RAM")
+    rates = {"loader": [], "loader, no read-ahead": [], "in RAM": []}
+    for round_index in range(args.rounds):
+        rate, served = loader_epoch(ds, seed=round_index)
+        rates["loader"].append(rate)
+        rates["loader, no read-ahead"].append(loader_epoch(ds, seed=round_index, read_ahead=False)[0])
+        rates["in RAM"].append(memory.epoch(served, seed=round_index))
+        print(f"  round {round_index}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items()), flush=True)
+    del memory
+    item_rate = per_item(ds, batches=2)
+    median = {key: statistics.median(values) for key, values in rates.items()}
+    print(f"\nbatch {BATCH}, frames + Q-values + activations, one process (median of {args.rounds} rounds):")
+    print(f"  loader (chunk reads, read-ahead thread)  {median['loader']:>9,.0f} samples/s")
+    print(f"  loader (chunk reads, no read-ahead)      {median['loader, no read-ahead']:>9,.0f} samples/s")
+    print(f"  in-RAM numpy baseline                    {median['in RAM']:>9,.0f} samples/s")
+    print(f"  per-item random access (dataset[i])      {item_rate:>9,.0f} samples/s")
+    print(f"  loader / in-RAM                          {median['loader'] / median['in RAM']:>9.2f}")
+    print(f"  loader without read-ahead / in-RAM       {median['loader, no read-ahead'] / median['in RAM']:>9.2f}")
+    if args.workers:
+        rate, _ = loader_epoch(ds, seed=0, num_workers=args.workers)
+        print(f"  loader with {args.workers} worker processes           {rate:>9,.0f} samples/s")
     return 0
+
+
+def ds_raw_mib(ds: TeacherDataset) -> float:
+    shard = ds.shards[0]
+    per_step = np.prod(ds.frame_shape[1:]) + 4 * (len(ds.action_set) + ds.hidden_size) + 2
+    return shard.num_steps * per_step / 2**20
 
 
 if __name__ == "__main__":

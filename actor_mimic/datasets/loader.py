@@ -58,8 +58,10 @@ class TeacherStream(IterableDataset):
         num_workers: int = 0,
         rank: int | None = None,
         world_size: int | None = None,
+        read_ahead: bool = True,
     ):
         self.mixture = mixture
+        self.read_ahead = read_ahead
         self.batch_size = batch_size
         self.seed = seed
         self.shuffle = shuffle
@@ -128,7 +130,7 @@ class TeacherStream(IterableDataset):
         else:
             blocks = self._proportional_shares()[part]
             group = self._group_size(1, _block_len(blocks))
-            streams = [BlockStream(blocks, reader, group, rng, self.shuffle, cycle=False)]
+            streams = [BlockStream(blocks, reader, group, rng, self.shuffle, False, self.read_ahead)]
         try:
             for index in range(num_batches):
                 counts = self._counts(index, len(streams))
@@ -151,7 +153,7 @@ class TeacherStream(IterableDataset):
             if not mine:  # a game with fewer steps than parts: every part cycles all of it
                 mine = [blocks[i] for i in order]
             group = self._group_size(len(self.blocks), _block_len(mine))
-            streams.append(BlockStream(mine, reader, group, rng, self.shuffle, cycle=True))
+            streams.append(BlockStream(mine, reader, group, rng, self.shuffle, True, self.read_ahead))
         return streams
 
     def _counts(self, index: int, num_streams: int) -> np.ndarray:
@@ -213,6 +215,7 @@ def make_loader(
     epoch: int = 0,
     multiprocessing_context: str = "spawn",
     pin_memory: bool = False,
+    read_ahead: bool = True,
 ) -> TeacherLoader:
     """A DataLoader of batches (dict of tensors, batch.py) from a dataset or a mixture.
 
@@ -221,6 +224,8 @@ def make_loader(
         40 MB decompressed with 512 float32 activations).
     samples_per_game: length of a balanced epoch per game (see the module docstring).
     rank, world_size: this process's DDP share; default from torch.distributed.
+    read_ahead: read the next group of blocks in a background thread while this one is
+        served (decompression releases the GIL; it pays when a core is free).
     """
     if isinstance(data, TeacherDataset):
         data = TeacherMixture([data], weighting="proportional")
@@ -238,7 +243,7 @@ def make_loader(
         raise UserError(f"rank must lie in 0..{world_size - 1}, got {rank}")
     stream = TeacherStream(
         data, batch_size, seed, shuffle, shuffle_buffer, block_chunks, drop_last,
-        samples_per_game, num_workers, rank, world_size,
+        samples_per_game, num_workers, rank, world_size, read_ahead,
     )  # fmt: skip
     stream.set_epoch(epoch)
     return TeacherLoader(stream, multiprocessing_context, pin_memory)

@@ -58,7 +58,7 @@ class BlockReader:
         values = {}
         for name in ("q_values", "hidden"):
             values[name] = shard.read(name, block.start, block.stop).astype(np.float32, copy=False)
-            check_values_finite(values[name][steps - block.start], name, shard.path, steps)
+            check_values_finite(values[name], name, shard.path, block.start)
         actions = shard.read("actions", block.start, block.stop)
         indices = dataset.indices_of(block.shard_id, steps)
         return LoadedBlock(

@@ -126,7 +126,12 @@ class Shard:
 def check_values_finite(values: np.ndarray, name: str, path: Path, steps) -> None:
     """UserError naming the store and the bad steps if `values` (N, D) hold NaN or inf.
 
-    steps: the step of row 0 (int), or the step of every row (int array (N,))."""
+    steps: the step of row 0 (int), or the step of every row (int array (N,)).
+    """
+    # A sum is non-finite whenever a term is (NaN and inf propagate) and allocates nothing;
+    # only a non-finite sum (or one that overflowed) needs the exact, element-wise scan.
+    if np.isfinite(values.sum()):
+        return
     finite = np.isfinite(values)
     if not finite.all():
         bad = np.flatnonzero(~finite.reshape(len(values), -1).all(axis=1))
