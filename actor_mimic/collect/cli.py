@@ -12,6 +12,7 @@ resumes it; the exit status is then 128 + the signal number.
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import sys
 
@@ -119,8 +120,12 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(all_games()))
         return 0
     config = config_from_args(args)
-    from actor_mimic.collect.collector import collect
+    from actor_mimic.collect.collector import collect, log
 
+    # The closing summary line (steps, seconds, steps/s) goes to stderr for this run only.
+    summary = logging.StreamHandler(sys.stderr)
+    log.addHandler(summary)
+    log.setLevel(logging.INFO)
     try:
         path = collect(config)
     except CollectionInterrupted as stopped:
@@ -131,5 +136,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 128 + stopped.signal_number
+    finally:
+        log.removeHandler(summary)
     print(f"wrote {path}")
     return 0

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,8 @@ from actor_mimic.collect.writer import backend_name, check_out, open_writer
 from actor_mimic.common.atari import action_set, make_vector_env
 from actor_mimic.common.store import step_fields
 from actor_mimic.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 def segment_seeds(config: CollectConfig, start_step: int, start_episode: int) -> tuple[np.ndarray, np.random.Generator]:
@@ -129,9 +133,10 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
     num_envs = config.num_envs
     writer, cut_episodes = (None, [])
     start_step = start_episode = 0
-    # Probe the expert before touching the disk: broken weights fail here, with nothing written.
-    probe, _ = venv.reset(seed=0)
-    _check_labels(*labeller(probe), expert_name, np.arange(num_envs))
+    # Probe the expert before touching the disk: weights that give NaN or overflow on the
+    # zero-padded first stack of every episode fail here, with nothing written.
+    probe = np.zeros((1, *atari.observation_shape), dtype=np.uint8)
+    _check_labels(*labeller(probe), expert_name, [0])
     if config.record:
         writer, cut_episodes = open_writer(config, metadata, len(actions_of_game), labeller.hidden_size, atari.screen_size)
         start_step, start_episode = writer.num_steps, writer.num_episodes
@@ -141,20 +146,24 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         segments = writer.attrs.setdefault("segments", [])
         segments.append({"start_step": start_step, "start_episode": start_episode, "env_seeds": env_seeds.tolist()})
     actor = Actor(config.acting_epsilon, len(actions_of_game), rng, behaviour, actions_of_game)
-    buffers = [EpisodeBuffer(fields) for _ in range(num_envs)]
+    buffers = [EpisodeBuffer(fields) for _ in range(num_envs)] if writer is not None else []
     recent_returns: collections.deque = collections.deque(maxlen=20)
 
+    # Length and raw return of each env's running episode (also when not recording).
+    lengths = np.zeros(num_envs, dtype=np.int64)
+    returns = np.zeros(num_envs, dtype=np.float64)
+
     def finish_episode(env: int, cut: bool) -> None:
-        steps = buffers[env].take(cut=cut)
-        if not len(steps["actions"]):
+        if lengths[env] == 0:
             return
         if writer is not None:
-            if cut and not steps["terminated"][-1]:
+            if cut:
                 cut_episodes.append(writer.total_episodes)
-            writer.append_episode(steps)
+            writer.append_episode(buffers[env].take(cut=cut))
         if not cut:
             budget.episodes_done += 1
-            recent_returns.append(float(steps["rewards"].sum(dtype=np.float64)))
+            recent_returns.append(float(returns[env]))
+        lengths[env], returns[env] = 0, 0.0
 
     def stop_all(complete: bool, **extra) -> None:
         for env in range(num_envs):
@@ -175,6 +184,7 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
     )
     obs, info = venv.reset(seed=env_seeds)
     lives = info["lives"]
+    started = time.perf_counter()
     recording = np.array([budget.may_start_episode() for _ in range(num_envs)])
     resetting = np.zeros(num_envs, dtype=bool)  # this step is the env's reset, not a transition
     try:
@@ -192,16 +202,20 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
                 raise
             actions = actor.act(obs, q_values)
             venv.send(actions.astype(np.int32))
-            frames = obs[:, -1]
-            for env in active:  # while the envs step
-                buffers[env].add_state(frames[env], lives[env], actions[env], q_values[env], hidden[env])
+            if writer is not None:
+                frames = obs[:, -1]
+                for env in active:  # while the envs step
+                    buffers[env].add_state(frames[env], lives[env], actions[env], q_values[env], hidden[env])
             obs, rewards, terminated, truncated, info = venv.recv()
             lives = info["lives"]
             ended = terminated | truncated
-            for env in active:
-                buffers[env].add_outcome(rewards[env], terminated[env], truncated[env])
-                if ended[env]:
-                    finish_episode(env, cut=False)
+            lengths[active] += 1
+            returns[active] += rewards[active]
+            if writer is not None:
+                for env in active:
+                    buffers[env].add_outcome(rewards[env], terminated[env], truncated[env])
+            for env in active[ended[active]]:
+                finish_episode(env, cut=False)
             for env in np.flatnonzero(resetting):  # a new episode began in these envs
                 recording[env] = budget.may_start_episode()
             budget.steps_done += len(active)
@@ -212,6 +226,13 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         stop_all(complete=True)
     finally:
         bar.close()
+    seconds = time.perf_counter() - started
+    recorded = budget.steps_done - start_step
+    # The rollout's own speed (env setup excluded), for users and for benchmarks/bench_collect.py.
+    log.info(
+        "collected %d steps in %.1f s (%.0f steps/s)", recorded, seconds, recorded / max(seconds, 1e-9),
+        extra={"steps": recorded, "seconds": seconds},
+    )
     return Path(config.out) if writer is not None else None
 
 

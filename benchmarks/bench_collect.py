@@ -1,0 +1,106 @@
+"""Collection speed: what recording costs, and how close collection gets to the bare env.
+
+Three rollouts of the same game and number of envs, measured side by side in one run
+(interleaved, repeated, best of the repeats so a burst of load on a shared machine does not
+decide a ratio):
+
+    env only     ale-py's vector env stepped with random actions (the ceiling)
+    rollout      `collect(..., record=False)`: expert forward pass + epsilon-greedy, no store
+    collect      `collect(...)` writing a Zarr teacher store (frames, Q-values, activations)
+
+Target: recording costs at most 10% (collect vs rollout). The expert is randomly initialised
+(the forward pass costs the same as a trained one's).
+
+    python benchmarks/bench_collect.py [--game breakout] [--steps 4000] [--num-envs 8] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actor_mimic.collect import CollectConfig, collect
+from actor_mimic.common.atari import AtariConfig, make_vector_env
+from actor_mimic.common.checkpoint import random_init_expert
+
+
+def env_only(config: AtariConfig, steps: int, num_envs: int) -> float:
+    """Agent steps per second of the bare vector env with random actions (resets excluded
+    from the count, as collect excludes them)."""
+    venv = make_vector_env(config, num_envs)
+    rng = np.random.default_rng(0)
+    num_actions = venv.single_action_space.n
+    venv.reset(seed=0)
+    start = time.perf_counter()
+    for _ in range(steps // num_envs):
+        venv.step(rng.integers(0, num_actions, num_envs).astype(np.int32))
+    elapsed = time.perf_counter() - start
+    venv.close()
+    return (steps // num_envs) * num_envs / elapsed
+
+
+class RolloutTimes(logging.Handler):
+    """Collects the (steps, seconds) that `collect` logs for its rollout, setup excluded."""
+
+    def __init__(self):
+        super().__init__()
+        self.last: tuple[int, float] | None = None
+
+    def emit(self, record):
+        if hasattr(record, "steps"):
+            self.last = (record.steps, record.seconds)
+
+
+def collection(expert, steps: int, num_envs: int, out: Path | None, times: RolloutTimes) -> float:
+    """Steps per second of collect's rollout loop (env creation and reset excluded, like
+    `env_only`; the final flush and close of the store included)."""
+    collect(CollectConfig(expert=expert, out=out, steps=steps, num_envs=num_envs, record=out is not None, overwrite=True))
+    recorded, seconds = times.last
+    return recorded / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--game", default="breakout")
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--num-envs", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    config = AtariConfig(args.game)
+    expert = random_init_expert(config)
+    times = RolloutTimes()
+    logger = logging.getLogger("actor_mimic.collect.collector")
+    logger.addHandler(times)
+    logger.setLevel(logging.INFO)
+    results: dict[str, list[float]] = {"env only": [], "rollout": [], "collect": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench.zarr"
+        collection(expert, 200, args.num_envs, None, times)  # warm up imports and the network
+        runs = {
+            "env only": lambda: env_only(config, args.steps, args.num_envs),
+            "rollout": lambda: collection(expert, args.steps, args.num_envs, None, times),
+            "collect": lambda: collection(expert, args.steps, args.num_envs, out, times),
+        }
+        for repeat in range(args.repeats):
+            order = list(runs) if repeat % 2 == 0 else list(reversed(runs))  # cancel drifts in load
+            for name in order:
+                results[name].append(runs[name]())
+    best = {name: max(values) for name, values in results.items()}
+    print(f"{args.game}, {args.num_envs} envs, {args.steps} steps x {args.repeats} repeats (best of repeats)")
+    for name, values in results.items():
+        print(f"  {name:9s} {best[name]:8.0f} steps/s   (all: {', '.join(f'{v:.0f}' for v in values)})")
+    cost = 1 - best["collect"] / best["rollout"]
+    print(f"recording cost (1 - collect/rollout):   {100 * cost:5.1f}%   target <= 10%")
+    print(f"collect / env only:                      {best['collect'] / best['env only']:5.2f}")
+    print(f"rollout / env only:                      {best['rollout'] / best['env only']:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
