@@ -10,7 +10,8 @@ rollout keeps real frames and real activations, so compression is what it would 
 
 Then, in one run and alternating rounds:
   loader    make_loader(dataset, batch_size=256): chunk reads + decompression + stacking +
-            Q-value scattering + activations, one process (num_workers=0), a whole epoch
+            Q-value scattering + activations, one process (num_workers=0), a whole epoch;
+            with and without its read-ahead thread, and without activations (policy only)
   in RAM    every array already decompressed in memory; the same stacking and scattering
             code (gather_stacks, write_values) on uniformly random batches of 256
   per item  dataset[random indices]: what random access to the compressed store costs
@@ -54,9 +55,9 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def build_store(cache: Path, steps: int, source_steps: int, backend: str) -> Path:
+def build_store(cache: Path, steps: int, source_steps: int, backend: str, compression: str) -> Path:
     suffix = ".zarr" if backend == "zarr" else ".h5"
-    path = cache / f"breakout-{steps}{suffix}"
+    path = cache / f"breakout-{steps}{'' if compression == 'zstd' else '-' + compression}{suffix}"
     if path.exists():
         try:
             backend_handle, info = open_store(path)
@@ -83,7 +84,7 @@ def build_store(cache: Path, steps: int, source_steps: int, backend: str) -> Pat
     writer = StoreWriter.create(
         path, metadata=metadata, num_actions=int(info.attrs["num_actions"]),
         hidden_size=int(info.attrs["hidden_size"]), chunk_len=int(info.attrs["chunk_len"]),
-        backend=backend, overwrite=True,
+        backend=backend, compression=compression, overwrite=True,
     )  # fmt: skip
     while writer.total_steps < steps:
         for episode in episodes:
@@ -94,12 +95,25 @@ def build_store(cache: Path, steps: int, source_steps: int, backend: str) -> Pat
     return path
 
 
-def loader_epoch(ds: TeacherDataset, seed: int, **options) -> tuple[float, int]:
+class Clock:
+    """Wall time and this process's CPU time (all its threads). On a shared machine the
+    wall clock also counts time spent waiting for a core; CPU time counts the work only."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def loader_epoch(ds: TeacherDataset, seed: int, **options) -> tuple[Clock, int]:
     loader = make_loader(ds, batch_size=BATCH, seed=seed, **options)
-    begin, served = time.perf_counter(), 0
-    for batch in loader:
-        served += len(batch["index"])
-    return served / (time.perf_counter() - begin), served
+    served = 0
+    with Clock() as clock:
+        for batch in loader:
+            served += len(batch["index"])
+    return clock, served
 
 
 class InMemory:
@@ -117,10 +131,15 @@ class InMemory:
         self.frame_shape, self.hidden_size = ds.frame_shape, ds.hidden_size
         self.nbytes = sum(a.nbytes for a in (self.frames, self.q_values, self.hidden, self.actions))
 
-    def epoch(self, samples: int, seed: int) -> float:
+    def epoch(self, samples: int, seed: int) -> Clock:
         rng = np.random.default_rng(seed)
-        begin = time.perf_counter()
-        for _ in range(samples // BATCH):
+        with Clock() as clock:
+            self._batches(samples // BATCH, rng)
+        clock.samples = (samples // BATCH) * BATCH
+        return clock
+
+    def _batches(self, count: int, rng) -> None:
+        for _ in range(count):
             steps = rng.integers(0, len(self.frames), BATCH)
             batch = empty_batch(BATCH, self.frame_shape, self.hidden_size)
             episode_starts = episode_start_of_steps(self.starts, self.lengths, steps)
@@ -128,7 +147,6 @@ class InMemory:
             write_values(batch, 0, self.layout, self.q_values[steps], self.hidden[steps], self.actions[steps])
             batch["index"][:] = steps
             {key: torch.from_numpy(value) for key, value in batch.items()}
-        return (samples // BATCH) * BATCH / (time.perf_counter() - begin)
 
 
 def per_item(ds: TeacherDataset, batches: int) -> float:
@@ -147,14 +165,15 @@ def main(argv=None) -> int:
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "actor-mimic-bench", help="where stores are kept"
     )
     parser.add_argument("--backend", choices=("zarr", "hdf5"), default="zarr")
+    parser.add_argument("--compression", default="zstd", help="of the benchmark store (amn collect's default: zstd)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of loader and in-RAM")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for an extra loader run")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     args.cache.mkdir(parents=True, exist_ok=True)
-    path = build_store(args.cache, args.steps, args.source_steps, args.backend)
+    path = build_store(args.cache, args.steps, args.source_steps, args.backend, args.compression)
     ds = TeacherDataset(path)
-    print(f"store: {path} ({len(ds)} steps, {ds.num_episodes} episodes, {args.backend})")
+    print(f"store: {path} ({len(ds)} steps, {ds.num_episodes} episodes, {args.backend}, {args.compression})")
 
     # Memory first, before the baseline's in-RAM copy exists.
     print("\nRSS while streaming one epoch (shuffle_buffer 8192 steps, 4096-step blocks):")
@@ -174,26 +193,38 @@ def main(argv=None) -> int:
     print("\ndecompressing the whole store into RAM for the baseline ...", flush=True)
     memory = InMemory(ds)
     print(f"  {memory.nbytes / 2**20:.0f} MiB in RAM")
-    rates = {"loader": [], "loader, no read-ahead": [], "in RAM": []}
-    for round_index in range(args.rounds):
-        rate, served = loader_epoch(ds, seed=round_index)
-        rates["loader"].append(rate)
-        rates["loader, no read-ahead"].append(loader_epoch(ds, seed=round_index, read_ahead=False)[0])
-        rates["in RAM"].append(memory.epoch(served, seed=round_index))
-        print(f"  round {round_index}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items()), flush=True)
+    names = ("loader", "loader, no read-ahead", "in RAM", "loader, no activations")
+    wall, cpu = {name: [] for name in names}, {name: [] for name in names}
+    for round_index in range(args.rounds):  # alternate, so all three see the same machine load
+        for name in names:
+            if name == "in RAM":
+                clock = memory.epoch(len(ds), seed=round_index)
+                count = clock.samples
+            else:
+                options = {"read_ahead": name != "loader, no read-ahead", "with_hidden": name != names[3]}
+                clock, served = loader_epoch(ds, seed=round_index, **options)
+                count = served
+            wall[name].append(count / clock.wall)
+            cpu[name].append(count / clock.cpu)
+        print(f"  round {round_index}: " + ", ".join(f"{n} {wall[n][-1]:,.0f}/s" for n in names), flush=True)
     del memory
     item_rate = per_item(ds, batches=2)
-    median = {key: statistics.median(values) for key, values in rates.items()}
-    print(f"\nbatch {BATCH}, frames + Q-values + activations, one process (median of {args.rounds} rounds):")
-    print(f"  loader (chunk reads, read-ahead thread)  {median['loader']:>9,.0f} samples/s")
-    print(f"  loader (chunk reads, no read-ahead)      {median['loader, no read-ahead']:>9,.0f} samples/s")
-    print(f"  in-RAM numpy baseline                    {median['in RAM']:>9,.0f} samples/s")
-    print(f"  per-item random access (dataset[i])      {item_rate:>9,.0f} samples/s")
-    print(f"  loader / in-RAM                          {median['loader'] / median['in RAM']:>9.2f}")
-    print(f"  loader without read-ahead / in-RAM       {median['loader, no read-ahead'] / median['in RAM']:>9.2f}")
+    wall = {name: statistics.median(values) for name, values in wall.items()}
+    cpu = {name: statistics.median(values) for name, values in cpu.items()}
+    print(f"\nbatch {BATCH}, frames + Q-values + activations, one process, median of {args.rounds} rounds")
+    print("samples per second of wall time / per second of CPU time (all threads):")
+    print(f"  loader (chunk reads, read-ahead thread)  {wall['loader']:>9,.0f}  {cpu['loader']:>9,.0f}")
+    print(f"  loader (chunk reads, no read-ahead)      {wall[names[1]]:>9,.0f}  {cpu[names[1]]:>9,.0f}")
+    print(f"  in-RAM numpy baseline                    {wall['in RAM']:>9,.0f}  {cpu['in RAM']:>9,.0f}")
+    print(f"  loader without activations (policy only) {wall[names[3]]:>9,.0f}  {cpu[names[3]]:>9,.0f}")
+    print(f"  per-item random access (dataset[i])      {item_rate:>9,.0f}")
+    print(f"  loader / in-RAM                          {wall['loader'] / wall['in RAM']:>9.2f}  "
+          f"{cpu['loader'] / cpu['in RAM']:>9.2f}")  # fmt: skip
+    print(f"  loader without read-ahead / in-RAM       {wall[names[1]] / wall['in RAM']:>9.2f}  "
+          f"{cpu[names[1]] / cpu['in RAM']:>9.2f}")  # fmt: skip
     if args.workers:
-        rate, _ = loader_epoch(ds, seed=0, num_workers=args.workers)
-        print(f"  loader with {args.workers} worker processes           {rate:>9,.0f} samples/s")
+        clock, served = loader_epoch(ds, seed=0, num_workers=args.workers)
+        print(f"  loader with {args.workers} worker processes           {served / clock.wall:>9,.0f}")
     return 0
 
 

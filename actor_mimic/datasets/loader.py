@@ -59,9 +59,12 @@ class TeacherStream(IterableDataset):
         rank: int | None = None,
         world_size: int | None = None,
         read_ahead: bool = True,
+        with_hidden: bool = True,
     ):
         self.mixture = mixture
         self.read_ahead = read_ahead
+        self.with_hidden = with_hidden
+        self.hidden_width = mixture.hidden_size if with_hidden else 0
         self.batch_size = batch_size
         self.seed = seed
         self.shuffle = shuffle
@@ -124,7 +127,7 @@ class TeacherStream(IterableDataset):
         part = rank * max(1, self.num_workers) + worker
         num_batches = int(self.batches_per_worker()[rank, worker])
         rng = np.random.default_rng([self.seed, self.epoch, part])
-        reader = BlockReader(self.mixture.datasets, self.mixture.hidden_size)
+        reader = BlockReader(self.mixture.datasets, self.with_hidden)
         if self.balanced:
             streams = self._balanced_streams(part, reader, rng)
         else:
@@ -134,7 +137,7 @@ class TeacherStream(IterableDataset):
         try:
             for index in range(num_batches):
                 counts = self._counts(index, len(streams))
-                batch = empty_batch(int(counts.sum()), self.mixture.frame_shape, self.mixture.hidden_size)
+                batch = empty_batch(int(counts.sum()), self.mixture.frame_shape, self.hidden_width)
                 filled = 0
                 for stream, count in zip(streams, counts):
                     filled = stream.fill(batch, filled, int(count))
@@ -216,6 +219,7 @@ def make_loader(
     multiprocessing_context: str = "spawn",
     pin_memory: bool = False,
     read_ahead: bool = True,
+    with_hidden: bool = True,
 ) -> TeacherLoader:
     """A DataLoader of batches (dict of tensors, batch.py) from a dataset or a mixture.
 
@@ -226,6 +230,8 @@ def make_loader(
     rank, world_size: this process's DDP share; default from torch.distributed.
     read_ahead: read the next group of blocks in a background thread while this one is
         served (decompression releases the GIL; it pays when a core is free).
+    with_hidden: False skips the expert activations (batches hold `hidden` of shape (B, 0)):
+        for policy-regression-only training, it halves the reading work.
     """
     if isinstance(data, TeacherDataset):
         data = TeacherMixture([data], weighting="proportional")
@@ -243,7 +249,7 @@ def make_loader(
         raise UserError(f"rank must lie in 0..{world_size - 1}, got {rank}")
     stream = TeacherStream(
         data, batch_size, seed, shuffle, shuffle_buffer, block_chunks, drop_last,
-        samples_per_game, num_workers, rank, world_size, read_ahead,
+        samples_per_game, num_workers, rank, world_size, read_ahead, with_hidden,
     )  # fmt: skip
     stream.set_epoch(epoch)
     return TeacherLoader(stream, multiprocessing_context, pin_memory)

@@ -39,10 +39,10 @@ class LoadedBlock:
 class BlockReader:
     """Loads blocks of a mixture's datasets and writes their samples into batches."""
 
-    def __init__(self, datasets: list, hidden_size: int):
+    def __init__(self, datasets: list, with_hidden: bool = True):
         self.datasets = datasets
         self.layouts = [GameLayout(game_id, ds.action_set) for game_id, ds in enumerate(datasets)]
-        self.hidden_size = hidden_size
+        self.with_hidden = with_hidden  # False: skip the activations, about half the reading
         self._tails: dict[tuple[int, int, int], np.ndarray] = {}
 
     def load(self, block: Block) -> LoadedBlock:
@@ -56,7 +56,8 @@ class BlockReader:
             self._tails.clear()
         self._tails[key] = frames[-(shard.stack_size - 1) :].copy() if shard.stack_size > 1 else frames[:0]
         values = {}
-        for name in ("q_values", "hidden"):
+        values["hidden"] = np.zeros((block.stop - block.start, 0), dtype=np.float32)
+        for name in ("q_values", "hidden") if self.with_hidden else ("q_values",):
             values[name] = shard.read(name, block.start, block.stop).astype(np.float32, copy=False)
             check_values_finite(values[name], name, shard.path, block.start)
         actions = shard.read("actions", block.start, block.stop)

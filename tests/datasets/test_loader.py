@@ -137,3 +137,15 @@ def test_mixtures_refuse_what_cannot_be_mixed(tmp_path, breakout_zarr, pong_conv
         make_loader(TeacherDataset(breakout_zarr), batch_size=0)
     with pytest.raises(UserError, match="rank"):
         make_loader(TeacherDataset(breakout_zarr), rank=2, world_size=2)
+
+
+def test_read_ahead_and_skipping_activations_change_nothing_else(breakout_zarr):
+    ds = TeacherDataset(breakout_zarr)
+    reference = epoch(make_loader(ds, batch_size=64, seed=5, **SMALL))
+    same = epoch(make_loader(ds, batch_size=64, seed=5, read_ahead=False, **SMALL))
+    light = epoch(make_loader(ds, batch_size=64, seed=5, with_hidden=False, **SMALL))
+    assert light["hidden"].shape == (700, 0)
+    for key in reference:
+        assert np.array_equal(same[key], reference[key]), key
+        if key != "hidden":
+            assert np.array_equal(light[key], reference[key]), key
