@@ -36,6 +36,7 @@ TRAINER_DEFAULTS = {"max_epochs": 1, "log_every_n_steps": 10}
 
 
 def _lightning_cli(argv: list[str]):
+    import torch
     from pytorch_lightning.callbacks import ModelCheckpoint
     from pytorch_lightning.cli import LightningCLI
 
@@ -55,6 +56,17 @@ def _lightning_cli(argv: list[str]):
             parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
             parser.set_defaults({"checkpoint.save_last": True})
             parser.add_lightning_class_args(ExportAMN, "export")
+            # On a shared or small CPU machine torch's default (one thread per core) can be
+            # many times slower than 1 thread: idle OpenMP threads spin against other jobs.
+            parser.add_argument("--torch_threads", type=int | None, default=None,
+                                help="CPU threads torch may use (default: torch's choice)")  # fmt: skip
+
+        def before_instantiate_classes(self) -> None:
+            threads = self._get(self.config, "torch_threads")
+            if threads is not None:
+                if threads < 1:
+                    raise UserError(f"torch_threads must be at least 1, got {threads}")
+                torch.set_num_threads(threads)
 
         def instantiate_trainer(self, **kwargs):
             trainer_config = self._get(self.config_init, "trainer", default={})
