@@ -75,17 +75,24 @@ class TeacherStream(IterableDataset):
         self.samples_per_game = samples_per_game or max(len(ds) for ds in mixture.datasets)
         self.blocks = [plan_blocks(ds, game_id, block_chunks) for game_id, ds in enumerate(mixture.datasets)]
         self.epoch = 0
-        self.rank, self.world_size = rank, world_size
+        self._given_placement = (rank, world_size)
+        self.rank, self.world_size = 0, 1  # the placement in effect (resolve_distributed)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
     def resolve_distributed(self) -> tuple[int, int]:
-        """(rank, world_size): as given, else from torch.distributed if initialised."""
-        if self.rank is None or self.world_size is None:
-            initialised = torch.distributed.is_available() and torch.distributed.is_initialized()
-            self.rank = torch.distributed.get_rank() if initialised else 0
-            self.world_size = torch.distributed.get_world_size() if initialised else 1
+        """Set and return (rank, world_size): as given to make_loader, else torch.distributed's
+        when it is initialised, else (0, 1). Asked anew for every epoch and len(), since a
+        loader may be made before DDP starts; worker processes keep their parent's answer."""
+        if get_worker_info() is not None:
+            return self.rank, self.world_size
+        if self._given_placement[0] is not None:
+            self.rank, self.world_size = self._given_placement
+        elif torch.distributed.is_available() and torch.distributed.is_initialized():
+            self.rank, self.world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
+        else:
+            self.rank, self.world_size = 0, 1
         return self.rank, self.world_size
 
     # ------------------------------------------------------------------ the epoch's plan

@@ -149,3 +149,32 @@ def test_read_ahead_and_skipping_activations_change_nothing_else(breakout_zarr):
         assert np.array_equal(same[key], reference[key]), key
         if key != "hidden":
             assert np.array_equal(light[key], reference[key]), key
+
+
+def _ddp_rank(rank: int, store: str, rendezvous: str, out: str) -> None:
+    """One DDP process: join a real 2-process gloo group, then serve one epoch."""
+    torch.distributed.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
+    try:
+        loader = make_loader(TeacherDataset(store), batch_size=64, seed=0, **SMALL)
+        indices = np.concatenate([batch["index"].numpy() for batch in loader])
+        np.save(f"{out}-{rank}.npy", np.append(indices, len(loader)))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_ranks_come_from_torch_distributed(tmp_path, breakout_zarr):
+    torch.multiprocessing.spawn(
+        _ddp_rank, args=(str(breakout_zarr), str(tmp_path / "rendezvous"), str(tmp_path / "served")), nprocs=2
+    )
+    served = [np.load(tmp_path / f"served-{rank}.npy") for rank in (0, 1)]
+    assert [s[-1] for s in served] == [6, 6], "each rank makes ceil(350 / 64) batches"
+    indices = [s[:-1] for s in served]
+    assert [len(i) for i in indices] == [350, 350]
+    assert np.array_equal(np.sort(np.concatenate(indices)), np.arange(700)), "disjoint shares, all served"
+
+
+def test_hdf5_stores_serve_the_same_batches(breakout_zarr, breakout_h5):
+    from_zarr = epoch(make_loader(TeacherDataset(breakout_zarr), batch_size=100, seed=2, **SMALL))
+    from_hdf5 = epoch(make_loader(TeacherDataset(breakout_h5), batch_size=100, seed=2, **SMALL))
+    for key in from_zarr:
+        assert np.array_equal(from_zarr[key], from_hdf5[key]), key
