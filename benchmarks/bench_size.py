@@ -1,0 +1,110 @@
+"""Bytes per transition on disk: a teacher store against naive storage.
+
+Naive storage keeps, per transition, the 4 stacked uint8 frames, float32 Q-values and float32
+activations, uncompressed: 4*84*84 + 4*A + 4*512 bytes (~30 KB for Breakout). A teacher store
+keeps each frame once (stacks are rebuilt on read), losslessly compressed, plus compressed
+labels. Target: >= 50x smaller with lossless frames.
+
+One collection (random play: epsilon 1, so the frames move like real play; a greedy untrained
+expert in Breakout never serves the ball and its frames barely change), then the same steps are
+written again through `StoreWriter` with each setting, so every row compares identical data.
+The expert is randomly initialised: its fc activations are half zeros and change with every
+frame, which is denser than a trained expert's (many of whose units are silent), so the
+activation figures here are pessimistic.
+
+    python benchmarks/bench_size.py [--game breakout] [--steps 4096] [--num-envs 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actor_mimic.collect import CollectConfig, collect
+from actor_mimic.common.atari import AtariConfig
+from actor_mimic.common.checkpoint import random_init_expert
+from actor_mimic.common.store import StoreWriter, open_store
+from actor_mimic.common.store_backends import bytes_on_disk
+
+SETTINGS = [  # (value dtype, compression, backend)
+    ("float32", "zstd", "zarr"),
+    ("float32", "zstd", "hdf5"),
+    ("float32", "lz4", "zarr"),
+    ("float16", "zstd", "zarr"),
+    ("float16", "zstd", "hdf5"),
+    ("float16", "lz4", "zarr"),
+    ("float16", "zstd:9", "zarr"),
+]
+
+
+def read_all(path: Path) -> tuple[dict, object]:
+    backend, info = open_store(path)
+    arrays = {name: np.asarray(backend.array(name)[: info.num_steps]) for name in info.attrs["fields"]}
+    backend.close()
+    return arrays, info
+
+
+def rewrite(source: dict, info, path: Path, value_dtype: str, compression: str, backend: str) -> None:
+    """The same episodes through the real writer, with other settings."""
+    metadata = {k: v for k, v in info.attrs.items() if k in ("game", "atari", "preprocessing", "action_set")}
+    writer = StoreWriter.create(
+        path, metadata=metadata, num_actions=source["q_values"].shape[1], hidden_size=source["hidden"].shape[1],
+        value_dtype=value_dtype, compression=compression, backend=backend,
+    )  # fmt: skip
+    for start, length in zip(info.episode_starts, info.episode_lengths):
+        episode = {name: values[start : start + length] for name, values in source.items()}
+        episode["q_values"] = episode["q_values"].astype(value_dtype)
+        episode["hidden"] = episode["hidden"].astype(value_dtype)
+        writer.append_episode(episode)
+    writer.close(complete=True)
+
+
+def field_bytes(path: Path, backend: str, name: str) -> int:
+    if backend == "zarr":
+        return bytes_on_disk(path / name)
+    import h5py
+    import hdf5plugin  # noqa: F401
+
+    with h5py.File(path, "r") as handle:
+        return int(handle[name].id.get_storage_size())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--game", default="breakout")
+    parser.add_argument("--steps", type=int, default=4096)
+    parser.add_argument("--num-envs", type=int, default=8)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    expert = random_init_expert(AtariConfig(args.game))
+    with tempfile.TemporaryDirectory() as tmp:
+        collected = collect(CollectConfig(expert=expert, out=Path(tmp) / "collected.zarr", steps=args.steps, num_envs=args.num_envs, epsilon=1.0))
+        source, info = read_all(collected)
+        steps, num_actions, hidden_size = len(source["actions"]), source["q_values"].shape[1], source["hidden"].shape[1]
+        naive = 4 * source["frames"][0].size + 4 * num_actions + 4 * hidden_size
+        print(f"{args.game}: {steps} steps, {info.num_episodes} episodes, random play, random-init expert "
+              f"({(source['hidden'] == 0).mean():.0%} of fc activations are zero)")  # fmt: skip
+        print(f"naive: {naive} B/transition (4 stacked uint8 frames + float32 Q-values + float32 activations)")
+        print(f"{'values':8s} {'codec':7s} {'engine':6s} {'frames':>7s} {'q':>6s} {'hidden':>7s} {'other':>6s} {'total':>7s} {'vs naive':>9s}")
+        stores = [("float32", "zstd", "zarr", collected)]
+        for value_dtype, compression, backend in SETTINGS:
+            path = Path(tmp) / f"{value_dtype}-{compression.replace(':', '')}.{'zarr' if backend == 'zarr' else 'h5'}"
+            rewrite(source, info, path, value_dtype, compression, backend)
+            stores.append((value_dtype, compression, backend, path))
+        for value_dtype, compression, backend, path in stores:
+            sizes = {name: field_bytes(path, backend, name) / steps for name in ("frames", "q_values", "hidden")}
+            total = bytes_on_disk(path) / steps
+            other = total - sum(sizes.values())
+            label = compression + ("*" if path == collected else "")
+            print(f"{value_dtype:8s} {label:7s} {backend:6s} {sizes['frames']:7.1f} {sizes['q_values']:6.1f} "
+                  f"{sizes['hidden']:7.1f} {other:6.1f} {total:7.1f} {naive / total:8.1f}x")  # fmt: skip
+        print("B/transition per field; 'other' = actions, rewards, flags, lives, episode table, metadata;")
+        print("* = the store as `amn collect` wrote it (defaults), the rest rewritten from it. Target >= 50x.")
+
+
+if __name__ == "__main__":
+    main()
