@@ -55,16 +55,14 @@ class BlockReader:
         if len(self._tails) >= MAX_CACHED_TAILS:
             self._tails.clear()
         self._tails[key] = frames[-(shard.stack_size - 1) :].copy() if shard.stack_size > 1 else frames[:0]
-        values = {}
-        values["hidden"] = np.zeros((block.stop - block.start, 0), dtype=np.float32)
-        for name in ("q_values", "hidden") if self.with_hidden else ("q_values",):
-            values[name] = shard.read(name, block.start, block.stop).astype(np.float32, copy=False)
-            check_values_finite(values[name], name, shard.path, block.start)
+        q_values = _checked_values(shard, "q_values", block)
+        if self.with_hidden:
+            hidden = _checked_values(shard, "hidden", block)
+        else:
+            hidden = np.zeros((block.stop - block.start, 0), dtype=np.float32)
         actions = shard.read("actions", block.start, block.stop)
         indices = dataset.indices_of(block.shard_id, steps)
-        return LoadedBlock(
-            block, frames, context, steps, episode_starts, indices, values["q_values"], values["hidden"], actions
-        )
+        return LoadedBlock(block, frames, context, steps, episode_starts, indices, q_values, hidden, actions)
 
     def _context(self, block: Block, shard, episode_start: int) -> np.ndarray:
         """Frames of the block's first episode just before the block (at most stack_size-1)."""
@@ -96,6 +94,13 @@ class BlockReader:
         write_values(batch, position, layout, loaded.q_values, loaded.hidden, loaded.actions, rows)
         batch["index"][position:stop] = loaded.indices[picks]
         return stop
+
+
+def _checked_values(shard, name: str, block: Block) -> np.ndarray:
+    """float32 (stop-start, D): Q-values or activations of a block, refused if not finite."""
+    values = shard.read(name, block.start, block.stop).astype(np.float32, copy=False)
+    check_values_finite(values, name, shard.path, block.start)
+    return values
 
 
 class BlockStream:

@@ -26,26 +26,25 @@ from actor_mimic.errors import UserError
 class TeacherDataset:
     """Steps of one game. `paths`: one store path or a list of shards of the same game."""
 
-    def __init__(
-        self,
-        paths: str | Path | list[str | Path],
-        allow_incomplete: bool = False,
-        *,
-        _shards: list[Shard] | None = None,
-        _episodes: list[np.ndarray] | None = None,
-    ):
-        if _shards is None:
-            if isinstance(paths, (str, Path)):
-                paths = [paths]
-            if not paths:
-                raise UserError("no teacher stores given: pass at least one store path")
-            _shards = [Shard(path, allow_incomplete=allow_incomplete) for path in paths]
-            _check_same_game(_shards)
-        self.shards = _shards
+    def __init__(self, paths: str | Path | list[str | Path], allow_incomplete: bool = False):
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        if not paths:
+            raise UserError("no teacher stores given: pass at least one store path")
+        shards = [Shard(path, allow_incomplete=allow_incomplete) for path in paths]
+        _check_same_game(shards)
+        self._hold(shards, [np.arange(len(s.episode_starts), dtype=np.int64) for s in shards])
+
+    @classmethod
+    def _from_shards(cls, shards: list[Shard], episodes: list[np.ndarray]) -> TeacherDataset:
+        dataset = cls.__new__(cls)
+        dataset._hold(shards, episodes)
+        return dataset
+
+    def _hold(self, shards: list[Shard], episodes: list[np.ndarray]) -> None:
+        self.shards = shards
         # Per shard: the indices (into its episode table) of the episodes this dataset holds.
-        if _episodes is None:
-            _episodes = [np.arange(len(s.episode_starts), dtype=np.int64) for s in _shards]
-        self.selected_episodes = [np.sort(np.asarray(e, dtype=np.int64)) for e in _episodes]
+        self.selected_episodes = [np.sort(np.asarray(e, dtype=np.int64)) for e in episodes]
         self._index_episodes()
 
     def _index_episodes(self) -> None:
@@ -74,8 +73,18 @@ class TeacherDataset:
         return self.shards[0].action_set
 
     @property
+    def action_mask(self) -> np.ndarray:
+        """bool (18,): True at the game's valid ALE actions."""
+        return GameLayout(0, self.action_set).mask
+
+    @property
     def hidden_size(self) -> int:
         return self.shards[0].hidden_size
+
+    @property
+    def episode_lengths(self) -> np.ndarray:
+        """int64 (num_episodes,), in index order (like `episode_returns`)."""
+        return self._episode_length
 
     @property
     def preprocessing(self) -> dict:
@@ -138,7 +147,7 @@ class TeacherDataset:
         episodes = [
             chosen[keep[offsets[i] : offsets[i + 1]]] for i, chosen in enumerate(self.selected_episodes)
         ]
-        return TeacherDataset(None, _shards=self.shards, _episodes=episodes)
+        return TeacherDataset._from_shards(self.shards, episodes)
 
     # ------------------------------------------------------------------ random access
     def locate(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -209,6 +218,8 @@ def _normalise_index(index, length: int) -> tuple[np.ndarray, bool]:
         indices, single = np.asarray(index), False
         if indices.dtype == bool:
             raise IndexError("boolean masks are not supported; pass np.flatnonzero(mask)")
+        if indices.size == 0:
+            indices = indices.astype(np.int64)
         if not np.issubdtype(indices.dtype, np.integer):
             raise IndexError(f"dataset indices must be integers, got {indices.dtype}")
         indices = indices.astype(np.int64).reshape(-1)

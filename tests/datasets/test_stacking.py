@@ -10,9 +10,10 @@ from actor_mimic.datasets.stacking import build_stacks, episode_start_of_steps, 
 def test_blocks_with_context_rebuild_the_live_stacks(breakout_zarr, breakout_live):
     ds = TeacherDataset(breakout_zarr)
     frames = breakout_live[:, -1]  # the newest frame of each live observation, as stored
-    starts = episode_start_of_steps(ds._episode_start, ds._episode_length, np.arange(700))
+    shard = ds.shards[0]
+    starts = episode_start_of_steps(shard.episode_starts, shard.episode_lengths, np.arange(700))
     assert np.array_equal(build_stacks(frames, 0, np.arange(700), starts), breakout_live)
-    episode_start = int(ds._episode_start[1])
+    episode_start = int(shard.episode_starts[1])
     for block_start in (episode_start, episode_start + 1, episode_start + 2, episode_start + 3, episode_start + 50):
         block_stop = min(block_start + 64, 700)
         steps = np.arange(block_start, block_stop)

@@ -17,7 +17,7 @@ def test_stacks_equal_the_live_observations_across_episode_boundaries(breakout_z
     assert len(ds) == 700 and ds.num_episodes >= 3
     assert np.array_equal(ds[:]["frames"], breakout_live)
     # The first steps of each episode hold zero frames, never the previous episode's.
-    starts = np.concatenate([[0], np.cumsum(ds._episode_length)[:-1]])
+    starts = np.concatenate([[0], np.cumsum(ds.episode_lengths)[:-1]])
     assert not ds[starts]["frames"][:, :3].any() and ds[starts]["frames"][:, 3].any()
     # Single ints, negative ints and unsorted arrays with repeats read the same steps.
     picks = np.array([450, 3, 3, 299, 150, 0, 699, starts[1] + 1])
@@ -38,6 +38,7 @@ def test_values_are_the_experts_scattered_onto_the_18_ale_actions(breakout_zarr,
     assert np.array_equal(sample["hidden"], torch.cat([h for _, h in labels]).numpy())
     assert sample["q_values"].dtype == np.float32 and sample["action_mask"].dtype == bool
     assert np.array_equal(sample["action_mask"], np.tile(np.isin(np.arange(18), game_actions), (700, 1)))
+    assert np.array_equal(ds.action_mask, np.isin(np.arange(18), game_actions))
     stored = raw_arrays(breakout_zarr)["actions"]
     assert np.array_equal(sample["actions"], np.array(game_actions)[stored])
     assert sample["actions"].dtype == np.int64 and not sample["game_id"].any()
