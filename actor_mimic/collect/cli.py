@@ -54,7 +54,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noop-max", type=int, help="no-op starts after each reset (default: the expert's)")
     parser.add_argument("--sticky", type=float, help="repeat_action_probability (default: the expert's)")
     parser.add_argument("--frame-skip", type=int, help="must equal the expert's (checked); default: the expert's")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted store to its target")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted store to its target (a missing store is started)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing store")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -137,6 +137,7 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
     # zero-padded first stack of every episode fail here, with nothing written.
     probe = np.zeros((1, *atari.observation_shape), dtype=np.uint8)
     _check_labels(*labeller(probe), expert_name, [0])
+    resumed = config.record and config.resume and Path(config.out).exists()
     if config.record:
         writer, cut_episodes = open_writer(config, metadata, len(actions_of_game), labeller.hidden_size, atari.screen_size)
         start_step, start_episode = writer.num_steps, writer.num_episodes
@@ -165,13 +166,14 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
             recent_returns.append(float(returns[env]))
         lengths[env], returns[env] = 0, 0.0
 
-    def stop_all(complete: bool, **extra) -> None:
+    def stop_all(complete: bool, reason: str) -> None:
+        """Store the running episodes (cut) and close the store, recording why it stopped."""
         for env in range(num_envs):
             finish_episode(env, cut=True)
         if writer is not None:
             if writer.attrs["segments"]:
-                writer.attrs["segments"][-1]["end_step"] = writer.total_steps
-            writer.close(complete=complete, **extra)
+                writer.attrs["segments"][-1].update(end_step=writer.total_steps, stopped_by=reason)
+            writer.close(complete=complete)
 
     from tqdm import tqdm
 
@@ -190,16 +192,16 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
     try:
         while not budget.reached:
             if stop:
-                stop_all(complete=False)
+                stop_all(complete=False, reason=f"signal {stop.signal_number}")
                 raise CollectionInterrupted(config.out, _done(writer, budget, "steps"), _done(writer, budget, "episodes"), stop.signal_number)
             active = np.flatnonzero(recording & ~resetting)
             active = active[: budget.steps_allowed(len(active))]
             q_values, hidden = labeller(obs)
             try:
                 _check_labels(q_values, hidden, expert_name, active)
-            except UserError:
-                stop_all(complete=False, stopped_by="non-finite expert output")
-                raise
+            except UserError as error:
+                stop_all(complete=False, reason="non-finite expert output")
+                raise UserError(f"{error} ({_what_was_kept(writer, resumed, config.out)})") from None
             actions = actor.act(obs, q_values)
             venv.send(actions.astype(np.int32))
             if writer is not None:
@@ -223,7 +225,7 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
             if len(active) and ended[active].any() and recent_returns:
                 bar.set_postfix(episodes=budget.episodes_done, mean_return=f"{np.mean(recent_returns):.1f}")
             resetting = ended & ~resetting
-        stop_all(complete=True)
+        stop_all(complete=True, reason="target")
     finally:
         bar.close()
     seconds = time.perf_counter() - started
@@ -241,9 +243,28 @@ def _check_labels(q_values: np.ndarray, hidden: np.ndarray, expert_name: str, ro
     for name, values in (("Q-values", q_values), ("hidden activations", hidden)):
         if not np.isfinite(values[rows]).all():
             raise UserError(
-                f"{expert_name} produced NaN or infinite {name}: the checkpoint is broken "
-                "(collected steps before this one are kept; recollect with a sound expert)"
+                f"{expert_name} produced NaN or infinite {name}: the checkpoint is broken, "
+                "collect with a sound expert"
             )
+
+
+def _what_was_kept(writer, resumed: bool, out) -> str:
+    """After a failure: keep what earlier steps stored, remove a store this run made empty."""
+    if writer is None:
+        return "nothing was written"
+    if writer.num_steps == 0 and not resumed:
+        _remove_store(Path(out))
+        return "nothing was written"
+    return f"{out} keeps the {writer.num_steps} steps stored before it, marked incomplete"
+
+
+def _remove_store(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
 
 
 def _done(writer, budget: Budget, kind: str) -> int:

@@ -83,6 +83,20 @@ def test_non_finite_expert_output_names_the_expert_and_writes_nothing(capsys, tm
     assert not (tmp_path / "s.zarr").exists()
 
 
+def test_expert_overflowing_only_on_real_frames_leaves_no_empty_store(capsys, tmp_path):
+    """Finite on the zero stack the probe uses, infinite on any real frame: found at the first
+    step, after the store was created; the empty store is removed again."""
+    expert = random_init_expert(BREAKOUT, seed=1)
+    with torch.no_grad():
+        expert.network.convs[0].weight.fill_(3e38)
+        expert.network.convs[0].bias.fill_(-1.0)
+    path = tmp_path / "overflowing.safetensors"
+    save_checkpoint(path, expert.network, expert.metadata)
+    message = amn_collect(capsys, "--expert", path, "--out", tmp_path / "s.h5", "--steps", 10)
+    assert "overflowing.safetensors produced NaN or infinite" in message and "nothing was written" in message
+    assert not (tmp_path / "s.h5").exists()
+
+
 def test_an_existing_store_is_neither_touched_nor_mixed(capsys, tmp_path, expert_file, expert):
     out = tmp_path / "s.zarr"
     collect(CollectConfig(expert=expert_file, out=out, steps=30, num_envs=2))

@@ -82,6 +82,7 @@ def test_sigint_stores_the_running_episodes_and_resume_reaches_the_exact_target(
     segments = info.attrs["segments"]
     assert len(segments) == 2 and segments[0]["env_seeds"] != segments[1]["env_seeds"]
     assert segments[1]["start_step"] == len(before["actions"]) and segments[1]["end_step"] == 1200
+    assert [segment["stopped_by"] for segment in segments] == ["signal 2", "target"]
 
 
 def test_sigkill_keeps_the_committed_chunks_and_resume_completes(tmp_path, expert_file):
