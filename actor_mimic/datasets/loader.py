@@ -17,8 +17,9 @@ What one epoch is:
   extra short batch is skipped in that epoch.
 - weighting="balanced": `samples_per_game` steps of every game (default: the largest game's
   size), as full batches of `batch_size` with batch_size/num_games steps of each game in
-  every batch (the remainder rotates between games). A game smaller than that is cycled,
-  in a fresh order each pass. Every worker takes an equal, disjoint share of every game.
+  every batch (the remainder rotates between games): the largest game is seen about once, a
+  smaller one is cycled, in a fresh order each pass. Every worker takes an equal, disjoint
+  share of every game (a game with fewer steps than workers is cycled whole by each).
 
 Iterating the loader again starts the next epoch (a new order), unless `set_epoch(e)` was
 called since; order depends only on (seed, epoch, rank, world_size, num_workers).
@@ -230,9 +231,10 @@ def make_loader(
 ) -> TeacherLoader:
     """A DataLoader of batches (dict of tensors, batch.py) from a dataset or a mixture.
 
-    shuffle_buffer: steps held in memory per worker to shuffle among (at least 2 blocks per
-        game; a block is `block_chunks` chunks of the store, 4096 steps by default, about
-        40 MB decompressed with 512 float32 activations).
+    shuffle_buffer: steps each worker shuffles among (at least 2 blocks per game; a block
+        is `block_chunks` chunks of the store, 4096 steps by default, about 40 MB
+        decompressed with 512 float32 activations). With read_ahead the next group is read
+        meanwhile, so up to twice that is in memory per worker.
     samples_per_game: length of a balanced epoch per game (see the module docstring).
     rank, world_size: this process's DDP share; default from torch.distributed.
     read_ahead: read the next group of blocks in a background thread while this one is
@@ -246,7 +248,8 @@ def make_loader(
         raise UserError(f"make_loader takes a TeacherDataset or TeacherMixture, not {type(data).__name__}")
     for name, value, low in (
         ("batch_size", batch_size, 1), ("num_workers", num_workers, 0), ("shuffle_buffer", shuffle_buffer, 1),
-        ("block_chunks", block_chunks, 1), ("samples_per_game", samples_per_game or 1, 1),
+        ("block_chunks", block_chunks, 1),
+        ("samples_per_game", 1 if samples_per_game is None else samples_per_game, 1),
     ):  # fmt: skip
         if not isinstance(value, (int, np.integer)) or value < low:
             raise UserError(f"{name} must be a whole number >= {low}, got {value!r}")
