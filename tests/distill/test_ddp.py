@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -26,7 +28,7 @@ def test_two_ranks_see_disjoint_shares_of_the_stores(stores, tmp_path):
             - {{game: pong, stores: ["{stores['pong']}"]}}
             - {{game: breakout, stores: ["{stores['breakout']}"]}}
           weighting: proportional    # every stored step once per epoch, split over the ranks
-          val_fraction: 0
+          val_fraction: 0.3          # held-out episodes: per-game metrics gathered over both ranks
           batch_size: 32
           num_workers: 0
         trainer:
@@ -53,10 +55,11 @@ def test_two_ranks_see_disjoint_shares_of_the_stores(stores, tmp_path):
     seen = [Counter(r["digests"]) for r in ranks]
     assert all(sum(c.values()) > 100 for c in seen)
 
-    # Every stored step, once: identical states (e.g. the first frames of episodes) may share a
-    # digest, so compare multisets. Had the ranks overlapped, some digest would be seen more
-    # often than the stores hold it.
-    full = TeacherMixture([TeacherDataset(str(stores[g])) for g in ("pong", "breakout")], weighting="proportional")
+    # Every training step of the stores, once. Identical states (e.g. the first frames of
+    # episodes) may share a digest, so compare multisets: had the ranks overlapped, some digest
+    # would be seen more often than the training split holds it.
+    train_sets = [TeacherDataset(str(stores[g])).split_episodes(0.3, seed=0)[0] for g in ("pong", "breakout")]
+    full = TeacherMixture(train_sets, weighting="proportional")
     stored = Counter(d for batch in make_loader(full, batch_size=256, shuffle=False) for d in sample_digests(batch))
     together = seen[0] + seen[1]
     assert not together - stored  # nothing seen more often than stored
@@ -65,3 +68,7 @@ def test_two_ranks_see_disjoint_shares_of_the_stores(stores, tmp_path):
     exported = sorted((tmp_path / "runs" / "distill").glob("version_*/amn.safetensors"))
     assert len(exported) == 1  # written once, by rank 0
     assert read_metadata(exported[0]).games == ["pong", "breakout"]
+    with open(exported[0].parent / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    kl = [float(row["val/breakout/kl"]) for row in rows if row.get("val/breakout/kl")]
+    assert len(kl) == 1 and math.isfinite(kl[0])
