@@ -39,7 +39,7 @@ from actor_mimic.collect.policies import (
     load_policy,
     resolve_environment,
 )
-from actor_mimic.collect.writer import backend_name, check_out, open_writer
+from actor_mimic.collect.writer import BackgroundWriter, backend_name, check_out, open_writer
 from actor_mimic.common.atari import action_set, make_vector_env
 from actor_mimic.common.store import step_fields
 from actor_mimic.errors import UserError
@@ -148,6 +148,7 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         segments.append({"start_step": start_step, "start_episode": start_episode, "env_seeds": env_seeds.tolist()})
     actor = Actor(config.acting_epsilon, len(actions_of_game), rng, behaviour, actions_of_game)
     buffers = [EpisodeBuffer(fields) for _ in range(num_envs)] if writer is not None else []
+    background = BackgroundWriter(writer) if writer is not None else None
     recent_returns: collections.deque = collections.deque(maxlen=20)
 
     # Length and raw return of each env's running episode (also when not recording).
@@ -158,9 +159,11 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         if lengths[env] == 0:
             return
         if writer is not None:
-            if cut:
+            if cut:  # only from stop_all, after the background writer drained
                 cut_episodes.append(writer.total_episodes)
-            writer.append_episode(buffers[env].take(cut=cut))
+                writer.append_episode(buffers[env].take(cut=True))
+            else:
+                background.append_episode(buffers[env].take())
         if not cut:
             budget.episodes_done += 1
             recent_returns.append(float(returns[env]))
@@ -168,6 +171,8 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
 
     def stop_all(complete: bool, reason: str) -> None:
         """Store the running episodes (cut) and close the store, recording why it stopped."""
+        if writer is not None:
+            background.drain()
         for env in range(num_envs):
             finish_episode(env, cut=True)
         if writer is not None:
@@ -228,6 +233,8 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         stop_all(complete=True, reason="target")
     finally:
         bar.close()
+        if background is not None:
+            background.shutdown()
     seconds = time.perf_counter() - started
     recorded = budget.steps_done - start_step
     # The rollout's own speed (env setup excluded), for users and for benchmarks/bench_collect.py.

@@ -68,3 +68,45 @@ def open_writer(config: CollectConfig, metadata: dict, num_actions: int, hidden_
         overwrite=config.overwrite,
     )
     return writer, writer.attrs["cut_episodes"]
+
+
+class BackgroundWriter:
+    """Appends episodes to a StoreWriter on one worker thread.
+
+    Compressing and writing a chunk takes ~8% of a collection's time when done inline; on the
+    worker thread it overlaps the env steps and the expert's forward pass (the codecs release
+    the GIL). One worker keeps the StoreWriter single-threaded and the episodes in order; at
+    most `max_pending` episodes wait, so memory stays bounded. An error in the worker is raised
+    in the caller at the next `append_episode` or at `drain`.
+
+    The caller must `drain()` before touching `writer` (its attributes or counts) itself.
+    """
+
+    def __init__(self, writer, max_pending: int = 4):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.writer = writer
+        self.max_pending = max_pending
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amn-store-writer")
+        self._pending: list = []
+
+    def append_episode(self, steps: dict) -> None:
+        self._pending = [future for future in self._pending if not _finished(future)]
+        while len(self._pending) >= self.max_pending:
+            self._pending.pop(0).result()
+        self._pending.append(self._executor.submit(self.writer.append_episode, steps))
+
+    def drain(self) -> None:
+        """Wait until every submitted episode is in the writer (errors are raised here)."""
+        while self._pending:
+            self._pending.pop(0).result()
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+def _finished(future) -> bool:
+    if future.done():
+        future.result()  # raises the worker's error, if any
+        return True
+    return False
