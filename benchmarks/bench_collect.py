@@ -10,7 +10,9 @@ stepping loop only (env creation and the first reset excluded in all three):
     collect      `collect(...)` writing a Zarr teacher store (frames, Q-values, activations)
 
 Target: recording costs at most 10% (collect vs rollout). The expert is randomly initialised
-(the forward pass costs the same as a trained one's).
+(its forward pass costs the same as a trained one's) and plays with epsilon 1: a greedy
+untrained expert never serves the ball in Breakout, and its near-constant frames would make
+the store's compression unrealistically cheap. The expert still labels every step.
 
     python benchmarks/bench_collect.py [--game breakout] [--steps 3000] [--num-envs 8] [--repeats 5]
 """
@@ -61,7 +63,7 @@ class RolloutTimes(logging.Handler):
 def collection(expert, steps: int, num_envs: int, out: Path | None, times: RolloutTimes) -> float:
     """Steps per second of collect's rollout loop (env creation and reset excluded, like
     `env_only`; the final flush and close of the store included)."""
-    collect(CollectConfig(expert=expert, out=out, steps=steps, num_envs=num_envs, record=out is not None, overwrite=True))
+    collect(CollectConfig(expert=expert, out=out, steps=steps, num_envs=num_envs, epsilon=1.0, record=out is not None, overwrite=True))
     recorded, seconds = times.last
     return recorded / seconds
 
