@@ -143,9 +143,10 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         start_step, start_episode = writer.num_steps, writer.num_episodes
     budget = Budget(config.target_kind, config.shard_target, start_step, start_episode - len(cut_episodes))
     env_seeds, rng = segment_seeds(config, start_step, start_episode)
+    segment = None  # this run's entry in the store's list of segments (runs that wrote it)
     if writer is not None and not budget.reached:
-        segments = writer.attrs.setdefault("segments", [])
-        segments.append({"start_step": start_step, "start_episode": start_episode, "env_seeds": env_seeds.tolist()})
+        segment = {"start_step": start_step, "start_episode": start_episode, "env_seeds": env_seeds.tolist()}
+        writer.attrs.setdefault("segments", []).append(segment)
     actor = Actor(config.acting_epsilon, len(actions_of_game), rng, behaviour, actions_of_game)
     buffers = [EpisodeBuffer(fields) for _ in range(num_envs)] if writer is not None else []
     background = BackgroundWriter(writer) if writer is not None else None
@@ -176,8 +177,8 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         for env in range(num_envs):
             finish_episode(env, cut=True)
         if writer is not None:
-            if writer.attrs["segments"]:
-                writer.attrs["segments"][-1].update(end_step=writer.total_steps, stopped_by=reason)
+            if segment is not None:
+                segment.update(end_step=writer.total_steps, stopped_by=reason)
             writer.close(complete=complete)
 
     from tqdm import tqdm
