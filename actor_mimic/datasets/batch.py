@@ -14,9 +14,14 @@ For B samples (numpy from datasets, torch tensors from the loader):
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from actor_mimic.common.atari import NUM_ALE_ACTIONS, action_mask
 
+_TORCH_DTYPES = {
+    np.dtype(np.uint8): torch.uint8, np.dtype(np.float32): torch.float32,
+    np.dtype(bool): torch.bool, np.dtype(np.int64): torch.int64,
+}  # fmt: skip
 BATCH_KEYS = ("frames", "q_values", "action_mask", "hidden", "actions", "game_id", "index")
 
 
@@ -30,17 +35,44 @@ class GameLayout:
         self.mask = action_mask(self.action_set)  # bool (18,)
 
 
-def empty_batch(size: int, frame_shape: tuple[int, int, int], hidden_size: int) -> dict:
-    """Uninitialised arrays for `size` samples; every writer fills all of each row."""
+def batch_fields(size: int, frame_shape: tuple[int, int, int], hidden_size: int) -> dict:
+    """name -> (shape, numpy dtype) of every batch field, for `size` samples."""
     return {
-        "frames": np.empty((size, *frame_shape), dtype=np.uint8),
-        "q_values": np.empty((size, NUM_ALE_ACTIONS), dtype=np.float32),
-        "action_mask": np.empty((size, NUM_ALE_ACTIONS), dtype=bool),
-        "hidden": np.empty((size, hidden_size), dtype=np.float32),
-        "actions": np.empty(size, dtype=np.int64),
-        "game_id": np.empty(size, dtype=np.int64),
-        "index": np.empty(size, dtype=np.int64),
+        "frames": ((size, *frame_shape), np.dtype(np.uint8)),
+        "q_values": ((size, NUM_ALE_ACTIONS), np.dtype(np.float32)),
+        "action_mask": ((size, NUM_ALE_ACTIONS), np.dtype(bool)),
+        "hidden": ((size, hidden_size), np.dtype(np.float32)),
+        "actions": ((size,), np.dtype(np.int64)),
+        "game_id": ((size,), np.dtype(np.int64)),
+        "index": ((size,), np.dtype(np.int64)),
     }
+
+
+def empty_batch(size: int, frame_shape: tuple[int, int, int], hidden_size: int) -> dict:
+    """Uninitialised numpy arrays for `size` samples; every writer fills all of each row."""
+    fields = batch_fields(size, frame_shape, hidden_size)
+    return {name: np.empty(shape, dtype=dtype) for name, (shape, dtype) in fields.items()}
+
+
+def shared_batch(size: int, frame_shape: tuple[int, int, int], hidden_size: int) -> tuple[dict, dict]:
+    """(numpy arrays, torch tensors) over one shared-memory buffer, for DataLoader workers.
+
+    A worker's batch crosses to the main process through shared memory; torch would copy
+    each ordinary tensor into a new shared segment of its own. Written in place here, the
+    batch is one segment and is never copied.
+    """
+    fields = batch_fields(size, frame_shape, hidden_size)
+    offsets, total = {}, 0
+    for name, (shape, dtype) in fields.items():
+        offsets[name] = total
+        total += -(-int(np.prod(shape)) * dtype.itemsize // 64) * 64  # 64-byte aligned
+    buffer = torch.empty(max(total, 1), dtype=torch.uint8).share_memory_()
+    tensors = {}
+    for name, (shape, dtype) in fields.items():
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        view = buffer[offsets[name] : offsets[name] + nbytes].view(_TORCH_DTYPES[dtype])
+        tensors[name] = view.view(shape)
+    return {name: tensor.numpy() for name, tensor in tensors.items()}, tensors
 
 
 def write_values(

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from actor_mimic.datasets.batch import empty_batch
+from actor_mimic.datasets.batch import empty_batch, shared_batch
 from actor_mimic.datasets.blocks import block_order, plan_blocks, split_evenly, trim_to_equal_ranks
 from actor_mimic.datasets.mixture import TeacherMixture
 from actor_mimic.datasets.reader import BlockReader, BlockStream
@@ -145,16 +145,23 @@ class TeacherStream(IterableDataset):
         try:
             for index in range(num_batches):
                 counts = self._counts(index, len(streams))
-                batch = empty_batch(int(counts.sum()), self.mixture.frame_shape, self.hidden_width)
+                batch, tensors = self._new_batch(int(counts.sum()), in_worker=info is not None)
                 filled = 0
                 for stream, count in zip(streams, counts):
                     filled = stream.fill(batch, filled, int(count))
                 if filled == 0 or (self.drop_last and filled < self.batch_size):
                     return
-                yield {key: torch.from_numpy(value[:filled]) for key, value in batch.items()}
+                yield {key: value[:filled] for key, value in tensors.items()}
         finally:
             for stream in streams:
                 stream.close()
+
+    def _new_batch(self, size: int, in_worker: bool) -> tuple[dict, dict]:
+        """(numpy arrays to fill, the same memory as torch tensors)."""
+        if in_worker:  # straight into shared memory, which the batch crosses to the trainer in
+            return shared_batch(size, self.mixture.frame_shape, self.hidden_width)
+        batch = empty_batch(size, self.mixture.frame_shape, self.hidden_width)
+        return batch, {key: torch.from_numpy(value) for key, value in batch.items()}
 
     def _balanced_streams(self, part: int, reader: BlockReader, rng) -> list[BlockStream]:
         streams = []
