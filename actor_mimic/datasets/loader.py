@@ -242,6 +242,11 @@ def make_loader(
         is `block_chunks` chunks of the store, 4096 steps by default, about 40 MB
         decompressed with 512 float32 activations). With read_ahead the next group is read
         meanwhile, so up to twice that is in memory per worker.
+    num_workers: DataLoader worker processes. Each batch then crosses to the trainer through
+        shared memory, which costs tens of milliseconds per batch of 256 on a small machine
+        (benchmarks/bench_loading.py --workers N): with few cores, 0 (reading in this
+        process, plus the read-ahead thread) is fastest. Scripts using workers need an
+        `if __name__ == "__main__":` guard (the default "spawn" start method re-imports them).
     samples_per_game: length of a balanced epoch per game (see the module docstring).
     rank, world_size: this process's DDP share; default from torch.distributed.
     read_ahead: read the next group of blocks in a background thread while this one is
