@@ -14,14 +14,14 @@ NUM_ENVS = 3
 def _play(memory: ReplayMemory, vector_steps: int, max_episode_frames: int, seed: int = 0):
     """Random play in Breakout, written into `memory` the way the learner writes it.
 
-    Returns the live observations (vector_steps + 1, N, K, H, W), the rewards and the
-    terminated / truncated flags of every step.
+    Returns the live observations (vector_steps + 1, N, K, H, W), and the actions, rewards and
+    terminated / truncated flags of every step (vector_steps, N).
     """
     config = AtariConfig("breakout", max_episode_frames=max_episode_frames)
     env = make_vector_env(config, NUM_ENVS, num_threads=1)
     rng = np.random.default_rng(seed)
     frames, _ = env.reset(seed=seed)
-    observations, rewards, terminated, truncated = [frames], [], [], []
+    observations, actions_taken, rewards, terminated, truncated = [frames], [], [], [], []
     memory.add_observations(frames[:, -1], np.ones(NUM_ENVS, bool), np.zeros(NUM_ENVS, bool), np.zeros(NUM_ENVS, bool))
     resetting = np.zeros(NUM_ENVS, bool)
     for _ in range(vector_steps):
@@ -32,11 +32,13 @@ def _play(memory: ReplayMemory, vector_steps: int, max_episode_frames: int, seed
         memory.add_observations(frames[:, -1], resetting, ended, term & ended)
         resetting = ended
         observations.append(frames)
+        actions_taken.append(actions)
         rewards.append(reward)
         terminated.append(term)
         truncated.append(trunc)
     env.close()
-    return np.stack(observations), np.stack(rewards), np.stack(terminated), np.stack(truncated)
+    return (np.stack(observations), np.stack(actions_taken), np.stack(rewards), np.stack(terminated),
+            np.stack(truncated))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +46,11 @@ def played():
     """Short episodes (truncated after 50 agent steps, some terminate earlier) and a ring
     that wraps around: 240 vector steps into 64 rows."""
     memory = ReplayMemory(capacity=64 * NUM_ENVS, num_envs=NUM_ENVS)
-    observations, rewards, terminated, truncated = _play(memory, 240, max_episode_frames=200)
-    return memory, observations, rewards, terminated, truncated
+    return (memory, *_play(memory, 240, max_episode_frames=200))
 
 
 def test_stacks_equal_the_live_observations_across_episode_boundaries(played):
-    memory, observations, _, terminated, truncated = played
+    memory, observations, _, _, terminated, truncated = played
     assert memory.size == 64 and (terminated | truncated).sum() >= 2 * NUM_ENVS
     total = len(observations)
     checked = 0
@@ -65,7 +66,7 @@ def test_stacks_equal_the_live_observations_across_episode_boundaries(played):
 
 
 def test_sampled_transitions_match_the_recorded_episode(played):
-    memory, observations, rewards, terminated, truncated = played
+    memory, observations, actions, rewards, terminated, truncated = played
     total = len(observations)
     rng = np.random.default_rng(1)
     n_step, discount = 3, 0.9
@@ -87,7 +88,7 @@ def test_sampled_transitions_match_the_recorded_episode(played):
         assert batch.returns[i] == pytest.approx(expected_return, abs=1e-6)
         bootstrap = 0.0 if terminated[step + k - 1, env] else discount**k
         assert batch.bootstrap_discounts[i] == pytest.approx(bootstrap, abs=1e-7)
-        assert batch.actions[i] == memory.actions[batch.rows[i], env]
+        assert batch.actions[i] == actions[step, env]
 
 
 def test_no_transition_starts_at_a_last_observation():
