@@ -17,7 +17,6 @@ import numpy as np
 
 from actor_mimic.datasets.batch import GameLayout, write_values
 from actor_mimic.datasets.blocks import Block, held_steps
-from actor_mimic.datasets.shard import check_values_finite
 from actor_mimic.datasets.stacking import gather_stacks
 
 MAX_CACHED_TAILS = 1024  # frames before a block: (stack_size-1) frames each, a few MB in all
@@ -55,9 +54,9 @@ class BlockReader:
         if len(self._tails) >= MAX_CACHED_TAILS:
             self._tails.clear()
         self._tails[key] = frames[-(shard.stack_size - 1) :].copy() if shard.stack_size > 1 else frames[:0]
-        q_values = _checked_values(shard, "q_values", block)
+        q_values = shard.values("q_values", block.start, block.stop)
         if self.with_hidden:
-            hidden = _checked_values(shard, "hidden", block)
+            hidden = shard.values("hidden", block.start, block.stop)
         else:
             hidden = np.zeros((block.stop - block.start, 0), dtype=np.float32)
         actions = shard.read("actions", block.start, block.stop)
@@ -94,13 +93,6 @@ class BlockReader:
         write_values(batch, position, layout, loaded.q_values, loaded.hidden, loaded.actions, rows)
         batch["index"][position:stop] = loaded.indices[picks]
         return stop
-
-
-def _checked_values(shard, name: str, block: Block) -> np.ndarray:
-    """float32 (stop-start, D): Q-values or activations of a block, refused if not finite."""
-    values = shard.read(name, block.start, block.stop).astype(np.float32, copy=False)
-    check_values_finite(values, name, shard.path, block.start)
-    return values
 
 
 class BlockStream:

@@ -101,20 +101,17 @@ class Shard:
         return fast.read(start, stop) if fast is not None else np.asarray(array[start:stop])
 
     def read_at(self, name: str, steps: np.ndarray) -> np.ndarray:
-        """Rows at `steps` (sorted, unique). Reads one slice when the steps are dense, else
-        lets the engine pick the chunks (random access: slow, for inspection only)."""
+        """Rows at `steps` (sorted, unique): one slice per chunk touched, from its first to
+        its last wanted step (random access decodes a whole chunk per step: slow, for
+        inspection; training reads blocks through `read`)."""
         steps = np.asarray(steps, dtype=np.int64)
-        if len(steps) == 0:
-            return self.read(name, 0, 0)
-        low, high = int(steps[0]), int(steps[-1]) + 1
-        if high - low <= 4 * len(steps) + self.chunk_len:
-            return self.read(name, low, high)[steps - low]
-        if high > self.num_steps or low < 0:
-            raise IndexError(f"{self.path}: rows outside 0..{self.num_steps}")
-        array = self.array(name)
-        if hasattr(array, "oindex"):  # zarr
-            return np.asarray(array.oindex[steps])
-        return np.asarray(array[steps])  # h5py: sorted unique indices
+        chunk_of = steps // self.chunk_len
+        bounds = np.flatnonzero(np.diff(chunk_of)) + 1
+        pieces = []
+        for run in np.split(steps, bounds) if len(steps) else []:
+            low, high = int(run[0]), int(run[-1]) + 1
+            pieces.append(self.read(name, low, high)[run - low])
+        return np.concatenate(pieces) if pieces else self.read(name, 0, 0)
 
     def values(self, name: str, start: int, stop: int) -> np.ndarray:
         """float32 Q-values or hidden activations of rows start..stop-1, checked finite."""
