@@ -125,7 +125,10 @@ def main() -> None:
               f"{hours:.1f} h per 1M agent steps")  # fmt: skip
     for name, result in [("acting", acting)] + [(f"learning ({n})", r) for n, r in learning.items()]:
         total = result["elapsed"]
-        parts = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in result["seconds"].items())
+        order = ("environment + replay write", "acting (forward)", "updates (incl. sampling)",
+                 "  of which replay sampling", "  of which gradient steps")  # fmt: skip
+        parts = ", ".join(f"{k.strip()} {100 * result['seconds'][k] / total:.0f}%" for k in order
+                          if k in result["seconds"])  # fmt: skip
         print(f"time in {name}: {parts}")
     if args.json:
         print(json.dumps({"env_only": env_only, "acting": acting, "learning": learning}, indent=1))
