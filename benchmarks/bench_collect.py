@@ -33,19 +33,20 @@ from actor_mimic.common.atari import AtariConfig, make_vector_env
 from actor_mimic.common.checkpoint import random_init_expert
 
 
-def env_only(config: AtariConfig, steps: int, num_envs: int) -> float:
+def env_only(config: AtariConfig, steps: int, num_envs: int) -> tuple[float, float]:
     """Agent steps per second of the bare vector env with random actions (resets excluded
     from the count, as collect excludes them)."""
     venv = make_vector_env(config, num_envs)
     rng = np.random.default_rng(0)
     num_actions = venv.single_action_space.n
     venv.reset(seed=0)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for _ in range(steps // num_envs):
         venv.step(rng.integers(0, num_actions, num_envs).astype(np.int32))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     venv.close()
-    return (steps // num_envs) * num_envs / elapsed
+    done = (steps // num_envs) * num_envs
+    return done / elapsed, 1000 * cpu / done
 
 
 class RolloutTimes(logging.Handler):
@@ -53,19 +54,19 @@ class RolloutTimes(logging.Handler):
 
     def __init__(self):
         super().__init__()
-        self.last: tuple[int, float] | None = None
+        self.last: tuple[int, float, float] | None = None
 
     def emit(self, record):
         if hasattr(record, "steps"):
-            self.last = (record.steps, record.seconds)
+            self.last = (record.steps, record.seconds, record.cpu_seconds)
 
 
-def collection(expert, steps: int, num_envs: int, out: Path | None, times: RolloutTimes) -> float:
-    """Steps per second of collect's rollout loop (env creation and reset excluded, like
-    `env_only`; the final flush and close of the store included)."""
+def collection(expert, steps: int, num_envs: int, out: Path | None, times: RolloutTimes) -> tuple[float, float]:
+    """(steps per second, CPU milliseconds per step) of collect's rollout loop (env creation
+    and reset excluded, like `env_only`; the final flush and close of the store included)."""
     collect(CollectConfig(expert=expert, out=out, steps=steps, num_envs=num_envs, epsilon=1.0, record=out is not None, overwrite=True))
-    recorded, seconds = times.last
-    return recorded / seconds
+    recorded, seconds, cpu_seconds = times.last
+    return recorded / seconds, 1000 * cpu_seconds / recorded
 
 
 def main() -> None:
@@ -82,7 +83,8 @@ def main() -> None:
     logger = logging.getLogger("actor_mimic.collect.collector")
     logger.addHandler(times)
     logger.setLevel(logging.INFO)
-    results: dict[str, list[float]] = {"env only": [], "rollout": [], "collect": []}
+    speeds: dict[str, list[float]] = {"env only": [], "rollout": [], "collect": []}
+    cpu_per_step: dict[str, list[float]] = {name: [] for name in speeds}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.zarr"
         collection(expert, 200, args.num_envs, None, times)  # warm up imports and the network
@@ -94,23 +96,27 @@ def main() -> None:
         for repeat in range(args.repeats):
             order = list(runs) if repeat % 2 == 0 else list(reversed(runs))  # cancel drifts in load
             for name in order:
-                results[name].append(runs[name]())
-    best = {name: max(values) for name, values in results.items()}
-    # Ratios of the runs made next to each other in each repeat, then their median: robust
-    # to the load of other processes drifting between repeats.
-    paired = {
-        pair: float(np.median([a / b for a, b in zip(results[pair[0]], results[pair[1]])]))
-        for pair in (("collect", "rollout"), ("collect", "env only"), ("rollout", "env only"))
-    }
-    print(f"{args.game}, {args.num_envs} envs, {args.steps} steps x {args.repeats} repeats, interleaved")
-    for name, values in results.items():
-        print(f"  {name:9s} best {best[name]:6.0f} steps/s   (all: {', '.join(f'{v:.0f}' for v in values)})")
-    print("median of per-repeat ratios:")
-    cost = 1 - paired[("collect", "rollout")]
-    print(f"  recording cost (1 - collect/rollout): {100 * cost:5.1f}%   target <= 10%")
-    print(f"  collect / env only:                   {paired[('collect', 'env only')]:5.2f}")
-    print(f"  rollout / env only:                   {paired[('rollout', 'env only')]:5.2f}")
+                speed, cpu = runs[name]()
+                speeds[name].append(speed)
+                cpu_per_step[name].append(cpu)
 
+    def paired(table: dict, a: str, b: str) -> float:
+        """Median over repeats of a/b, each ratio from runs made next to each other: robust to
+        the load of other processes drifting between repeats."""
+        return float(np.median([x / y for x, y in zip(table[a], table[b])]))
+
+    print(f"{args.game}, {args.num_envs} envs, {args.steps} steps x {args.repeats} repeats, interleaved")
+    print(f"  {'':9s} {'steps/s (each repeat)':>36s}   CPU ms/step (all threads, median)")
+    for name in speeds:
+        runs_text = ", ".join(f"{v:.0f}" for v in speeds[name])
+        print(f"  {name:9s} {runs_text:>36s}   {np.median(cpu_per_step[name]):.2f}")
+    print("medians of per-repeat ratios:")
+    wall_cost = 1 - paired(speeds, "collect", "rollout")
+    cpu_cost = paired(cpu_per_step, "collect", "rollout") - 1
+    print(f"  recording cost, wall clock (1 - collect/rollout steps/s): {100 * wall_cost:5.1f}%   target <= 10%")
+    print(f"  recording cost, CPU time (collect/rollout CPU per step - 1): {100 * cpu_cost:5.1f}%")
+    print(f"  collect / env only (steps/s): {paired(speeds, 'collect', 'env only'):5.2f}")
+    print(f"  rollout / env only (steps/s): {paired(speeds, 'rollout', 'env only'):5.2f}")
 
 if __name__ == "__main__":
     main()

@@ -192,7 +192,7 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
     )
     obs, info = venv.reset(seed=env_seeds)
     lives = info["lives"]
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     recording = np.array([budget.may_start_episode() for _ in range(num_envs)])
     resetting = np.zeros(num_envs, dtype=bool)  # this step is the env's reset, not a transition
     try:
@@ -236,12 +236,13 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         bar.close()
         if background is not None:
             background.shutdown()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
     recorded = budget.steps_done - start_step
-    # The rollout's own speed (env setup excluded), for users and for benchmarks/bench_collect.py.
+    # The rollout's own speed (env setup excluded), for users and for benchmarks/bench_collect.py;
+    # cpu_seconds counts every thread of the process (env threads, store writer).
     log.info(
         "collected %d steps in %.1f s (%.0f steps/s)", recorded, seconds, recorded / max(seconds, 1e-9),
-        extra={"steps": recorded, "seconds": seconds},
+        extra={"steps": recorded, "seconds": seconds, "cpu_seconds": cpu_seconds},
     )
     return Path(config.out) if writer is not None else None
 
