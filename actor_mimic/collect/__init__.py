@@ -4,7 +4,12 @@
     path = collect(CollectConfig(expert="expert.safetensors", out="pong.zarr", steps=100_000))
 
 `expert` may also be a loaded `Checkpoint` (e.g. `random_init_expert(AtariConfig("pong"))`).
-See `CollectConfig` for every option and `actor_mimic.common.store` for what a store holds.
+See `CollectConfig` for every option, `actor_mimic.common.store` for what a store holds, and
+`actor_mimic.collect.metadata` for the provenance a collection records in it.
+
+Layout: config (what to do) -> policies (expert labels, who acts) -> episodes (per-env
+buffers) -> writer (create / resume a store, background appends) -> collector (the loop) ->
+cli (`amn collect`). interrupt: clean stops on SIGINT/SIGTERM.
 """
 
 from actor_mimic.collect.collector import collect

@@ -3,6 +3,14 @@
 Every store says which game and Atari settings it was played with, which expert labelled it
 (sha256 of the file and its metadata), which policy acted and how, which seeds and shard, the
 target, and the library versions: enough to reproduce it or to refuse mixing it wrongly.
+
+Beyond the brief's fields, two lists describe how the store came to be:
+    segments      one entry per run that wrote to it (the first, then each --resume):
+                  start_step, start_episode, env_seeds, end_step, stopped_by
+                  ("target", "signal 2", "non-finite expert output")
+    cut_episodes  indices of the episodes that the budget or an interruption cut short; their
+                  last step is marked truncated like a time limit's, so only this list tells
+                  them apart from episodes the game itself ended or timed out
 """
 
 from __future__ import annotations
