@@ -27,8 +27,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="the store to write: a .zarr directory or an .h5 file (required)")
     parser.add_argument("--backend", choices=("zarr", "hdf5"), help="storage engine (default: from --out's suffix)")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--steps", type=int, help="collect exactly N steps (running episodes are cut at the budget)")
-    target.add_argument("--episodes", type=int, help="collect exactly N episodes that the game ended")
+    target.add_argument("--steps", type=int, help="collect exactly N steps over all shards (running episodes are cut at the budget)")
+    target.add_argument("--episodes", type=int, help="collect exactly N episodes over all shards that the game ended (or timed out)")
     parser.add_argument("--game", help="the game; optional, checked against the expert's")
     parser.add_argument(
         "--epsilon",
@@ -50,7 +50,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compression", default="zstd", help="zstd|lz4|gzip|none, optionally :level (default zstd)"
     )
-    parser.add_argument("--value-dtype", choices=("float32", "float16"), default="float32", help="dtype of Q-values and activations")
+    parser.add_argument(
+        "--value-dtype", choices=("float32", "float16"), default="float32",
+        help="dtype of Q-values and activations (default float32; float16 roughly halves a store)",
+    )
     parser.add_argument("--noop-max", type=int, help="no-op starts after each reset (default: the expert's)")
     parser.add_argument("--sticky", type=float, help="repeat_action_probability (default: the expert's)")
     parser.add_argument("--frame-skip", type=int, help="must equal the expert's (checked); default: the expert's")

@@ -38,7 +38,9 @@ class CollectConfig:
     round            a free label of this collection round, recorded in the store (DAgger-like)
     game             optional; must match the expert's game
     hidden_layer     which expert layer's activations to store ("fc": the paper's h)
-    seed, num_envs   reproducibility: the same seed and num_envs give the same store
+    seed, num_envs   reproducibility: the same seed and num_envs give the same store. Each env
+                     holds its running episode in memory (~9 KB per step with float32 fc
+                     activations), so memory grows with num_envs x episode length
     shard            (index, count): this process collects shard `index` of `count`
     record           False plays the same rollout without storing anything (benchmarks)
     env_threads      threads of ale-py's vector env (0: its default); torch_threads: torch's
