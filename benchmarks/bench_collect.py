@@ -64,7 +64,9 @@ class RolloutTimes(logging.Handler):
 def collection(expert, steps: int, num_envs: int, out: Path | None, times: RolloutTimes) -> tuple[float, float]:
     """(steps per second, CPU milliseconds per step) of collect's rollout loop (env creation
     and reset excluded, like `env_only`; the final flush and close of the store included)."""
-    collect(CollectConfig(expert=expert, out=out, steps=steps, num_envs=num_envs, epsilon=1.0, record=out is not None, overwrite=True))
+    config = CollectConfig(expert=expert, out=out, steps=steps, num_envs=num_envs, epsilon=1.0, overwrite=True)
+    config.record = out is not None
+    collect(config)
     recorded, seconds, cpu_seconds = times.last
     return recorded / seconds, 1000 * cpu_seconds / recorded
 

@@ -82,14 +82,16 @@ def main() -> None:
     torch.set_num_threads(1)
     expert = random_init_expert(AtariConfig(args.game))
     with tempfile.TemporaryDirectory() as tmp:
-        collected = collect(CollectConfig(expert=expert, out=Path(tmp) / "collected.zarr", steps=args.steps, num_envs=args.num_envs, epsilon=1.0))
+        collected = Path(tmp) / "collected.zarr"
+        collect(CollectConfig(expert=expert, out=collected, steps=args.steps, num_envs=args.num_envs, epsilon=1.0))
         source, info = read_all(collected)
         steps, num_actions, hidden_size = len(source["actions"]), source["q_values"].shape[1], source["hidden"].shape[1]
         naive = 4 * source["frames"][0].size + 4 * num_actions + 4 * hidden_size
         print(f"{args.game}: {steps} steps, {info.num_episodes} episodes, random play, random-init expert "
               f"({(source['hidden'] == 0).mean():.0%} of fc activations are zero)")  # fmt: skip
         print(f"naive: {naive} B/transition (4 stacked uint8 frames + float32 Q-values + float32 activations)")
-        print(f"{'values':8s} {'codec':7s} {'engine':6s} {'frames':>7s} {'q':>6s} {'hidden':>7s} {'other':>6s} {'total':>7s} {'vs naive':>9s}")
+        header = ("values", "codec", "engine", "frames", "q", "hidden", "other", "total", "vs naive")
+        print("{:8s} {:7s} {:6s} {:>7s} {:>6s} {:>7s} {:>6s} {:>7s} {:>9s}".format(*header))
         stores = [("float32", "zstd", "zarr", collected)]
         for value_dtype, compression, backend in SETTINGS:
             path = Path(tmp) / f"{value_dtype}-{compression.replace(':', '')}.{'zarr' if backend == 'zarr' else 'h5'}"

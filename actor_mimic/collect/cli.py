@@ -27,8 +27,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="the store to write: a .zarr directory or an .h5 file (required)")
     parser.add_argument("--backend", choices=("zarr", "hdf5"), help="storage engine (default: from --out's suffix)")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--steps", type=int, help="collect exactly N steps over all shards (running episodes are cut at the budget)")
-    target.add_argument("--episodes", type=int, help="collect exactly N episodes over all shards that the game ended (or timed out)")
+    target.add_argument(
+        "--steps", type=int, help="collect exactly N steps over all shards (running episodes are cut at the budget)"
+    )
+    target.add_argument(
+        "--episodes", type=int, help="collect exactly N episodes over all shards that the game ended (or timed out)"
+    )
     parser.add_argument("--game", help="the game; optional, checked against the expert's")
     parser.add_argument(
         "--epsilon",

@@ -139,7 +139,9 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
     _check_labels(*labeller(probe), expert_name, [0])
     resumed = config.record and config.resume and Path(config.out).exists()
     if config.record:
-        writer, cut_episodes = open_writer(config, metadata, len(actions_of_game), labeller.hidden_size, atari.screen_size)
+        writer, cut_episodes = open_writer(
+            config, metadata, len(actions_of_game), labeller.hidden_size, atari.screen_size
+        )
         start_step, start_episode = writer.num_steps, writer.num_episodes
     budget = Budget(config.target_kind, config.shard_target, start_step, start_episode - len(cut_episodes))
     env_seeds, rng = segment_seeds(config, start_step, start_episode)
@@ -199,7 +201,8 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         while not budget.reached:
             if stop:
                 stop_all(complete=False, reason=f"signal {stop.signal_number}")
-                raise CollectionInterrupted(config.out, _done(writer, budget, "steps"), _done(writer, budget, "episodes"), stop.signal_number)
+                steps, episodes = _done(writer, budget, "steps"), _done(writer, budget, "episodes")
+                raise CollectionInterrupted(config.out, steps, episodes, stop.signal_number)
             active = np.flatnonzero(recording & ~resetting)
             active = active[: budget.steps_allowed(len(active))]
             q_values, hidden = labeller(obs)

@@ -25,7 +25,10 @@ def random_amn(expert) -> Checkpoint:
 def test_an_amn_acts_over_the_games_actions_and_the_expert_labels(tmp_path, expert):
     amn = random_amn(expert)
     path = collect(
-        CollectConfig(expert=expert, behaviour=amn, behaviour_epsilon=0.0, round="dagger-1", out=tmp_path / "s.zarr", steps=150, num_envs=1)
+        CollectConfig(
+            expert=expert, behaviour=amn, behaviour_epsilon=0.0, round="dagger-1",
+            out=tmp_path / "s.zarr", steps=150, num_envs=1,
+        )  # fmt: skip
     )
     arrays, info = read_store(path)
     stacks = stored_stacks(arrays)
@@ -43,7 +46,8 @@ def test_an_amn_acts_over_the_games_actions_and_the_expert_labels(tmp_path, expe
 
 def test_another_expert_of_the_game_acts(tmp_path, expert):
     other = random_init_expert(BREAKOUT, seed=9)
-    path = collect(CollectConfig(expert=expert, behaviour=other, epsilon=0.0, out=tmp_path / "s.h5", steps=120, num_envs=1))
+    config = CollectConfig(expert=expert, behaviour=other, epsilon=0.0, out=tmp_path / "s.h5", steps=120, num_envs=1)
+    path = collect(config)
     arrays, info = read_store(path)
     stacks = stored_stacks(arrays)
     other_q, _ = expert_labels(other, stacks, batch_size=1)

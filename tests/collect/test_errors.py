@@ -42,7 +42,8 @@ def pong_labelled_breakout_file(tmp_path):
 def test_bad_arguments(capsys, tmp_path, expert_file):
     out = tmp_path / "s.zarr"
     common = ["--expert", expert_file, "--out", out]
-    assert "unknown Atari game 'breakot': did you mean breakout" in amn_collect(capsys, *common, "--steps", 10, "--game", "breakot")
+    unknown = amn_collect(capsys, *common, "--steps", 10, "--game", "breakot")
+    assert "unknown Atari game 'breakot': did you mean breakout" in unknown
     assert "plays breakout, not pong" in amn_collect(capsys, *common, "--steps", 10, "--game", "pong")
     assert "exactly one target" in amn_collect(capsys, *common)
     assert "--expert is required" in amn_collect(capsys, "--out", out, "--steps", 10)
@@ -63,7 +64,8 @@ def test_bad_checkpoints(capsys, tmp_path, expert_file, pong_labelled_breakout_f
     assert "nope.safetensors does not exist" in missing
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"\x00\x01not a checkpoint" * 10)
-    assert "not a readable safetensors checkpoint" in amn_collect(capsys, "--expert", garbage, "--out", out, "--steps", 10)
+    unreadable = amn_collect(capsys, "--expert", garbage, "--out", out, "--steps", 10)
+    assert "not a readable safetensors checkpoint" in unreadable
     wrong = amn_collect(capsys, "--expert", pong_labelled_breakout_file, "--out", out, "--steps", 10)
     assert "has 4 outputs" in wrong and "pong has 6 actions" in wrong
     changed = amn_collect(capsys, "--expert", expert_file, "--out", out, "--steps", 10, "--frame-skip", 3)
@@ -107,13 +109,13 @@ def test_an_existing_store_is_neither_touched_nor_mixed(capsys, tmp_path, expert
     save_checkpoint(other, other_expert.network, other_expert.metadata)
     refused = amn_collect(capsys, "--expert", other, "--out", out, "--steps", 30, "--num-envs", 2, "--resume")
     assert "labelled by expert sha256" in refused and "same --expert" in refused
-    refused = amn_collect(capsys, "--expert", expert_file, "--out", out, "--steps", 30, "--num-envs", 2, "--resume", "--seed", 1)
+    same = ["--expert", expert_file, "--out", out, "--steps", 30, "--num-envs", 2, "--resume"]
+    refused = amn_collect(capsys, *same, "--seed", 1)
     assert "seed" in refused and "same --seed" in refused
-    refused = amn_collect(capsys, "--expert", expert_file, "--out", out, "--steps", 30, "--num-envs", 2, "--resume", "--value-dtype", "float16")
-    assert "same --value-dtype" in refused
+    assert "same --value-dtype" in amn_collect(capsys, *same, "--value-dtype", "float16")
     assert tree_snapshot(out) == snapshot
     # The same settings: resuming a complete store is a no-op.
-    assert main(["collect", "--no-progress", "--expert", str(expert_file), "--out", str(out), "--steps", "30", "--num-envs", "2", "--resume"]) == 0
+    assert main(["collect", "--no-progress", *map(str, same)]) == 0
     arrays, info = read_store(out)
     assert info.num_steps == 30 and len(info.attrs["segments"]) == 1
     # --overwrite replaces it.

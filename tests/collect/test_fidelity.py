@@ -48,7 +48,10 @@ def test_stacks_rewards_and_flags_replay_in_the_single_env(tmp_path, expert):
 
 def expert_labels(expert, stacks: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     with torch.inference_mode():
-        pieces = [expert.network(torch.from_numpy(stacks[i : i + batch_size]), hidden_layer="fc") for i in range(0, len(stacks), batch_size)]
+        pieces = [
+            expert.network(torch.from_numpy(stacks[i : i + batch_size]), hidden_layer="fc")
+            for i in range(0, len(stacks), batch_size)
+        ]
     return torch.cat([q for q, _ in pieces]).numpy(), torch.cat([h for _, h in pieces]).numpy()
 
 

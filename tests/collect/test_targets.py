@@ -52,7 +52,8 @@ def test_same_seed_same_store_and_engines_agree(tmp_path, expert):
 def test_float16_values(tmp_path, expert):
     settings = dict(expert=expert, steps=150, num_envs=2, epsilon=0.3, seed=2)
     full, _ = read_store(collect(CollectConfig(out=tmp_path / "f32.zarr", **settings)))
-    half, info = read_store(collect(CollectConfig(out=tmp_path / "f16.zarr", value_dtype="float16", compression="lz4", **settings)))
+    half_config = CollectConfig(out=tmp_path / "f16.zarr", value_dtype="float16", compression="lz4", **settings)
+    half, info = read_store(collect(half_config))
     assert info.attrs["value_dtype"] == "float16"
     assert half["q_values"].dtype == np.float16 and half["hidden"].dtype == np.float16
     np.testing.assert_array_equal(half["q_values"], full["q_values"].astype(np.float16))
@@ -76,7 +77,8 @@ def test_shards_add_up_exactly_with_distinct_seeds(tmp_path, expert, kind, total
 
 
 def test_store_records_its_provenance(tmp_path, expert_file):
-    path = collect(CollectConfig(expert=expert_file, out=tmp_path / "s.zarr", steps=40, num_envs=2, round="r0", sticky=0.25))
+    config = CollectConfig(expert=expert_file, out=tmp_path / "s.zarr", steps=40, num_envs=2, round="r0", sticky=0.25)
+    path = collect(config)
     _, info = read_store(path)
     attrs = info.attrs
     assert attrs["game"] == "breakout" and attrs["action_set"] == list(action_set(BREAKOUT))
