@@ -147,7 +147,12 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
     env_seeds, rng = segment_seeds(config, start_step, start_episode)
     segment = None  # this run's entry in the store's list of segments (runs that wrote it)
     if writer is not None and not budget.reached:
-        segment = {"start_step": start_step, "start_episode": start_episode, "env_seeds": env_seeds.tolist()}
+        segment = {
+            "start_step": start_step,
+            "start_episode": start_episode,
+            "env_seeds": env_seeds.tolist(),
+            "versions": metadata["versions"],  # a resume may run other library versions
+        }
         writer.attrs.setdefault("segments", []).append(segment)
     actor = Actor(config.acting_epsilon, len(actions_of_game), rng, behaviour, actions_of_game)
     buffers = [EpisodeBuffer(fields) for _ in range(num_envs)] if writer is not None else []

@@ -89,6 +89,8 @@ _RESUMED_SETTINGS = (
 
 def check_resume(stored: dict, wanted: dict, path) -> None:
     """Raise UserError naming the first setting in which the resuming run differs."""
+    if not isinstance(stored.get("expert"), dict) or not isinstance(stored.get("behaviour"), dict):
+        raise UserError(f"{path} was not written by `amn collect` (no expert/behaviour record): it cannot be resumed")
     if not same_identity(stored["expert"], wanted["expert"]):
         raise UserError(
             f"{path} was labelled by expert sha256 {_short(stored['expert'])}, not "

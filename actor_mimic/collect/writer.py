@@ -55,18 +55,21 @@ def open_writer(config: CollectConfig, metadata: dict, num_actions: int, hidden_
         cut.extend(range(committed_episodes, writer.num_episodes))
         writer.attrs["cut_episodes"] = cut
         return writer, cut
-    writer = StoreWriter.create(
-        path,
-        metadata=metadata,
-        num_actions=num_actions,
-        hidden_size=hidden_size,
-        screen_size=screen_size,
-        value_dtype=config.value_dtype,
-        chunk_len=config.chunk_len,
-        compression=config.compression,
-        backend=backend_name(config),
-        overwrite=config.overwrite,
-    )
+    try:
+        writer = StoreWriter.create(
+            path,
+            metadata=metadata,
+            num_actions=num_actions,
+            hidden_size=hidden_size,
+            screen_size=screen_size,
+            value_dtype=config.value_dtype,
+            chunk_len=config.chunk_len,
+            compression=config.compression,
+            backend=backend_name(config),
+            overwrite=config.overwrite,
+        )
+    except PermissionError as error:
+        raise UserError(f"cannot create {path}: {error.strerror}; choose an --out you can write to") from None
     return writer, writer.attrs["cut_episodes"]
 
 

@@ -123,6 +123,17 @@ def test_an_existing_store_is_neither_touched_nor_mixed(capsys, tmp_path, expert
     assert read_store(out)[1].num_steps == 20
 
 
+def test_a_store_not_written_by_collect_is_not_resumed(capsys, tmp_path, expert_file):
+    from actor_mimic.common.store import StoreWriter
+
+    out = tmp_path / "converted.zarr"
+    StoreWriter.create(out, metadata={"game": "breakout"}, num_actions=4, hidden_size=512).close(complete=False)
+    snapshot = tree_snapshot(out)
+    message = amn_collect(capsys, "--expert", expert_file, "--out", out, "--steps", 30, "--resume")
+    assert "was not written by `amn collect`" in message
+    assert tree_snapshot(out) == snapshot
+
+
 def test_expert_must_be_an_expert_and_behaviour_must_fit(tmp_path, expert):
     amn_metadata = CheckpointMetadata(
         kind="amn", architecture="nature_dqn", num_actions=18, games=["pong"],
