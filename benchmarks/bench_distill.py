@@ -98,7 +98,7 @@ def bare_rate(data: TeacherDataModule, steps: int, warmup: int) -> float:
     torch.manual_seed(0)
     model = ActorMimic(tasks=data.tasks)
     optimiser = model.configure_optimizers()
-    samples, start, step = 0, None, 0
+    samples, start, end, step = 0, None, None, 0
     while step < warmup + steps:
         for batch in data.train_dataloader():
             if step == warmup:
@@ -110,9 +110,12 @@ def bare_rate(data: TeacherDataModule, steps: int, warmup: int) -> float:
             loss.backward()
             optimiser.step()
             step += 1
+            end = time.perf_counter()
             if step == warmup + steps:
+                # Stop the clock here: leaving the loop drops the loader's iterator, whose
+                # worker shutdown (seconds with spawned workers) is not training.
                 break
-    return samples / (time.perf_counter() - start)
+    return samples / (end - start)
 
 
 def loader_rate(data: TeacherDataModule, batches: int) -> float:

@@ -105,7 +105,12 @@ def _bad_games(stores, tmp_path) -> dict:
 
 def test_bad_configs_exit_2_with_one_line(stores, tmp_path, capsys):
     config = write_config(tmp_path, stores)
-    cases = [([config, "--model.bogus", "1"], "unrecognized arguments: --model.bogus")]
+    cases = [
+        ([config, "--model.bogus", "1"], "unrecognized arguments: --model.bogus"),
+        ([config, "--torch_threads", "0"], "torch_threads must be at least 1"),
+        ([config, "--model.tau", "0"], "tau must be positive"),
+        ([config, "--data.weighting", "uniform"], "data.weighting must be one of"),
+    ]
     for index, (games, message) in enumerate(_bad_games(stores, tmp_path).values()):
         cases.append(([write_config(tmp_path, stores, games=games, name=f"bad{index}.yaml")], message))
     for extra, message in cases:
