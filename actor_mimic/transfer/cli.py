@@ -7,7 +7,8 @@
 
 `--resume` continues the run in --run-dir at its saved step (or starts it if it has no
 checkpoint yet), so the same command can be re-run until the budget is done. Settings given
-on the command line must then agree with the run's saved ones (only --steps may grow).
+on the command line must then agree with the run's saved ones, except --steps (may grow),
+--max-wall-minutes and --checkpoint-minutes (they only decide when this session stops/saves).
 When the budget is reached (or --max-wall-minutes runs out) the expert is evaluated with the
 shared protocol and written to <run-dir>/expert.safetensors and to --export, with a JSON of
 its scores and a random policy's next to it.
@@ -26,7 +27,7 @@ from actor_mimic.transfer import run_state
 from actor_mimic.transfer.config import PRESETS, preset
 from actor_mimic.transfer.export import DTYPES, export_expert, write_scores
 from actor_mimic.transfer.initialisation import fresh_network, network_from_amn
-from actor_mimic.transfer.learner import DQNLearner
+from actor_mimic.transfer.learner import SESSION_SETTINGS, DQNLearner
 
 # flag -> DQNConfig field; all default to None so only what the user typed overrides the preset.
 HYPER_PARAMETERS = {
@@ -113,7 +114,9 @@ def _check_export_path(path: str | None) -> None:
 def _resume(args: argparse.Namespace, overrides: dict) -> DQNLearner:
     saved = run_state.read_state(run_state.checkpoint_dir(args.run_dir))
     config = saved["config"]
-    differ = sorted(k for k, v in overrides.items() if k != "total_steps" and config.get(k) != v)
+    session = {k: v for k, v in overrides.items() if k in SESSION_SETTINGS}
+    differ = sorted(k for k, v in overrides.items()
+                    if k != "total_steps" and k not in session and config.get(k) != v)  # fmt: skip
     if differ:
         raise UserError(
             f"{args.run_dir}: {', '.join(differ)} differ from the saved run's settings; drop "
@@ -128,7 +131,7 @@ def _resume(args: argparse.Namespace, overrides: dict) -> DQNLearner:
         raise UserError(f"--steps {overrides['total_steps']} is below the run's {saved['step']} steps done")
     print(f"resuming {args.run_dir} at step {saved['step']} (rebuilding the environments)", flush=True)
     return DQNLearner.resume(args.run_dir, progress=not args.no_progress,
-                             total_steps=overrides.get("total_steps"))  # fmt: skip
+                             total_steps=overrides.get("total_steps"), session=session)  # fmt: skip
 
 
 def _start(args: argparse.Namespace, overrides: dict) -> DQNLearner:

@@ -38,6 +38,10 @@ from actor_mimic.transfer.losses import game_q_values, td_loss
 from actor_mimic.transfer.replay import ReplayMemory
 from actor_mimic.errors import UserError
 
+# Settings a resumed session may change: they decide when the process stops or saves, never
+# what the learner computes.
+SESSION_SETTINGS = ("max_wall_minutes", "checkpoint_every_minutes")
+
 
 def make_optimizer(config: DQNConfig, parameters) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
@@ -273,8 +277,12 @@ class DQNLearner:
 
     @classmethod
     def resume(cls, run_dir: str | Path, progress: bool = False, tensorboard: bool = True,
-               total_steps: int | None = None) -> DQNLearner:  # fmt: skip
-        """Rebuild a learner from `run_dir`'s checkpoint, at exactly the saved step."""
+               total_steps: int | None = None, session: dict | None = None) -> DQNLearner:  # fmt: skip
+        """Rebuild a learner from `run_dir`'s checkpoint, at exactly the saved step.
+
+        `total_steps` may extend the budget; `session` may replace the settings that do not
+        change what is learned (SESSION_SETTINGS: wall-clock limit, checkpoint interval).
+        """
         directory = run_state.checkpoint_dir(run_dir)
         if directory is None:
             raise UserError(f"{run_dir}: no learner checkpoint to resume; start the run without --resume")
@@ -283,6 +291,10 @@ class DQNLearner:
         settings = dict(state["config"])
         if total_steps is not None:
             settings["total_steps"] = total_steps  # extending a finished run is allowed
+        for name, value in (session or {}).items():
+            if name not in SESSION_SETTINGS:
+                raise UserError(f"{name} cannot change when a run resumes; start a new run")
+            settings[name] = value
         config = DQNConfig.from_dict(settings)
         network = build_network(state["architecture"], state["num_outputs"], atari.stack_size, atari.screen_size)
         init = InitialisedNetwork(network, state["output_indices"], state["provenance"])
