@@ -55,8 +55,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--compression", default="zstd", help="zstd|lz4|gzip|none, optionally :level (default zstd)"
     )
     parser.add_argument(
-        "--value-dtype", choices=("float32", "float16"), default="float32",
-        help="dtype of Q-values and activations (default float32; float16 roughly halves a store)",
+        "--q-dtype", choices=("float32", "float16"), default="float32",
+        help="dtype of stored Q-values (default float32: they are the distillation targets)",
+    )
+    parser.add_argument(
+        "--hidden-dtype", choices=("float32", "float16"), default="float16",
+        help="dtype of stored activations (default float16: half the size of float32)",
     )
     parser.add_argument("--noop-max", type=int, help="no-op starts after each reset (default: the expert's)")
     parser.add_argument("--sticky", type=float, help="repeat_action_probability (default: the expert's)")
@@ -90,7 +94,8 @@ def config_from_args(args: argparse.Namespace) -> CollectConfig:
         backend=args.backend,
         chunk_len=args.chunk_len,
         compression=args.compression,
-        value_dtype=args.value_dtype,
+        q_dtype=args.q_dtype,
+        hidden_dtype=args.hidden_dtype,
         noop_max=args.noop_max,
         sticky=args.sticky,
         frame_skip=args.frame_skip,
@@ -110,7 +115,7 @@ def resume_command(config: CollectConfig) -> str:
         ("--behaviour-epsilon", "behaviour_epsilon"), ("--round", "round"),
         ("--hidden-layer", "hidden_layer"), ("--seed", "seed"), ("--num-envs", "num_envs"),
         ("--backend", "backend"), ("--chunk-len", "chunk_len"), ("--compression", "compression"),
-        ("--value-dtype", "value_dtype"), ("--noop-max", "noop_max"), ("--sticky", "sticky"),
+        ("--q-dtype", "q_dtype"), ("--hidden-dtype", "hidden_dtype"), ("--noop-max", "noop_max"), ("--sticky", "sticky"),
         ("--frame-skip", "frame_skip"),
     ):  # fmt: skip
         value = getattr(config, name)

@@ -118,7 +118,7 @@ def collect(config: CollectConfig) -> Path | None:
         behaviour_metadata(config, behaviour_identity, behaviour.metadata.kind if behaviour else None),
         backend_name(config) if config.record else "zarr",
     )
-    fields = step_fields(len(actions_of_game), labeller.hidden_size, atari.screen_size, config.value_dtype)
+    fields = step_fields(len(actions_of_game), labeller.hidden_size, atari.screen_size, config.q_dtype, config.hidden_dtype)
     expert_name = describe(expert, "expert")
 
     venv = make_vector_env(atari, config.num_envs, num_threads=config.env_threads)

@@ -62,7 +62,8 @@ class CollectConfig:
     backend: str | None = None
     chunk_len: int = 1024
     compression: str = "zstd"
-    value_dtype: str = "float32"
+    q_dtype: str = "float32"
+    hidden_dtype: str = "float16"
     noop_max: int | None = None
     sticky: float | None = None
     frame_skip: int | None = None
@@ -97,8 +98,9 @@ class CollectConfig:
             raise UserError(f"a target of {target} cannot be split into {count} shards")
         if self.backend is not None and self.backend not in BACKENDS:
             raise UserError(f"unknown backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
-        if self.value_dtype not in VALUE_DTYPES:
-            raise UserError(f"--value-dtype must be one of {', '.join(VALUE_DTYPES)}, got {self.value_dtype!r}")
+        for flag, dtype in (("--q-dtype", self.q_dtype), ("--hidden-dtype", self.hidden_dtype)):
+            if dtype not in VALUE_DTYPES:
+                raise UserError(f"{flag} must be one of {', '.join(VALUE_DTYPES)}, got {dtype!r}")
         if self.chunk_len < 1:
             raise UserError(f"--chunk-len must be positive, got {self.chunk_len}")
         parse_compression(self.compression)

@@ -81,7 +81,8 @@ _RESUMED_SETTINGS = (
     ("num_envs", "--num-envs"),
     ("shard", "--shard"),
     ("target", "--steps / --episodes"),
-    ("value_dtype", "--value-dtype"),
+    ("q_dtype", "--q-dtype"),
+    ("hidden_dtype", "--hidden-dtype"),
     ("chunk_len", "--chunk-len"),
     ("compression", "--compression"),
 )

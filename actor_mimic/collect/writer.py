@@ -41,7 +41,8 @@ def open_writer(config: CollectConfig, metadata: dict, num_actions: int, hidden_
         stored = stored_attrs(path)
         wanted = {
             **metadata,
-            "value_dtype": config.value_dtype,
+            "q_dtype": config.q_dtype,
+            "hidden_dtype": config.hidden_dtype,
             "chunk_len": config.chunk_len,
             "compression": config.compression,
         }
@@ -62,7 +63,8 @@ def open_writer(config: CollectConfig, metadata: dict, num_actions: int, hidden_
             num_actions=num_actions,
             hidden_size=hidden_size,
             screen_size=screen_size,
-            value_dtype=config.value_dtype,
+            q_dtype=config.q_dtype,
+            hidden_dtype=config.hidden_dtype,
             chunk_len=config.chunk_len,
             compression=config.compression,
             backend=backend_name(config),

@@ -10,8 +10,11 @@ in the order they were played, episode after episode:
     terminated  bool    (T,)          the game ended after a_t
     truncated   bool    (T,)          the episode was cut after a_t (time limit, budget, interrupt)
     lives       int16   (T,)          lives counter in s_t
-    q_values    float   (T, A)        the expert's Q(s_t, .) over `action_set` (float32 or float16)
-    hidden      float   (T, H)        the expert's hidden activations h(s_t)
+    q_values    float   (T, A)        the expert's Q(s_t, .) over `action_set` (`q_dtype`, default
+                                      float32: they are the distillation targets, and tiny)
+    hidden      float   (T, H)        the expert's hidden activations h(s_t) (`hidden_dtype`,
+                                      default float16: they dominate a store's size and decode time,
+                                      and an L2 regression target needs no more than 3 digits)
 
 Per episode e: `episode_starts[e]`, `episode_lengths[e]`, `episode_returns[e]` (raw).
 
@@ -51,7 +54,9 @@ EPISODE_FIELDS = {
 EPISODE_CHUNK = 4096
 
 
-def step_fields(num_actions: int, hidden_size: int, screen_size: int, value_dtype: str) -> dict:
+def step_fields(
+    num_actions: int, hidden_size: int, screen_size: int, q_dtype: str, hidden_dtype: str
+) -> dict:
     """name -> (per-step shape, dtype) of every per-step array."""
     return {
         "frames": ((screen_size, screen_size), np.uint8),
@@ -60,8 +65,8 @@ def step_fields(num_actions: int, hidden_size: int, screen_size: int, value_dtyp
         "terminated": ((), np.bool_),
         "truncated": ((), np.bool_),
         "lives": ((), np.int16),
-        "q_values": ((num_actions,), np.dtype(value_dtype)),
-        "hidden": ((hidden_size,), np.dtype(value_dtype)),
+        "q_values": ((num_actions,), np.dtype(q_dtype)),
+        "hidden": ((hidden_size,), np.dtype(hidden_dtype)),
     }
 
 
@@ -106,7 +111,8 @@ class StoreWriter:
         num_actions: int,
         hidden_size: int,
         screen_size: int = 84,
-        value_dtype: str = "float32",
+        q_dtype: str = "float32",
+        hidden_dtype: str = "float16",
         chunk_len: int = 1024,
         compression: str = "zstd",
         backend: str | None = None,
@@ -118,8 +124,9 @@ class StoreWriter:
             raise UserError(
                 f"{path} already exists: pass --resume to continue it or --overwrite to replace it"
             )
-        if value_dtype not in VALUE_DTYPES:
-            raise UserError(f"value dtype must be one of {VALUE_DTYPES}, got {value_dtype!r}")
+        for name, dtype in (("Q-value", q_dtype), ("hidden", hidden_dtype)):
+            if dtype not in VALUE_DTYPES:
+                raise UserError(f"{name} dtype must be one of {VALUE_DTYPES}, got {dtype!r}")
         if chunk_len < 1:
             raise UserError(f"chunk length must be positive, got {chunk_len}")
         codec = parse_compression(compression)
@@ -127,7 +134,7 @@ class StoreWriter:
             _remove(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         store = open_backend(path, "w", backend or ("hdf5" if path.suffix in (".h5", ".hdf5") else "zarr"))
-        fields = step_fields(num_actions, hidden_size, screen_size, value_dtype)
+        fields = step_fields(num_actions, hidden_size, screen_size, q_dtype, hidden_dtype)
         for name, (tail, dtype) in fields.items():
             store.create_array(name, tail, dtype, chunk_len, codec)
         for name, dtype in EPISODE_FIELDS.items():
@@ -140,7 +147,8 @@ class StoreWriter:
             fields=list(fields),
             num_actions=num_actions,
             hidden_size=hidden_size,
-            value_dtype=value_dtype,
+            q_dtype=q_dtype,
+            hidden_dtype=hidden_dtype,
             chunk_len=chunk_len,
             compression=compression,
             num_steps=0,

@@ -67,8 +67,8 @@ def _store_text(store: dict) -> str:
         f"  episodes    {store['episodes']}, return {_returns(store)}",
         f"  size        {_size(store['bytes_on_disk'])} on disk, {_size(store['raw_bytes'])} raw, "
         f"compression {store['compression_ratio']:.1f}x ({store['compression']})",
-        f"  layout      {store['backend']}, chunks of {store['chunk_len']} steps, values "
-        f"{store['value_dtype']}, hidden {store['hidden_size']}",
+        f"  layout      {store['backend']}, chunks of {store['chunk_len']} steps, Q-values "
+        f"{store['q_dtype']}, hidden {store['hidden_size']} x {store['hidden_dtype']}",
         f"  complete    {'yes' if store['complete'] else 'NO: interrupted, finish it with amn collect ... --resume'}",
         f"  expert      {expert}",
         f"  behaviour   {store['behaviour'] or 'unknown'}, round {store['round']}",

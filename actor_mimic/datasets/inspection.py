@@ -70,7 +70,8 @@ def summarize(path: str | Path) -> dict:
         "backend": info.backend,
         "compression": info.attrs.get("compression"),
         "chunk_len": int(info.attrs["chunk_len"]),
-        "value_dtype": info.attrs.get("value_dtype"),
+        "q_dtype": info.attrs.get("q_dtype"),
+        "hidden_dtype": info.attrs.get("hidden_dtype"),
         "hidden_size": int(info.attrs["hidden_size"]),
         "action_set": info.action_set,
         "complete": info.complete,
@@ -124,7 +125,7 @@ def _verify(backend, info, allow_incomplete: bool) -> list[str]:
             "`amn collect ... --resume` (same arguments)"
         )
     screen = int((attrs.get("preprocessing") or {}).get("screen_size", 84))
-    expected = step_fields(int(attrs["num_actions"]), int(attrs["hidden_size"]), screen, attrs["value_dtype"])
+    expected = step_fields(int(attrs["num_actions"]), int(attrs["hidden_size"]), screen, attrs["q_dtype"], attrs["hidden_dtype"])
     expected.update({name: ((), dtype) for name, dtype in EPISODE_FIELDS.items()})
     for name, (tail, dtype) in expected.items():
         rows_needed = int(attrs["num_episodes"]) if name in EPISODE_FIELDS else committed

@@ -112,7 +112,7 @@ def test_an_existing_store_is_neither_touched_nor_mixed(capsys, tmp_path, expert
     same = ["--expert", expert_file, "--out", out, "--steps", 30, "--num-envs", 2, "--resume"]
     refused = amn_collect(capsys, *same, "--seed", 1)
     assert "seed" in refused and "same --seed" in refused
-    assert "same --value-dtype" in amn_collect(capsys, *same, "--value-dtype", "float16")
+    assert "same --hidden-dtype" in amn_collect(capsys, *same, "--hidden-dtype", "float32")
     assert tree_snapshot(out) == snapshot
     # The same settings: resuming a complete store is a no-op.
     assert main(["collect", "--no-progress", *map(str, same)]) == 0

@@ -57,12 +57,14 @@ def expert_labels(expert, stacks: np.ndarray, batch_size: int) -> tuple[np.ndarr
 
 def test_stored_labels_are_the_experts_forward_pass_bit_for_bit(tmp_path, expert):
     """One env: the collector ran the float32 network on one stack at a time, and so does
-    this check, so Q-values and fc activations must be identical to the last bit."""
+    this check, so Q-values must be identical to the last bit, and the fc activations (stored
+    as float16 by default) must be exactly the float16 rounding of the network's."""
     path = collect(CollectConfig(expert=expert, out=tmp_path / "s.zarr", steps=200, num_envs=1, epsilon=0.5, seed=1))
     arrays, _ = read_store(path)
     q_values, hidden = expert_labels(expert, stored_stacks(arrays), batch_size=1)
+    assert arrays["q_values"].dtype == np.float32 and arrays["hidden"].dtype == np.float16
     np.testing.assert_array_equal(arrays["q_values"], q_values)
-    np.testing.assert_array_equal(arrays["hidden"], hidden)
+    np.testing.assert_array_equal(arrays["hidden"], hidden.astype(np.float16))
     assert arrays["q_values"].shape == (200, 4) and arrays["hidden"].shape == (200, 512)
     greedy = arrays["actions"] == arrays["q_values"].argmax(axis=1)
     assert 0.5 < greedy.mean() < 0.9, "epsilon 0.5 over 4 actions: ~5/8 of actions are greedy"
@@ -73,7 +75,8 @@ def test_batched_labels_match_within_float32_rounding(tmp_path, expert):
     convolutions pick their summation order by batch size, so the same stack can differ in
     the last bits between batch 3 and any other batch: compare with a relative tolerance of
     2e-6 (a few float32 ulps) instead of bit equality."""
-    path = collect(CollectConfig(expert=expert, out=tmp_path / "s.h5", steps=300, num_envs=3, epsilon=0.5, seed=1))
+    path = collect(CollectConfig(expert=expert, out=tmp_path / "s.h5", steps=300, num_envs=3, epsilon=0.5, seed=1,
+                                 hidden_dtype="float32"))  # fmt: skip
     arrays, _ = read_store(path)
     q_values, hidden = expert_labels(expert, stored_stacks(arrays), batch_size=64)
     np.testing.assert_allclose(arrays["q_values"], q_values, rtol=2e-6, atol=1e-7)

@@ -52,9 +52,9 @@ def test_same_seed_same_store_and_engines_agree(tmp_path, expert):
 def test_float16_values(tmp_path, expert):
     settings = dict(expert=expert, steps=150, num_envs=2, epsilon=0.3, seed=2)
     full, _ = read_store(collect(CollectConfig(out=tmp_path / "f32.zarr", **settings)))
-    half_config = CollectConfig(out=tmp_path / "f16.zarr", value_dtype="float16", compression="lz4", **settings)
+    half_config = CollectConfig(out=tmp_path / "f16.zarr", q_dtype="float16", compression="lz4", **settings)
     half, info = read_store(collect(half_config))
-    assert info.attrs["value_dtype"] == "float16"
+    assert info.attrs["q_dtype"] == "float16"
     assert half["q_values"].dtype == np.float16 and half["hidden"].dtype == np.float16
     np.testing.assert_array_equal(half["q_values"], full["q_values"].astype(np.float16))
     np.testing.assert_array_equal(half["hidden"], full["hidden"].astype(np.float16))

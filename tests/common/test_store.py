@@ -119,7 +119,7 @@ def test_something_else_is_not_a_store(tmp_path):
 
 @pytest.mark.parametrize("compression", ["zstd", "lz4:5", "gzip", "none"])
 def test_every_compression_is_lossless(tmp_path, compression):
-    writer = new_store(tmp_path / "c.zarr", compression=compression, value_dtype="float16")
+    writer = new_store(tmp_path / "c.zarr", compression=compression, hidden_dtype="float16")
     data = episode(70, 7)
     data["frames"] = np.random.default_rng(0).integers(0, 256, (70, 84, 84), dtype=np.uint8)
     writer.append_episode(data)

@@ -26,11 +26,11 @@ def test_info_reports_each_store_and_each_game(capsys, breakout_zarr, breakout_h
     assert (breakout["game"], breakout["steps"], breakout["episodes"]) == ("breakout", 700, ds.num_episodes)
     assert breakout["return_mean"] == ds.episode_returns.mean() and breakout["return_max"] == ds.episode_returns.max()
     assert breakout["bytes_on_disk"] == bytes_on_disk(breakout_zarr)
-    # raw: 700 rows of frames, actions, rewards, flags, lives, 4 Q-values, 512 activations.
-    raw = 700 * (84 * 84 + 2 + 4 + 1 + 1 + 2 + 4 * 4 + 512 * 4) + ds.num_episodes * 3 * 8
+    # raw: 700 rows of frames, actions, rewards, flags, lives, 4 float32 Q-values, 512 float16 activations.
+    raw = 700 * (84 * 84 + 2 + 4 + 1 + 1 + 2 + 4 * 4 + 512 * 2) + ds.num_episodes * 3 * 8
     assert breakout["raw_bytes"] == raw and breakout["compression_ratio"] == raw / breakout["bytes_on_disk"]
     assert (breakout["backend"], breakout_hdf5["backend"], breakout["chunk_len"]) == ("zarr", "hdf5", 64)
-    assert breakout["value_dtype"] == "float32" and breakout["complete"] is True
+    assert breakout["q_dtype"] == "float32" and breakout["hidden_dtype"] == "float16" and breakout["complete"] is True
     assert breakout["expert_untrained"] is True and len(breakout["expert_sha256"]) == 12
     assert breakout["behaviour"] == "expert (epsilon 1.0)" and pong["hidden_size"] == 3136
     games = {game["game"]: game for game in report["games"]}
