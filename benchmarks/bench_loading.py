@@ -55,9 +55,9 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def build_store(cache: Path, steps: int, source_steps: int, backend: str, compression: str) -> Path:
+def build_store(cache: Path, steps: int, source_steps: int, backend: str, compression: str, hidden_dtype: str) -> Path:
     suffix = ".zarr" if backend == "zarr" else ".h5"
-    path = cache / f"breakout-{steps}{'' if compression == 'zstd' else '-' + compression}{suffix}"
+    path = cache / f"breakout-{steps}-{compression.replace(':', '')}-hidden-{hidden_dtype}{suffix}"
     if path.exists():
         try:
             backend_handle, info = open_store(path)
@@ -67,11 +67,12 @@ def build_store(cache: Path, steps: int, source_steps: int, backend: str, compre
                 return path
         except Exception:
             pass
-    source = cache / f"breakout-source-{source_steps}.zarr"
+    source = cache / f"breakout-source-{source_steps}-float32.zarr"
     if not source.exists():
         print(f"collecting {source_steps} real Breakout steps into {source} ...", flush=True)
         expert = random_init_expert(AtariConfig("breakout", noop_max=0), seed=0)
-        collect(CollectConfig(expert=expert, out=source, steps=source_steps, epsilon=1.0, num_envs=8, seed=0))
+        collect(CollectConfig(expert=expert, out=source, steps=source_steps, epsilon=1.0, num_envs=8, seed=0,
+                              hidden_dtype="float32"))  # fmt: skip
     handle, info = open_store(source)
     fields = info.attrs["fields"]
     episodes = [
@@ -84,11 +85,11 @@ def build_store(cache: Path, steps: int, source_steps: int, backend: str, compre
     writer = StoreWriter.create(
         path, metadata=metadata, num_actions=int(info.attrs["num_actions"]),
         hidden_size=int(info.attrs["hidden_size"]), chunk_len=int(info.attrs["chunk_len"]),
-        backend=backend, compression=compression, overwrite=True,
+        backend=backend, compression=compression, hidden_dtype=hidden_dtype, overwrite=True,
     )  # fmt: skip
     while writer.total_steps < steps:
         for episode in episodes:
-            writer.append_episode(episode)
+            writer.append_episode({**episode, "hidden": episode["hidden"].astype(hidden_dtype)})
             if writer.total_steps >= steps:
                 break
     writer.close(complete=True, repeated_from=str(source.name))
@@ -166,12 +167,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--backend", choices=("zarr", "hdf5"), default="zarr")
     parser.add_argument("--compression", default="zstd", help="of the benchmark store (amn collect's default: zstd)")
+    parser.add_argument("--hidden-dtype", default="float16", help="of the stored activations (amn collect's default)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of loader and in-RAM")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for an extra loader run")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     args.cache.mkdir(parents=True, exist_ok=True)
-    path = build_store(args.cache, args.steps, args.source_steps, args.backend, args.compression)
+    path = build_store(args.cache, args.steps, args.source_steps, args.backend, args.compression, args.hidden_dtype)
     ds = TeacherDataset(path)
     print(f"store: {path} ({len(ds)} steps, {ds.num_episodes} episodes, {args.backend}, {args.compression})")
 
