@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from actor_mimic.common.store import open_store
 from actor_mimic.common.store_backends import open_backend
@@ -115,9 +116,22 @@ class Shard:
 
     def values(self, name: str, start: int, stop: int) -> np.ndarray:
         """float32 Q-values or hidden activations of rows start..stop-1, checked finite."""
-        values = self.read(name, start, stop).astype(np.float32, copy=False)
+        values = as_float32(self.read(name, start, stop))
         check_values_finite(values, name, self.path, start)
         return values
+
+
+def as_float32(values: np.ndarray) -> np.ndarray:
+    """Stored Q-values or activations as float32 (the same array when already float32).
+
+    float16 is converted by torch: numpy converts float16 one element at a time in software
+    (about 1.9 us per step of 512 activations here, a sixth of the loader's time), torch
+    with the CPU's conversion instructions (about 0.07 us). Both are exact: every float16
+    value is a float32 value (only NaN payloads may differ, and NaN is rejected anyway).
+    """
+    if values.dtype == np.float16:
+        return torch.from_numpy(values).to(torch.float32).numpy()
+    return values.astype(np.float32, copy=False)
 
 
 def check_values_finite(values: np.ndarray, name: str, path: Path, steps) -> None:

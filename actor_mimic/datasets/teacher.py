@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from actor_mimic.datasets.batch import GameLayout, empty_batch, write_values
-from actor_mimic.datasets.shard import Shard, check_values_finite
+from actor_mimic.datasets.shard import Shard, as_float32, check_values_finite
 from actor_mimic.datasets.stacking import stack_offsets
 from actor_mimic.errors import UserError
 
@@ -192,7 +192,7 @@ def _read_shard_steps(shard: Shard, steps, episode_starts, layout: GameLayout, h
     unique_steps, inverse = np.unique(steps, return_inverse=True)
     values = {name: shard.read_at(name, unique_steps) for name in ("q_values", "hidden", "actions")}
     for name in ("q_values", "hidden"):
-        values[name] = values[name].astype(np.float32, copy=False)
+        values[name] = as_float32(values[name])
         check_values_finite(values[name], name, shard.path, unique_steps)
     write_values(part, 0, layout, values["q_values"][inverse], values["hidden"][inverse], values["actions"][inverse])
     return part
