@@ -83,14 +83,7 @@ class AtariConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> AtariConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise UserError(
-                f"unknown Atari settings {unknown}: this file was written by a newer "
-                "actor-mimic; upgrade actor-mimic to read it"
-            )
-        return cls(**data)
+        return settings_from_dict(cls, data, "Atari settings")
 
     def preprocessing(self) -> dict:
         """What decides the *form* of an observation. Networks, stores and checkpoints whose
@@ -111,6 +104,21 @@ def _quiet_ale():
 
     ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
     return ale_py
+
+
+def settings_from_dict(cls, data: dict, what: str):
+    """A settings dataclass from a dict read back from a file (a store, a checkpoint, a run).
+
+    Unknown keys mean the file was written by a newer actor-mimic: refuse rather than drop
+    them, since silently ignoring a setting would give a silently different environment."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UserError(
+            f"unknown {what} {unknown}: this file was written by a newer actor-mimic; "
+            "upgrade actor-mimic to read it"
+        )
+    return cls(**data)
 
 
 def all_games() -> list[str]:

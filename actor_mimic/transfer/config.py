@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from actor_mimic.common.atari import settings_from_dict
 from actor_mimic.errors import UserError
 
 OPTIMIZERS = ("rmsprop", "adam")
@@ -106,11 +107,7 @@ class DQNConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> DQNConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise UserError(f"unknown DQN settings {unknown}: written by a newer actor-mimic?")
-        return cls(**data)
+        return settings_from_dict(cls, data, "DQN settings")
 
 
 PRESETS: dict[str, dict] = {

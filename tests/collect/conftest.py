@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.checkpoint import random_init_expert, save_checkpoint
 from actor_mimic.common.store import open_store
 
 BREAKOUT = AtariConfig("breakout", noop_max=0)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread():
-    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

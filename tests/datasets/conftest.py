@@ -13,7 +13,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import AtariConfig, make_env
@@ -24,11 +23,6 @@ from actor_mimic.common.store_backends import open_backend
 CHUNK = 64
 BREAKOUT = AtariConfig("breakout", noop_max=0)
 PONG = AtariConfig("pong", noop_max=0)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread():
-    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

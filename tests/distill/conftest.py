@@ -13,7 +13,6 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-import torch
 
 from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import AtariConfig
@@ -21,11 +20,6 @@ from actor_mimic.common.checkpoint import random_init_expert, save_checkpoint
 
 PONG = AtariConfig("pong")
 BREAKOUT = AtariConfig("breakout")
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread():
-    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
