@@ -65,20 +65,21 @@ def test_safetensors_without_our_metadata(tmp_path, expert):
         load_checkpoint(path)
 
 
-def test_action_count_must_match_the_action_set(tmp_path, expert):
-    path = tmp_path / "bad.safetensors"
-    metadata = json.loads(expert.metadata.to_json())
-    metadata["num_actions"] = 4
+def save_with_metadata(path, expert, **changes):
+    """The expert's weights under metadata edited by hand, as a tampered or foreign file."""
+    metadata = {**json.loads(expert.metadata.to_json()), **changes}
     save_file(dict(expert.network.state_dict()), str(path), metadata={"actor_mimic": json.dumps(metadata)})
+    return path
+
+
+def test_action_count_must_match_the_action_set(tmp_path, expert):
+    path = save_with_metadata(tmp_path / "bad.safetensors", expert, num_actions=4)
     with pytest.raises(UserError, match="has 4 outputs but its action set for pong has 6"):
         load_checkpoint(path)
 
 
 def test_newer_format_is_refused(tmp_path, expert):
-    path = tmp_path / "new.safetensors"
-    metadata = json.loads(expert.metadata.to_json())
-    metadata["format_version"] = 99
-    save_file(dict(expert.network.state_dict()), str(path), metadata={"actor_mimic": json.dumps(metadata)})
+    path = save_with_metadata(tmp_path / "new.safetensors", expert, format_version=99)
     with pytest.raises(UserError, match="upgrade actor-mimic"):
         read_metadata(path)
 
