@@ -24,6 +24,11 @@ Zarr reads never-written chunks as zeros and a killed writer can leave rows past
 so readers serve only rows below `num_steps` and only committed episodes. The writer
 advances the commit after the rows are on disk, so a store is readable after any interruption.
 `complete` is true once the collection reached its target; `--resume` continues it otherwise.
+
+Schema 2 adds a checksum of every chunk of every array (`checksums/<array>`, CRC-32C of the
+stored bytes, store_checksums.py), and writes every chunk, even an all-zero one, so that a
+missing chunk is always damage. Readers check both before decoding. Schema 1 stores (no
+checksums) stay readable.
 """
 
 from __future__ import annotations
@@ -40,10 +45,17 @@ from actor_mimic.common.store_backends import (
     open_backend,
     parse_compression,
 )
+from actor_mimic.common.store_checksums import (
+    chunks_of,
+    create_checksums,
+    read_checked,
+    read_checksums,
+    record_checksums,
+)
 from actor_mimic.errors import UserError
 
 SCHEMA = "actor-mimic-teacher-store"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 VALUE_DTYPES = ("float32", "float16")
 
 EPISODE_FIELDS = {
@@ -137,8 +149,10 @@ class StoreWriter:
         fields = step_fields(num_actions, hidden_size, screen_size, q_dtype, hidden_dtype)
         for name, (tail, dtype) in fields.items():
             store.create_array(name, tail, dtype, chunk_len, codec)
+            create_checksums(store, name)
         for name, dtype in EPISODE_FIELDS.items():
             store.create_array(name, (), dtype, EPISODE_CHUNK, codec)
+            create_checksums(store, name)
         attrs = dict(metadata)
         attrs.update(
             schema=SCHEMA,
@@ -176,15 +190,17 @@ class StoreWriter:
         attrs = _checked_attrs(store.read_attrs(), path)
         writer = cls(store, attrs)
         for name in attrs["fields"]:
-            store.resize(name, writer.num_steps)
+            writer._resize(name, writer.num_steps, writer.chunk_len)
         for name in EPISODE_FIELDS:
-            store.resize(name, writer.num_episodes)
+            writer._resize(name, writer.num_episodes, EPISODE_CHUNK)
         covered = 0
         if writer.num_episodes:
             last = writer.num_episodes - 1
             covered = int(store.array("episode_starts")[last] + store.array("episode_lengths")[last])
         if covered < writer.num_steps:
             store.array("truncated")[writer.num_steps - 1] = True
+            last_chunk = (writer.num_steps - 1) // writer.chunk_len
+            record_checksums(store, "truncated", last_chunk, last_chunk + 1)
             tail_return = float(np.sum(store.array("rewards")[covered : writer.num_steps], dtype=np.float64))
             writer._append_episode_rows([(covered, writer.num_steps - covered, tail_return)])
             writer._commit(writer.num_steps, writer.num_episodes + 1)
@@ -231,6 +247,7 @@ class StoreWriter:
             rows = np.concatenate(self._step_buffer[name])
             self.backend.resize(name, end)
             self.backend.array(name)[self.num_steps : end] = rows[:count]
+            record_checksums(self.backend, name, self.num_steps // self.chunk_len, chunks_of(end, self.chunk_len))
             self._step_buffer[name] = [rows[count:]] if count < len(rows) else []
         self._buffered -= count
         done = [e for e in self._pending_episodes if e[0] + e[1] <= end]
@@ -259,6 +276,16 @@ class StoreWriter:
             self.backend.array(name)[n : n + len(rows)] = np.array(
                 [row[column] for row in rows], dtype=EPISODE_FIELDS[name]
             )
+            record_checksums(self.backend, name, n // EPISODE_CHUNK, chunks_of(n + len(rows), EPISODE_CHUNK))
+
+    def _resize(self, name: str, rows: int, chunk_len: int) -> None:
+        """Cut `name` to `rows` rows (dropping a killed writer's uncommitted ones); an engine
+        may rewrite the chunk the cut runs through, so its checksum is recorded again."""
+        if self.backend.array(name).shape[0] == rows:
+            return
+        self.backend.resize(name, rows)
+        if rows % chunk_len:
+            record_checksums(self.backend, name, rows // chunk_len, rows // chunk_len + 1)
 
     def _commit(self, num_steps: int, num_episodes: int) -> None:
         self.backend.flush()  # rows reach the disk before the commit that points at them
@@ -314,25 +341,41 @@ def open_store(path: str | Path, allow_incomplete: bool = False):
     collection was interrupted. The backend's arrays may hold rows past the commit; callers
     must stay below `info.num_steps`.
     """
+    backend, attrs = open_attrs(path)
+    path = Path(path)
+    try:
+        if not attrs.get("complete") and not allow_incomplete:
+            raise UserError(
+                f"{path} is incomplete: its collection stopped after {attrs['num_steps']} steps. "
+                "Finish it with `amn collect ... --resume` (same arguments), or read what it has "
+                "with allow_incomplete=True / --allow-incomplete"
+            )
+        n, version = int(attrs["num_episodes"]), int(attrs["schema_version"])
+        episodes = {}
+        for name in EPISODE_FIELDS:
+            checksums = read_checksums(backend, name, chunks_of(n, EPISODE_CHUNK), version)
+            episodes[name] = read_checked(backend, name, 0, n, checksums)
+        info = StoreInfo(path, backend.name, attrs, **episodes)
+        if info.num_steps > int(attrs["num_steps"]):
+            raise UserError(f"{path}: its episode table runs past its committed steps; the store is corrupt")
+    except BaseException:
+        backend.close()
+        raise
+    return backend, info
+
+
+def open_attrs(path: str | Path):
+    """(backend, attribute document) of the teacher store at `path`, opened for reading;
+    nothing but the document is read. Refuses what `open_store` refuses, but for completeness."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"teacher store {path} does not exist")
     backend = open_backend(path, "r", detect_backend(path))
-    attrs = _checked_attrs(backend.read_attrs(), path)
-    if not attrs.get("complete") and not allow_incomplete:
+    try:
+        return backend, _checked_attrs(backend.read_attrs(), path)
+    except BaseException:
         backend.close()
-        raise UserError(
-            f"{path} is incomplete: its collection stopped after {attrs['num_steps']} steps. "
-            "Finish it with `amn collect ... --resume` (same arguments), or read what it has "
-            "with allow_incomplete=True / --allow-incomplete"
-        )
-    n = int(attrs["num_episodes"])
-    episodes = {name: np.asarray(backend.array(name)[:n]) for name in EPISODE_FIELDS}
-    info = StoreInfo(path, backend.name, attrs, **episodes)
-    if info.num_steps > int(attrs["num_steps"]):
-        backend.close()
-        raise UserError(f"{path}: its episode table runs past its committed steps; the store is corrupt")
-    return backend, info
+        raise
 
 
 def _checked_attrs(attrs: dict | None, path: Path) -> dict:

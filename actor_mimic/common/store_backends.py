@@ -67,6 +67,7 @@ class ZarrBackend:
         import zarr
 
         self.path = path
+        self._chunk_keys: dict = {}
         try:
             self.group = zarr.open_group(str(path), mode={"r": "r", "a": "r+", "w": "w"}[mode])
         except (FileNotFoundError, ValueError, KeyError) as error:
@@ -83,7 +84,24 @@ class ZarrBackend:
         )
 
     def array(self, name):
-        return self.group[name]
+        # Every chunk gets a file, even one that holds only zeros (a runtime setting, not
+        # stored): a missing chunk file is then always damage, refused by every reader.
+        return self.group[name].with_config({"write_empty_chunks": True})
+
+    def chunk_file(self, name: str, index: int) -> Path:
+        """The file of chunk `index` (along the first axis) of array `name`."""
+        if name not in self._chunk_keys:  # opening an array reads its metadata: once per name
+            array = self.group[name]
+            self._chunk_keys[name] = (array.metadata.chunk_key_encoding, (0,) * (array.ndim - 1))
+        encoding, tail = self._chunk_keys[name]
+        return self.path / name / encoding.encode_chunk_key((index, *tail))
+
+    def read_chunk(self, name: str, index: int) -> bytes | None:
+        """The stored (encoded) bytes of chunk `index` of `name`; None if it has no file."""
+        try:
+            return self.chunk_file(name, index).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def has_array(self, name) -> bool:
         return name in self.group
@@ -132,6 +150,14 @@ class HDF5Backend:
 
     def array(self, name):
         return self.file[name]
+
+    def read_chunk(self, name: str, index: int) -> bytes | None:
+        """The stored (filtered) bytes of chunk `index` of `name`; None if never written."""
+        dataset = self.file[name]
+        offset = (index * dataset.chunks[0],) + (0,) * (dataset.ndim - 1)
+        if dataset.id.get_chunk_info_by_coord(offset).byte_offset is None:
+            return None
+        return dataset.id.read_direct_chunk(offset)[1]
 
     def has_array(self, name) -> bool:
         return name in self.file

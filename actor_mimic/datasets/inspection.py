@@ -3,6 +3,11 @@
 Both read the store chunk by chunk, so memory stays small for stores of any size. Both
 accept interrupted stores: `summarize` says so, `verify_store` reports it as a problem
 unless told to allow it.
+
+`verify_store` reads every stored byte: it recomputes the checksum of every committed chunk
+of every array and compares it with the one recorded at write time (store_checksums.py),
+naming each chunk that is missing, unreadable (a truncated file) or changed; then it decodes
+the rows and checks what the schema promises of them (flags, finite values, actions, returns).
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from actor_mimic.common.store import EPISODE_FIELDS, open_store, step_fields
+from actor_mimic.common.store import EPISODE_FIELDS, open_attrs, open_store, step_fields
 from actor_mimic.common.store_backends import bytes_on_disk
+from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
+from actor_mimic.datasets.zarr_chunks import ChunkFiles
 from actor_mimic.errors import UserError
 
 SCAN_ROWS = 8192  # rows per read while scanning; whole chunks for the usual chunk lengths
+MAX_CHUNK_LINES = 20  # damaged chunks named per array; the rest are counted
 
 
 def expert_identity(attrs: dict) -> tuple[str | None, bool | None]:
@@ -104,22 +112,37 @@ def summarize_games(stores: list[dict]) -> list[dict]:
 
 
 def verify_store(path: str | Path, allow_incomplete: bool = False) -> list[str]:
-    """One-line descriptions of everything wrong with a store; empty when it is sound."""
+    """One-line descriptions of everything wrong with a store; empty when it is sound.
+
+    In order: the attribute document, the arrays' types and shapes, every chunk's bytes,
+    then (only if all of that is sound) the episode table and the rows."""
     try:
-        backend, info = open_store(path, allow_incomplete=True)
+        backend, attrs = open_attrs(path)
     except UserError as error:
         return [str(error)]
     try:
-        return _verify(backend, info, allow_incomplete)
+        problems = _verify_bytes(backend, attrs, Path(path), allow_incomplete)
+    finally:
+        backend.close()
+    if any(p.startswith(("schema", "chunks")) for p in problems):
+        return problems  # the rows cannot be decoded as the schema says
+    try:
+        backend, info = open_store(path, allow_incomplete=True)
+    except UserError as error:
+        return problems + [str(error)]
+    try:
+        problems += _check_episode_table(info, int(attrs["num_steps"]))
+        if not any(p.startswith("episodes") for p in problems):
+            problems += _scan_rows(backend, info)
+        return problems
     finally:
         backend.close()
 
 
-def _verify(backend, info, allow_incomplete: bool) -> list[str]:
-    attrs = info.attrs
+def _verify_bytes(backend, attrs: dict, path: Path, allow_incomplete: bool) -> list[str]:
     problems = []
     committed = int(attrs["num_steps"])
-    if not info.complete and not allow_incomplete:
+    if not attrs.get("complete") and not allow_incomplete:
         problems.append(
             f"incomplete: its collection stopped after {committed} steps; finish it with "
             "`amn collect ... --resume` (same arguments)"
@@ -140,13 +163,36 @@ def _verify(backend, info, allow_incomplete: bool) -> list[str]:
             )
         elif array.shape[0] < rows_needed:
             problems.append(f"schema: {name} has {array.shape[0]} rows, fewer than the {rows_needed} committed")
-    if len(info.action_set) != int(attrs["num_actions"]):
-        problems.append(f"schema: action_set has {len(info.action_set)} actions but num_actions is {attrs['num_actions']}")
+    if len(attrs["action_set"]) != int(attrs["num_actions"]):
+        problems.append(f"schema: action_set has {len(attrs['action_set'])} actions but num_actions is {attrs['num_actions']}")
     if any(p.startswith("schema") for p in problems):
         return problems  # the rows cannot be read as the schema says
-    problems += _check_episode_table(info, committed)
-    if not any(p.startswith("episodes") for p in problems):
-        problems += _scan_rows(backend, info)
+    for name in expected:
+        rows = int(attrs["num_episodes"]) if name in EPISODE_FIELDS else committed
+        problems += check_chunks(backend, path, attrs, name, rows)
+    return problems
+
+
+def check_chunks(backend, path: Path, attrs: dict, name: str, rows: int) -> list[str]:
+    """One line per damaged chunk among those holding the first `rows` rows of `name`."""
+    chunk_len = int(backend.array(name).chunks[0])
+    count = chunks_of(rows, chunk_len)
+    try:
+        checksums = read_checksums(backend, name, count, int(attrs["schema_version"]))
+    except UserError as error:
+        return [f"chunks: {error}"]
+    guard = ChunkGuard(path, name, chunk_len, checksums)
+    problems = []
+    for index in range(count):
+        try:
+            problem = guard.problem(index, backend.read_chunk(name, index))
+        except (OSError, RuntimeError, ValueError) as error:
+            problem = f"{guard.where(index)} cannot be read ({error}): the file is truncated or damaged"
+        if problem is not None:
+            problems.append(f"chunks: {problem}")
+    if len(problems) > MAX_CHUNK_LINES:
+        more = len(problems) - MAX_CHUNK_LINES
+        problems = problems[:MAX_CHUNK_LINES] + [f"chunks: ... and {more} more damaged chunk(s) of {name}"]
     return problems
 
 
@@ -170,6 +216,19 @@ def _check_episode_table(info, committed: int) -> list[str]:
     return problems
 
 
+def _row_reader(backend, path: Path, name: str):
+    """read(low, high) -> rows of `name`, through the direct chunk reader when the layout
+    allows (zarr's own slicing is several times slower). The chunks' bytes were compared
+    with their checksums just before; a chunk that fails to decode is still named."""
+    chunk_len = int(backend.array(name).chunks[0])
+    fast = None
+    if backend.name == "zarr":
+        fast = ChunkFiles.for_array(backend.array(name), ChunkGuard(path, name, chunk_len, None))
+    if fast is not None:
+        return fast.read
+    return lambda low, high: read_checked(backend, name, low, high, None, store=path)
+
+
 def _scan_rows(backend, info) -> list[str]:
     """Flags only at episode ends, every end flagged, finite values, valid actions, returns."""
     starts, lengths = info.episode_starts, info.episode_lengths
@@ -178,10 +237,11 @@ def _scan_rows(backend, info) -> list[str]:
     returns = np.zeros(len(starts), dtype=np.float64)
     bad = {"flag": [], "unflagged": [], "q_values": [], "hidden": [], "actions": []}
     num_actions = len(info.action_set)
+    readers = {name: _row_reader(backend, info.path, name) for name in
+               ("terminated", "truncated", "rewards", "actions", "q_values", "hidden")}  # fmt: skip
     for low in range(0, total, SCAN_ROWS):
         high = min(low + SCAN_ROWS, total)
-        rows = {name: np.asarray(backend.array(name)[low:high]) for name in
-                ("terminated", "truncated", "rewards", "actions", "q_values", "hidden")}  # fmt: skip
+        rows = {name: read(low, high) for name, read in readers.items()}
         is_end = np.zeros(high - low, dtype=bool)
         is_end[ends[(ends >= low) & (ends < high)] - low] = True
         done = rows["terminated"] | rows["truncated"]

@@ -16,6 +16,7 @@ import torch
 
 from actor_mimic.common.store import open_store
 from actor_mimic.common.store_backends import open_backend
+from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checksums
 from actor_mimic.datasets.zarr_chunks import ChunkFiles
 from actor_mimic.errors import UserError
 
@@ -42,8 +43,17 @@ class Shard:
 
     def __init__(self, path: str | Path, allow_incomplete: bool = False):
         backend, info = open_store(path, allow_incomplete=allow_incomplete)
-        backend.close()
+        try:
+            chunk_len, version = int(info.attrs["chunk_len"]), int(info.attrs["schema_version"])
+            checksums = {
+                name: read_checksums(backend, name, chunks_of(info.num_steps, chunk_len), version)
+                for name in STEP_ARRAYS
+            }
+        finally:
+            backend.close()
         self.path = Path(path)
+        # Checks every chunk's bytes before they are decoded (store_checksums.py).
+        self.guards = {name: ChunkGuard(self.path, name, chunk_len, checksums[name]) for name in STEP_ARRAYS}
         self.backend_name = info.backend
         self.attrs = info.attrs
         self.episode_starts = info.episode_starts.astype(np.int64)
@@ -84,7 +94,7 @@ class Shard:
             self._arrays = {n: self._backend.array(n) for n in STEP_ARRAYS}
             self._chunk_files = {}
             if self.backend_name == "zarr":  # zarr's own slicing is the slow part (zarr_chunks.py)
-                self._chunk_files = {n: ChunkFiles.for_array(a) for n, a in self._arrays.items()}
+                self._chunk_files = {n: ChunkFiles.for_array(a, self.guards[n]) for n, a in self._arrays.items()}
             self._pid = os.getpid()
         return self._arrays[name]
 
@@ -99,7 +109,21 @@ class Shard:
             raise IndexError(f"{self.path}: rows {start}..{stop} outside 0..{self.num_steps}")
         array = self.array(name)
         fast = self._chunk_files.get(name)
-        return fast.read(start, stop) if fast is not None else np.asarray(array[start:stop])
+        if fast is not None:
+            return fast.read(start, stop)
+        # Any other layout (HDF5 among them): check the chunks' stored bytes, then let the
+        # engine decode them.
+        guard = self.guards[name]
+        for index in range(start // self.chunk_len, chunks_of(stop, self.chunk_len)):
+            try:
+                data = self._backend.read_chunk(name, index)
+            except (OSError, RuntimeError, ValueError) as error:
+                raise guard.damaged(f"{guard.where(index)} cannot be read ({error})") from None
+            guard.check(index, data)
+        try:
+            return np.asarray(array[start:stop])
+        except Exception as error:  # noqa: BLE001 (any codec complaint about these bytes)
+            raise guard.damaged(f"rows {start}..{stop - 1} of {name} cannot be decoded ({error})") from None
 
     def read_at(self, name: str, steps: np.ndarray) -> np.ndarray:
         """Rows at `steps` (sorted, unique): one slice per chunk touched, from its first to

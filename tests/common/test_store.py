@@ -5,6 +5,7 @@ import pytest
 
 from actor_mimic.common.store import StoreWriter, open_store
 from actor_mimic.common.store_backends import open_backend
+from actor_mimic.datasets.inspection import verify_store
 from actor_mimic.errors import UserError
 
 CHUNK = 64
@@ -75,6 +76,9 @@ def test_a_killed_writer_leaves_a_readable_store_that_resumes_exactly(path):
     assert truncated.nonzero()[0].tolist() == [191]
     assert terminated.nonzero()[0].tolist() == [99, 139, 199]
     assert np.array_equal(np.unique(backend.array("frames")[140:192]), [3])
+    backend.close()
+    # Every chunk, the rewritten and the cut ones too, matches the checksum recorded for it.
+    assert verify_store(path) == []
 
 
 def test_an_existing_store_is_not_replaced_without_overwrite(path):

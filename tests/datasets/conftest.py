@@ -19,6 +19,7 @@ from actor_mimic.common.atari import AtariConfig, make_env
 from actor_mimic.common.checkpoint import random_init_expert
 from actor_mimic.common.store import open_store
 from actor_mimic.common.store_backends import open_backend
+from actor_mimic.common.store_checksums import record_checksums
 
 CHUNK = 64
 BREAKOUT = AtariConfig("breakout", noop_max=0)
@@ -67,6 +68,39 @@ def copy_store(source, target):
     else:
         shutil.copyfile(source, target)
     return target
+
+
+def edit_row(path, name: str, row: int, value) -> None:
+    """Change one stored row as a faulty writer would: new values with matching checksums."""
+    backend = open_backend(path, "a")
+    backend.array(name)[row] = value
+    chunk = row // backend.array(name).chunks[0]
+    record_checksums(backend, name, chunk, chunk + 1)
+    backend.close()
+
+
+def stored_chunk(path, name: str, index: int) -> tuple:
+    """(file, byte offset, size) of chunk `index` of array `name` as stored on disk."""
+    backend = open_backend(path, "r")
+    try:
+        if backend.name == "zarr":
+            chunk_file = backend.chunk_file(name, index)
+            return chunk_file, 0, chunk_file.stat().st_size
+        dataset = backend.array(name)
+        info = dataset.id.get_chunk_info_by_coord((index * dataset.chunks[0],) + (0,) * (dataset.ndim - 1))
+        return path, info.byte_offset, info.size
+    finally:
+        backend.close()
+
+
+def flip_byte(path, name: str, index: int) -> None:
+    """Damage chunk `index` of `name` as a bad disk or download would: one byte changed."""
+    target, offset, size = stored_chunk(path, name, index)
+    with open(target, "r+b") as handle:
+        handle.seek(offset + size // 2)
+        byte = handle.read(1)
+        handle.seek(offset + size // 2)
+        handle.write(bytes([byte[0] ^ 0x40]))
 
 
 def mark_incomplete(path) -> None:

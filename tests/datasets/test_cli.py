@@ -8,7 +8,7 @@ from actor_mimic.cli import main
 from actor_mimic.common.store_backends import bytes_on_disk, open_backend
 from actor_mimic.datasets import TeacherDataset
 
-from tests.datasets.conftest import copy_store, mark_incomplete
+from tests.datasets.conftest import copy_store, edit_row, mark_incomplete
 
 
 def run(capsys, *argv):
@@ -48,12 +48,11 @@ def test_verify_passes_sound_stores(capsys, breakout_zarr, breakout_h5, pong_con
 
 def test_verify_names_every_problem_in_one_line_each(capsys, tmp_path, breakout_zarr, breakout_h5):
     nan_store = copy_store(breakout_h5, tmp_path / "nan.h5")
-    backend = open_backend(nan_store, "a")
-    backend.array("q_values")[123, 1] = np.inf
-    backend.close()
+    q_values = open_backend(nan_store, "r").array("q_values")[123]
+    q_values[1] = np.inf
+    edit_row(nan_store, "q_values", 123, q_values)
     flagged = copy_store(breakout_zarr, tmp_path / "flagged.zarr")
-    backend = open_backend(flagged, "a")
-    backend.array("terminated")[10] = True  # an end flag inside the first episode
+    edit_row(flagged, "terminated", 10, True)  # an end flag inside the first episode
     cut = copy_store(breakout_zarr, tmp_path / "cut.zarr")
     mark_incomplete(cut)
     status, out, err = run(capsys, "verify", str(breakout_zarr), str(nan_store), str(flagged), str(cut),
