@@ -52,35 +52,19 @@ from actor_mimic.common.store_checksums import (
     read_checksums,
     record_checksums,
 )
+from actor_mimic.common.store_schema import (
+    EPISODE_CHUNK,
+    EPISODE_FIELDS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    VALUE_DTYPES,
+    array_problems,
+    checked_attrs,
+    step_fields,
+)
 from actor_mimic.errors import UserError
 
-SCHEMA = "actor-mimic-teacher-store"
-SCHEMA_VERSION = 2
-VALUE_DTYPES = ("float32", "float16")
-
-EPISODE_FIELDS = {
-    "episode_starts": np.int64,
-    "episode_lengths": np.int64,
-    "episode_returns": np.float64,
-}
-EPISODE_CHUNK = 4096
-
-
-def step_fields(
-    num_actions: int, hidden_size: int, screen_size: int, q_dtype: str, hidden_dtype: str
-) -> dict:
-    """name -> (per-step shape, dtype) of every per-step array."""
-    return {
-        "frames": ((screen_size, screen_size), np.uint8),
-        "actions": ((), np.int16),
-        "rewards": ((), np.float32),
-        "terminated": ((), np.bool_),
-        "truncated": ((), np.bool_),
-        "lives": ((), np.int16),
-        "q_values": ((num_actions,), np.dtype(q_dtype)),
-        "hidden": ((hidden_size,), np.dtype(hidden_dtype)),
-    }
-
+__all__ = ["EPISODE_FIELDS", "SCHEMA", "SCHEMA_VERSION", "VALUE_DTYPES", "StoreWriter", "open_store", "step_fields"]
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -187,7 +171,7 @@ class StoreWriter:
         if not path.exists():
             raise UserError(f"{path} does not exist: there is nothing to resume")
         store = open_backend(path, "a")
-        attrs = _checked_attrs(store.read_attrs(), path)
+        attrs = checked_attrs(store.read_attrs(), path)
         writer = cls(store, attrs)
         for name in attrs["fields"]:
             writer._resize(name, writer.num_steps, writer.chunk_len)
@@ -364,30 +348,26 @@ def open_store(path: str | Path, allow_incomplete: bool = False):
     return backend, info
 
 
-def open_attrs(path: str | Path):
-    """(backend, attribute document) of the teacher store at `path`, opened for reading;
-    nothing but the document is read. Refuses what `open_store` refuses, but for completeness."""
+def open_attrs(path: str | Path, check_arrays: bool = True):
+    """(backend, attribute document) of the teacher store at `path`, opened for reading.
+
+    Refuses a missing path, a file that is not a teacher store, a store with links out of it,
+    a document that fails `checked_attrs`, and (with `check_arrays`) arrays that are not what
+    the schema says. Reads nothing but metadata."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"teacher store {path} does not exist")
     backend = open_backend(path, "r", detect_backend(path))
     try:
-        return backend, _checked_attrs(backend.read_attrs(), path)
+        backend.check_self_contained()
+        attrs = checked_attrs(backend.read_attrs(), path)
+        problems = array_problems(backend, attrs) if check_arrays else []
+        if problems:
+            raise UserError(f"{path}: {problems[0]}; the store was altered or damaged: recollect it")
+        return backend, attrs
     except BaseException:
         backend.close()
         raise
-
-
-def _checked_attrs(attrs: dict | None, path: Path) -> dict:
-    if not attrs or attrs.get("schema") != SCHEMA:
-        raise UserError(f"{path} is not an actor-mimic teacher store (no '{SCHEMA}' attributes)")
-    version = int(attrs.get("schema_version", 0))
-    if version > SCHEMA_VERSION:
-        raise UserError(
-            f"{path} uses store schema version {version}, newer than this actor-mimic reads "
-            f"({SCHEMA_VERSION}); upgrade actor-mimic to read it"
-        )
-    return attrs
 
 
 def _remove(path: Path) -> None:

@@ -106,6 +106,21 @@ class ZarrBackend:
     def has_array(self, name) -> bool:
         return name in self.group
 
+    def array_problem(self, name: str) -> str | None:
+        """Why `name` is not an array of this store ("is missing"), or None."""
+        return None if name in self.group else "is missing"
+
+    def check_self_contained(self) -> None:
+        """Refuse a store with symbolic links inside: its bytes would come from elsewhere."""
+        for root, dirs, files in os.walk(self.path):
+            for entry in (*dirs, *files):
+                if os.path.islink(os.path.join(root, entry)):
+                    inner = Path(root, entry).relative_to(self.path)
+                    raise UserError(
+                        f"{self.path}: {inner} is a symbolic link; a teacher store must hold its own "
+                        "files (copy the store with its data, e.g. `cp -rL`, or recollect it)"
+                    )
+
     def resize(self, name, length) -> None:
         array = self.group[name]
         array.resize((length, *array.shape[1:]))
@@ -161,6 +176,50 @@ class HDF5Backend:
 
     def has_array(self, name) -> bool:
         return name in self.file
+
+    def array_problem(self, name: str) -> str | None:
+        """Why `name` is not an array stored in this file, or None."""
+        import h5py
+
+        group = self.file
+        for part in name.split("/"):
+            link = group.get(part, getlink=True)
+            if link is None:
+                return "is missing"
+            if not isinstance(link, h5py.HardLink):
+                return f"is a {type(link).__name__} to another place; a store must hold its own data"
+            group = group[part]
+        if not isinstance(group, h5py.Dataset):
+            return "is not a dataset"
+        if group.is_virtual or group.external:
+            return "keeps its rows in other files; a store must hold its own data"
+        return None
+
+    def check_self_contained(self) -> None:
+        """Refuse a file with external links or datasets whose rows live in other files."""
+        import h5py
+
+        def visit(group, prefix: str) -> None:
+            for key in group:
+                link = group.get(key, getlink=True)
+                name = f"{prefix}{key}"
+                if isinstance(link, h5py.ExternalLink):
+                    raise UserError(
+                        f"{self.path}: {name} is an external link to {link.filename}; a teacher "
+                        "store must hold its own data (recollect it, or copy the data in)"
+                    )
+                if isinstance(link, h5py.SoftLink):
+                    continue  # stays inside this file; array_problem refuses it as an array
+                item = group[key]
+                if isinstance(item, h5py.Group):
+                    visit(item, f"{name}/")
+                elif isinstance(item, h5py.Dataset) and (item.is_virtual or item.external):
+                    raise UserError(
+                        f"{self.path}: dataset {name} keeps its rows in other files; a teacher "
+                        "store must hold its own data"
+                    )
+
+        visit(self.file, "")
 
     def resize(self, name, length) -> None:
         self.file[name].resize(length, axis=0)

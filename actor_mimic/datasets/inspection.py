@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from actor_mimic.common.store import EPISODE_FIELDS, open_attrs, open_store, step_fields
+from actor_mimic.common.store import EPISODE_FIELDS, open_attrs, open_store
+from actor_mimic.common.store_schema import array_problems, expected_arrays
 from actor_mimic.common.store_backends import bytes_on_disk
 from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
 from actor_mimic.datasets.zarr_chunks import ChunkFiles
@@ -117,7 +118,7 @@ def verify_store(path: str | Path, allow_incomplete: bool = False) -> list[str]:
     In order: the attribute document, the arrays' types and shapes, every chunk's bytes,
     then (only if all of that is sound) the episode table and the rows."""
     try:
-        backend, attrs = open_attrs(path)
+        backend, attrs = open_attrs(path, check_arrays=False)
     except UserError as error:
         return [str(error)]
     try:
@@ -147,28 +148,10 @@ def _verify_bytes(backend, attrs: dict, path: Path, allow_incomplete: bool) -> l
             f"incomplete: its collection stopped after {committed} steps; finish it with "
             "`amn collect ... --resume` (same arguments)"
         )
-    screen = int((attrs.get("preprocessing") or {}).get("screen_size", 84))
-    expected = step_fields(int(attrs["num_actions"]), int(attrs["hidden_size"]), screen, attrs["q_dtype"], attrs["hidden_dtype"])
-    expected.update({name: ((), dtype) for name, dtype in EPISODE_FIELDS.items()})
-    for name, (tail, dtype) in expected.items():
-        rows_needed = int(attrs["num_episodes"]) if name in EPISODE_FIELDS else committed
-        if not backend.has_array(name):
-            problems.append(f"schema: array {name} is missing")
-            continue
-        array = backend.array(name)
-        if np.dtype(array.dtype) != np.dtype(dtype) or tuple(array.shape[1:]) != tuple(tail):
-            problems.append(
-                f"schema: {name} is {np.dtype(array.dtype)} {tuple(array.shape[1:])} per row, "
-                f"expected {np.dtype(dtype)} {tuple(tail)}"
-            )
-        elif array.shape[0] < rows_needed:
-            problems.append(f"schema: {name} has {array.shape[0]} rows, fewer than the {rows_needed} committed")
-    if len(attrs["action_set"]) != int(attrs["num_actions"]):
-        problems.append(f"schema: action_set has {len(attrs['action_set'])} actions but num_actions is {attrs['num_actions']}")
-    if any(p.startswith("schema") for p in problems):
+    problems += [f"schema: {problem}" for problem in array_problems(backend, attrs)]
+    if problems and problems[-1].startswith("schema"):
         return problems  # the rows cannot be read as the schema says
-    for name in expected:
-        rows = int(attrs["num_episodes"]) if name in EPISODE_FIELDS else committed
+    for name, (_, _, _, rows) in expected_arrays(attrs).items():
         problems += check_chunks(backend, path, attrs, name, rows)
     return problems
 

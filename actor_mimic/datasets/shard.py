@@ -16,7 +16,7 @@ import torch
 
 from actor_mimic.common.store import open_store
 from actor_mimic.common.store_backends import open_backend
-from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checksums
+from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
 from actor_mimic.datasets.zarr_chunks import ChunkFiles
 from actor_mimic.errors import UserError
 
@@ -107,23 +107,23 @@ class Shard:
         """Rows start..stop-1 of a per-step array (a contiguous, chunk-friendly read)."""
         if not 0 <= start <= stop <= self.num_steps:
             raise IndexError(f"{self.path}: rows {start}..{stop} outside 0..{self.num_steps}")
+        rows = self._read(name, start, stop)
+        if name == "actions" and len(rows) and (rows.min() < 0 or rows.max() >= self.num_actions):
+            step = start + int(np.flatnonzero((rows < 0) | (rows >= self.num_actions))[0])
+            raise UserError(
+                f"{self.path}: the action at step {step} is {int(rows[step - start])}, outside its action "
+                f"set (0..{self.num_actions - 1}); the store is corrupt: recollect it"
+            )
+        return rows
+
+    def _read(self, name: str, start: int, stop: int) -> np.ndarray:
         array = self.array(name)
         fast = self._chunk_files.get(name)
         if fast is not None:
             return fast.read(start, stop)
-        # Any other layout (HDF5 among them): check the chunks' stored bytes, then let the
-        # engine decode them.
-        guard = self.guards[name]
-        for index in range(start // self.chunk_len, chunks_of(stop, self.chunk_len)):
-            try:
-                data = self._backend.read_chunk(name, index)
-            except (OSError, RuntimeError, ValueError) as error:
-                raise guard.damaged(f"{guard.where(index)} cannot be read ({error})") from None
-            guard.check(index, data)
-        try:
-            return np.asarray(array[start:stop])
-        except Exception as error:  # noqa: BLE001 (any codec complaint about these bytes)
-            raise guard.damaged(f"rows {start}..{stop - 1} of {name} cannot be decoded ({error})") from None
+        # Any other layout (HDF5 among them): the chunks' stored bytes are checked, then the
+        # engine decodes them.
+        return read_checked(self._backend, name, start, stop, self.guards[name].checksums, store=self.path)
 
     def read_at(self, name: str, steps: np.ndarray) -> np.ndarray:
         """Rows at `steps` (sorted, unique): one slice per chunk touched, from its first to

@@ -98,7 +98,7 @@ def _bad_games(stores, tmp_path) -> dict:
         ),
         "action set differs": (
             f'[{{game: pong, stores: ["{_edited_copy(pong, tmp_path / "a18.zarr", other_actions)}"]}}]',
-            "action set",
+            "'action_set' must be a list of 6 whole numbers",  # inconsistent with its 6 Q-values
         ),
     }
 
