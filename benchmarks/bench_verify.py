@@ -25,16 +25,15 @@ from pathlib import Path
 
 from bench_loading import build_store
 
-from actor_mimic.common.store import EPISODE_FIELDS, open_attrs
+from actor_mimic.common.store import open_attrs
+from actor_mimic.common.store_schema import expected_arrays
 from actor_mimic.common.store_checksums import chunks_of
 from actor_mimic.datasets.inspection import check_chunks, verify_store
 
 
 def stored_arrays(attrs: dict) -> dict[str, int]:
     """name -> committed rows, for every checked array."""
-    rows = {name: int(attrs["num_steps"]) for name in attrs["fields"]}
-    rows.update({name: int(attrs["num_episodes"]) for name in EPISODE_FIELDS})
-    return rows
+    return {name: rows for name, (_, _, _, rows) in expected_arrays(attrs).items()}
 
 
 def read_pass(path: Path) -> int:

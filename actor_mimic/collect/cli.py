@@ -5,8 +5,9 @@
     amn collect --expert pong.safetensors --behaviour amn.safetensors --round r1 ...  # student acts
     amn collect --expert pong.safetensors --out pong-0.zarr --steps 1000000 --shard 0/4
 
-Ctrl-C (or SIGTERM) stores the running episodes, closes the store and prints the command that
-resumes it; the exit status is then 128 + the signal number.
+Ctrl-C (or SIGTERM) closes the store with every lane's whole chunks and prints the command that
+resumes it; the exit status is then 128 + the signal number. The resumed store equals an
+uninterrupted one (store.py, collect/lanes.py), after a kill too.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ store, the array and the chunk, never data.
 CRC-32C through google-crc32c (the implementation zarr's own crc32c codec uses): about
 5 GB/s on one core here, so checking costs a few percent of decompressing the same chunk.
 Stores of schema 1 have no checksums: there, only missing chunks of the arrays that are never
-all zeros (frames, Q-values, activations) can be told from Zarr's legitimately unwritten ones.
+all zeros (frames, Q-values, activations, episode lengths) can be told from Zarr's legitimately unwritten ones.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import numpy as np
 from actor_mimic.errors import UserError
 
 CHECKSUM_DTYPE = np.uint32
-CHECKSUM_CHUNK = 4096  # checksums per chunk of a checksum array
-NEVER_ALL_ZERO = ("frames", "q_values", "hidden")  # schema 1: a missing chunk of these is damage
+CHECKSUM_CHUNK = 256  # checksums per chunk of a checksum array: a 1 KB file
+# Schema 1: a missing chunk of these is damage (they cannot hold only zeros).
+NEVER_ALL_ZERO = ("frames", "q_values", "hidden", "episode_lengths")
 
 
 def crc32c(data: bytes) -> int:

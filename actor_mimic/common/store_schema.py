@@ -34,6 +34,12 @@ MAX_HIDDEN_SIZE = 1 << 16  # activations per step (an expert's flattened conv fe
 MAX_CHUNK_LEN = 1 << 16  # rows per chunk: a frames chunk is then at most ~460 MB decoded
 MAX_SCREEN_SIZE = 1024
 MAX_STACK_SIZE = 64
+MAX_LANES = 4096  # one lane per environment of the collection
+
+
+def lane_prefix(lane: int) -> str:
+    """Where lane `lane`'s arrays live: `lanes/3/frames` (schema 2)."""
+    return f"lanes/{lane}/"
 
 
 def step_fields(
@@ -56,15 +62,27 @@ def screen_size_of(attrs: dict) -> int:
     return int((attrs.get("preprocessing") or {}).get("screen_size", 84))
 
 
+def lane_rows(attrs: dict) -> list[tuple[str, int]]:
+    """(array prefix, committed rows) of each lane of a checked document; a schema 1 store is
+    one lane whose arrays sit at the root."""
+    if attrs["schema_version"] < 2:
+        return [("", attrs["num_steps"])]
+    return [(lane_prefix(lane), record["steps"]) for lane, record in enumerate(attrs["lanes"])]
+
+
 def expected_arrays(attrs: dict) -> dict:
     """name -> (row shape, dtype, chunk rows, committed rows) of every array a checked
     document says the store holds."""
     fields = step_fields(
         attrs["num_actions"], attrs["hidden_size"], screen_size_of(attrs), attrs["q_dtype"], attrs["hidden_dtype"]
     )
-    arrays = {name: (tail, dtype, attrs["chunk_len"], attrs["num_steps"]) for name, (tail, dtype) in fields.items()}
-    for name, dtype in EPISODE_FIELDS.items():
-        arrays[name] = ((), dtype, EPISODE_CHUNK, attrs["num_episodes"])
+    arrays = {}
+    for prefix, rows in lane_rows(attrs):
+        for name, (tail, dtype) in fields.items():
+            arrays[prefix + name] = (tail, dtype, attrs["chunk_len"], rows)
+    if attrs["schema_version"] < 2:  # schema 1 stored its episode table; schema 2 derives it
+        for name, dtype in EPISODE_FIELDS.items():
+            arrays[name] = ((), dtype, EPISODE_CHUNK, attrs["num_episodes"])
     return arrays
 
 
@@ -121,6 +139,11 @@ def checked_attrs(attrs, path: str | Path) -> dict:
     path = Path(path)
     if not isinstance(attrs, dict) or attrs.get("schema") != SCHEMA:
         raise UserError(f"{path} is not an actor-mimic teacher store (no '{SCHEMA}' attributes)")
+    if attrs.get("creating"):
+        raise UserError(
+            f"{path} was interrupted while being created and holds nothing: start the collection "
+            "again with --overwrite"
+        )
     doc = _Document(attrs, path)
     version = attrs.get("schema_version")
     if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
@@ -151,11 +174,39 @@ def checked_attrs(attrs, path: str | Path) -> dict:
             sizes.integer(key, 1, high)
     for key in ("atari", "expert", "behaviour"):
         doc.mapping(key)
-    if "cut_episodes" in attrs:
-        doc.integer_list("cut_episodes", 0, max(steps - 1, 0))
     if not isinstance(attrs.get("segments", []), list):
         doc.fail("segments", "a list")
+    if attrs["schema_version"] < 2:
+        if "cut_episodes" in attrs:
+            doc.integer_list("cut_episodes", 0, max(steps - 1, 0))
+        return attrs
+    _check_lanes(doc, attrs)
     return attrs
+
+
+def _check_lanes(doc: _Document, attrs: dict) -> None:
+    """The commit of a schema 2 store: per lane, committed rows, closed episodes, complete."""
+    lanes = attrs.get("lanes")
+    if not isinstance(lanes, list) or not 1 <= len(lanes) <= MAX_LANES:
+        doc.fail("lanes", f"a list of 1..{MAX_LANES} lane records")
+    for lane, record in enumerate(lanes):
+        if not isinstance(record, dict):
+            doc.fail("lanes", "a list of lane records (JSON objects)")
+        entry = _Document(record, doc.path)
+        entry.integer("steps", 0)
+        entry.integer("episodes", 0, record["steps"])
+        entry.flag("complete")
+    if sum(r["steps"] for r in lanes) != attrs["num_steps"]:
+        doc.fail("num_steps", "the sum of its lanes' committed steps")
+    if sum(r["episodes"] for r in lanes) != attrs["num_episodes"]:
+        doc.fail("num_episodes", "the sum of its lanes' episodes")
+    cut = attrs.get("cut_episodes", [])
+    if not isinstance(cut, list) or not all(
+        isinstance(item, list) and len(item) == 2 and all(type(v) is int for v in item)
+        and 0 <= item[0] < len(lanes) and 0 <= item[1] < lanes[item[0]]["episodes"]
+        for item in cut
+    ):  # fmt: skip
+        doc.fail("cut_episodes", "a list of [lane, episode] pairs of committed episodes")
 
 
 def array_problems(backend, attrs: dict) -> list[str]:

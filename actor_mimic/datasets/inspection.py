@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actor_mimic.common.store import EPISODE_FIELDS, open_attrs, open_store
+from actor_mimic.common.store import open_attrs, open_store, stored_path
 from actor_mimic.common.store_schema import array_problems, expected_arrays
 from actor_mimic.common.store_backends import bytes_on_disk
 from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
@@ -55,12 +55,12 @@ def summarize(path: str | Path) -> dict:
     backend, info = open_store(path, allow_incomplete=True)
     try:
         raw_bytes = 0
-        for name in (*info.attrs["fields"], *EPISODE_FIELDS):
+        for name in expected_arrays(info.attrs):
             array = backend.array(name)
             raw_bytes += int(np.prod(array.shape)) * np.dtype(array.dtype).itemsize
     finally:
         backend.close()
-    disk = bytes_on_disk(path)
+    disk = bytes_on_disk(info.path)
     returns = info.episode_returns
     sha, untrained = expert_identity(info.attrs)
     behaviour, round_label = describe_behaviour(info.attrs)
@@ -116,13 +116,13 @@ def verify_store(path: str | Path, allow_incomplete: bool = False) -> list[str]:
     """One-line descriptions of everything wrong with a store; empty when it is sound.
 
     In order: the attribute document, the arrays' types and shapes, every chunk's bytes,
-    then (only if all of that is sound) the episode table and the rows."""
+    then (only if all of that is sound) the episodes and the rows of every lane."""
     try:
         backend, attrs = open_attrs(path, check_arrays=False)
     except UserError as error:
-        return [str(error)]
+        return [_without_path(error, path)]
     try:
-        problems = _verify_bytes(backend, attrs, Path(path), allow_incomplete)
+        problems = _verify_bytes(backend, attrs, backend.path, allow_incomplete)
     finally:
         backend.close()
     if any(p.startswith(("schema", "chunks")) for p in problems):
@@ -130,14 +130,26 @@ def verify_store(path: str | Path, allow_incomplete: bool = False) -> list[str]:
     try:
         backend, info = open_store(path, allow_incomplete=True)
     except UserError as error:
-        return problems + [str(error)]
+        return problems + [_without_path(error, path)]
     try:
-        problems += _check_episode_table(info, int(attrs["num_steps"]))
+        if attrs["schema_version"] < 2:
+            problems += _check_episode_table(info.lanes[0], attrs)
         if not any(p.startswith("episodes") for p in problems):
-            problems += _scan_rows(backend, info)
+            for lane, record in enumerate(info.lanes):
+                where = f"lane {lane} step" if attrs["schema_version"] >= 2 else "step"
+                problems += _scan_rows(backend, info, record, where)
         return problems
     finally:
         backend.close()
+
+
+def _without_path(error: UserError, path) -> str:
+    """The error's message without its leading store path (verify prints that first)."""
+    message = str(error)
+    for prefix in (f"{path}: ", f"{stored_path(path)}: "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
 
 
 def _verify_bytes(backend, attrs: dict, path: Path, allow_incomplete: bool) -> list[str]:
@@ -179,10 +191,11 @@ def check_chunks(backend, path: Path, attrs: dict, name: str, rows: int) -> list
     return problems
 
 
-def _check_episode_table(info, committed: int) -> list[str]:
-    starts, lengths = info.episode_starts, info.episode_lengths
+def _check_episode_table(lane, attrs: dict) -> list[str]:
+    """A schema 1 store's stored episode table: contiguous, non-empty, within the commit."""
+    starts, lengths, committed = lane.episode_starts, lane.episode_lengths, int(attrs["num_steps"])
     if len(starts) == 0:
-        return [] if committed == 0 or not info.complete else [f"episodes: none committed but {committed} steps are"]
+        return [] if committed == 0 or not attrs["complete"] else [f"episodes: none committed but {committed} steps are"]
     problems = []
     if starts[0] != 0:
         problems.append(f"episodes: the first episode starts at step {starts[0]}, not 0")
@@ -192,7 +205,7 @@ def _check_episode_table(info, committed: int) -> list[str]:
     if (lengths < 1).any():
         problems.append(f"episodes: {int((lengths < 1).sum())} episode(s) have no steps")
     covered = int(lengths.sum())
-    if info.complete and covered != committed:
+    if attrs["complete"] and covered != committed:
         problems.append(f"episodes: the episode lengths sum to {covered} steps but {committed} are committed")
     elif covered > committed:
         problems.append(f"episodes: the episode table covers {covered} steps, past the {committed} committed")
@@ -212,22 +225,23 @@ def _row_reader(backend, path: Path, name: str):
     return lambda low, high: read_checked(backend, name, low, high, None, store=path)
 
 
-def _scan_rows(backend, info) -> list[str]:
-    """Flags only at episode ends, every end flagged, finite values, valid actions, returns."""
-    starts, lengths = info.episode_starts, info.episode_lengths
-    total = info.num_steps
+def _scan_rows(backend, info, lane, where: str) -> list[str]:
+    """Of one lane's committed rows: finite Q-values and activations, actions in the action
+    set; of its closed episodes: flags only at their ends, every end flagged, returns."""
+    starts, lengths = lane.episode_starts, lane.episode_lengths
     ends = starts + lengths - 1
     returns = np.zeros(len(starts), dtype=np.float64)
     bad = {"flag": [], "unflagged": [], "q_values": [], "hidden": [], "actions": []}
     num_actions = len(info.action_set)
-    readers = {name: _row_reader(backend, info.path, name) for name in
+    readers = {name: _row_reader(backend, info.path, lane.prefix + name) for name in
                ("terminated", "truncated", "rewards", "actions", "q_values", "hidden")}  # fmt: skip
-    for low in range(0, total, SCAN_ROWS):
-        high = min(low + SCAN_ROWS, total)
+    for low in range(0, lane.committed, SCAN_ROWS):
+        high = min(low + SCAN_ROWS, lane.committed)
         rows = {name: read(low, high) for name, read in readers.items()}
-        is_end = np.zeros(high - low, dtype=bool)
-        is_end[ends[(ends >= low) & (ends < high)] - low] = True
-        done = rows["terminated"] | rows["truncated"]
+        served = max(0, min(high, lane.num_steps) - low)  # rows of closed episodes
+        is_end = np.zeros(served, dtype=bool)
+        is_end[ends[(ends >= low) & (ends < low + served)] - low] = True
+        done = (rows["terminated"] | rows["truncated"])[:served]
         bad["flag"] += (np.flatnonzero(done & ~is_end) + low).tolist()[:1]
         bad["unflagged"] += (np.flatnonzero(is_end & ~done) + low).tolist()[:1]
         for name in ("q_values", "hidden"):
@@ -235,20 +249,20 @@ def _scan_rows(backend, info) -> list[str]:
             bad[name] += (np.flatnonzero(~finite) + low).tolist()[:1]
         wrong = (rows["actions"] < 0) | (rows["actions"] >= num_actions)
         bad["actions"] += (np.flatnonzero(wrong) + low).tolist()[:1]
-        episode = np.searchsorted(starts, np.arange(low, high), side="right") - 1
-        returns += np.bincount(episode, weights=rows["rewards"].astype(np.float64), minlength=len(starts))
+        episode = np.searchsorted(starts, np.arange(low, low + served), side="right") - 1
+        returns += np.bincount(episode, weights=rows["rewards"][:served].astype(np.float64), minlength=len(starts))
     messages = {
-        "flag": "terminated/truncated set inside an episode, first at step {}",
-        "unflagged": "an episode ends without terminated or truncated, first at step {}",
-        "q_values": "q_values hold NaN or infinite values, first at step {}",
-        "hidden": "hidden holds NaN or infinite values, first at step {}",
-        "actions": f"actions outside the action set (0..{num_actions - 1}), first at step {{}}",
+        "flag": "terminated/truncated set inside an episode, first at {}",
+        "unflagged": "an episode ends without terminated or truncated, first at {}",
+        "q_values": "q_values hold NaN or infinite values, first at {}",
+        "hidden": "hidden holds NaN or infinite values, first at {}",
+        "actions": f"actions outside the action set (0..{num_actions - 1}), first at {{}}",
     }
-    problems = [f"rows: {messages[key].format(steps[0])}" for key, steps in bad.items() if steps]
-    mismatch = np.flatnonzero(~np.isclose(returns, info.episode_returns, rtol=1e-9, atol=1e-6))
+    problems = [f"rows: {messages[key].format(f'{where} {steps[0]}')}" for key, steps in bad.items() if steps]
+    mismatch = np.flatnonzero(~np.isclose(returns, lane.episode_returns, rtol=1e-9, atol=1e-6))
     if len(mismatch):
         problems.append(
-            f"episodes: the return of episode {mismatch[0]} is {info.episode_returns[mismatch[0]]} "
+            f"episodes: the return of episode {mismatch[0]} is {lane.episode_returns[mismatch[0]]} "
             f"but its rewards sum to {returns[mismatch[0]]} ({len(mismatch)} episode(s) differ)"
         )
     return problems

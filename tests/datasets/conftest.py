@@ -40,23 +40,27 @@ def live_stacks(path) -> np.ndarray:
     """uint8 (T, 4, 84, 84): every stored episode replayed through the reference single env;
     the observation the live game showed at each stored step."""
     backend, info = open_store(path, allow_incomplete=True)
-    actions = np.asarray(backend.array("actions")[: info.num_steps])
+    lanes = [(lane, np.asarray(backend.array(lane.prefix + "actions")[: lane.num_steps])) for lane in info.lanes]
     backend.close()
     env = make_env(BREAKOUT if info.game == "breakout" else PONG)
     stacks = []
-    for start, length in zip(info.episode_starts, info.episode_lengths):
-        observation, _ = env.reset(seed=0)
-        for t in range(start, start + length):
-            stacks.append(observation)
-            observation, *_ = env.step(int(actions[t]))
+    for lane, actions in lanes:
+        for start, length in zip(lane.episode_starts, lane.episode_lengths):
+            observation, _ = env.reset(seed=0)
+            for t in range(start, start + length):
+                stacks.append(observation)
+                observation, *_ = env.step(int(actions[t]))
     env.close()
     return np.stack(stacks)
 
 
 def raw_arrays(path) -> dict:
-    """Every committed per-step array of a store, as stored."""
+    """Every served per-step array of a store, as stored, lane after lane."""
     backend, info = open_store(path, allow_incomplete=True)
-    arrays = {name: np.asarray(backend.array(name)[: info.num_steps]) for name in info.attrs["fields"]}
+    arrays = {
+        name: np.concatenate([np.asarray(backend.array(lane.prefix + name)[: lane.num_steps]) for lane in info.lanes])
+        for name in info.attrs["fields"]
+    }
     backend.close()
     return arrays
 
@@ -93,13 +97,15 @@ def stored_chunk(path, name: str, index: int) -> tuple:
         backend.close()
 
 
-def flip_byte(path, name: str, index: int) -> None:
-    """Damage chunk `index` of `name` as a bad disk or download would: one byte changed."""
+def flip_byte(path, name: str, index: int, at: int | None = None) -> None:
+    """Damage chunk `index` of `name` as a bad disk or download would: one byte changed
+    (byte `at` of the stored chunk; by default its middle one)."""
     target, offset, size = stored_chunk(path, name, index)
+    offset += size // 2 if at is None else at
     with open(target, "r+b") as handle:
-        handle.seek(offset + size // 2)
+        handle.seek(offset)
         byte = handle.read(1)
-        handle.seek(offset + size // 2)
+        handle.seek(offset)
         handle.write(bytes([byte[0] ^ 0x40]))
 
 

@@ -30,28 +30,28 @@ def store(request, tmp_path, breakout_zarr, breakout_h5):
 
 
 def test_verify_names_the_array_and_chunk_of_every_flipped_byte(capsys, store):
-    flip_byte(store, "frames", 3)
-    flip_byte(store, "hidden", 10)
-    flip_byte(store, "episode_lengths", 0)
+    flip_byte(store, "lanes/0/frames", 3)
+    flip_byte(store, "lanes/0/hidden", 10)
+    flip_byte(store, "lanes/0/checksums/terminated", 0, at=0)  # the checksums themselves
     status, out, lines = verify(capsys, store)
     assert status == 2 and out == ""
     assert lines == [
-        f"{store}: chunks: chunk 3 of frames (rows 192..255) {CHANGED}",
-        f"{store}: chunks: chunk 10 of hidden (rows 640..703) {CHANGED}",
-        f"{store}: chunks: chunk 0 of episode_lengths (rows 0..4095) {CHANGED}",
+        f"{store}: chunks: chunk 3 of lanes/0/frames (rows 192..255) {CHANGED}",
+        f"{store}: chunks: chunk 0 of lanes/0/terminated (rows 0..63) {CHANGED}",
+        f"{store}: chunks: chunk 10 of lanes/0/hidden (rows 640..703) {CHANGED}",
     ]
 
 
 def test_verify_names_missing_and_truncated_chunk_files(capsys, tmp_path, breakout_zarr):
     store = copy_store(breakout_zarr, tmp_path / "files.zarr")
-    stored_chunk(store, "q_values", 5)[0].unlink()
-    truncated = stored_chunk(store, "actions", 2)[0]
+    stored_chunk(store, "lanes/0/q_values", 5)[0].unlink()
+    truncated = stored_chunk(store, "lanes/0/actions", 2)[0]
     os.truncate(truncated, truncated.stat().st_size // 2)
     status, _, lines = verify(capsys, store)
     assert status == 2
     assert lines == [
-        f"{store}: chunks: chunk 2 of actions (rows 128..191) {CHANGED}",
-        f"{store}: chunks: chunk 5 of q_values (rows 320..383) is missing",
+        f"{store}: chunks: chunk 2 of lanes/0/actions (rows 128..191) {CHANGED}",
+        f"{store}: chunks: chunk 5 of lanes/0/q_values (rows 320..383) is missing",
     ]
 
 
@@ -63,10 +63,10 @@ def test_verify_refuses_a_truncated_hdf5_file_in_one_line(capsys, tmp_path, brea
 
 
 def test_readers_refuse_a_damaged_chunk_and_serve_the_rest(store):
-    flip_byte(store, "frames", 3)
+    flip_byte(store, "lanes/0/frames", 3)
     dataset = TeacherDataset(store)
     assert len(dataset[0:150]["frames"]) == 150  # chunks 0..2 are sound
-    message = f"^{store}: chunk 3 of frames \\(rows 192\\.\\.255\\) {CHANGED}{ADVICE}$".replace("`", "\\`")
+    message = f"^{store}: chunk 3 of lanes/0/frames \\(rows 192\\.\\.255\\) {CHANGED}{ADVICE}$".replace("`", "\\`")
     with pytest.raises(DamagedChunk, match=message):
         dataset[200]
     with pytest.raises(DamagedChunk, match=message):
@@ -75,16 +75,16 @@ def test_readers_refuse_a_damaged_chunk_and_serve_the_rest(store):
 
 def test_a_deleted_chunk_is_an_error_not_zeros(tmp_path, breakout_zarr):
     store = copy_store(breakout_zarr, tmp_path / "deleted.zarr")
-    stored_chunk(store, "q_values", 4)[0].unlink()
-    with pytest.raises(DamagedChunk, match=r"chunk 4 of q_values \(rows 256\.\.319\) is missing"):
+    stored_chunk(store, "lanes/0/q_values", 4)[0].unlink()
+    with pytest.raises(DamagedChunk, match=r"chunk 4 of lanes/0/q_values \(rows 256\.\.319\) is missing"):
         TeacherDataset(store)[300]
-    with pytest.raises(DamagedChunk, match=r"chunk 4 of q_values \(rows 256\.\.319\) is missing"):
+    with pytest.raises(DamagedChunk, match=r"chunk 4 of lanes/0/q_values \(rows 256\.\.319\) is missing"):
         list(make_loader(TeacherDataset(store), batch_size=64, shuffle=False))
 
 
 def test_a_damaged_chunk_met_by_a_loader_worker_is_one_line(tmp_path, breakout_zarr):
     store = copy_store(breakout_zarr, tmp_path / "worker.zarr")
-    flip_byte(store, "hidden", 6)
+    flip_byte(store, "lanes/0/hidden", 6)
     with pytest.raises(DamagedChunk) as caught:
         list(make_loader(TeacherDataset(store), batch_size=64, num_workers=1))
-    assert str(caught.value) == f"{store}: chunk 6 of hidden (rows 384..447) {CHANGED}{ADVICE}"
+    assert str(caught.value) == f"{store}: chunk 6 of lanes/0/hidden (rows 384..447) {CHANGED}{ADVICE}"

@@ -64,10 +64,13 @@ def test_hand_edited_attributes_are_refused_naming_the_key(capsys, tmp_path, bre
     refused(capsys, path, words, "metadata was edited or damaged" if key != "num_actions" else "")
 
 
-def test_a_huge_episode_table_is_refused_before_anything_is_allocated(capsys, tmp_path, breakout_h5):
+def test_a_huge_episode_count_is_refused_before_anything_is_allocated(capsys, tmp_path, breakout_h5):
     path = copy_store(breakout_h5, tmp_path / "huge.h5")
-    edit_attrs(path, num_steps=10**9, num_episodes=10**9)
-    refused(capsys, path, "array frames has 700 rows, fewer than the 1000000000 committed")
+    lanes = [{"steps": 10**9, "episodes": 10**9, "complete": True}]
+    edit_attrs(path, num_steps=10**9, num_episodes=10**9, lanes=lanes)
+    refused(capsys, path, "array lanes/0/frames has 700 rows, fewer than the 1000000000 committed")
+    edit_attrs(path, num_steps=700, num_episodes=10**9, lanes=[{**lanes[0], "steps": 700}])
+    refused(capsys, path, "'num_episodes' must be a whole number in 0..700")
 
 
 @pytest.mark.parametrize("store", ["zarr", "h5"])
@@ -76,8 +79,8 @@ def test_retyped_and_reshaped_arrays_are_refused_naming_the_array(capsys, tmp_pa
     retyped = copy_store(source, tmp_path / f"retyped.{store}")
     reshaped = copy_store(source, tmp_path / f"reshaped.{store}")
     for path, name, convert in (
-        (retyped, "frames", lambda rows: rows.astype(np.uint16)),
-        (reshaped, "q_values", lambda rows: np.repeat(rows, 2, axis=1)),
+        (retyped, "lanes/0/frames", lambda rows: rows.astype(np.uint16)),
+        (reshaped, "lanes/0/q_values", lambda rows: np.repeat(rows, 2, axis=1)),
     ):
         if store == "zarr":
             group = zarr.open_group(str(path), mode="r+")
@@ -89,17 +92,17 @@ def test_retyped_and_reshaped_arrays_are_refused_naming_the_array(capsys, tmp_pa
                 rows = convert(file[name][:])
                 del file[name]
                 file.create_dataset(name, data=rows, chunks=(64, *rows.shape[1:]), maxshape=(None, *rows.shape[1:]))
-    refused(capsys, retyped, "array frames is uint16 (84, 84) per row, the schema says uint8 (84, 84)")
-    refused(capsys, reshaped, "array q_values is float32 (8,) per row, the schema says float32 (4,)")
+    refused(capsys, retyped, "array lanes/0/frames is uint16 (84, 84) per row, the schema says uint8 (84, 84)")
+    refused(capsys, reshaped, "array lanes/0/q_values is float32 (8,) per row, the schema says float32 (4,)")
 
 
 def test_a_symlinked_chunk_file_is_refused(capsys, tmp_path, breakout_zarr):
     path = copy_store(breakout_zarr, tmp_path / "linked.zarr")
-    chunk = stored_chunk(path, "frames", 2)[0]
+    chunk = stored_chunk(path, "lanes/0/frames", 2)[0]
     outside = tmp_path / "elsewhere.bin"
     chunk.rename(outside)
     os.symlink(outside, chunk)
-    refused(capsys, path, "frames/c/2/0/0 is a symbolic link", "must hold its own files")
+    refused(capsys, path, "lanes/0/frames/c/2/0/0 is a symbolic link", "must hold its own files")
     assert main(["dataset", "verify", str(path)]) == 2
     assert "is a symbolic link" in capsys.readouterr().err
 
@@ -109,24 +112,25 @@ def test_hdf5_external_links_and_virtual_datasets_are_refused(capsys, tmp_path, 
     virtual = copy_store(breakout_h5, tmp_path / "virtual.h5")
     outside = copy_store(breakout_h5, tmp_path / "outside.h5")
     with h5py.File(linked, "r+") as file:
-        del file["hidden"]
-        file["hidden"] = h5py.ExternalLink(str(outside), "hidden")
-    refused(capsys, linked, "hidden is an external link to", "must hold its own data")
+        del file["lanes/0/hidden"]
+        file["lanes/0/hidden"] = h5py.ExternalLink(str(outside), "lanes/0/hidden")
+    refused(capsys, linked, "lanes/0/hidden is an external link to", "must hold its own data")
     with h5py.File(outside, "r") as source:
-        layout = h5py.VirtualLayout(shape=source["actions"].shape, dtype=source["actions"].dtype)
-        layout[:] = h5py.VirtualSource(source["actions"])
+        actions = source["lanes/0/actions"]
+        layout = h5py.VirtualLayout(shape=actions.shape, dtype=actions.dtype, maxshape=(None,))
+        layout[:] = h5py.VirtualSource(actions)
     with h5py.File(virtual, "r+") as file:
-        del file["actions"]
-        file.create_virtual_dataset("actions", layout)
-    refused(capsys, virtual, "dataset actions keeps its rows in other files")
+        del file["lanes/0/actions"]
+        file["lanes/0"].create_virtual_dataset("actions", layout)
+    refused(capsys, virtual, "dataset lanes/0/actions keeps its rows in other files")
 
 
 def test_actions_outside_the_action_set_are_never_served(tmp_path, breakout_zarr):
     path = copy_store(breakout_zarr, tmp_path / "actions.zarr")
-    edit_row(path, "actions", 300, 7)  # Breakout has 4 actions: indices 0..3
+    edit_row(path, "lanes/0/actions", 300, 7)  # Breakout has 4 actions: indices 0..3
     dataset = TeacherDataset(path)
     assert len(dataset[:200]["actions"]) == 200
-    message = r"the action at step 300 is 7, outside its action set \(0\.\.3\); the store is corrupt"
+    message = r"lane 0: the action at step 300 is 7, outside its action set \(0\.\.3\); the store is corrupt"
     with pytest.raises(UserError, match=message):
         dataset[280:320]
     with pytest.raises(UserError, match=message):

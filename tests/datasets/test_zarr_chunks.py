@@ -13,7 +13,8 @@ RANGES = [(0, 64), (0, 700), (10, 20), (63, 65), (64, 192), (650, 700), (699, 70
 
 def test_every_array_of_a_collected_store_reads_identically(breakout_zarr):
     backend = ZarrBackend(breakout_zarr, "r")
-    for name in ("frames", "actions", "rewards", "terminated", "truncated", "lives", "q_values", "hidden"):
+    for field in ("frames", "actions", "rewards", "terminated", "truncated", "lives", "q_values", "hidden"):
+        name = "lanes/0/" + field
         array = backend.array(name)
         guard = ChunkGuard(breakout_zarr, name, 64, read_checksums(backend, name, chunks_of(700, 64), 2))
         fast = ChunkFiles.for_array(array, guard)
@@ -25,7 +26,7 @@ def test_every_array_of_a_collected_store_reads_identically(breakout_zarr):
 
 @pytest.mark.parametrize("compression", ["zstd", "lz4", "gzip", "none"])
 def test_codecs_all_zero_chunks_and_missing_chunks(tmp_path, breakout_zarr, compression):
-    frames = np.asarray(ZarrBackend(breakout_zarr, "r").array("frames")[:300])
+    frames = np.asarray(ZarrBackend(breakout_zarr, "r").array("lanes/0/frames")[:300])
     frames[64:128] = 0  # a chunk holding only the fill value: written all the same
     values = np.random.default_rng(0).normal(size=(300, 7)).astype(np.float16)
     backend = ZarrBackend(tmp_path / "a.zarr", "w")

@@ -126,13 +126,14 @@ def test_a_damaged_chunk_met_in_training_is_one_line_naming_it(stores, tmp_path,
 
     damaged = tmp_path / "damaged.zarr"
     shutil.copytree(stores["breakout"], damaged)
-    for index in range(600 // 64 + 1):  # every frames chunk (Zstandard): whichever is read first
-        flip_byte(damaged, "frames", index)
+    for lane in (0, 1):  # 600 steps in 2 lanes of 300: every frames chunk (Zstandard)
+        for index in range(300 // 64 + 1):
+            flip_byte(damaged, f"lanes/{lane}/frames", index)
     games = f'[{{game: pong, stores: ["{stores["pong"]}"]}}, {{game: breakout, stores: ["{damaged}"]}}]'
     config = write_config(tmp_path, stores, games=games, name="damaged.yaml")
     assert main(["distill", "fit", "--config", config]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("amn distill: error:")]
-    assert len(errors) == 1 and f"{damaged}: chunk " in errors[0] and " of frames (rows " in errors[0]
+    assert len(errors) == 1 and f"{damaged}: chunk " in errors[0] and "/frames (rows " in errors[0]
     assert "does not match its checksum" in errors[0]
