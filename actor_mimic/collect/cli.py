@@ -64,7 +64,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="dtype of stored activations (default float16: half the size of float32)",
     )
     parser.add_argument("--noop-max", type=int, help="no-op starts after each reset (default: the expert's)")
-    parser.add_argument("--sticky", type=float, help="repeat_action_probability (default: the expert's)")
+    parser.add_argument(
+        "--sticky", type=float,
+        help="repeat_action_probability (default: the expert's); the store keeps the chosen actions: "
+        "ALE does not report which ones it executed",
+    )  # fmt: skip
     parser.add_argument("--frame-skip", type=int, help="must equal the expert's (checked); default: the expert's")
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted store to its target (a missing store is started)"

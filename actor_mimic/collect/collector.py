@@ -30,7 +30,7 @@ import torch
 
 from actor_mimic.collect.config import CollectConfig
 from actor_mimic.collect.interrupt import CollectionInterrupted, stop_on_signals
-from actor_mimic.collect.lanes import DRAWS_PER_STEP, Lane, episode_rng, episode_seed, lane_of_store, start_lanes
+from actor_mimic.collect.lanes import DRAWS_PER_STEP, Lane, episode_rng, episode_seed, resume_lanes, start_lanes
 from actor_mimic.collect.metadata import behaviour_metadata, store_metadata
 from actor_mimic.collect.policies import (
     Actor,
@@ -105,12 +105,7 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         writer = open_writer(config, metadata, len(actions_of_game), labeller.hidden_size, atari.screen_size)
         if writer is None:  # a complete store: nothing to do
             return Path(config.out)
-        for lane in range(num_envs):
-            lanes[lane], head = lane_of_store(config, writer, lane)
-            heads[lane] = head if len(head.actions) else None
-    for lane in lanes:
-        if lane.rng is None:
-            lane.rng = episode_rng(config, lane.index, lane.episodes)
+        lanes, heads = resume_lanes(config, writer)
     start_steps = [lane.rows for lane in lanes]
     segment = None  # this run's entry in the store's list of segments (runs that wrote it)
     if writer is not None:

@@ -62,7 +62,9 @@ class Lane:
     @classmethod
     def start(cls, config: CollectConfig, lane: int) -> Lane:
         quota = split_target(config.shard_target, lane, config.num_envs)
-        return cls(lane, quota, config.target_kind == "episodes", done=quota == 0)
+        state = cls(lane, quota, config.target_kind == "episodes", done=quota == 0)
+        state.rng = episode_rng(config, lane, 0)
+        return state
 
     @property
     def reached(self) -> bool:
@@ -77,6 +79,24 @@ class Head:
     frames: np.ndarray  # uint8 (h, H, W): newest frame of each observation, to check against
     rewards: np.ndarray  # float32 (h,)
     ended: np.ndarray  # bool (h,): terminated | truncated (all False: the episode runs on)
+
+
+def resume_lanes(config: CollectConfig, writer) -> tuple[list[Lane], list[Head | None]]:
+    """Every lane's state from the store `writer` holds, and its running episode's committed
+    head (None: none to replay). A lane that reached its quota but was killed before being
+    marked complete is marked now."""
+    lanes, heads = [], []
+    for index in range(config.num_envs):
+        lane, head = lane_of_store(config, writer, index)
+        if lane.done and not writer.lanes[index]["complete"]:
+            # Its last episode was cut if its last row is truncated, not terminated. (One that
+            # hit the time limit exactly at the lane's quota would be listed as cut too.)
+            last = lane.rows - 1
+            flags = [bool(writer.read_rows(index, name, last, lane.rows)[0]) for name in ("truncated", "terminated")]
+            writer.finish_lane(index, cut=not lane.by_episodes and flags == [True, False])
+        lanes.append(lane)
+        heads.append(head if len(head.actions) else None)
+    return lanes, heads
 
 
 def lane_of_store(config: CollectConfig, writer, lane: int) -> tuple[Lane, Head]:

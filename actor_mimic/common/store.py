@@ -6,7 +6,9 @@ steps, episode after episode, in `lanes/<i>/`. Per step t of a lane:
 
     frames      uint8   (T, 84, 84)   newest frame of the observation s_t; stacks are rebuilt
                                       on read from the frames of the same episode, zero-padded
-    actions     int16   (T,)          a_t, index into `action_set` (the action actually taken)
+    actions     int16   (T,)          a_t, index into `action_set`: the action the acting policy
+                                      chose (with sticky actions, see below, not always the one
+                                      the emulator executed)
     rewards     float32 (T,)          raw reward after a_t (unclipped)
     terminated  bool    (T,)          the game ended after a_t
     truncated   bool    (T,)          the episode was cut after a_t (time limit, or the budget)
@@ -16,6 +18,13 @@ steps, episode after episode, in `lanes/<i>/`. Per step t of a lane:
     hidden      float   (T, H)        the expert's hidden activations h(s_t) (`hidden_dtype`,
                                       default float16: they dominate a store's size and decode time,
                                       and an L2 regression target needs no more than 3 digits)
+
+Sticky actions (`atari.repeat_action_probability` p > 0): on each emulator frame of a step,
+ALE repeats the previous frame's action with probability p, so a step may execute the previous
+action on some of its frames. ALE reports neither the draws nor the executed action (there is
+no such output in ale-py, openai/atari-py#77), so the store cannot hold it; `amn dataset info`
+says so for such stores. The expert's Q-values, the distillation targets, are of the observed
+state and are not affected.
 
 and `lanes/<i>/checksums/<array>`: the CRC-32C of every stored chunk (store_checksums.py).
 Episodes are where the flags say (the episode table is derived on read, store_read.py); rows
@@ -266,6 +275,11 @@ class StoreWriter:
     @property
     def num_episodes(self) -> int:
         return int(self.attrs["num_episodes"])
+
+    @property
+    def total_steps(self) -> int:
+        """Committed plus buffered rows, over all lanes."""
+        return self.num_steps + sum(self._buffered)
 
     def committed(self, lane: int) -> int:
         return int(self.lanes[lane]["steps"])

@@ -76,7 +76,8 @@ def summarize(path: str | Path) -> dict:
         "bytes_on_disk": disk,
         "raw_bytes": raw_bytes,
         "compression_ratio": raw_bytes / disk if disk else None,
-        "backend": info.backend,
+        "backend": info.attrs.get("backend", info.backend),
+        "rows_at": str(info.path),  # X.h5.partial while an HDF5 store's collection runs
         "compression": info.attrs.get("compression"),
         "chunk_len": int(info.attrs["chunk_len"]),
         "q_dtype": info.attrs.get("q_dtype"),
@@ -84,6 +85,7 @@ def summarize(path: str | Path) -> dict:
         "hidden_size": int(info.attrs["hidden_size"]),
         "action_set": info.action_set,
         "complete": info.complete,
+        "sticky_actions": float((info.attrs.get("atari") or {}).get("repeat_action_probability", 0.0)),
         "expert_sha256": sha,
         "expert_untrained": untrained,
         "behaviour": behaviour,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from actor_mimic.cli import main
 from actor_mimic.collect import CollectConfig, collect, split_target
+from actor_mimic.datasets.inspection import summarize
 from actor_mimic.common.atari import action_set
 from tests.collect.conftest import BREAKOUT, assert_episode_table_consistent, read_store
 
@@ -77,7 +79,7 @@ def test_shards_add_up_exactly_with_distinct_seeds(tmp_path, expert, kind, total
     assert not np.array_equal(parts[0][0]["actions"][:100], parts[1][0]["actions"][:100])
 
 
-def test_store_records_its_provenance(tmp_path, expert_file):
+def test_store_records_its_provenance(tmp_path, expert_file, capsys):
     config = CollectConfig(expert=expert_file, out=tmp_path / "s.zarr", steps=40, num_envs=2, round="r0", sticky=0.25)
     path = collect(config)
     _, info = read_store(path)
@@ -92,6 +94,10 @@ def test_store_records_its_provenance(tmp_path, expert_file):
     assert (attrs["seed"], attrs["num_envs"], attrs["shard"]) == (0, 2, [0, 1])
     assert set(attrs["versions"]) == {"actor_mimic", "ale_py", "gymnasium", "numpy", "torch", "zarr"}
     assert all(attrs["versions"].values())
+    # Under sticky actions the stored actions are the chosen ones, and `amn dataset info` says so.
+    assert summarize(path)["sticky_actions"] == 0.25
+    assert main(["dataset", "info", str(path)]) == 0
+    assert "with sticky actions (p=0.25) ALE may have executed the previous one" in capsys.readouterr().out
 
 
 def test_in_memory_expert_says_so_and_conv_layer(tmp_path, expert):

@@ -7,7 +7,7 @@ import zarr
 from actor_mimic.common.store import StoreWriter, open_store, partial_path
 from actor_mimic.common.store_backends import open_backend
 from actor_mimic.datasets import TeacherDataset
-from actor_mimic.datasets.inspection import verify_store
+from actor_mimic.datasets.inspection import summarize, verify_store
 from actor_mimic.errors import UserError
 
 CHUNK = 64
@@ -115,6 +115,7 @@ def test_an_hdf5_store_is_written_whole_when_complete(tmp_path):
     backend, info = open_store(path, allow_incomplete=True)  # the partial store, by the HDF5 name
     assert info.lanes[0].committed == 64 and info.path == partial_path(path)
     backend.close()
+    assert summarize(path)["backend"] == "hdf5" and summarize(path)["rows_at"] == str(partial_path(path))
     resumed = StoreWriter.resume(path)
     resumed.append(0, {name: values[64:] for name, values in rows(100, 1).items()})
     resumed.close(complete=True)
