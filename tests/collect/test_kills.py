@@ -76,3 +76,27 @@ def test_ten_kills_then_resume_equals_the_uninterrupted_store(tmp_path, expert_f
             np.testing.assert_array_equal(got[name], expected[name], err_msg=f"lane {lane} {name}")
     # Runs record themselves with their first commit; the last one reached the target.
     assert len(info.attrs["segments"]) >= 2 and info.attrs["segments"][-1]["stopped_by"] == "target"
+
+
+def test_a_resume_whose_replay_differs_from_the_store_is_refused(tmp_path, expert_file):
+    """The replayed head must reproduce the stored frames: a store edited since (its checksums
+    rewritten to match) cannot be continued as if nothing happened."""
+    from actor_mimic.common.store_backends import open_backend
+    from actor_mimic.common.store_checksums import record_checksums
+
+    out = tmp_path / "s.zarr"
+    command = ["collect", "--expert", expert_file, "--out", out, *FLAGS]
+    status, _ = run_amn(*command, env={"AMN_TEST_KILL_AT": "commit:4"})
+    assert status == -9
+    backend, info = open_store(out, allow_incomplete=True)
+    lane = next(i for i, lane in enumerate(info.lanes) if lane.committed > lane.num_steps)  # one with a head
+    row = info.lanes[lane].committed - 1
+    backend.close()
+    backend = open_backend(out, "a")
+    backend.array(f"lanes/{lane}/frames")[row] = 255 - backend.array(f"lanes/{lane}/frames")[row]
+    record_checksums(backend, f"lanes/{lane}/frames", row // 16, row // 16 + 1)
+    backend.close()
+    status, stderr = run_amn(*command, "--resume")
+    head = row - info.lanes[lane].num_steps
+    assert status == 2 and "Traceback" not in stderr
+    assert f"replaying lane {lane}'s running episode gave another frame at its step {head}" in stderr
