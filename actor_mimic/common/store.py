@@ -71,13 +71,12 @@ by actor-mimic before lanes) stay readable; they cannot be resumed.
 from __future__ import annotations
 
 import datetime
-import os
 import re
-import signal
 from pathlib import Path
 
 import numpy as np
 
+from actor_mimic.common.kill_points import kill_point
 from actor_mimic.common.store_backends import open_backend, parse_compression
 from actor_mimic.common.store_checksums import (
     ChunkGuard,
@@ -128,21 +127,6 @@ def check_finite(name: str, values: np.ndarray, where: str) -> None:
             f"{where}: {name} holds NaN or infinite values (first at row {bad}); "
             "the expert checkpoint or the store is broken, recollect it"
         )
-
-
-_kill_counts: dict[str, int] = {}
-
-
-def kill_point(event: str) -> None:
-    """Test hook: with AMN_TEST_KILL_AT=<event>:<n> in the environment, the n-th `event` of
-    this process SIGKILLs it (events: create, chunk, commit, convert: inside the writing of a
-    new store, of a chunk, of the commit, of the HDF5 file), so tests can kill inside a write."""
-    kill_at = os.environ.get("AMN_TEST_KILL_AT", "")
-    if not kill_at.startswith(event + ":"):
-        return
-    _kill_counts[event] = _kill_counts.get(event, 0) + 1
-    if _kill_counts[event] == int(kill_at.split(":")[1]):
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class StoreWriter:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from actor_mimic.common.kill_points import kill_point
 from actor_mimic.common.store_backends import HDF5Backend, parse_compression
 from actor_mimic.common.store_checksums import (
     chunks_of,
@@ -25,8 +26,6 @@ from actor_mimic.common.store_schema import lane_rows, screen_size_of, step_fiel
 
 def write_hdf5(source, attrs: dict, out: Path) -> None:
     """Write the complete store open in `source` (a Zarr backend) as the HDF5 file `out`."""
-    from actor_mimic.common.store import kill_point
-
     temporary = out.with_name(out.name + ".writing")
     temporary.unlink(missing_ok=True)  # left by a killed copy: this module's own file
     target = HDF5Backend(temporary, "w")
