@@ -39,7 +39,7 @@ import torch
 from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.checkpoint import random_init_expert
-from actor_mimic.common.store import StoreWriter, open_store
+from actor_mimic.common.store import StoreWriter, open_store, read_episodes
 from actor_mimic.datasets import TeacherDataset, make_loader
 from actor_mimic.datasets.batch import GameLayout, empty_batch, write_values
 from actor_mimic.datasets.stacking import episode_start_of_steps, gather_stacks
@@ -74,14 +74,11 @@ def build_store(cache: Path, steps: int, source_steps: int, backend: str, compre
         collect(CollectConfig(expert=expert, out=source, steps=source_steps, epsilon=1.0, num_envs=8, seed=0,
                               hidden_dtype="float32"))  # fmt: skip
     handle, info = open_store(source)
-    fields = info.attrs["fields"]
-    episodes = [
-        {name: np.asarray(handle.array(name)[start : start + length]) for name in fields}
-        for start, length in zip(info.episode_starts, info.episode_lengths)
-    ]
+    episodes = list(read_episodes(handle, info))
     handle.close()
     print(f"writing {path}: the {len(episodes)} source episodes repeated up to {steps} steps ...", flush=True)
-    metadata = {k: v for k, v in info.attrs.items() if k not in ("schema", "schema_version", "fields")}
+    kept = ("game", "atari", "preprocessing", "action_set", "expert", "behaviour", "seed", "versions")
+    metadata = {k: v for k, v in info.attrs.items() if k in kept}
     writer = StoreWriter.create(
         path, metadata=metadata, num_actions=int(info.attrs["num_actions"]),
         hidden_size=int(info.attrs["hidden_size"]), chunk_len=int(info.attrs["chunk_len"]),

@@ -27,7 +27,7 @@ import torch
 from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.checkpoint import random_init_expert
-from actor_mimic.common.store import StoreWriter, open_store
+from actor_mimic.common.store import StoreWriter, open_store, read_episodes
 from actor_mimic.common.store_backends import bytes_on_disk
 
 SETTINGS = [  # (activations dtype, compression, backend); Q-values stay float32 (the default)
@@ -41,28 +41,28 @@ SETTINGS = [  # (activations dtype, compression, backend); Q-values stay float32
 ]
 
 
-def read_all(path: Path) -> tuple[dict, object]:
+def read_all(path: Path) -> tuple[dict, list, object]:
     backend, info = open_store(path)
-    arrays = {name: np.asarray(backend.array(name)[: info.num_steps]) for name in info.attrs["fields"]}
+    episodes = list(read_episodes(backend, info))
     backend.close()
-    return arrays, info
+    arrays = {name: np.concatenate([episode[name] for episode in episodes]) for name in info.attrs["fields"]}
+    return arrays, episodes, info
 
 
-def rewrite(source: dict, info, path: Path, hidden_dtype: str, compression: str, backend: str) -> None:
+def rewrite(episodes: list, info, path: Path, hidden_dtype: str, compression: str, backend: str) -> None:
     """The same episodes through the real writer, with other settings."""
     metadata = {k: v for k, v in info.attrs.items() if k in ("game", "atari", "preprocessing", "action_set")}
     writer = StoreWriter.create(
-        path, metadata=metadata, num_actions=source["q_values"].shape[1], hidden_size=source["hidden"].shape[1],
+        path, metadata=metadata, num_actions=info.attrs["num_actions"], hidden_size=info.attrs["hidden_size"],
         hidden_dtype=hidden_dtype, compression=compression, backend=backend,
     )  # fmt: skip
-    for start, length in zip(info.episode_starts, info.episode_lengths):
-        episode = {name: values[start : start + length] for name, values in source.items()}
-        episode["hidden"] = episode["hidden"].astype(hidden_dtype)
-        writer.append_episode(episode)
+    for episode in episodes:  # into one lane
+        writer.append_episode({**episode, "hidden": episode["hidden"].astype(hidden_dtype)})
     writer.close(complete=True)
 
 
 def field_bytes(path: Path, backend: str, name: str) -> int:
+    name = "lanes/0/" + name  # rewritten into one lane
     if backend == "zarr":
         return bytes_on_disk(path / name)
     import h5py
@@ -85,7 +85,7 @@ def main() -> None:
         # Collected with float32 activations, so every variant below is rewritten from exact values.
         collect(CollectConfig(expert=expert, out=collected, steps=args.steps, num_envs=args.num_envs,
                               epsilon=1.0, hidden_dtype="float32"))  # fmt: skip
-        source, info = read_all(collected)
+        source, episodes, info = read_all(collected)
         steps, num_actions, hidden_size = len(source["actions"]), source["q_values"].shape[1], source["hidden"].shape[1]
         naive = 4 * source["frames"][0].size + 4 * num_actions + 4 * hidden_size
         print(f"{args.game}: {steps} steps, {info.num_episodes} episodes, random play, random-init expert "
@@ -96,7 +96,7 @@ def main() -> None:
         stores = []
         for hidden_dtype, compression, backend in SETTINGS:
             path = Path(tmp) / f"{hidden_dtype}-{compression.replace(':', '')}.{'zarr' if backend == 'zarr' else 'h5'}"
-            rewrite(source, info, path, hidden_dtype, compression, backend)
+            rewrite(episodes, info, path, hidden_dtype, compression, backend)
             stores.append((hidden_dtype, compression, backend, path))
         for hidden_dtype, compression, backend, path in stores:
             sizes = {name: field_bytes(path, backend, name) / steps for name in ("frames", "q_values", "hidden")}
@@ -105,7 +105,7 @@ def main() -> None:
             label = compression + ("*" if path == stores[0][3] else "")
             print(f"{hidden_dtype:8s} {label:7s} {backend:6s} {sizes['frames']:7.1f} {sizes['q_values']:6.1f} "
                   f"{sizes['hidden']:7.1f} {other:6.1f} {total:7.1f} {naive / total:8.1f}x")  # fmt: skip
-        print("B/transition per field; 'other' = actions, rewards, flags, lives, episode table, metadata;")
+        print("B/transition per field; 'other' = actions, rewards, flags, lives, checksums, metadata;")
         print("* = the defaults of `amn collect` (float32 Q-values, float16 activations, zstd). Target >= 50x.")
 
 

@@ -5,8 +5,9 @@
     amn collect --expert pong.safetensors --behaviour amn.safetensors --round r1 ...  # student acts
     amn collect --expert pong.safetensors --out pong-0.zarr --steps 1000000 --shard 0/4
 
-Ctrl-C (or SIGTERM) stores the running episodes, closes the store and prints the command that
-resumes it; the exit status is then 128 + the signal number.
+Ctrl-C (or SIGTERM) closes the store with every lane's whole chunks and prints the command that
+resumes it; the exit status is then 128 + the signal number. The resumed store equals an
+uninterrupted one (store.py, collect/lanes.py), after a kill too.
 """
 
 from __future__ import annotations
@@ -63,7 +64,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="dtype of stored activations (default float16: half the size of float32)",
     )
     parser.add_argument("--noop-max", type=int, help="no-op starts after each reset (default: the expert's)")
-    parser.add_argument("--sticky", type=float, help="repeat_action_probability (default: the expert's)")
+    parser.add_argument(
+        "--sticky", type=float,
+        help="repeat_action_probability (default: the expert's); the store keeps the chosen actions: "
+        "ALE does not report which ones it executed",
+    )  # fmt: skip
     parser.add_argument("--frame-skip", type=int, help="must equal the expert's (checked); default: the expert's")
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted store to its target (a missing store is started)"

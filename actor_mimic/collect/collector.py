@@ -4,15 +4,17 @@ The loop, per step of the vector env (all envs at once):
 
     1. the expert labels every env's observation in one batched forward pass
        (Q-values over the game's actions, hidden activations);
-    2. the acting policy (the expert, or `behaviour`) picks epsilon-greedy actions;
+    2. the acting policy (the expert, or `behaviour`) picks epsilon-greedy actions, from each
+       lane's own random draws (lanes.py);
     3. the actions are sent to the C++ envs, and while they step, each env's state half of
-       the step (newest frame, lives, action, labels) goes into its episode buffer;
-    4. the outcome (reward, terminated, truncated) completes the step; an episode that ended
-       is appended to the store whole.
+       the step (newest frame, lives, action, labels) goes into its lane's row buffer;
+    4. the outcome (reward, terminated, truncated) completes the step; a full buffer goes to
+       the store (a background thread writes and commits it), an env whose episode ended is
+       reset with its lane's next episode seed.
 
-ale-py's vector env resets in NEXT_STEP mode: the step after an episode's last step is a
-reset whose action is ignored and whose observation is the next episode's first. That step
-is not a transition, so nothing is recorded for it.
+Each env fills one lane of the store until the lane's quota of steps (the last episode cut,
+marked truncated) or of game-ended episodes; a lane that reached it idles. A stop (signal,
+kill) keeps every lane's committed chunks; `--resume` replays what is missing exactly.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ import numpy as np
 import torch
 
 from actor_mimic.collect.config import CollectConfig
-from actor_mimic.collect.episodes import EpisodeBuffer
 from actor_mimic.collect.interrupt import CollectionInterrupted, stop_on_signals
+from actor_mimic.collect.lanes import DRAWS_PER_STEP, Lane, episode_rng, episode_seed, resume_lanes, start_lanes
 from actor_mimic.collect.metadata import behaviour_metadata, store_metadata
 from actor_mimic.collect.policies import (
     Actor,
@@ -39,53 +41,13 @@ from actor_mimic.collect.policies import (
     load_policy,
     resolve_environment,
 )
+from actor_mimic.collect.rows import RowBuffer
 from actor_mimic.collect.writer import BackgroundWriter, backend_name, check_out, open_writer
 from actor_mimic.common.atari import action_set, make_vector_env
-from actor_mimic.common.store import step_fields
+from actor_mimic.common.store import step_fields, stored_path
 from actor_mimic.errors import UserError
 
 log = logging.getLogger(__name__)
-
-
-def segment_seeds(config: CollectConfig, start_step: int, start_episode: int) -> tuple[np.ndarray, np.random.Generator]:
-    """(env seeds (num_envs,), the actor's random generator) for one collection segment.
-
-    Derived from the seed, the shard and where in the store the segment starts, so every shard
-    and every resumed segment plays different episodes, and the same run plays the same ones.
-    """
-    index, count = config.shard
-    sequence = np.random.SeedSequence([int(config.seed), index, count, start_step, start_episode])
-    env_sequence, actor_sequence = sequence.spawn(2)
-    env_seeds = env_sequence.generate_state(config.num_envs, dtype=np.uint32) % (2**31 - 1)
-    return env_seeds.astype(np.int64), np.random.default_rng(actor_sequence)
-
-
-class Budget:
-    """How much is left to record: steps, or episodes to start and to finish."""
-
-    def __init__(self, kind: str, target: int, steps_done: int, episodes_done: int):
-        self.kind = kind
-        self.target = target
-        self.steps_done = steps_done  # in the store plus in the buffers
-        self.episodes_done = episodes_done  # episodes the game ended, in the store
-        self.episodes_started = episodes_done
-
-    def may_start_episode(self) -> bool:
-        if self.kind == "episodes" and self.episodes_started >= self.target:
-            return False
-        self.episodes_started += 1
-        return True
-
-    def steps_allowed(self, wanted: int) -> int:
-        if self.kind == "steps":
-            return max(0, min(wanted, self.target - self.steps_done))
-        return wanted
-
-    @property
-    def reached(self) -> bool:
-        if self.kind == "steps":
-            return self.steps_done >= self.target
-        return self.episodes_done >= self.target
 
 
 def collect(config: CollectConfig) -> Path | None:
@@ -131,92 +93,66 @@ def collect(config: CollectConfig) -> Path | None:
 
 def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fields, expert_name, stop):
     num_envs = config.num_envs
-    writer, cut_episodes = (None, [])
-    start_step = start_episode = 0
     # Probe the expert before touching the disk: weights that give NaN or overflow on the
     # zero-padded first stack of every episode fail here, with nothing written.
     probe = np.zeros((1, *atari.observation_shape), dtype=np.uint8)
     _check_labels(*labeller(probe), expert_name, [0])
-    resumed = config.record and config.resume and Path(config.out).exists()
+    resumed = config.record and config.resume and stored_path(config.out).exists()
+    writer = None
+    lanes = [Lane.start(config, lane) for lane in range(num_envs)]
+    heads = [None] * num_envs
     if config.record:
-        writer, cut_episodes = open_writer(
-            config, metadata, len(actions_of_game), labeller.hidden_size, atari.screen_size
-        )
-        start_step, start_episode = writer.num_steps, writer.num_episodes
-    budget = Budget(config.target_kind, config.shard_target, start_step, start_episode - len(cut_episodes))
-    env_seeds, rng = segment_seeds(config, start_step, start_episode)
+        writer = open_writer(config, metadata, len(actions_of_game), labeller.hidden_size, atari.screen_size)
+        if writer is None:  # a complete store: nothing to do
+            return Path(config.out)
+        lanes, heads = resume_lanes(config, writer)
+    start_steps = [lane.rows for lane in lanes]
     segment = None  # this run's entry in the store's list of segments (runs that wrote it)
-    if writer is not None and not budget.reached:
-        segment = {
-            "start_step": start_step,
-            "start_episode": start_episode,
-            "env_seeds": env_seeds.tolist(),
-            "versions": metadata["versions"],  # a resume may run other library versions
-        }
+    if writer is not None:
+        segment = {"start_steps": start_steps, "versions": metadata["versions"]}  # a resume may run other versions
         writer.attrs.setdefault("segments", []).append(segment)
-    actor = Actor(config.acting_epsilon, len(actions_of_game), rng, behaviour, actions_of_game)
-    buffers = [EpisodeBuffer(fields) for _ in range(num_envs)] if writer is not None else []
+    actor = Actor(config.acting_epsilon, len(actions_of_game), behaviour, actions_of_game)
+    buffers = [RowBuffer(fields, config.chunk_len) for _ in range(num_envs)] if writer is not None else []
     background = BackgroundWriter(writer) if writer is not None else None
     recent_returns: collections.deque = collections.deque(maxlen=20)
 
-    # Length and raw return of each env's running episode (also when not recording).
-    lengths = np.zeros(num_envs, dtype=np.int64)
-    returns = np.zeros(num_envs, dtype=np.float64)
-
-    def finish_episode(env: int, cut: bool) -> None:
-        if lengths[env] == 0:
-            return
-        if writer is not None:
-            if cut:  # only from stop_all, after the background writer drained
-                cut_episodes.append(writer.total_episodes)
-                writer.append_episode(buffers[env].take(cut=True))
-            else:
-                background.append_episode(buffers[env].take())
-        if not cut:
-            budget.episodes_done += 1
-            recent_returns.append(float(returns[env]))
-        lengths[env], returns[env] = 0, 0.0
-
     def stop_all(complete: bool, reason: str) -> None:
-        """Store the running episodes (cut) and close the store, recording why it stopped."""
-        if writer is not None:
-            background.drain()
-        for env in range(num_envs):
-            finish_episode(env, cut=True)
-        if writer is not None:
-            if segment is not None:
-                segment.update(end_step=writer.total_steps, stopped_by=reason)
-            writer.close(complete=complete)
+        """Close the store, recording why it stopped. Rows short of a chunk are not kept."""
+        if writer is None:
+            return
+        background.drain()
+        segment.update(end_steps=[record["steps"] for record in writer.lanes], stopped_by=reason)
+        writer.close(complete=complete)
 
     from tqdm import tqdm
 
+    steps_done = sum(start_steps)
     bar = tqdm(
-        total=budget.target if budget.kind == "steps" else None,
-        initial=start_step if budget.kind == "steps" else 0,
+        total=config.shard_target if config.target_kind == "steps" else None,
+        initial=steps_done if config.target_kind == "steps" else 0,
         unit="step",
         disable=not config.progress,
         dynamic_ncols=True,
     )
-    obs, info = venv.reset(seed=env_seeds)
-    lives = info["lives"]
+    obs, lives = start_lanes(venv, config, lanes, heads, config.out)
     started, started_cpu = time.perf_counter(), time.process_time()
-    recording = np.array([budget.may_start_episode() for _ in range(num_envs)])
-    resetting = np.zeros(num_envs, dtype=bool)  # this step is the env's reset, not a transition
+    uniforms = np.zeros((num_envs, DRAWS_PER_STEP))
     try:
-        while not budget.reached:
+        while not all(lane.done for lane in lanes):
             if stop:
                 stop_all(complete=False, reason=f"signal {stop.signal_number}")
-                steps, episodes = _done(writer, budget, "steps"), _done(writer, budget, "episodes")
-                raise CollectionInterrupted(config.out, steps, episodes, stop.signal_number)
-            active = np.flatnonzero(recording & ~resetting)
-            active = active[: budget.steps_allowed(len(active))]
+                kept = (writer.num_steps, writer.num_episodes) if writer is not None else (steps_done, 0)
+                raise CollectionInterrupted(config.out, *kept, stop.signal_number)
+            active = [lane.index for lane in lanes if not lane.done]
             q_values, hidden = labeller(obs)
             try:
                 _check_labels(q_values, hidden, expert_name, active)
             except UserError as error:
                 stop_all(complete=False, reason="non-finite expert output")
                 raise UserError(f"{error} ({_what_was_kept(writer, resumed, config.out)})") from None
-            actions = actor.act(obs, q_values)
+            for env in active:
+                uniforms[env] = lanes[env].rng.random(DRAWS_PER_STEP)
+            actions = actor.act(obs, q_values, uniforms)
             venv.send(actions.astype(np.int32))
             if writer is not None:
                 frames = obs[:, -1]
@@ -224,28 +160,46 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
                     buffers[env].add_state(frames[env], lives[env], actions[env], q_values[env], hidden[env])
             obs, rewards, terminated, truncated, info = venv.recv()
             lives = info["lives"]
-            ended = terminated | truncated
-            lengths[active] += 1
-            returns[active] += rewards[active]
-            if writer is not None:
-                for env in active:
-                    buffers[env].add_outcome(rewards[env], terminated[env], truncated[env])
-            for env in active[ended[active]]:
-                finish_episode(env, cut=False)
-            for env in np.flatnonzero(resetting):  # a new episode began in these envs
-                recording[env] = budget.may_start_episode()
-            budget.steps_done += len(active)
+            resets = []
+            for env in active:
+                lane = lanes[env]
+                lane.rows += 1
+                lane.head += 1
+                lane.episode_return += float(rewards[env])
+                cut = not lane.by_episodes and lane.rows == lane.quota and not (terminated[env] or truncated[env])
+                if writer is not None:
+                    buffers[env].add_outcome(rewards[env], terminated[env], truncated[env] or cut)
+                    if buffers[env].full:
+                        background.submit(writer.append, env, buffers[env].take())
+                if terminated[env] or truncated[env] or cut:
+                    lane.episodes += 1
+                    if not cut:
+                        recent_returns.append(lane.episode_return)
+                    lane.head, lane.episode_return = 0, 0.0
+                    lane.rng = episode_rng(config, env, lane.episodes)
+                    resets.append(env)
+                if lane.reached:
+                    lane.done = True
+                    if writer is not None:
+                        background.submit(_finish_lane, writer, env, buffers[env].take(), cut)
+            resets = [env for env in resets if not lanes[env].done]
+            if resets:
+                mask = np.zeros(num_envs, dtype=bool)
+                mask[resets] = True
+                seeds = np.array([episode_seed(config, env, lanes[env].episodes) for env in resets], dtype=np.int64)
+                obs, info = venv.reset(seed=seeds, options={"reset_mask": mask})
+                lives = info["lives"]
+            steps_done += len(active)
             bar.update(len(active))
-            if len(active) and ended[active].any() and recent_returns:
-                bar.set_postfix(episodes=budget.episodes_done, mean_return=f"{np.mean(recent_returns):.1f}")
-            resetting = ended & ~resetting
+            if resets and recent_returns:
+                bar.set_postfix(episodes=sum(lane.episodes for lane in lanes), mean_return=f"{np.mean(recent_returns):.1f}")
         stop_all(complete=True, reason="target")
     finally:
         bar.close()
         if background is not None:
             background.shutdown()
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
-    recorded = budget.steps_done - start_step
+    recorded = steps_done - sum(start_steps)
     # The rollout's own speed (env setup excluded), for users and for benchmarks/bench_collect.py;
     # cpu_seconds counts every thread of the process (env threads, store writer).
     log.info(
@@ -253,6 +207,11 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         extra={"steps": recorded, "seconds": seconds, "cpu_seconds": cpu_seconds},
     )
     return Path(config.out) if writer is not None else None
+
+
+def _finish_lane(writer, lane: int, rows: dict, cut: bool) -> None:
+    writer.append(lane, rows)
+    writer.finish_lane(lane, cut=cut)
 
 
 def _check_labels(q_values: np.ndarray, hidden: np.ndarray, expert_name: str, rows) -> None:
@@ -270,7 +229,7 @@ def _what_was_kept(writer, resumed: bool, out) -> str:
     if writer is None:
         return "nothing was written"
     if writer.num_steps == 0 and not resumed:
-        _remove_store(Path(out))
+        _remove_store(writer.backend.path)
         return "nothing was written"
     return f"{out} keeps the {writer.num_steps} steps stored before it, marked incomplete"
 
@@ -284,7 +243,3 @@ def _remove_store(path: Path) -> None:
         path.unlink()
 
 
-def _done(writer, budget: Budget, kind: str) -> int:
-    if writer is None:
-        return budget.steps_done if kind == "steps" else budget.episodes_done
-    return writer.num_steps if kind == "steps" else writer.num_episodes

@@ -1,9 +1,10 @@
 """Stopping a collection cleanly on SIGINT / SIGTERM.
 
-The first signal only raises a flag; the rollout loop sees it between two steps, stores the
-running episodes (marked truncated) and closes the store, so nothing collected is lost. A
-second signal stops at once (KeyboardInterrupt); the store's commit protocol still leaves it
-readable, losing at most the unflushed chunk and the running episodes.
+The first signal only raises a flag; the rollout loop sees it between two steps, lets the
+store writer finish what it was writing and closes the store, marked incomplete. Like a kill,
+a stop keeps every lane's committed chunks and not the rows short of a chunk: `--resume`
+replays those exactly (lanes.py), so nothing collected is lost from the final store. A second
+signal stops at once (KeyboardInterrupt); the commit protocol still leaves the store readable.
 """
 
 from __future__ import annotations

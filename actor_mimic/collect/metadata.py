@@ -5,12 +5,13 @@ Every store says which game and Atari settings it was played with, which expert 
 target, and the library versions: enough to reproduce it or to refuse mixing it wrongly.
 
 Beyond the brief's fields, two lists describe how the store came to be:
-    segments      one entry per run that wrote to it (the first, then each --resume):
-                  start_step, start_episode, env_seeds, end_step, stopped_by
-                  ("target", "signal 2", "non-finite expert output")
-    cut_episodes  indices of the episodes that the budget or an interruption cut short; their
-                  last step is marked truncated like a time limit's, so only this list tells
-                  them apart from episodes the game itself ended or timed out
+    segments      one entry per run that committed to it (the first, then each --resume):
+                  start_steps and end_steps (committed rows per lane), the library versions,
+                  stopped_by ("target", "signal 2", "non-finite expert output"; a killed run
+                  has no end)
+    cut_episodes  [lane, episode] of the episodes the steps budget cut short (at most one per
+                  lane, its last); their last step is marked truncated like a time limit's, so
+                  only this list tells them apart from episodes the game itself ended or timed out
 """
 
 from __future__ import annotations

@@ -140,18 +140,20 @@ class Labeller:
 class Actor:
     """Epsilon-greedy actions (indices into the game's action set) from one set of scores."""
 
-    def __init__(self, epsilon: float, num_actions: int, rng: np.random.Generator, behaviour=None, game_actions=None):
+    def __init__(self, epsilon: float, num_actions: int, behaviour=None, game_actions=None):
         self.epsilon = float(epsilon)
         self.num_actions = num_actions
-        self.rng = rng
         self.behaviour = behaviour  # None: act on the expert's Q-values
         # An AMN scores all 18 ALE actions; keep only the game's, in action-set order.
         self.columns = None
         if behaviour is not None and behaviour.metadata.kind == "amn":
             self.columns = torch.as_tensor(list(game_actions))
 
-    def act(self, frames: np.ndarray, expert_q_values: np.ndarray) -> np.ndarray:
-        """int64 (N,): greedy on the acting policy's scores, uniformly random with prob. epsilon."""
+    def act(self, frames: np.ndarray, expert_q_values: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """int64 (N,): greedy on the acting policy's scores, uniformly random with prob. epsilon.
+
+        uniforms: float (N, 2) in [0, 1), drawn per env whatever epsilon is (lanes.py): the
+        first decides whether to explore, the second which action."""
         if self.behaviour is None:
             scores = expert_q_values
         else:
@@ -161,8 +163,6 @@ class Actor:
                     q = q[:, self.columns]
             scores = q.numpy()
         actions = scores.argmax(axis=1).astype(np.int64)
-        # Draw both random numbers every step, whatever epsilon is, so the random stream (and
-        # with it the rollout) depends only on the seed.
-        explore = self.rng.random(len(actions)) < self.epsilon
-        random_actions = self.rng.integers(0, self.num_actions, len(actions))
+        explore = uniforms[:, 0] < self.epsilon
+        random_actions = np.minimum((uniforms[:, 1] * self.num_actions).astype(np.int64), self.num_actions - 1)
         return np.where(explore, random_actions, actions)

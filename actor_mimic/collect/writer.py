@@ -1,7 +1,8 @@
 """Opening the store of a collection: create it, replace it, or resume it after checks.
 
 Nothing is created or destroyed before every check has passed: an existing store is only
-replaced with `overwrite`, and only resumed when its expert, game and settings match.
+replaced with `overwrite`, and only resumed when its expert, game and settings match and it
+passes StoreWriter.resume's checks (schema, counts, the last chunks' checksums).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from actor_mimic.collect.config import CollectConfig
 from actor_mimic.collect.metadata import check_resume
-from actor_mimic.common.store import StoreWriter, open_store
+from actor_mimic.common.store import StoreWriter, open_attrs, stored_path
 from actor_mimic.errors import UserError
 
 
@@ -28,16 +29,16 @@ def check_out(config: CollectConfig) -> None:
 
 
 def stored_attrs(path: Path) -> dict:
-    backend, info = open_store(path, allow_incomplete=True)
+    backend, attrs = open_attrs(path)
     backend.close()
-    return info.attrs
+    return attrs
 
 
 def open_writer(config: CollectConfig, metadata: dict, num_actions: int, hidden_size: int, screen_size: int):
-    """(writer, cut_episodes): a StoreWriter positioned at the end of the committed data, and
-    the indices of the episodes in it that were cut short by a budget or an interruption."""
+    """A StoreWriter with one lane per env: a new store, or the store at `config.out` checked
+    and positioned at its commit (`--resume`); None when that store is already complete."""
     path = Path(config.out)
-    if config.resume and path.exists():
+    if config.resume and stored_path(path).exists():
         stored = stored_attrs(path)
         wanted = {
             **metadata,
@@ -47,17 +48,11 @@ def open_writer(config: CollectConfig, metadata: dict, num_actions: int, hidden_
             "compression": config.compression,
         }
         check_resume(stored, wanted, path)
-        committed_episodes = int(stored["num_episodes"])
-        writer = StoreWriter.resume(path)
-        # Indices past the commit belong to episodes that a killed writer never committed.
-        cut = [e for e in stored.get("cut_episodes", []) if e < committed_episodes]
-        # StoreWriter.resume turns committed rows after the last committed episode (an
-        # episode whose end a kill lost) into one truncated episode: that one was cut too.
-        cut.extend(range(committed_episodes, writer.num_episodes))
-        writer.attrs["cut_episodes"] = cut
-        return writer, cut
+        if stored["complete"] and stored_path(path) == path:
+            return None
+        return StoreWriter.resume(path)
     try:
-        writer = StoreWriter.create(
+        return StoreWriter.create(
             path,
             metadata=metadata,
             num_actions=num_actions,
@@ -69,20 +64,20 @@ def open_writer(config: CollectConfig, metadata: dict, num_actions: int, hidden_
             compression=config.compression,
             backend=backend_name(config),
             overwrite=config.overwrite,
+            lanes=config.num_envs,
         )
     except PermissionError as error:
         raise UserError(f"cannot create {path}: {error.strerror}; choose an --out you can write to") from None
-    return writer, writer.attrs["cut_episodes"]
 
 
 class BackgroundWriter:
-    """Appends episodes to a StoreWriter on one worker thread.
+    """Runs a StoreWriter's writes on one worker thread.
 
     Compressing and writing a chunk takes ~8% of a collection's time when done inline; on the
     worker thread it overlaps the env steps and the expert's forward pass (the codecs release
-    the GIL). One worker keeps the StoreWriter single-threaded and the episodes in order; at
-    most `max_pending` episodes wait, so memory stays bounded. An error in the worker is raised
-    in the caller at the next `append_episode` or at `drain`.
+    the GIL). One worker keeps the StoreWriter single-threaded and the writes in order; at
+    most `max_pending` wait, so memory stays bounded. An error in the worker is raised in the
+    caller at the next `submit` or at `drain`.
 
     The caller must `drain()` before touching `writer` (its attributes or counts) itself.
     """
@@ -95,14 +90,15 @@ class BackgroundWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amn-store-writer")
         self._pending: list = []
 
-    def append_episode(self, steps: dict) -> None:
+    def submit(self, function, *args) -> None:
+        """Run `function(*args)` on the worker, after everything submitted before."""
         self._pending = [future for future in self._pending if not _finished(future)]
         while len(self._pending) >= self.max_pending:
             self._pending.pop(0).result()
-        self._pending.append(self._executor.submit(self.writer.append_episode, steps))
+        self._pending.append(self._executor.submit(function, *args))
 
     def drain(self) -> None:
-        """Wait until every submitted episode is in the writer (errors are raised here)."""
+        """Wait until everything submitted is done (errors are raised here)."""
         while self._pending:
             self._pending.pop(0).result()
 

@@ -1,14 +1,17 @@
 """The teacher store: what `amn collect` writes and `actor_mimic.datasets` reads.
 
-One store holds steps of one game, collected by one run (or one shard of a run). Per step t,
-in the order they were played, episode after episode:
+One store holds steps of one game, collected by one run (or one shard of a run), in **lanes**:
+one lane per environment of the collection, each a contiguous stream of that environment's
+steps, episode after episode, in `lanes/<i>/`. Per step t of a lane:
 
     frames      uint8   (T, 84, 84)   newest frame of the observation s_t; stacks are rebuilt
                                       on read from the frames of the same episode, zero-padded
-    actions     int16   (T,)          a_t, index into `action_set` (the action actually taken)
+    actions     int16   (T,)          a_t, index into `action_set`: the action the acting policy
+                                      chose (with sticky actions, see below, not always the one
+                                      the emulator executed)
     rewards     float32 (T,)          raw reward after a_t (unclipped)
     terminated  bool    (T,)          the game ended after a_t
-    truncated   bool    (T,)          the episode was cut after a_t (time limit, budget, interrupt)
+    truncated   bool    (T,)          the episode was cut after a_t (time limit, or the budget)
     lives       int16   (T,)          lives counter in s_t
     q_values    float   (T, A)        the expert's Q(s_t, .) over `action_set` (`q_dtype`, default
                                       float32: they are the distillation targets, and tiny)
@@ -16,58 +19,100 @@ in the order they were played, episode after episode:
                                       default float16: they dominate a store's size and decode time,
                                       and an L2 regression target needs no more than 3 digits)
 
-Per episode e: `episode_starts[e]`, `episode_lengths[e]`, `episode_returns[e]` (raw).
+Sticky actions (`atari.repeat_action_probability` p > 0): on each emulator frame of a step,
+ALE repeats the previous frame's action with probability p, so a step may execute the previous
+action on some of its frames. ALE reports neither the draws nor the executed action (there is
+no such output in ale-py, openai/atari-py#77), so the store cannot hold it; `amn dataset info`
+says so for such stores. The expert's Q-values, the distillation targets, are of the observed
+state and are not affected.
 
-The attribute document (JSON, key `actor_mimic`) carries `schema_version`, the game, the
-Atari settings, `action_set`, provenance, and the **commit**: `num_steps` and `num_episodes`.
-Zarr reads never-written chunks as zeros and a killed writer can leave rows past the commit,
-so readers serve only rows below `num_steps` and only committed episodes. The writer
-advances the commit after the rows are on disk, so a store is readable after any interruption.
-`complete` is true once the collection reached its target; `--resume` continues it otherwise.
+and `lanes/<i>/checksums/<array>`: the CRC-32C of every stored chunk (store_checksums.py).
+Episodes are where the flags say (the episode table is derived on read, store_read.py); rows
+after a lane's last flag are the head of an episode that was running when the collection
+stopped. Readers serve closed episodes only; the lanes of a store read as one dataset, like
+shards.
+
+The attribute document (JSON, key `actor_mimic`; store_schema.py reads it) carries the game,
+the Atari settings, `action_set`, provenance, and **the commit**: per lane, its committed rows,
+closed episodes and whether it reached its quota (`lanes`), with their sums `num_steps` and
+`num_episodes`, and `complete`.
+
+Crash safety. A lane's rows are buffered until a whole chunk is full; the chunk of every array
+is then written, its checksums recorded, and only then the commit advanced. Zarr writes every
+file (chunk, array metadata, attribute document) to a temporary name and renames it into place,
+so a kill leaves each file old or new, never torn; and no committed chunk is ever written again
+(an interrupted lane commits whole chunks only; a lane's last, partial chunk is written once,
+when it reaches its quota). A kill at any instant therefore leaves the committed rows intact,
+matching their checksums, and loses at most each lane's unflushed chunk, running episodes
+included. `StoreWriter.resume` checks the store (schema, counts, the last committed chunk of
+every array against its checksum), drops rows a killed writer left past the commit, and goes on.
+
+Exactness. Each lane's randomness is a function of (seed, shard, lane, episode), and a resumed
+lane replays its running episode's committed head from that episode's reset seed (ale-py's
+vector env cannot restore emulator state; collect/lanes.py), so a resumed collection equals an
+uninterrupted one with the same settings, lane by lane and array by array. Not identical: the
+attribute document's `segments` (one entry per run) and timestamps. Identical only with the
+same ale-py and torch (a replay that diverges is refused, naming the lane), and the same
+--num-envs (the expert labels a fixed batch of num_envs observations; CPU kernels pick their
+summation order by batch size, not by the other rows).
+
+HDF5 cannot be appended to that way: the library updates its index and headers in place and
+a kill in the middle of a flush can corrupt data committed long before (segfaulting reads,
+wrong rows). SWMR mode orders those writes, but a file its writer did not close needs h5clear
+before it opens again ("invalid dataset size"), which h5py cannot do. So an HDF5 store is
+collected as a Zarr store beside its path (`X.h5.partial`, readable and resumable like any
+store) and written as one HDF5 file, under a temporary name renamed into place, only when the
+collection completes: `X.h5` exists only whole.
+
+Schema 1 stores (one stream at the root with a stored episode table, no checksums; written
+by actor-mimic before lanes) stay readable; they cannot be resumed.
 """
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+import re
 from pathlib import Path
 
 import numpy as np
 
-from actor_mimic.common.store_backends import (
-    bytes_on_disk,
-    detect_backend,
-    open_backend,
-    parse_compression,
+from actor_mimic.common.kill_points import kill_point
+from actor_mimic.common.store_backends import open_backend, parse_compression
+from actor_mimic.common.store_checksums import (
+    ChunkGuard,
+    checksum_name,
+    chunks_of,
+    create_checksums,
+    read_checked,
+    read_checksums,
+    record_checksums,
+)
+from actor_mimic.common.store_read import (
+    LaneInfo,
+    StoreInfo,
+    open_attrs,
+    open_store,
+    partial_path,
+    read_episodes,
+    stored_path,
+)
+from actor_mimic.common.store_schema import (
+    EPISODE_FIELDS,
+    MAX_CHUNK_LEN,
+    MAX_LANES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    VALUE_DTYPES,
+    lane_prefix,
+    lane_rows,
+    step_fields,
 )
 from actor_mimic.errors import UserError
 
-SCHEMA = "actor-mimic-teacher-store"
-SCHEMA_VERSION = 1
-VALUE_DTYPES = ("float32", "float16")
-
-EPISODE_FIELDS = {
-    "episode_starts": np.int64,
-    "episode_lengths": np.int64,
-    "episode_returns": np.float64,
-}
-EPISODE_CHUNK = 4096
-
-
-def step_fields(
-    num_actions: int, hidden_size: int, screen_size: int, q_dtype: str, hidden_dtype: str
-) -> dict:
-    """name -> (per-step shape, dtype) of every per-step array."""
-    return {
-        "frames": ((screen_size, screen_size), np.uint8),
-        "actions": ((), np.int16),
-        "rewards": ((), np.float32),
-        "terminated": ((), np.bool_),
-        "truncated": ((), np.bool_),
-        "lives": ((), np.int16),
-        "q_values": ((num_actions,), np.dtype(q_dtype)),
-        "hidden": ((hidden_size,), np.dtype(hidden_dtype)),
-    }
+__all__ = [
+    "EPISODE_FIELDS", "SCHEMA", "SCHEMA_VERSION", "VALUE_DTYPES", "LaneInfo", "StoreInfo", "StoreWriter",
+    "open_attrs", "open_store", "partial_path", "read_episodes", "step_fields", "stored_path",
+]  # fmt: skip
 
 
 def _now() -> str:
@@ -85,22 +130,24 @@ def check_finite(name: str, values: np.ndarray, where: str) -> None:
 
 
 class StoreWriter:
-    """Appends whole episodes and commits them chunk by chunk.
+    """Appends rows to the lanes of a store and commits them chunk by chunk.
 
-    Rows are buffered until a chunk is full, then written, then committed in the attributes.
-    A killed writer therefore loses at most the rows of its unflushed chunk; `close()` writes
-    the rest. Use `StoreWriter.create` for a new store and `StoreWriter.resume` to continue.
+    `append(lane, rows)` buffers a lane's rows and writes and commits every chunk that fills;
+    `finish_lane(lane)` writes the lane's last, partial chunk once it reached its quota;
+    `close(complete)` records the end (and, for an HDF5 store, writes the HDF5 file). Rows of
+    an incomplete lane that do not fill a chunk are never written: a resumed collection
+    plays them again (store.py's docstring says why). Use `StoreWriter.create` for a new store
+    and `StoreWriter.resume` to continue one.
     """
 
-    def __init__(self, backend, attrs: dict):
+    def __init__(self, backend, attrs: dict, path: Path):
         self.backend = backend
         self.attrs = attrs
+        self.path = path  # the store's name: X.h5 while its rows live in X.h5.partial
         self.chunk_len = int(attrs["chunk_len"])
-        self.num_steps = int(attrs["num_steps"])  # committed
-        self.num_episodes = int(attrs["num_episodes"])  # committed
-        self._step_buffer: dict[str, list[np.ndarray]] = {name: [] for name in attrs["fields"]}
-        self._buffered = 0
-        self._pending_episodes: list[tuple[int, int, float]] = []  # (start, length, return)
+        self.lanes: list[dict] = attrs["lanes"]  # the commit, per lane
+        self._buffers = [{name: [] for name in attrs["fields"]} for _ in self.lanes]
+        self._buffered = [0] * len(self.lanes)
 
     @classmethod
     def create(
@@ -117,33 +164,35 @@ class StoreWriter:
         compression: str = "zstd",
         backend: str | None = None,
         overwrite: bool = False,
+        lanes: int = 1,
     ) -> StoreWriter:
-        """A new empty store at `path`. `metadata` is merged into the attribute document."""
+        """A new empty store of `lanes` lanes at `path`; `metadata` joins its attributes."""
         path = Path(path)
-        if path.exists() and not overwrite:
+        target = backend or ("hdf5" if path.suffix in (".h5", ".hdf5") else "zarr")
+        existing = [p for p in (path, partial_path(path)) if p.exists()] if target == "hdf5" else [path] * path.exists()
+        if existing and not overwrite:
             raise UserError(
-                f"{path} already exists: pass --resume to continue it or --overwrite to replace it"
+                f"{existing[0]} already exists: pass --resume to continue it or --overwrite to replace it"
             )
         for name, dtype in (("Q-value", q_dtype), ("hidden", hidden_dtype)):
             if dtype not in VALUE_DTYPES:
                 raise UserError(f"{name} dtype must be one of {VALUE_DTYPES}, got {dtype!r}")
-        if chunk_len < 1:
-            raise UserError(f"chunk length must be positive, got {chunk_len}")
+        if not 1 <= chunk_len <= MAX_CHUNK_LEN:
+            raise UserError(f"chunk length must lie in 1..{MAX_CHUNK_LEN}, got {chunk_len}")
+        if not 1 <= lanes <= MAX_LANES:
+            raise UserError(f"a store holds 1..{MAX_LANES} lanes (one per environment), not {lanes}")
         codec = parse_compression(compression)
-        if path.exists():
-            _remove(path)
+        for old in existing:
+            _remove(old)
         path.parent.mkdir(parents=True, exist_ok=True)
-        store = open_backend(path, "w", backend or ("hdf5" if path.suffix in (".h5", ".hdf5") else "zarr"))
+        # Rows are written to a Zarr store; an HDF5 store is written whole when complete.
+        store = open_backend(partial_path(path) if target == "hdf5" else path, "w", "zarr")
         fields = step_fields(num_actions, hidden_size, screen_size, q_dtype, hidden_dtype)
-        for name, (tail, dtype) in fields.items():
-            store.create_array(name, tail, dtype, chunk_len, codec)
-        for name, dtype in EPISODE_FIELDS.items():
-            store.create_array(name, (), dtype, EPISODE_CHUNK, codec)
         attrs = dict(metadata)
         attrs.update(
             schema=SCHEMA,
             schema_version=SCHEMA_VERSION,
-            backend=store.name,
+            backend=target,
             fields=list(fields),
             num_actions=num_actions,
             hidden_size=hidden_size,
@@ -151,200 +200,205 @@ class StoreWriter:
             hidden_dtype=hidden_dtype,
             chunk_len=chunk_len,
             compression=compression,
+            lanes=[{"steps": 0, "episodes": 0, "complete": False} for _ in range(lanes)],
             num_steps=0,
             num_episodes=0,
             complete=False,
             created=_now(),
             updated=_now(),
         )
+        # Marked first, so a store killed while being created says so (and is ours to replace).
+        store.write_attrs({**attrs, "creating": True})
+        for lane in range(lanes):
+            for name, (tail, dtype) in fields.items():
+                store.create_array(lane_prefix(lane) + name, tail, dtype, chunk_len, codec)
+                create_checksums(store, lane_prefix(lane) + name)
+            kill_point("create")
         store.write_attrs(attrs)
-        store.flush()
-        return cls(store, attrs)
+        return cls(store, attrs, path)
 
     @classmethod
     def resume(cls, path: str | Path) -> StoreWriter:
-        """Reopen a store to append to it.
+        """Reopen an interrupted store to append to it, after checking it.
 
-        Rows a killed writer left past the commit are dropped. Committed rows after the last
-        committed episode (the head of an episode whose end was never flushed) become an
-        episode of their own, marked truncated, so no committed step is lost.
+        Checks the document and every array (store_schema.py), that each unfinished lane
+        committed whole chunks only, and the last committed chunk of every array against its
+        checksum; then drops the rows and temporary files a killed writer left past the commit.
         """
         path = Path(path)
-        if not path.exists():
+        rows_at = stored_path(path)
+        if not rows_at.exists():
             raise UserError(f"{path} does not exist: there is nothing to resume")
-        store = open_backend(path, "a")
-        attrs = _checked_attrs(store.read_attrs(), path)
-        writer = cls(store, attrs)
-        for name in attrs["fields"]:
-            store.resize(name, writer.num_steps)
-        for name in EPISODE_FIELDS:
-            store.resize(name, writer.num_episodes)
-        covered = 0
-        if writer.num_episodes:
-            last = writer.num_episodes - 1
-            covered = int(store.array("episode_starts")[last] + store.array("episode_lengths")[last])
-        if covered < writer.num_steps:
-            store.array("truncated")[writer.num_steps - 1] = True
-            tail_return = float(np.sum(store.array("rewards")[covered : writer.num_steps], dtype=np.float64))
-            writer._append_episode_rows([(covered, writer.num_steps - covered, tail_return)])
-            writer._commit(writer.num_steps, writer.num_episodes + 1)
+        backend, attrs = open_attrs(path, mode="a")
+        try:
+            if attrs["schema_version"] < 2:
+                raise UserError(
+                    f"{path} was written by an older actor-mimic (store schema {attrs['schema_version']}) "
+                    "that cannot be resumed: read it as it is, or start again with --overwrite"
+                )
+            if backend.name != "zarr":  # an HDF5 file is only ever written whole
+                raise UserError(f"{path} is complete: there is nothing to resume")
+            writer = cls(backend, attrs, path)
+            writer._check_tails()
+            writer._drop_uncommitted()
+        except BaseException:
+            backend.close()
+            raise
         return writer
+
+    # ------------------------------------------------------------------ state
+    @property
+    def num_lanes(self) -> int:
+        return len(self.lanes)
+
+    @property
+    def num_steps(self) -> int:
+        """Committed rows, over all lanes."""
+        return int(self.attrs["num_steps"])
+
+    @property
+    def num_episodes(self) -> int:
+        return int(self.attrs["num_episodes"])
 
     @property
     def total_steps(self) -> int:
-        """Committed plus buffered steps."""
-        return self.num_steps + self._buffered
+        """Committed plus buffered rows, over all lanes."""
+        return self.num_steps + sum(self._buffered)
 
-    @property
-    def total_episodes(self) -> int:
-        return self.num_episodes + len(self._pending_episodes)
+    def committed(self, lane: int) -> int:
+        return int(self.lanes[lane]["steps"])
 
-    def append_episode(self, steps: dict[str, np.ndarray]) -> None:
-        """Append one episode (or the part of one that was played): every per-step field,
-        all of the same length. Flushes and commits every chunk that fills up."""
-        missing = set(self.attrs["fields"]) - set(steps)
+    def read_rows(self, lane: int, name: str, start: int, stop: int) -> np.ndarray:
+        """Committed rows start..stop-1 of `name` in `lane`, checked against their checksums."""
+        full = lane_prefix(lane) + name
+        checksums = read_checksums(self.backend, full, chunks_of(stop, self.chunk_len), SCHEMA_VERSION)
+        return read_checked(self.backend, full, start, stop, checksums)
+
+    # ------------------------------------------------------------------ writing
+    def append(self, lane: int, rows: dict[str, np.ndarray]) -> None:
+        """Append rows (every per-step field, all of one length) to `lane`; writes and commits
+        every chunk that fills."""
+        missing = set(self.attrs["fields"]) - set(rows)
         if missing:
-            raise ValueError(f"episode lacks fields {sorted(missing)}")
-        length = len(steps["actions"])
+            raise ValueError(f"rows lack fields {sorted(missing)}")
+        length = len(rows["actions"])
         if length == 0:
             return
         for name in ("q_values", "hidden"):
-            check_finite(name, steps[name], f"episode starting at step {self.total_steps}")
-        start = self.total_steps
+            check_finite(name, rows[name], f"lane {lane}, rows from {self.committed(lane) + self._buffered[lane]}")
         for name in self.attrs["fields"]:
-            values = np.asarray(steps[name])
+            values = np.asarray(rows[name])
             if len(values) != length:
                 raise ValueError(f"field {name} has {len(values)} rows, expected {length}")
-            self._step_buffer[name].append(values)
-        self._buffered += length
-        episode_return = float(np.sum(steps["rewards"], dtype=np.float64))
-        self._pending_episodes.append((start, length, episode_return))
-        self.flush(final=False)
+            self._buffers[lane][name].append(values)
+        self._buffered[lane] += length
+        while self._buffered[lane] >= self.chunk_len:
+            self._write(lane, self.chunk_len)
 
-    def flush(self, final: bool = False) -> None:
-        """Write buffered rows: whole chunks only, or everything when `final`."""
-        end = self.total_steps if final else (self.total_steps // self.chunk_len) * self.chunk_len
-        if end <= self.num_steps:
-            return
-        count = end - self.num_steps
-        for name in self.attrs["fields"]:
-            rows = np.concatenate(self._step_buffer[name])
-            self.backend.resize(name, end)
-            self.backend.array(name)[self.num_steps : end] = rows[:count]
-            self._step_buffer[name] = [rows[count:]] if count < len(rows) else []
-        self._buffered -= count
-        done = [e for e in self._pending_episodes if e[0] + e[1] <= end]
-        self._pending_episodes = self._pending_episodes[len(done) :]
-        self._append_episode_rows(done)
-        self._commit(end, self.num_episodes + len(done))
+    def append_episode(self, steps: dict[str, np.ndarray], lane: int = 0) -> None:
+        """Append one episode's rows to `lane` (its last row flagged terminated or truncated)."""
+        self.append(lane, steps)
+
+    def finish_lane(self, lane: int, cut: bool = False) -> None:
+        """`lane` reached its quota: write its buffered rows (its last chunk, once) and mark it
+        complete. `cut`: its last episode was ended by the budget, not by the game."""
+        if self._buffered[lane]:
+            self._write(lane, self._buffered[lane], commit=False)
+        self.lanes[lane]["complete"] = True
+        if cut:
+            self.attrs["cut_episodes"] = sorted([*self.attrs.get("cut_episodes", []), [lane, self.lanes[lane]["episodes"] - 1]])
+        self._commit()
 
     def close(self, complete: bool, **extra_attrs) -> None:
-        """Write everything buffered, record whether the target was reached, release files."""
-        self.flush(final=True)
+        """Record the end and release the files. `complete`: every lane reached its quota
+        (their buffered rows are written now); otherwise rows short of a chunk are dropped
+        and a resumed collection plays them again. An HDF5 store is written when complete."""
+        if complete:
+            for lane in range(self.num_lanes):
+                if not self.lanes[lane]["complete"]:
+                    self.finish_lane(lane)
         self.attrs.update(extra_attrs)
         self.attrs["complete"] = bool(complete)
-        self._commit(self.num_steps, self.num_episodes)
+        self._commit()
+        if complete and self.attrs["backend"] == "hdf5" and self.backend.name == "zarr":
+            from actor_mimic.common.store_hdf5 import write_hdf5
+
+            write_hdf5(self.backend, self.attrs, self.path)
+            self.backend.close()
+            _remove(partial_path(self.path))
+            return
         self.backend.close()
 
     def update_attrs(self, **extra_attrs) -> None:
         self.attrs.update(extra_attrs)
-        self._commit(self.num_steps, self.num_episodes)
+        self._commit()
 
-    def _append_episode_rows(self, rows: list[tuple[int, int, float]]) -> None:
-        if not rows:
-            return
-        n = self.num_episodes
-        for column, name in enumerate(EPISODE_FIELDS):
-            self.backend.resize(name, n + len(rows))
-            self.backend.array(name)[n : n + len(rows)] = np.array(
-                [row[column] for row in rows], dtype=EPISODE_FIELDS[name]
-            )
+    def _write(self, lane: int, count: int, commit: bool = True) -> None:
+        """Write the first `count` buffered rows of `lane` after its committed ones (a whole
+        chunk, or its final one), record their checksums, then commit them."""
+        start, end = self.committed(lane), self.committed(lane) + count
+        rows = {name: np.concatenate(self._buffers[lane][name]) for name in self.attrs["fields"]}
+        for index, name in enumerate(self.attrs["fields"]):
+            full = lane_prefix(lane) + name
+            self.backend.resize(full, end)
+            self.backend.array(full)[start:end] = rows[name][:count]
+            record_checksums(self.backend, full, start // self.chunk_len, chunks_of(end, self.chunk_len))
+            self._buffers[lane][name] = [rows[name][count:]] if count < len(rows[name]) else []
+            if index == len(rows) // 2:
+                kill_point("chunk")
+        self._buffered[lane] -= count
+        self.lanes[lane]["steps"] = end
+        self.lanes[lane]["episodes"] += int(np.sum(rows["terminated"][:count] | rows["truncated"][:count]))
+        if commit:
+            self._commit()
 
-    def _commit(self, num_steps: int, num_episodes: int) -> None:
-        self.backend.flush()  # rows reach the disk before the commit that points at them
-        self.num_steps, self.num_episodes = num_steps, num_episodes
-        self.attrs.update(num_steps=num_steps, num_episodes=num_episodes, updated=_now())
+    def _commit(self) -> None:
+        """Advance the commit to the rows on disk: one atomic write of the document."""
+        self.attrs.update(
+            num_steps=sum(record["steps"] for record in self.lanes),
+            num_episodes=sum(record["episodes"] for record in self.lanes),
+            updated=_now(),
+        )
+        kill_point("commit")
         self.backend.write_attrs(self.attrs)
         self.backend.flush()
 
+    # ------------------------------------------------------------------ resuming
+    def _check_tails(self) -> None:
+        """Every unfinished lane committed whole chunks; every array's last committed chunk
+        matches its checksum (a store damaged since, or by the kill, is named here)."""
+        for lane, (prefix, rows) in enumerate(lane_rows(self.attrs)):
+            if not self.lanes[lane]["complete"] and rows % self.chunk_len:
+                raise UserError(
+                    f"{self.backend.path}: lane {lane} of an unfinished collection commits {rows} rows, not "
+                    f"whole chunks of {self.chunk_len}: the store is corrupt; start again with --overwrite"
+                )
+            if rows == 0:
+                continue
+            last = (rows - 1) // self.chunk_len
+            for name in self.attrs["fields"]:
+                checksums = read_checksums(self.backend, prefix + name, last + 1, SCHEMA_VERSION)
+                guard = ChunkGuard(self.backend.path, prefix + name, self.chunk_len, checksums)
+                problem = guard.problem(last, self.backend.read_chunk(prefix + name, last))
+                if problem is not None:
+                    raise UserError(
+                        f"{self.backend.path}: {problem}, so it cannot be resumed; `amn dataset verify "
+                        f"--allow-incomplete` lists all damage; start again with --overwrite"
+                    )
 
-@dataclass
-class StoreInfo:
-    """What `open_store` found: the attribute document and the committed episode table."""
-
-    path: Path
-    backend: str
-    attrs: dict
-    episode_starts: np.ndarray  # int64 (E,)
-    episode_lengths: np.ndarray  # int64 (E,)
-    episode_returns: np.ndarray  # float64 (E,)
-
-    @property
-    def num_steps(self) -> int:
-        """Steps covered by committed episodes: the only ones a reader serves."""
-        if len(self.episode_starts) == 0:
-            return 0
-        return int(self.episode_starts[-1] + self.episode_lengths[-1])
-
-    @property
-    def num_episodes(self) -> int:
-        return len(self.episode_starts)
-
-    @property
-    def game(self) -> str:
-        return self.attrs["game"]
-
-    @property
-    def action_set(self) -> list[int]:
-        return list(self.attrs["action_set"])
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.attrs.get("complete"))
-
-    def bytes_on_disk(self) -> int:
-        return bytes_on_disk(self.path)
-
-
-def open_store(path: str | Path, allow_incomplete: bool = False):
-    """Open a teacher store for reading: (backend, StoreInfo).
-
-    Refuses, with a UserError saying what to do: a missing path, a file that is not a teacher
-    store, a schema newer than this actor-mimic, and (unless `allow_incomplete`) a store whose
-    collection was interrupted. The backend's arrays may hold rows past the commit; callers
-    must stay below `info.num_steps`.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"teacher store {path} does not exist")
-    backend = open_backend(path, "r", detect_backend(path))
-    attrs = _checked_attrs(backend.read_attrs(), path)
-    if not attrs.get("complete") and not allow_incomplete:
-        backend.close()
-        raise UserError(
-            f"{path} is incomplete: its collection stopped after {attrs['num_steps']} steps. "
-            "Finish it with `amn collect ... --resume` (same arguments), or read what it has "
-            "with allow_incomplete=True / --allow-incomplete"
-        )
-    n = int(attrs["num_episodes"])
-    episodes = {name: np.asarray(backend.array(name)[:n]) for name in EPISODE_FIELDS}
-    info = StoreInfo(path, backend.name, attrs, **episodes)
-    if info.num_steps > int(attrs["num_steps"]):
-        backend.close()
-        raise UserError(f"{path}: its episode table runs past its committed steps; the store is corrupt")
-    return backend, info
-
-
-def _checked_attrs(attrs: dict | None, path: Path) -> dict:
-    if not attrs or attrs.get("schema") != SCHEMA:
-        raise UserError(f"{path} is not an actor-mimic teacher store (no '{SCHEMA}' attributes)")
-    version = int(attrs.get("schema_version", 0))
-    if version > SCHEMA_VERSION:
-        raise UserError(
-            f"{path} uses store schema version {version}, newer than this actor-mimic reads "
-            f"({SCHEMA_VERSION}); upgrade actor-mimic to read it"
-        )
-    return attrs
+    def _drop_uncommitted(self) -> None:
+        """Rows and files a killed writer left past the commit: never committed, so dropped."""
+        for prefix, rows in lane_rows(self.attrs):
+            for name in self.attrs["fields"]:
+                if self.backend.array(prefix + name).shape[0] > rows:
+                    self.backend.resize(prefix + name, rows)
+                label = checksum_name(prefix + name)
+                if self.backend.array(label).shape[0] > chunks_of(rows, self.chunk_len):
+                    self.backend.resize(label, chunks_of(rows, self.chunk_len))
+        if self.backend.name == "zarr":  # zarr writes FILE.<32 hex>.partial, then renames it
+            for leftover in self.backend.path.rglob("*.partial"):
+                if leftover.is_file() and re.search(r"\.[0-9a-f]{32}\.partial$", leftover.name):
+                    leftover.unlink()
 
 
 def _remove(path: Path) -> None:
@@ -354,3 +408,4 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink()
+

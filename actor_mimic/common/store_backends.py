@@ -67,6 +67,7 @@ class ZarrBackend:
         import zarr
 
         self.path = path
+        self._chunk_keys: dict = {}
         try:
             self.group = zarr.open_group(str(path), mode={"r": "r", "a": "r+", "w": "w"}[mode])
         except (FileNotFoundError, ValueError, KeyError) as error:
@@ -83,10 +84,42 @@ class ZarrBackend:
         )
 
     def array(self, name):
-        return self.group[name]
+        # Every chunk gets a file, even one that holds only zeros (a runtime setting, not
+        # stored): a missing chunk file is then always damage, refused by every reader.
+        return self.group[name].with_config({"write_empty_chunks": True})
+
+    def chunk_file(self, name: str, index: int) -> Path:
+        """The file of chunk `index` (along the first axis) of array `name`."""
+        if name not in self._chunk_keys:  # opening an array reads its metadata: once per name
+            array = self.group[name]
+            self._chunk_keys[name] = (array.metadata.chunk_key_encoding, (0,) * (array.ndim - 1))
+        encoding, tail = self._chunk_keys[name]
+        return self.path / name / encoding.encode_chunk_key((index, *tail))
+
+    def read_chunk(self, name: str, index: int) -> bytes | None:
+        """The stored (encoded) bytes of chunk `index` of `name`; None if it has no file."""
+        try:
+            return self.chunk_file(name, index).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def has_array(self, name) -> bool:
         return name in self.group
+
+    def array_problem(self, name: str) -> str | None:
+        """Why `name` is not an array of this store ("is missing"), or None."""
+        return None if name in self.group else "is missing"
+
+    def check_self_contained(self) -> None:
+        """Refuse a store with symbolic links inside: its bytes would come from elsewhere."""
+        for root, dirs, files in os.walk(self.path):
+            for entry in (*dirs, *files):
+                if os.path.islink(os.path.join(root, entry)):
+                    inner = Path(root, entry).relative_to(self.path)
+                    raise UserError(
+                        f"{self.path}: {inner} is a symbolic link; a teacher store must hold its own "
+                        "files (copy the store with its data, e.g. `cp -rL`, or recollect it)"
+                    )
 
     def resize(self, name, length) -> None:
         array = self.group[name]
@@ -133,8 +166,60 @@ class HDF5Backend:
     def array(self, name):
         return self.file[name]
 
+    def read_chunk(self, name: str, index: int) -> bytes | None:
+        """The stored (filtered) bytes of chunk `index` of `name`; None if never written."""
+        dataset = self.file[name]
+        offset = (index * dataset.chunks[0],) + (0,) * (dataset.ndim - 1)
+        if dataset.id.get_chunk_info_by_coord(offset).byte_offset is None:
+            return None
+        return dataset.id.read_direct_chunk(offset)[1]
+
     def has_array(self, name) -> bool:
         return name in self.file
+
+    def array_problem(self, name: str) -> str | None:
+        """Why `name` is not an array stored in this file, or None."""
+        import h5py
+
+        group = self.file
+        for part in name.split("/"):
+            link = group.get(part, getlink=True)
+            if link is None:
+                return "is missing"
+            if not isinstance(link, h5py.HardLink):
+                return f"is a {type(link).__name__} to another place; a store must hold its own data"
+            group = group[part]
+        if not isinstance(group, h5py.Dataset):
+            return "is not a dataset"
+        if group.is_virtual or group.external:
+            return "keeps its rows in other files; a store must hold its own data"
+        return None
+
+    def check_self_contained(self) -> None:
+        """Refuse a file with external links or datasets whose rows live in other files."""
+        import h5py
+
+        def visit(group, prefix: str) -> None:
+            for key in group:
+                link = group.get(key, getlink=True)
+                name = f"{prefix}{key}"
+                if isinstance(link, h5py.ExternalLink):
+                    raise UserError(
+                        f"{self.path}: {name} is an external link to {link.filename}; a teacher "
+                        "store must hold its own data (recollect it, or copy the data in)"
+                    )
+                if isinstance(link, h5py.SoftLink):
+                    continue  # stays inside this file; array_problem refuses it as an array
+                item = group[key]
+                if isinstance(item, h5py.Group):
+                    visit(item, f"{name}/")
+                elif isinstance(item, h5py.Dataset) and (item.is_virtual or item.external):
+                    raise UserError(
+                        f"{self.path}: dataset {name} keeps its rows in other files; a teacher "
+                        "store must hold its own data"
+                    )
+
+        visit(self.file, "")
 
     def resize(self, name, length) -> None:
         self.file[name].resize(length, axis=0)

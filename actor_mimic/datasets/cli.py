@@ -67,12 +67,18 @@ def _store_text(store: dict) -> str:
         f"  episodes    {store['episodes']}, return {_returns(store)}",
         f"  size        {_size(store['bytes_on_disk'])} on disk, {_size(store['raw_bytes'])} raw, "
         f"compression {store['compression_ratio']:.1f}x ({store['compression']})",
-        f"  layout      {store['backend']}, chunks of {store['chunk_len']} steps, Q-values "
+        f"  layout      {store['backend']}{'' if store['rows_at'] == store['path'] else ' (collecting in ' + store['rows_at'] + ')'}, "
+        f"chunks of {store['chunk_len']} steps, Q-values "
         f"{store['q_dtype']}, hidden {store['hidden_size']} x {store['hidden_dtype']}",
         f"  complete    {'yes' if store['complete'] else 'NO: interrupted, finish it with amn collect ... --resume'}",
         f"  expert      {expert}",
         f"  behaviour   {store['behaviour'] or 'unknown'}, round {store['round']}",
     ]
+    if store["sticky_actions"]:
+        lines.append(
+            f"  actions     as chosen; with sticky actions (p={store['sticky_actions']:g}) ALE may have "
+            "executed the previous one on some frames, and does not report which"
+        )
     return "\n".join(lines)
 
 

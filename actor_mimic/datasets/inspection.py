@@ -3,6 +3,11 @@
 Both read the store chunk by chunk, so memory stays small for stores of any size. Both
 accept interrupted stores: `summarize` says so, `verify_store` reports it as a problem
 unless told to allow it.
+
+`verify_store` reads every stored byte: it recomputes the checksum of every committed chunk
+of every array and compares it with the one recorded at write time (store_checksums.py),
+naming each chunk that is missing, unreadable (a truncated file) or changed; then it decodes
+the rows and checks what the schema promises of them (flags, finite values, actions, returns).
 """
 
 from __future__ import annotations
@@ -11,11 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from actor_mimic.common.store import EPISODE_FIELDS, open_store, step_fields
+from actor_mimic.common.store import open_attrs, open_store, stored_path
+from actor_mimic.common.store_schema import array_problems, expected_arrays
 from actor_mimic.common.store_backends import bytes_on_disk
+from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
+from actor_mimic.datasets.zarr_chunks import ChunkFiles
 from actor_mimic.errors import UserError
 
 SCAN_ROWS = 8192  # rows per read while scanning; whole chunks for the usual chunk lengths
+MAX_CHUNK_LINES = 20  # damaged chunks named per array; the rest are counted
 
 
 def expert_identity(attrs: dict) -> tuple[str | None, bool | None]:
@@ -46,12 +55,12 @@ def summarize(path: str | Path) -> dict:
     backend, info = open_store(path, allow_incomplete=True)
     try:
         raw_bytes = 0
-        for name in (*info.attrs["fields"], *EPISODE_FIELDS):
+        for name in expected_arrays(info.attrs):
             array = backend.array(name)
             raw_bytes += int(np.prod(array.shape)) * np.dtype(array.dtype).itemsize
     finally:
         backend.close()
-    disk = bytes_on_disk(path)
+    disk = bytes_on_disk(info.path)
     returns = info.episode_returns
     sha, untrained = expert_identity(info.attrs)
     behaviour, round_label = describe_behaviour(info.attrs)
@@ -67,7 +76,8 @@ def summarize(path: str | Path) -> dict:
         "bytes_on_disk": disk,
         "raw_bytes": raw_bytes,
         "compression_ratio": raw_bytes / disk if disk else None,
-        "backend": info.backend,
+        "backend": info.attrs.get("backend", info.backend),
+        "rows_at": str(info.path),  # X.h5.partial while an HDF5 store's collection runs
         "compression": info.attrs.get("compression"),
         "chunk_len": int(info.attrs["chunk_len"]),
         "q_dtype": info.attrs.get("q_dtype"),
@@ -75,6 +85,7 @@ def summarize(path: str | Path) -> dict:
         "hidden_size": int(info.attrs["hidden_size"]),
         "action_set": info.action_set,
         "complete": info.complete,
+        "sticky_actions": float((info.attrs.get("atari") or {}).get("repeat_action_probability", 0.0)),
         "expert_sha256": sha,
         "expert_untrained": untrained,
         "behaviour": behaviour,
@@ -104,56 +115,89 @@ def summarize_games(stores: list[dict]) -> list[dict]:
 
 
 def verify_store(path: str | Path, allow_incomplete: bool = False) -> list[str]:
-    """One-line descriptions of everything wrong with a store; empty when it is sound."""
+    """One-line descriptions of everything wrong with a store; empty when it is sound.
+
+    In order: the attribute document, the arrays' types and shapes, every chunk's bytes,
+    then (only if all of that is sound) the episodes and the rows of every lane."""
+    try:
+        backend, attrs = open_attrs(path, check_arrays=False)
+    except UserError as error:
+        return [_without_path(error, path)]
+    try:
+        problems = _verify_bytes(backend, attrs, backend.path, allow_incomplete)
+    finally:
+        backend.close()
+    if any(p.startswith(("schema", "chunks")) for p in problems):
+        return problems  # the rows cannot be decoded as the schema says
     try:
         backend, info = open_store(path, allow_incomplete=True)
     except UserError as error:
-        return [str(error)]
+        return problems + [_without_path(error, path)]
     try:
-        return _verify(backend, info, allow_incomplete)
+        if attrs["schema_version"] < 2:
+            problems += _check_episode_table(info.lanes[0], attrs)
+        if not any(p.startswith("episodes") for p in problems):
+            for lane, record in enumerate(info.lanes):
+                where = f"lane {lane} step" if attrs["schema_version"] >= 2 else "step"
+                problems += _scan_rows(backend, info, record, where)
+        return problems
     finally:
         backend.close()
 
 
-def _verify(backend, info, allow_incomplete: bool) -> list[str]:
-    attrs = info.attrs
+def _without_path(error: UserError, path) -> str:
+    """The error's message without its leading store path (verify prints that first)."""
+    message = str(error)
+    for prefix in (f"{path}: ", f"{stored_path(path)}: "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
+def _verify_bytes(backend, attrs: dict, path: Path, allow_incomplete: bool) -> list[str]:
     problems = []
     committed = int(attrs["num_steps"])
-    if not info.complete and not allow_incomplete:
+    if not attrs.get("complete") and not allow_incomplete:
         problems.append(
             f"incomplete: its collection stopped after {committed} steps; finish it with "
             "`amn collect ... --resume` (same arguments)"
         )
-    screen = int((attrs.get("preprocessing") or {}).get("screen_size", 84))
-    expected = step_fields(int(attrs["num_actions"]), int(attrs["hidden_size"]), screen, attrs["q_dtype"], attrs["hidden_dtype"])
-    expected.update({name: ((), dtype) for name, dtype in EPISODE_FIELDS.items()})
-    for name, (tail, dtype) in expected.items():
-        rows_needed = int(attrs["num_episodes"]) if name in EPISODE_FIELDS else committed
-        if not backend.has_array(name):
-            problems.append(f"schema: array {name} is missing")
-            continue
-        array = backend.array(name)
-        if np.dtype(array.dtype) != np.dtype(dtype) or tuple(array.shape[1:]) != tuple(tail):
-            problems.append(
-                f"schema: {name} is {np.dtype(array.dtype)} {tuple(array.shape[1:])} per row, "
-                f"expected {np.dtype(dtype)} {tuple(tail)}"
-            )
-        elif array.shape[0] < rows_needed:
-            problems.append(f"schema: {name} has {array.shape[0]} rows, fewer than the {rows_needed} committed")
-    if len(info.action_set) != int(attrs["num_actions"]):
-        problems.append(f"schema: action_set has {len(info.action_set)} actions but num_actions is {attrs['num_actions']}")
-    if any(p.startswith("schema") for p in problems):
+    problems += [f"schema: {problem}" for problem in array_problems(backend, attrs)]
+    if problems and problems[-1].startswith("schema"):
         return problems  # the rows cannot be read as the schema says
-    problems += _check_episode_table(info, committed)
-    if not any(p.startswith("episodes") for p in problems):
-        problems += _scan_rows(backend, info)
+    for name, (_, _, _, rows) in expected_arrays(attrs).items():
+        problems += check_chunks(backend, path, attrs, name, rows)
     return problems
 
 
-def _check_episode_table(info, committed: int) -> list[str]:
-    starts, lengths = info.episode_starts, info.episode_lengths
+def check_chunks(backend, path: Path, attrs: dict, name: str, rows: int) -> list[str]:
+    """One line per damaged chunk among those holding the first `rows` rows of `name`."""
+    chunk_len = int(backend.array(name).chunks[0])
+    count = chunks_of(rows, chunk_len)
+    try:
+        checksums = read_checksums(backend, name, count, int(attrs["schema_version"]))
+    except UserError as error:
+        return [f"chunks: {error}"]
+    guard = ChunkGuard(path, name, chunk_len, checksums)
+    problems = []
+    for index in range(count):
+        try:
+            problem = guard.problem(index, backend.read_chunk(name, index))
+        except (OSError, RuntimeError, ValueError) as error:
+            problem = f"{guard.where(index)} cannot be read ({error}): the file is truncated or damaged"
+        if problem is not None:
+            problems.append(f"chunks: {problem}")
+    if len(problems) > MAX_CHUNK_LINES:
+        more = len(problems) - MAX_CHUNK_LINES
+        problems = problems[:MAX_CHUNK_LINES] + [f"chunks: ... and {more} more damaged chunk(s) of {name}"]
+    return problems
+
+
+def _check_episode_table(lane, attrs: dict) -> list[str]:
+    """A schema 1 store's stored episode table: contiguous, non-empty, within the commit."""
+    starts, lengths, committed = lane.episode_starts, lane.episode_lengths, int(attrs["num_steps"])
     if len(starts) == 0:
-        return [] if committed == 0 or not info.complete else [f"episodes: none committed but {committed} steps are"]
+        return [] if committed == 0 or not attrs["complete"] else [f"episodes: none committed but {committed} steps are"]
     problems = []
     if starts[0] != 0:
         problems.append(f"episodes: the first episode starts at step {starts[0]}, not 0")
@@ -163,28 +207,43 @@ def _check_episode_table(info, committed: int) -> list[str]:
     if (lengths < 1).any():
         problems.append(f"episodes: {int((lengths < 1).sum())} episode(s) have no steps")
     covered = int(lengths.sum())
-    if info.complete and covered != committed:
+    if attrs["complete"] and covered != committed:
         problems.append(f"episodes: the episode lengths sum to {covered} steps but {committed} are committed")
     elif covered > committed:
         problems.append(f"episodes: the episode table covers {covered} steps, past the {committed} committed")
     return problems
 
 
-def _scan_rows(backend, info) -> list[str]:
-    """Flags only at episode ends, every end flagged, finite values, valid actions, returns."""
-    starts, lengths = info.episode_starts, info.episode_lengths
-    total = info.num_steps
+def _row_reader(backend, path: Path, name: str):
+    """read(low, high) -> rows of `name`, through the direct chunk reader when the layout
+    allows (zarr's own slicing is several times slower). The chunks' bytes were compared
+    with their checksums just before; a chunk that fails to decode is still named."""
+    chunk_len = int(backend.array(name).chunks[0])
+    fast = None
+    if backend.name == "zarr":
+        fast = ChunkFiles.for_array(backend.array(name), ChunkGuard(path, name, chunk_len, None))
+    if fast is not None:
+        return fast.read
+    return lambda low, high: read_checked(backend, name, low, high, None, store=path)
+
+
+def _scan_rows(backend, info, lane, where: str) -> list[str]:
+    """Of one lane's committed rows: finite Q-values and activations, actions in the action
+    set; of its closed episodes: flags only at their ends, every end flagged, returns."""
+    starts, lengths = lane.episode_starts, lane.episode_lengths
     ends = starts + lengths - 1
     returns = np.zeros(len(starts), dtype=np.float64)
     bad = {"flag": [], "unflagged": [], "q_values": [], "hidden": [], "actions": []}
     num_actions = len(info.action_set)
-    for low in range(0, total, SCAN_ROWS):
-        high = min(low + SCAN_ROWS, total)
-        rows = {name: np.asarray(backend.array(name)[low:high]) for name in
-                ("terminated", "truncated", "rewards", "actions", "q_values", "hidden")}  # fmt: skip
-        is_end = np.zeros(high - low, dtype=bool)
-        is_end[ends[(ends >= low) & (ends < high)] - low] = True
-        done = rows["terminated"] | rows["truncated"]
+    readers = {name: _row_reader(backend, info.path, lane.prefix + name) for name in
+               ("terminated", "truncated", "rewards", "actions", "q_values", "hidden")}  # fmt: skip
+    for low in range(0, lane.committed, SCAN_ROWS):
+        high = min(low + SCAN_ROWS, lane.committed)
+        rows = {name: read(low, high) for name, read in readers.items()}
+        served = max(0, min(high, lane.num_steps) - low)  # rows of closed episodes
+        is_end = np.zeros(served, dtype=bool)
+        is_end[ends[(ends >= low) & (ends < low + served)] - low] = True
+        done = (rows["terminated"] | rows["truncated"])[:served]
         bad["flag"] += (np.flatnonzero(done & ~is_end) + low).tolist()[:1]
         bad["unflagged"] += (np.flatnonzero(is_end & ~done) + low).tolist()[:1]
         for name in ("q_values", "hidden"):
@@ -192,20 +251,20 @@ def _scan_rows(backend, info) -> list[str]:
             bad[name] += (np.flatnonzero(~finite) + low).tolist()[:1]
         wrong = (rows["actions"] < 0) | (rows["actions"] >= num_actions)
         bad["actions"] += (np.flatnonzero(wrong) + low).tolist()[:1]
-        episode = np.searchsorted(starts, np.arange(low, high), side="right") - 1
-        returns += np.bincount(episode, weights=rows["rewards"].astype(np.float64), minlength=len(starts))
+        episode = np.searchsorted(starts, np.arange(low, low + served), side="right") - 1
+        returns += np.bincount(episode, weights=rows["rewards"][:served].astype(np.float64), minlength=len(starts))
     messages = {
-        "flag": "terminated/truncated set inside an episode, first at step {}",
-        "unflagged": "an episode ends without terminated or truncated, first at step {}",
-        "q_values": "q_values hold NaN or infinite values, first at step {}",
-        "hidden": "hidden holds NaN or infinite values, first at step {}",
-        "actions": f"actions outside the action set (0..{num_actions - 1}), first at step {{}}",
+        "flag": "terminated/truncated set inside an episode, first at {}",
+        "unflagged": "an episode ends without terminated or truncated, first at {}",
+        "q_values": "q_values hold NaN or infinite values, first at {}",
+        "hidden": "hidden holds NaN or infinite values, first at {}",
+        "actions": f"actions outside the action set (0..{num_actions - 1}), first at {{}}",
     }
-    problems = [f"rows: {messages[key].format(steps[0])}" for key, steps in bad.items() if steps]
-    mismatch = np.flatnonzero(~np.isclose(returns, info.episode_returns, rtol=1e-9, atol=1e-6))
+    problems = [f"rows: {messages[key].format(f'{where} {steps[0]}')}" for key, steps in bad.items() if steps]
+    mismatch = np.flatnonzero(~np.isclose(returns, lane.episode_returns, rtol=1e-9, atol=1e-6))
     if len(mismatch):
         problems.append(
-            f"episodes: the return of episode {mismatch[0]} is {info.episode_returns[mismatch[0]]} "
+            f"episodes: the return of episode {mismatch[0]} is {lane.episode_returns[mismatch[0]]} "
             f"but its rewards sum to {returns[mismatch[0]]} ({len(mismatch)} episode(s) differ)"
         )
     return problems

@@ -214,7 +214,32 @@ class TeacherLoader(DataLoader):
             self.dataset.set_epoch(self.dataset.epoch + 1)
         self._started, self._epoch_was_set = True, False
         self.dataset.resolve_distributed()  # before workers copy the stream
-        return super().__iter__()
+        return _OneLineErrors(super().__iter__())
+
+
+class _OneLineErrors:
+    """Batches of a DataLoader iterator; a UserError raised in a worker process (a damaged
+    chunk, NaN values) comes back as the worker's one-line message. (torch re-raises it with
+    the worker's whole traceback folded into the message.)"""
+
+    def __init__(self, iterator):
+        self.iterator = iterator
+
+    def __iter__(self):
+        return self
+
+    def __len__(self) -> int:
+        return len(self.iterator)
+
+    def __next__(self):
+        try:
+            return next(self.iterator)
+        except UserError as error:
+            lines = str(error).strip().splitlines()
+            if len(lines) < 2 or "Original Traceback" not in str(error):
+                raise
+            message = lines[-1].split(": ", 1)[-1]  # "package.module.UserError: message"
+            raise type(error)(message) from None
 
 
 def make_loader(

@@ -1,6 +1,6 @@
-"""One teacher store, opened for reading: its metadata at once, its arrays lazily.
+"""One lane of a teacher store, opened for reading: its metadata at once, its arrays lazily.
 
-A `Shard` is pickled into DataLoader workers, so it holds only plain data (path, attribute
+The lanes of a store (store.py) read as shards of one dataset. A `Shard` is pickled into DataLoader workers, so it holds only plain data (path, attribute
 document, committed episode table). Array handles are opened on first use in the process
 that reads, and reopened after a fork: h5py objects cannot be pickled, and a Zarr handle
 made before forking can deadlock in the child (FIELD_NOTES).
@@ -16,6 +16,7 @@ import torch
 
 from actor_mimic.common.store import open_store
 from actor_mimic.common.store_backends import open_backend
+from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
 from actor_mimic.datasets.zarr_chunks import ChunkFiles
 from actor_mimic.errors import UserError
 
@@ -33,37 +34,55 @@ def store_preprocessing(attrs: dict) -> dict:
     return AtariConfig(game=attrs["game"], **atari).preprocessing()
 
 
-class Shard:
-    """A committed, read-only view of one teacher store.
+def open_shards(path: str | Path, allow_incomplete: bool = False) -> list[Shard]:
+    """One Shard per lane of the teacher store at `path` (a schema 1 store: one)."""
+    backend, info = open_store(path, allow_incomplete=allow_incomplete)
+    try:
+        chunk_len, version = int(info.attrs["chunk_len"]), int(info.attrs["schema_version"])
+        shards = []
+        for index, lane in enumerate(info.lanes):
+            checksums = {
+                name: read_checksums(backend, lane.prefix + name, chunks_of(lane.num_steps, chunk_len), version)
+                for name in STEP_ARRAYS
+            }
+            shards.append(Shard(info, index, lane, checksums))
+        return shards
+    finally:
+        backend.close()
 
-    Serves only steps below `num_steps` (those covered by committed episodes); the arrays
-    may hold more rows, written by a writer that was killed before committing them.
+
+class Shard:
+    """A committed, read-only view of one lane of one teacher store.
+
+    Serves only steps below `num_steps` (those of closed episodes); the lane's arrays may hold
+    more rows: the head of an episode still running when the collection stopped.
     """
 
-    def __init__(self, path: str | Path, allow_incomplete: bool = False):
-        backend, info = open_store(path, allow_incomplete=allow_incomplete)
-        backend.close()
-        self.path = Path(path)
+    def __init__(self, info, lane_index: int, lane, checksums: dict):
+        self.path = Path(info.path)
+        self.lane = lane_index
+        self.prefix = lane.prefix  # of the lane's arrays
+        self.label = f"{self.path} lane {lane_index}" if lane.prefix else str(self.path)  # for messages
+        # Checks every chunk's bytes before they are decoded (store_checksums.py).
+        chunk_len = int(info.attrs["chunk_len"])
+        self.guards = {
+            name: ChunkGuard(self.path, lane.prefix + name, chunk_len, checksums[name]) for name in STEP_ARRAYS
+        }
         self.backend_name = info.backend
         self.attrs = info.attrs
-        self.episode_starts = info.episode_starts.astype(np.int64)
-        self.episode_lengths = info.episode_lengths.astype(np.int64)
-        self.episode_returns = info.episode_returns.astype(np.float64)
-        self.num_steps = info.num_steps
+        self.episode_starts = lane.episode_starts.astype(np.int64)
+        self.episode_lengths = lane.episode_lengths.astype(np.int64)
+        self.episode_returns = lane.episode_returns.astype(np.float64)
+        self.num_steps = lane.num_steps
         self.game = info.game
         self.action_set = tuple(int(a) for a in info.action_set)
         self.num_actions = int(self.attrs["num_actions"])
         self.hidden_size = int(self.attrs["hidden_size"])
-        self.chunk_len = int(self.attrs["chunk_len"])
+        self.chunk_len = chunk_len
         self.preprocessing = store_preprocessing(self.attrs)
         self.stack_size = int(self.preprocessing.get("stack_size", 4))
         screen = int(self.preprocessing.get("screen_size", 84))
         self.frame_shape = (self.stack_size, screen, screen)  # one observation
-        if self.num_actions != len(self.action_set):
-            raise UserError(
-                f"{self.path}: stores {self.num_actions} Q-values per step but its action set "
-                f"has {len(self.action_set)} actions; the store is corrupt, recollect it"
-            )
         self._arrays: dict | None = None
         self._chunk_files: dict = {}
         self._backend = None
@@ -75,16 +94,16 @@ class Shard:
         return state
 
     def __repr__(self) -> str:
-        return f"Shard({str(self.path)!r}, game={self.game!r}, steps={self.num_steps})"
+        return f"Shard({str(self.path)!r}, lane={self.lane}, game={self.game!r}, steps={self.num_steps})"
 
     def array(self, name: str):
         """The backend's array `name`, opened in this process on first use."""
         if self._arrays is None or self._pid != os.getpid():
             self._backend = open_backend(self.path, "r", self.backend_name)
-            self._arrays = {n: self._backend.array(n) for n in STEP_ARRAYS}
+            self._arrays = {n: self._backend.array(self.prefix + n) for n in STEP_ARRAYS}
             self._chunk_files = {}
             if self.backend_name == "zarr":  # zarr's own slicing is the slow part (zarr_chunks.py)
-                self._chunk_files = {n: ChunkFiles.for_array(a) for n, a in self._arrays.items()}
+                self._chunk_files = {n: ChunkFiles.for_array(a, self.guards[n]) for n, a in self._arrays.items()}
             self._pid = os.getpid()
         return self._arrays[name]
 
@@ -97,9 +116,23 @@ class Shard:
         """Rows start..stop-1 of a per-step array (a contiguous, chunk-friendly read)."""
         if not 0 <= start <= stop <= self.num_steps:
             raise IndexError(f"{self.path}: rows {start}..{stop} outside 0..{self.num_steps}")
+        rows = self._read(name, start, stop)
+        if name == "actions" and len(rows) and (rows.min() < 0 or rows.max() >= self.num_actions):
+            step = start + int(np.flatnonzero((rows < 0) | (rows >= self.num_actions))[0])
+            raise UserError(
+                f"{self.label}: the action at step {step} is {int(rows[step - start])}, outside its action "
+                f"set (0..{self.num_actions - 1}); the store is corrupt: recollect it"
+            )
+        return rows
+
+    def _read(self, name: str, start: int, stop: int) -> np.ndarray:
         array = self.array(name)
         fast = self._chunk_files.get(name)
-        return fast.read(start, stop) if fast is not None else np.asarray(array[start:stop])
+        if fast is not None:
+            return fast.read(start, stop)
+        # Any other layout (HDF5 among them): the chunks' stored bytes are checked, then the
+        # engine decodes them.
+        return read_checked(self._backend, self.prefix + name, start, stop, self.guards[name].checksums, store=self.path)
 
     def read_at(self, name: str, steps: np.ndarray) -> np.ndarray:
         """Rows at `steps` (sorted, unique): one slice per chunk touched, from its first to
@@ -117,7 +150,7 @@ class Shard:
     def values(self, name: str, start: int, stop: int) -> np.ndarray:
         """float32 Q-values or hidden activations of rows start..stop-1, checked finite."""
         values = as_float32(self.read(name, start, stop))
-        check_values_finite(values, name, self.path, start)
+        check_values_finite(values, name, self.label, start)
         return values
 
 

@@ -5,7 +5,8 @@
     sample = ds[i]          # int, slice or int array -> dict of numpy arrays (batch.py)
     train, val = ds.split_episodes(val_fraction=0.05, seed=0)
 
-Index i runs over the selected episodes' steps, shard after shard, in stored order. Indexing
+Index i runs over the selected episodes' steps, shard after shard (a store's lanes are
+shards too, store.py), in stored order. Indexing
 is random access (slow on compressed stores); train through `make_loader`, which reads by
 chunk. A dataset may hold a subset of its shards' episodes (after `split_episodes`); only
 committed episodes are ever served.
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from actor_mimic.datasets.batch import GameLayout, empty_batch, write_values
-from actor_mimic.datasets.shard import Shard, as_float32, check_values_finite
+from actor_mimic.datasets.shard import Shard, as_float32, check_values_finite, open_shards
 from actor_mimic.datasets.stacking import stack_offsets
 from actor_mimic.errors import UserError
 
@@ -31,7 +32,7 @@ class TeacherDataset:
             paths = [paths]
         if not paths:
             raise UserError("no teacher stores given: pass at least one store path")
-        shards = [Shard(path, allow_incomplete=allow_incomplete) for path in paths]
+        shards = [shard for path in paths for shard in open_shards(path, allow_incomplete=allow_incomplete)]
         _check_same_game(shards)
         self._hold(shards, [np.arange(len(s.episode_starts), dtype=np.int64) for s in shards])
 
@@ -101,7 +102,8 @@ class TeacherDataset:
 
     @property
     def paths(self) -> list[Path]:
-        return [shard.path for shard in self.shards]
+        """The stores, once each (a store's lanes are several shards)."""
+        return list(dict.fromkeys(shard.path for shard in self.shards))
 
     @property
     def num_episodes(self) -> int:
@@ -193,7 +195,7 @@ def _read_shard_steps(shard: Shard, steps, episode_starts, layout: GameLayout, h
     values = {name: shard.read_at(name, unique_steps) for name in ("q_values", "hidden", "actions")}
     for name in ("q_values", "hidden"):
         values[name] = as_float32(values[name])
-        check_values_finite(values[name], name, shard.path, unique_steps)
+        check_values_finite(values[name], name, shard.label, unique_steps)
     write_values(part, 0, layout, values["q_values"][inverse], values["hidden"][inverse], values["actions"][inverse])
     return part
 

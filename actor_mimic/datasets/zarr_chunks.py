@@ -7,8 +7,13 @@ runs of whole chunks, so for the layout `StoreWriter` writes (a local directory 
 regular chunks along the first axis only, default chunk keys, little-endian bytes followed by
 at most one of zstd / blosc / gzip) it reads the chunk files itself and decodes them with
 numcodecs, the codecs zarr itself uses. For any other layout `ChunkFiles.for_array` returns
-None and callers slice the zarr array as usual. A chunk file that was never written reads
-as the fill value, as in zarr.
+None and callers slice the zarr array as usual.
+
+Every chunk's bytes go through a `ChunkGuard` before they are decoded: a chunk that is
+missing, or whose bytes do not match the checksum recorded when it was written, raises
+`DamagedChunk` naming the store, the array and the chunk. (Zarr itself would serve a missing
+chunk as zeros.) Only in a schema 1 store, which has no checksums and whose writer skipped
+all-zero chunks, does a missing chunk of a flag or counter array read as zeros.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from actor_mimic.common.store_checksums import ChunkGuard
 
 
 def _decoder(codecs):
@@ -43,8 +50,9 @@ def _decoder(codecs):
 class ChunkFiles:
     """Reads rows of one Zarr array by decoding its chunk files directly."""
 
-    def __init__(self, folder: Path, metadata, dtype: np.dtype, shape: tuple, decoder):
+    def __init__(self, folder: Path, metadata, dtype: np.dtype, shape: tuple, decoder, guard: ChunkGuard):
         self.folder = folder
+        self.guard = guard
         self.metadata = metadata
         self.dtype = np.dtype(dtype).newbyteorder("<")
         self.chunk_len = int(metadata.chunk_grid.chunk_shape[0])
@@ -53,8 +61,9 @@ class ChunkFiles:
         self.decoder = decoder
 
     @classmethod
-    def for_array(cls, array) -> ChunkFiles | None:
-        """A fast reader for `array`, or None when its layout is not the one handled here."""
+    def for_array(cls, array, guard: ChunkGuard) -> ChunkFiles | None:
+        """A fast reader for `array` whose chunks `guard` checks, or None when its layout is
+        not the one handled here."""
         try:
             from zarr.core.chunk_grids import RegularChunkGrid
             from zarr.core.metadata import ArrayV3Metadata
@@ -72,7 +81,7 @@ class ChunkFiles:
             if decoder is None or np.dtype(array.dtype).hasobject:
                 return None
             folder = Path(store.root) / array.store_path.path
-            return cls(folder, metadata, array.dtype, array.shape, decoder)
+            return cls(folder, metadata, array.dtype, array.shape, decoder, guard)
         except (ImportError, AttributeError):  # another zarr-python layout of its internals
             return None
 
@@ -84,14 +93,22 @@ class ChunkFiles:
         """Decode chunk `index` (all chunk_len rows) into the C-contiguous array `out`."""
         try:
             data = self._chunk_file(index).read_bytes()
-        except FileNotFoundError:  # zarr does not write chunks that hold only the fill value
+        except FileNotFoundError:
+            data = None
+        except OSError as error:
+            raise self.guard.damaged(f"{self.guard.where(index)} cannot be read ({error})") from None
+        self.guard.check(index, data)
+        if data is None:  # schema 1 only: its writer skipped chunks holding only the fill value
             out[...] = self.fill_value
             return
         target = out.reshape(-1).view(np.uint8)
-        if self.decoder == "raw":
-            target[:] = np.frombuffer(data, dtype=np.uint8)
-        else:
-            self.decoder.decode(data, out=target)
+        try:
+            if self.decoder == "raw":
+                target[:] = np.frombuffer(data, dtype=np.uint8)
+            else:
+                self.decoder.decode(data, out=target)
+        except Exception as error:  # noqa: BLE001 (any codec complaint about these bytes)
+            raise self.guard.damaged(f"{self.guard.where(index)} cannot be decoded ({error})") from None
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows start..stop-1 (the caller keeps them inside the array's shape)."""

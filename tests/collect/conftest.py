@@ -31,15 +31,38 @@ def expert_file(tmp_path_factory, expert):
 
 
 def read_store(path, allow_incomplete=False) -> tuple[dict, object]:
-    """(every per-step array below the commit and the episode table, StoreInfo)."""
+    """(arrays, StoreInfo): every per-step array, lane after lane (the rows of closed
+    episodes), with the episode table over that concatenation: episode_starts,
+    episode_lengths, episode_returns, and cut_episodes (indices of those the budget cut)."""
     backend, info = open_store(path, allow_incomplete=allow_incomplete)
-    n = int(info.attrs["num_steps"])
-    arrays = {name: np.asarray(backend.array(name)[:n]) for name in info.attrs["fields"]}
-    arrays["episode_starts"] = info.episode_starts
-    arrays["episode_lengths"] = info.episode_lengths
-    arrays["episode_returns"] = info.episode_returns
+    cut_pairs = {tuple(pair) for pair in info.attrs.get("cut_episodes", [])}
+    pieces = {name: [] for name in info.attrs["fields"]}
+    starts, lengths, cut, offset, first = [], [], [], 0, 0
+    for index, lane in enumerate(info.lanes):
+        for name in pieces:
+            pieces[name].append(np.asarray(backend.array(lane.prefix + name)[: lane.num_steps]))
+        starts.append(lane.episode_starts + offset)
+        lengths.append(lane.episode_lengths)
+        cut += [first + episode for episode in range(len(lane.episode_starts)) if (index, episode) in cut_pairs]
+        offset, first = offset + lane.num_steps, first + len(lane.episode_starts)
     backend.close()
+    arrays = {name: np.concatenate(parts) for name, parts in pieces.items()}
+    arrays["episode_starts"] = np.concatenate(starts)
+    arrays["episode_lengths"] = np.concatenate(lengths)
+    arrays["episode_returns"] = info.episode_returns
+    arrays["cut_episodes"] = cut
     return arrays, info
+
+
+def read_lanes(path, allow_incomplete=True) -> list[dict]:
+    """Per lane, every committed row of every per-step array (running episodes' heads too)."""
+    backend, info = open_store(path, allow_incomplete=allow_incomplete)
+    lanes = [
+        {name: np.asarray(backend.array(lane.prefix + name)[: lane.committed]) for name in info.attrs["fields"]}
+        for lane in info.lanes
+    ]
+    backend.close()
+    return lanes
 
 
 def assert_episode_table_consistent(arrays: dict) -> None:

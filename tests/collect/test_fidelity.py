@@ -25,9 +25,9 @@ def test_stacks_rewards_and_flags_replay_in_the_single_env(tmp_path, expert):
     assert info.num_episodes >= 4, "the budget must cross several episode boundaries"
     assert_episode_table_consistent(arrays)
     stacks = stored_stacks(arrays)
-    cut = set(info.attrs["cut_episodes"])
+    cut = set(arrays["cut_episodes"])
     env = make_env(BREAKOUT)
-    for episode, (start, length) in enumerate(zip(info.episode_starts, info.episode_lengths)):
+    for episode, (start, length) in enumerate(zip(arrays["episode_starts"], arrays["episode_lengths"])):
         observation, reset_info = env.reset(seed=0)
         lives = reset_info["lives"]
         for t in range(start, start + length):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from actor_mimic.cli import main
 from actor_mimic.collect import CollectConfig, collect, split_target
+from actor_mimic.datasets.inspection import summarize
 from actor_mimic.common.atari import action_set
 from tests.collect.conftest import BREAKOUT, assert_episode_table_consistent, read_store
 
@@ -19,11 +21,13 @@ def test_steps_target_is_exact_and_cuts_running_episodes(tmp_path, expert):
     assert_episode_table_consistent(arrays)
     # Every episode still running at the budget (one per env that had started one) is cut,
     # marked truncated, and listed; no game ended them.
-    cut = info.attrs["cut_episodes"]
-    assert 1 <= len(cut) <= 4 and cut == sorted(cut)
+    cut = arrays["cut_episodes"]
+    assert 1 <= len(cut) <= 4 and len(info.attrs["cut_episodes"]) == len(cut)
     for episode in cut:
-        last = info.episode_starts[episode] + info.episode_lengths[episode] - 1
+        last = arrays["episode_starts"][episode] + arrays["episode_lengths"][episode] - 1
         assert arrays["truncated"][last] and not arrays["terminated"][last]
+    # One lane per env, each with its fixed share of the steps.
+    assert [lane.committed for lane in info.lanes] == [84, 83, 83, 83]
     assert info.attrs["target"] == {"steps": 333, "total": 333}
 
 
@@ -32,9 +36,10 @@ def test_episodes_target_is_exact_with_only_whole_episodes(tmp_path, expert):
     arrays, info = read_store(path)
     assert info.num_episodes == 5 and info.attrs["cut_episodes"] == []
     assert_episode_table_consistent(arrays)
-    last_steps = info.episode_starts + info.episode_lengths - 1
+    last_steps = arrays["episode_starts"] + arrays["episode_lengths"] - 1
     assert arrays["terminated"][last_steps].all(), "random Breakout ends by losing every life"
-    assert (arrays["lives"][info.episode_starts] == 5).all()
+    assert (arrays["lives"][arrays["episode_starts"]] == 5).all()
+    assert [len(lane.episode_starts) for lane in info.lanes] == [2, 2, 1]
 
 
 def test_same_seed_same_store_and_engines_agree(tmp_path, expert):
@@ -71,12 +76,10 @@ def test_shards_add_up_exactly_with_distinct_seeds(tmp_path, expert, kind, total
     sizes = [info.num_steps if kind == "steps" else info.num_episodes for _, info in parts]
     assert sizes == [split_target(total, i, count) for i in range(count)] and sum(sizes) == total
     assert [info.attrs["shard"] for _, info in parts] == [[i, count] for i in range(count)]
-    env_seeds = [tuple(info.attrs["segments"][0]["env_seeds"]) for _, info in parts]
-    assert len(set(env_seeds)) == count and len({s for seeds in env_seeds for s in seeds}) == 2 * count
     assert not np.array_equal(parts[0][0]["actions"][:100], parts[1][0]["actions"][:100])
 
 
-def test_store_records_its_provenance(tmp_path, expert_file):
+def test_store_records_its_provenance(tmp_path, expert_file, capsys):
     config = CollectConfig(expert=expert_file, out=tmp_path / "s.zarr", steps=40, num_envs=2, round="r0", sticky=0.25)
     path = collect(config)
     _, info = read_store(path)
@@ -91,6 +94,10 @@ def test_store_records_its_provenance(tmp_path, expert_file):
     assert (attrs["seed"], attrs["num_envs"], attrs["shard"]) == (0, 2, [0, 1])
     assert set(attrs["versions"]) == {"actor_mimic", "ale_py", "gymnasium", "numpy", "torch", "zarr"}
     assert all(attrs["versions"].values())
+    # Under sticky actions the stored actions are the chosen ones, and `amn dataset info` says so.
+    assert summarize(path)["sticky_actions"] == 0.25
+    assert main(["dataset", "info", str(path)]) == 0
+    assert "with sticky actions (p=0.25) ALE may have executed the previous one" in capsys.readouterr().out
 
 
 def test_in_memory_expert_says_so_and_conv_layer(tmp_path, expert):

@@ -19,6 +19,7 @@ from actor_mimic.common.atari import AtariConfig, make_env
 from actor_mimic.common.checkpoint import random_init_expert
 from actor_mimic.common.store import open_store
 from actor_mimic.common.store_backends import open_backend
+from actor_mimic.common.store_checksums import record_checksums
 
 CHUNK = 64
 BREAKOUT = AtariConfig("breakout", noop_max=0)
@@ -39,23 +40,27 @@ def live_stacks(path) -> np.ndarray:
     """uint8 (T, 4, 84, 84): every stored episode replayed through the reference single env;
     the observation the live game showed at each stored step."""
     backend, info = open_store(path, allow_incomplete=True)
-    actions = np.asarray(backend.array("actions")[: info.num_steps])
+    lanes = [(lane, np.asarray(backend.array(lane.prefix + "actions")[: lane.num_steps])) for lane in info.lanes]
     backend.close()
     env = make_env(BREAKOUT if info.game == "breakout" else PONG)
     stacks = []
-    for start, length in zip(info.episode_starts, info.episode_lengths):
-        observation, _ = env.reset(seed=0)
-        for t in range(start, start + length):
-            stacks.append(observation)
-            observation, *_ = env.step(int(actions[t]))
+    for lane, actions in lanes:
+        for start, length in zip(lane.episode_starts, lane.episode_lengths):
+            observation, _ = env.reset(seed=0)
+            for t in range(start, start + length):
+                stacks.append(observation)
+                observation, *_ = env.step(int(actions[t]))
     env.close()
     return np.stack(stacks)
 
 
 def raw_arrays(path) -> dict:
-    """Every committed per-step array of a store, as stored."""
+    """Every served per-step array of a store, as stored, lane after lane."""
     backend, info = open_store(path, allow_incomplete=True)
-    arrays = {name: np.asarray(backend.array(name)[: info.num_steps]) for name in info.attrs["fields"]}
+    arrays = {
+        name: np.concatenate([np.asarray(backend.array(lane.prefix + name)[: lane.num_steps]) for lane in info.lanes])
+        for name in info.attrs["fields"]
+    }
     backend.close()
     return arrays
 
@@ -67,6 +72,41 @@ def copy_store(source, target):
     else:
         shutil.copyfile(source, target)
     return target
+
+
+def edit_row(path, name: str, row: int, value) -> None:
+    """Change one stored row as a faulty writer would: new values with matching checksums."""
+    backend = open_backend(path, "a")
+    backend.array(name)[row] = value
+    chunk = row // backend.array(name).chunks[0]
+    record_checksums(backend, name, chunk, chunk + 1)
+    backend.close()
+
+
+def stored_chunk(path, name: str, index: int) -> tuple:
+    """(file, byte offset, size) of chunk `index` of array `name` as stored on disk."""
+    backend = open_backend(path, "r")
+    try:
+        if backend.name == "zarr":
+            chunk_file = backend.chunk_file(name, index)
+            return chunk_file, 0, chunk_file.stat().st_size
+        dataset = backend.array(name)
+        info = dataset.id.get_chunk_info_by_coord((index * dataset.chunks[0],) + (0,) * (dataset.ndim - 1))
+        return path, info.byte_offset, info.size
+    finally:
+        backend.close()
+
+
+def flip_byte(path, name: str, index: int, at: int | None = None) -> None:
+    """Damage chunk `index` of `name` as a bad disk or download would: one byte changed
+    (byte `at` of the stored chunk; by default its middle one)."""
+    target, offset, size = stored_chunk(path, name, index)
+    offset += size // 2 if at is None else at
+    with open(target, "r+b") as handle:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ 0x40]))
 
 
 def mark_incomplete(path) -> None:

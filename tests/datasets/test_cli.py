@@ -8,7 +8,7 @@ from actor_mimic.cli import main
 from actor_mimic.common.store_backends import bytes_on_disk, open_backend
 from actor_mimic.datasets import TeacherDataset
 
-from tests.datasets.conftest import copy_store, mark_incomplete
+from tests.datasets.conftest import copy_store, edit_row, mark_incomplete
 
 
 def run(capsys, *argv):
@@ -27,7 +27,7 @@ def test_info_reports_each_store_and_each_game(capsys, breakout_zarr, breakout_h
     assert breakout["return_mean"] == ds.episode_returns.mean() and breakout["return_max"] == ds.episode_returns.max()
     assert breakout["bytes_on_disk"] == bytes_on_disk(breakout_zarr)
     # raw: 700 rows of frames, actions, rewards, flags, lives, 4 float32 Q-values, 512 float16 activations.
-    raw = 700 * (84 * 84 + 2 + 4 + 1 + 1 + 2 + 4 * 4 + 512 * 2) + ds.num_episodes * 3 * 8
+    raw = 700 * (84 * 84 + 2 + 4 + 1 + 1 + 2 + 4 * 4 + 512 * 2)  # no stored episode table since schema 2
     assert breakout["raw_bytes"] == raw and breakout["compression_ratio"] == raw / breakout["bytes_on_disk"]
     assert (breakout["backend"], breakout_hdf5["backend"], breakout["chunk_len"]) == ("zarr", "hdf5", 64)
     assert breakout["q_dtype"] == "float32" and breakout["hidden_dtype"] == "float16" and breakout["complete"] is True
@@ -48,12 +48,11 @@ def test_verify_passes_sound_stores(capsys, breakout_zarr, breakout_h5, pong_con
 
 def test_verify_names_every_problem_in_one_line_each(capsys, tmp_path, breakout_zarr, breakout_h5):
     nan_store = copy_store(breakout_h5, tmp_path / "nan.h5")
-    backend = open_backend(nan_store, "a")
-    backend.array("q_values")[123, 1] = np.inf
-    backend.close()
+    q_values = open_backend(nan_store, "r").array("lanes/0/q_values")[123]
+    q_values[1] = np.inf
+    edit_row(nan_store, "lanes/0/q_values", 123, q_values)
     flagged = copy_store(breakout_zarr, tmp_path / "flagged.zarr")
-    backend = open_backend(flagged, "a")
-    backend.array("terminated")[10] = True  # an end flag inside the first episode
+    edit_row(flagged, "lanes/0/terminated", 10, True)  # an end flag inside the first episode
     cut = copy_store(breakout_zarr, tmp_path / "cut.zarr")
     mark_incomplete(cut)
     status, out, err = run(capsys, "verify", str(breakout_zarr), str(nan_store), str(flagged), str(cut),
@@ -61,10 +60,10 @@ def test_verify_names_every_problem_in_one_line_each(capsys, tmp_path, breakout_
     assert status == 2 and out.strip() == f"{breakout_zarr}: ok"
     lines = err.strip().splitlines()
     assert len(lines) == 4, lines
-    assert lines[0] == f"{nan_store}: rows: q_values hold NaN or infinite values, first at step 123"
-    assert lines[1] == f"{flagged}: rows: terminated/truncated set inside an episode, first at step 10"
+    assert lines[0] == f"{nan_store}: rows: q_values hold NaN or infinite values, first at lane 0 step 123"
+    assert lines[1].startswith(f"{flagged}: lane 0 ends ") and "episodes in its flags but its commit says" in lines[1]
     assert lines[2].startswith(f"{cut}: incomplete") and "--resume" in lines[2]
-    assert "missing.zarr" in lines[3] and "does not exist" in lines[3]
+    assert lines[3] == f"{tmp_path / 'missing.zarr'}: teacher store {tmp_path / 'missing.zarr'} does not exist"
     status, _, _ = run(capsys, "verify", "--allow-incomplete", str(cut))
     assert status == 0
 

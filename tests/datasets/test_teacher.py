@@ -9,7 +9,7 @@ from actor_mimic.common.store_backends import open_backend
 from actor_mimic.datasets import TeacherDataset, make_loader
 from actor_mimic.errors import UserError
 
-from tests.datasets.conftest import copy_store, live_stacks, mark_incomplete, raw_arrays
+from tests.datasets.conftest import copy_store, edit_row, live_stacks, mark_incomplete, raw_arrays
 
 
 def test_stacks_equal_the_live_observations_across_episode_boundaries(breakout_zarr, breakout_live):
@@ -104,7 +104,7 @@ def test_rows_past_the_commit_are_never_served(tmp_path, breakout_zarr):
     path = copy_store(breakout_zarr, tmp_path / "killed.zarr")
     backend = open_backend(path, "a")  # a killed writer's rows: on disk but not committed
     for name in ("frames", "q_values", "hidden", "actions"):
-        backend.resize(name, 700 + 40)
+        backend.resize("lanes/0/" + name, 700 + 40)
     ds = TeacherDataset(path)
     assert len(ds) == 700 and len(ds[650:]["frames"]) == 50
     with pytest.raises(IndexError):
@@ -114,14 +114,14 @@ def test_rows_past_the_commit_are_never_served(tmp_path, breakout_zarr):
 
 def test_a_store_with_nan_values_is_refused_naming_the_step(tmp_path, breakout_h5):
     path = copy_store(breakout_h5, tmp_path / "nan.h5")
-    backend = open_backend(path, "a")
-    backend.array("hidden")[77, 3] = np.nan
-    backend.close()
+    hidden = open_backend(path, "r").array("lanes/0/hidden")[77]
+    hidden[3] = np.nan
+    edit_row(path, "lanes/0/hidden", 77, hidden)
     ds = TeacherDataset(path)
     assert np.isfinite(ds[:70]["hidden"]).all()
-    with pytest.raises(UserError, match=r"nan\.h5: hidden holds NaN.*first at step 77"):
+    with pytest.raises(UserError, match=r"nan\.h5 lane 0: hidden holds NaN.*first at step 77"):
         ds[70:80]
-    with pytest.raises(UserError, match=r"nan\.h5: hidden holds NaN.*first at step 77"):
+    with pytest.raises(UserError, match=r"nan\.h5 lane 0: hidden holds NaN.*first at step 77"):
         list(make_loader(ds, batch_size=64))
 
 

@@ -98,7 +98,7 @@ def _bad_games(stores, tmp_path) -> dict:
         ),
         "action set differs": (
             f'[{{game: pong, stores: ["{_edited_copy(pong, tmp_path / "a18.zarr", other_actions)}"]}}]',
-            "action set",
+            "'action_set' must be a list of 6 whole numbers",  # inconsistent with its 6 Q-values
         ),
     }
 
@@ -119,3 +119,21 @@ def test_bad_configs_exit_2_with_one_line(stores, tmp_path, capsys):
         errors = [line for line in err.splitlines() if line.startswith("amn distill: error:")]
         assert len(errors) == 1 and message in errors[0], (extra, err)
         assert "Traceback" not in err
+
+
+def test_a_damaged_chunk_met_in_training_is_one_line_naming_it(stores, tmp_path, capsys):
+    from tests.datasets.conftest import flip_byte
+
+    damaged = tmp_path / "damaged.zarr"
+    shutil.copytree(stores["breakout"], damaged)
+    for lane in (0, 1):  # 600 steps in 2 lanes of 300: every frames chunk (Zstandard)
+        for index in range(300 // 64 + 1):
+            flip_byte(damaged, f"lanes/{lane}/frames", index)
+    games = f'[{{game: pong, stores: ["{stores["pong"]}"]}}, {{game: breakout, stores: ["{damaged}"]}}]'
+    config = write_config(tmp_path, stores, games=games, name="damaged.yaml")
+    assert main(["distill", "fit", "--config", config]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("amn distill: error:")]
+    assert len(errors) == 1 and f"{damaged}: chunk " in errors[0] and "/frames (rows " in errors[0]
+    assert "does not match its checksum" in errors[0]

@@ -1,0 +1,164 @@
+"""Lanes: each environment of a collection plays, and the store keeps, a stream of its own.
+
+Everything random in a lane is a function of (seed, shard, lane, episode): the seed its env is
+reset with for each episode (the emulator, no-op starts, sticky actions) and the acting
+policy's epsilon-greedy draws, exactly two uniforms per step from a generator seeded per
+episode. The expert's labels depend only on the observation. So a lane's steps depend on
+nothing else: not on the other lanes, not on when the store was flushed, not on interruptions.
+Its quota is fixed up front (`split_target` of the shard's target over the lanes), so where a
+lane ends does not depend on the others either.
+
+Resuming, each lane continues from its committed rows: a lane whose running episode has a
+committed head is reset with that episode's seed and replays the head's recorded actions
+(`start_lanes`), checking every replayed frame, reward and flag against the stored ones, and
+its generator skips the draws the head used. It then stands exactly where the killed run
+stood at that row, and plays on identically: a resumed collection equals an uninterrupted one,
+array by array. (ale-py's C++ vector env cannot save or restore emulator state; replaying from
+a reset seed is how this gets there, at the cost of at most one running episode of env steps
+per lane, without expert forward passes.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from actor_mimic.collect.config import CollectConfig, split_target
+from actor_mimic.errors import UserError
+
+DRAWS_PER_STEP = 2  # epsilon-greedy: explore or not, and which random action
+
+
+def _sequence(config: CollectConfig, lane: int, episode: int, purpose: int) -> np.random.SeedSequence:
+    index, count = config.shard
+    return np.random.SeedSequence([int(config.seed), index, count, lane, episode, purpose])
+
+
+def episode_seed(config: CollectConfig, lane: int, episode: int) -> int:
+    """The seed lane `lane`'s env is reset with for its episode `episode`."""
+    return int(_sequence(config, lane, episode, 0).generate_state(1, dtype=np.uint32)[0] % (2**31 - 1))
+
+
+def episode_rng(config: CollectConfig, lane: int, episode: int) -> np.random.Generator:
+    """The acting policy's generator for one episode of one lane."""
+    return np.random.default_rng(_sequence(config, lane, episode, 1))
+
+
+@dataclass
+class Lane:
+    """Where one lane stands: rows recorded so far, episodes closed, the running episode."""
+
+    index: int
+    quota: int  # steps, or episodes, this lane records in all
+    by_episodes: bool  # the quota counts episodes (else steps)
+    rows: int = 0  # rows recorded (committed, or on their way to the store)
+    episodes: int = 0  # episodes closed; also the index of the running one
+    head: int = 0  # steps of the running episode recorded so far
+    episode_return: float = 0.0  # raw return of the running episode so far
+    rng: np.random.Generator | None = None
+    done: bool = False
+
+    @classmethod
+    def start(cls, config: CollectConfig, lane: int) -> Lane:
+        quota = split_target(config.shard_target, lane, config.num_envs)
+        state = cls(lane, quota, config.target_kind == "episodes", done=quota == 0)
+        state.rng = episode_rng(config, lane, 0)
+        return state
+
+    @property
+    def reached(self) -> bool:
+        return (self.episodes if self.by_episodes else self.rows) >= self.quota
+
+
+@dataclass
+class Head:
+    """The committed part of a lane's running episode, to replay on resume."""
+
+    actions: np.ndarray  # int16 (h,): indices into the action set
+    frames: np.ndarray  # uint8 (h, H, W): newest frame of each observation, to check against
+    rewards: np.ndarray  # float32 (h,)
+    ended: np.ndarray  # bool (h,): terminated | truncated (all False: the episode runs on)
+
+
+def resume_lanes(config: CollectConfig, writer) -> tuple[list[Lane], list[Head | None]]:
+    """Every lane's state from the store `writer` holds, and its running episode's committed
+    head (None: none to replay). A lane that reached its quota but was killed before being
+    marked complete is marked now."""
+    lanes, heads = [], []
+    for index in range(config.num_envs):
+        lane, head = lane_of_store(config, writer, index)
+        if lane.done and not writer.lanes[index]["complete"]:
+            # Its last episode was cut if its last row is truncated, not terminated. (One that
+            # hit the time limit exactly at the lane's quota would be listed as cut too.)
+            last = lane.rows - 1
+            flags = [bool(writer.read_rows(index, name, last, lane.rows)[0]) for name in ("truncated", "terminated")]
+            writer.finish_lane(index, cut=not lane.by_episodes and flags == [True, False])
+        lanes.append(lane)
+        heads.append(head if len(head.actions) else None)
+    return lanes, heads
+
+
+def lane_of_store(config: CollectConfig, writer, lane: int) -> tuple[Lane, Head]:
+    """A resumed lane's state from its committed rows, and its running episode's head."""
+    state = Lane.start(config, lane)
+    record = writer.lanes[lane]
+    state.rows, state.episodes = int(record["steps"]), int(record["episodes"])
+    state.done = bool(record["complete"]) or state.reached
+    ended = writer.read_rows(lane, "terminated", 0, state.rows) | writer.read_rows(lane, "truncated", 0, state.rows)
+    closed = int(np.flatnonzero(ended)[-1]) + 1 if ended.any() else 0
+    state.head = state.rows - closed
+    head = Head(*(writer.read_rows(lane, name, closed, state.rows) for name in ("actions", "frames", "rewards")),
+                ended=ended[closed:])  # fmt: skip
+    state.episode_return = float(np.sum(head.rewards, dtype=np.float64))
+    state.rng = episode_rng(config, lane, state.episodes)
+    state.rng.random(DRAWS_PER_STEP * state.head)  # the draws the head used
+    return state, head
+
+
+def start_lanes(venv, config: CollectConfig, lanes: list[Lane], heads: list[Head | None], path) -> tuple:
+    """Reset every env to where its lane stands; returns (observations, lives).
+
+    Lanes with a committed head replay it. All replays end together: the env of a head of h
+    steps is reset h steps before the longest head's end (those waiting meanwhile play no-ops,
+    and are reset anyway). Every replayed observation is checked against the stored frames.
+    """
+    seeds = np.array([episode_seed(config, lane.index, lane.episodes) for lane in lanes], dtype=np.int64)
+    lengths = np.array([0 if head is None else len(head.actions) for head in heads])
+    longest = int(lengths.max(initial=0))
+    obs, info = venv.reset(seed=seeds)
+    lives = info["lives"]
+    for step in range(longest + 1):
+        due = (longest - lengths == step) & (step > 0)
+        if due.any():
+            obs, info = venv.reset(seed=seeds[due], options={"reset_mask": due})
+            lives = info["lives"]
+        position = step - (longest - lengths)  # index into each head, where replaying
+        for env in np.flatnonzero((position >= 0) & (position < lengths)):
+            if not np.array_equal(obs[env, -1], heads[env].frames[position[env]]):
+                _diverged(path, env, position[env], "frame")
+        if step == longest:
+            break
+        replaying = (position >= 0) & (position < lengths)
+        actions = np.zeros(len(lanes), dtype=np.int32)
+        actions[replaying] = [heads[env].actions[position[env]] for env in np.flatnonzero(replaying)]
+        venv.send(actions)
+        obs, rewards, terminated, truncated, info = venv.recv()
+        lives = info["lives"]
+        for env in np.flatnonzero(replaying):
+            head, row = heads[env], position[env]
+            if rewards[env] != head.rewards[row] or bool(terminated[env] or truncated[env]) != bool(head.ended[row]):
+                _diverged(path, env, row, "reward or end flag")
+        waiting = (position < 0) & (terminated | truncated)
+        if waiting.any():
+            obs, info = venv.reset(seed=seeds[waiting], options={"reset_mask": waiting})
+            lives = info["lives"]
+    return obs, lives
+
+
+def _diverged(path, lane: int, row: int, what: str) -> None:
+    raise UserError(
+        f"{path}: replaying lane {lane}'s running episode gave another {what} at its step {row} than "
+        "the one stored: resume with the library versions the store was collected with (its "
+        "'segments' list them), or start again with --overwrite"
+    )

@@ -1,0 +1,231 @@
+"""The teacher-store schema (layout in store.py's docstring) and the one reader of its metadata.
+
+`checked_attrs` takes the attribute document as read from a store's JSON and checks every key
+a reader uses: its type, its range, and its agreement with the others (the action set with the
+number of Q-values, the episode count with the step count). `array_problems` then holds the
+arrays to the schema: each exists, is a real array of this store (an HDF5 hard link, stored in
+this file), has the schema's dtype, row shape and chunking, and at least the committed rows.
+A hand-edited or hostile store is therefore refused with one line naming the key or the array,
+before anything is read or allocated from it: never a traceback, never an allocation sized by a
+number in the file. Array names are the schema's own, never taken from the document.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from actor_mimic.errors import UserError
+
+SCHEMA = "actor-mimic-teacher-store"
+SCHEMA_VERSION = 2
+VALUE_DTYPES = ("float32", "float16")
+
+EPISODE_FIELDS = {
+    "episode_starts": np.int64,
+    "episode_lengths": np.int64,
+    "episode_returns": np.float64,
+}
+EPISODE_CHUNK = 4096
+
+NUM_ALE_ACTIONS = 18
+MAX_HIDDEN_SIZE = 1 << 16  # activations per step (an expert's flattened conv features: 3136)
+MAX_CHUNK_LEN = 1 << 16  # rows per chunk: a frames chunk is then at most ~460 MB decoded
+MAX_SCREEN_SIZE = 1024
+MAX_STACK_SIZE = 64
+MAX_LANES = 4096  # one lane per environment of the collection
+
+
+def lane_prefix(lane: int) -> str:
+    """Where lane `lane`'s arrays live: `lanes/3/frames` (schema 2)."""
+    return f"lanes/{lane}/"
+
+
+def step_fields(
+    num_actions: int, hidden_size: int, screen_size: int, q_dtype: str, hidden_dtype: str
+) -> dict:
+    """name -> (per-step shape, dtype) of every per-step array."""
+    return {
+        "frames": ((screen_size, screen_size), np.uint8),
+        "actions": ((), np.int16),
+        "rewards": ((), np.float32),
+        "terminated": ((), np.bool_),
+        "truncated": ((), np.bool_),
+        "lives": ((), np.int16),
+        "q_values": ((num_actions,), np.dtype(q_dtype)),
+        "hidden": ((hidden_size,), np.dtype(hidden_dtype)),
+    }
+
+
+def screen_size_of(attrs: dict) -> int:
+    return int((attrs.get("preprocessing") or {}).get("screen_size", 84))
+
+
+def lane_rows(attrs: dict) -> list[tuple[str, int]]:
+    """(array prefix, committed rows) of each lane of a checked document; a schema 1 store is
+    one lane whose arrays sit at the root."""
+    if attrs["schema_version"] < 2:
+        return [("", attrs["num_steps"])]
+    return [(lane_prefix(lane), record["steps"]) for lane, record in enumerate(attrs["lanes"])]
+
+
+def expected_arrays(attrs: dict) -> dict:
+    """name -> (row shape, dtype, chunk rows, committed rows) of every array a checked
+    document says the store holds."""
+    fields = step_fields(
+        attrs["num_actions"], attrs["hidden_size"], screen_size_of(attrs), attrs["q_dtype"], attrs["hidden_dtype"]
+    )
+    arrays = {}
+    for prefix, rows in lane_rows(attrs):
+        for name, (tail, dtype) in fields.items():
+            arrays[prefix + name] = (tail, dtype, attrs["chunk_len"], rows)
+    if attrs["schema_version"] < 2:  # schema 1 stored its episode table; schema 2 derives it
+        for name, dtype in EPISODE_FIELDS.items():
+            arrays[name] = ((), dtype, EPISODE_CHUNK, attrs["num_episodes"])
+    return arrays
+
+
+class _Document:
+    """Typed access to one attribute document; every failure names the key."""
+
+    def __init__(self, attrs: dict, path: Path):
+        self.attrs = attrs
+        self.path = path
+
+    def fail(self, key: str, wanted: str):
+        shown = repr(self.attrs.get(key, "<missing>"))
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise UserError(
+            f"{self.path}: store attribute {key!r} must be {wanted}, got {shown}; the store's "
+            "metadata was edited or damaged: recollect or re-download it"
+        )
+
+    def integer(self, key: str, low: int, high: int | None = None, default=None) -> int:
+        value = self.attrs.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            self.fail(key, f"a whole number in {low}..{'' if high is None else high}")
+        return value
+
+    def text(self, key: str, choices: tuple | None = None) -> str:
+        value = self.attrs.get(key)
+        if not isinstance(value, str) or not value or (choices is not None and value not in choices):
+            self.fail(key, "one of " + ", ".join(choices) if choices else "a non-empty string")
+        return value
+
+    def flag(self, key: str, default=None) -> bool:
+        value = self.attrs.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(key, "true or false")
+        return value
+
+    def mapping(self, key: str, optional: bool = True) -> dict:
+        value = self.attrs.get(key, {} if optional else None)
+        if not isinstance(value, dict):
+            self.fail(key, "a JSON object")
+        return value
+
+    def integer_list(self, key: str, low: int, high: int, length: int | None = None) -> list:
+        value = self.attrs.get(key, [])
+        if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high for v in value):
+            self.fail(key, f"a list of whole numbers in {low}..{high}")
+        if length is not None and len(value) != length:
+            self.fail(key, f"a list of {length} whole numbers")
+        return value
+
+
+def checked_attrs(attrs, path: str | Path) -> dict:
+    """The attribute document `attrs` of the store at `path`, checked; raises UserError."""
+    path = Path(path)
+    if not isinstance(attrs, dict) or attrs.get("schema") != SCHEMA:
+        raise UserError(f"{path} is not an actor-mimic teacher store (no '{SCHEMA}' attributes)")
+    if attrs.get("creating"):
+        raise UserError(
+            f"{path} was interrupted while being created and holds nothing: start the collection "
+            "again with --overwrite"
+        )
+    doc = _Document(attrs, path)
+    version = attrs.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise UserError(
+            f"{path} uses store schema version {version}, newer than this actor-mimic reads "
+            f"({SCHEMA_VERSION}); upgrade actor-mimic to read it"
+        )
+    doc.integer("schema_version", 1, SCHEMA_VERSION)
+    doc.text("game")
+    num_actions = doc.integer("num_actions", 1, NUM_ALE_ACTIONS)
+    actions = doc.integer_list("action_set", 0, NUM_ALE_ACTIONS - 1, length=num_actions)
+    if len(set(actions)) != len(actions):
+        doc.fail("action_set", "a list of distinct ALE action ids")
+    doc.integer("hidden_size", 1, MAX_HIDDEN_SIZE)
+    doc.text("q_dtype", VALUE_DTYPES)
+    doc.text("hidden_dtype", VALUE_DTYPES)
+    doc.integer("chunk_len", 1, MAX_CHUNK_LEN)
+    steps = doc.integer("num_steps", 0)
+    doc.integer("num_episodes", 0, steps)  # every episode holds at least one step
+    doc.flag("complete", default=False)
+    fields = attrs.get("fields")
+    if not isinstance(fields, list) or sorted(map(str, fields)) != sorted(step_fields(1, 1, 1, "float32", "float32")):
+        doc.fail("fields", f"the schema's per-step arrays {list(step_fields(1, 1, 1, 'float32', 'float32'))}")
+    preprocessing = doc.mapping("preprocessing")
+    sizes = _Document(preprocessing, path)
+    for key, high in (("screen_size", MAX_SCREEN_SIZE), ("stack_size", MAX_STACK_SIZE), ("frame_skip", 1000)):
+        if key in preprocessing:
+            sizes.integer(key, 1, high)
+    for key in ("atari", "expert", "behaviour"):
+        doc.mapping(key)
+    if not isinstance(attrs.get("segments", []), list):
+        doc.fail("segments", "a list")
+    if attrs["schema_version"] < 2:
+        if "cut_episodes" in attrs:
+            doc.integer_list("cut_episodes", 0, max(steps - 1, 0))
+        return attrs
+    _check_lanes(doc, attrs)
+    return attrs
+
+
+def _check_lanes(doc: _Document, attrs: dict) -> None:
+    """The commit of a schema 2 store: per lane, committed rows, closed episodes, complete."""
+    lanes = attrs.get("lanes")
+    if not isinstance(lanes, list) or not 1 <= len(lanes) <= MAX_LANES:
+        doc.fail("lanes", f"a list of 1..{MAX_LANES} lane records")
+    for lane, record in enumerate(lanes):
+        if not isinstance(record, dict):
+            doc.fail("lanes", "a list of lane records (JSON objects)")
+        entry = _Document(record, doc.path)
+        entry.integer("steps", 0)
+        entry.integer("episodes", 0, record["steps"])
+        entry.flag("complete")
+    if sum(r["steps"] for r in lanes) != attrs["num_steps"]:
+        doc.fail("num_steps", "the sum of its lanes' committed steps")
+    if sum(r["episodes"] for r in lanes) != attrs["num_episodes"]:
+        doc.fail("num_episodes", "the sum of its lanes' episodes")
+    cut = attrs.get("cut_episodes", [])
+    if not isinstance(cut, list) or not all(
+        isinstance(item, list) and len(item) == 2 and all(type(v) is int for v in item)
+        and 0 <= item[0] < len(lanes) and 0 <= item[1] < lanes[item[0]]["episodes"]
+        for item in cut
+    ):  # fmt: skip
+        doc.fail("cut_episodes", "a list of [lane, episode] pairs of committed episodes")
+
+
+def array_problems(backend, attrs: dict) -> list[str]:
+    """One line per array that is missing, foreign (a link out of the store), or not what the
+    schema says (dtype, row shape, chunking, fewer rows than committed)."""
+    problems = []
+    for name, (tail, dtype, chunk_len, rows) in expected_arrays(attrs).items():
+        problem = backend.array_problem(name)
+        if problem is not None:
+            problems.append(f"array {name} {problem}")
+            continue
+        array = backend.array(name)
+        if np.dtype(array.dtype) != np.dtype(dtype) or tuple(array.shape[1:]) != tuple(tail):
+            problems.append(
+                f"array {name} is {np.dtype(array.dtype)} {tuple(array.shape[1:])} per row, the schema "
+                f"says {np.dtype(dtype)} {tuple(tail)}"
+            )
+        elif array.chunks is None or tuple(array.chunks) != (chunk_len, *tail):
+            problems.append(f"array {name} is chunked by {array.chunks}, the schema says {chunk_len} rows per chunk")
+        elif array.shape[0] < rows:
+            problems.append(f"array {name} has {array.shape[0]} rows, fewer than the {rows} committed")
+    return problems
