@@ -17,6 +17,7 @@ import torch
 
 from actor_mimic.common.atari import action_set
 from actor_mimic.common.checkpoint import expert_metadata, save_checkpoint
+from actor_mimic.transfer.logs import training_curve
 
 DTYPES = {"float16": torch.float16, "float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -37,6 +38,7 @@ def training_summary(learner) -> dict:
     this_run = {"agent_steps": learner.step, "updates": learner.updates, "wall_hours": round(hours, 3),
                 "init": provenance.get("init"), "seed": learner.config.seed}  # fmt: skip
     curve = [[e["step"] + steps_before, round(e["mean"], 3)] for e in learner.evaluations]
+    returns_curve = [[step + steps_before, *rest] for step, *rest in training_curve(learner.run_dir)]
     returns = learner.recent_returns
     return {
         "source": "amn train-dqn",
@@ -49,6 +51,7 @@ def training_summary(learner) -> dict:
         "segments": prior.get("segments", []) + [this_run],
         "last_100_episode_return_mean": float(np.mean(returns)) if returns else None,
         "evaluation_curve": prior.get("evaluation_curve", []) + curve,
+        "training_curve": prior.get("training_curve", []) + returns_curve,
         "dqn_config": learner.config.to_dict(),
         "versions": {"ale_py": ale_py.__version__, "torch": torch.__version__,
                      "python": platform.python_version()},  # fmt: skip

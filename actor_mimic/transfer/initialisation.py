@@ -120,7 +120,9 @@ def network_from_amn(
 
 
 # What an expert's provenance says about its training so far, carried into a continuation.
-PRIOR_TRAINING_KEYS = ("agent_steps", "updates", "episodes", "wall_hours", "evaluation_curve", "segments")
+PRIOR_TRAINING_KEYS = (
+    "agent_steps", "updates", "episodes", "wall_hours", "evaluation_curve", "training_curve", "segments",
+)  # fmt: skip
 
 
 def network_from_expert(checkpoint: Checkpoint, config: AtariConfig) -> InitialisedNetwork:

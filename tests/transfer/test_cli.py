@@ -114,6 +114,8 @@ def test_init_expert_continues_the_expert_with_its_settings_and_history(capsys, 
     assert after["evaluation_curve"][: len(before["evaluation_curve"])] == before["evaluation_curve"]
     assert len(before["evaluation_curve"]) == 2 and before["evaluation_curve"][0][0] >= 60
     assert after["evaluation_curve"][-1][0] > before["agent_steps"]  # this run's, offset by the prior steps
+    assert after["training_curve"][: len(before["training_curve"])] == before["training_curve"]
+    assert sum(episodes for _, _, episodes in after["training_curve"]) == after["episodes"]
 
 
 def test_init_expert_starts_from_the_experts_weights(tmp_path):
@@ -155,3 +157,13 @@ def test_init_expert_refuses_an_amn(capsys, tmp_path):
     status, _, err = run_cli(capsys, "--init-expert", str(tmp_path / "amn.safetensors"),
                              "--run-dir", str(tmp_path / "r"), *TINY)  # fmt: skip
     assert status == 2 and "needs an expert checkpoint" in err and "use --init" in err
+
+
+def test_training_curve_bins_the_logged_episodes(tmp_path):
+    from actor_mimic.transfer.logs import training_curve
+
+    (tmp_path / "episodes.csv").write_text(
+        "step,env,return,length,wall_seconds\n5,0,1.0,5,0.1\n10,1,3.0,10,0.2\n11,0,-2.0,6,0.3\n30,1,4.0,20,0.4\n"
+    )
+    assert training_curve(tmp_path, bin_steps=10) == [[10, 2.0, 2], [20, -2.0, 1], [30, 4.0, 1]]
+    assert training_curve(tmp_path / "missing") == []
