@@ -20,16 +20,22 @@ BIN=${BIN:-.venv/bin}
 SCALE=full
 [ "${1:-}" = "--quick" ] && SCALE=quick
 
-SOURCES=(breakout crazy_climber seaquest)  # games with a shipped expert in experts/
-TARGET=road_runner                         # seen by no expert and no AMN
+# Source games (each with a shipped expert in experts/) and the transfer target, which no
+# expert and no AMN has seen. MAX_WALL_MINUTES (default: none) bounds the transfer stage's
+# session; the same command continues it.
+read -r -a SOURCES <<< "${SOURCES:-breakout crazy_climber seaquest}"
+TARGET=${TARGET:-road_runner}
+MAX_WALL_MINUTES=${MAX_WALL_MINUTES:-0}
 if [ "$SCALE" = full ]; then
   WORK=runs/results
+  TRANSFER_DIR=results/transfer/$TARGET  # small logs kept in git: finished runs carry over
   COLLECT_STEPS=100000; DISTILL_STEPS=20000; EVAL_STEPS=30000
   ROUND_STEPS=25000; ROUND_UPDATES=10000
   TRANSFER_STEPS=250000; TRANSFER_BLOCK=50000; TRANSFER_EVAL_EVERY=25000; TRANSFER_EVAL_STEPS=10000
   TRANSFER_SEEDS=(0 1 2)
 else
   WORK=runs/results-quick
+  TRANSFER_DIR=$WORK/transfer/$TARGET
   COLLECT_STEPS=3000; DISTILL_STEPS=200; EVAL_STEPS=2000
   ROUND_STEPS=1000; ROUND_UPDATES=100
   TRANSFER_STEPS=3000; TRANSFER_BLOCK=1000; TRANSFER_EVAL_EVERY=1000; TRANSFER_EVAL_STEPS=500
@@ -73,7 +79,7 @@ distill_config() {  # distill_config OUT_YAML STORE_SUFFIX...
     echo "  batch_size: 64"
     echo "  val_fraction: 0.05"
     echo "  num_workers: 0"
-    echo "trainer: {accelerator: cpu, max_epochs: -1, log_every_n_steps: 100}"
+    echo "trainer: {accelerator: cpu, max_epochs: -1, check_val_every_n_epoch: null, log_every_n_steps: 100}"
   } > "$out"
 }
 distill_config "$WORK/distill.yaml"
@@ -95,11 +101,17 @@ for variant in policy feature; do
 done
 
 echo "== 3. evaluation ($EVAL_STEPS steps per game and policy)"
+# Same protocol and seed for everyone; the experts once, each AMN on its own.
+evaluate() {  # evaluate NAME ARGS...: skipped when NAME's table exists
+  local name=$1
+  shift
+  [ -f "$WORK/eval/$name/evaluation.json" ] && return 0
+  timed "evaluate-$name" "$BIN/amn" evaluate "$@" --steps "$EVAL_STEPS" --num-envs 8 --seed 0 \
+    --out "$WORK/eval/$name" --no-progress
+}
+evaluate experts --experts "${EXPERTS[@]}"
 for name in policy-tau1 feature-tau1 policy-tau0.1 feature-tau0.1; do
-  out="$WORK/eval/$name"
-  if [ -f "$out/evaluation.csv" ]; then continue; fi
-  timed "evaluate-$name" "$BIN/amn" evaluate --amn "$(amn_of "$name")" --experts "${EXPERTS[@]}" \
-    --steps "$EVAL_STEPS" --num-envs 8 --seed 0 --out "$out" --no-progress
+  evaluate "$name" --amn "$(amn_of "$name")"
 done
 
 echo "== 4. a student-acts round against expert data only, at equal updates"
@@ -132,10 +144,7 @@ if [ -z "$(amn_of round-none)" ]; then
     --trainer.val_check_interval "$ROUND_UPDATES" --trainer.default_root_dir "$WORK/amn/round-none"
 fi
 for name in round-r1 round-none; do
-  out="$WORK/eval/$name"
-  [ -f "$out/evaluation.csv" ] && continue
-  timed "evaluate-$name" "$BIN/amn" evaluate --amn "$(amn_of "$name")" --experts "${EXPERTS[@]}" \
-    --steps "$EVAL_STEPS" --num-envs 8 --seed 0 --out "$out" --no-progress
+  evaluate "$name" --amn "$(amn_of "$name")"
 done
 
 echo "== 5. transfer to $TARGET ($TRANSFER_STEPS steps, seeds ${TRANSFER_SEEDS[*]})"
@@ -145,9 +154,9 @@ transfer() {
   "$BIN/amn" transfer --game "$TARGET" --preset cheap --steps "$TRANSFER_STEPS" \
     --learning-starts 20000 --epsilon-decay-steps 100000 --target-update 2000 \
     --eval-every "$TRANSFER_EVAL_EVERY" --eval-steps "$TRANSFER_EVAL_STEPS" \
-    --block-size "$TRANSFER_BLOCK" --checkpoint-minutes 15 --no-progress \
+    --block-size "$TRANSFER_BLOCK" --checkpoint-minutes 15 --max-wall-minutes "$MAX_WALL_MINUTES" \
     --amn "amn-policy=$(amn_of policy-tau1)" --amn "amn-feature=$(amn_of feature-tau1)" \
-    --out-dir "$WORK/transfer" "$@"
+    --no-progress --out-dir "$TRANSFER_DIR" "$@"
 }
 if [ "$SCALE" = quick ]; then
   transfer --learning-starts 500 --epsilon-decay-steps 1000 --replay-capacity 5000 --seeds "${TRANSFER_SEEDS[@]}"
@@ -159,4 +168,5 @@ else
 fi
 
 echo "== 6. tables and plots"
-"$BIN/python" results/report.py --work "$WORK" --out "$( [ "$SCALE" = full ] && echo results || echo "$WORK/report" )"
+"$BIN/python" results/report.py --work "$WORK" --transfer "$TRANSFER_DIR" \
+  --out "$( [ "$SCALE" = full ] && echo results || echo "$WORK/report" )"

@@ -151,6 +151,8 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def _steps_label(steps: int) -> str:
+    if steps == 0:
+        return "0"
     if steps % 1_000_000 == 0:
         return f"{steps // 1_000_000}M"
     return f"{steps // 1000}k" if steps % 1000 == 0 else str(steps)
