@@ -26,8 +26,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 VARIANTS = {  # name in the work folder -> how the tables call it
     "policy-tau1": "AMN-policy, tau 1",
     "feature-tau1": "AMN-feature, tau 1",
-    "policy-tau0.1": "AMN-policy, tau 0.1",
-    "feature-tau0.1": "AMN-feature, tau 0.1",
+    "policy-tau0.01": "AMN-policy, tau 0.01",
+    "feature-tau0.01": "AMN-feature, tau 0.01",
 }
 ROUNDS = {"round-none": "expert data only", "round-r1": "plus one student-acts round"}
 

@@ -89,7 +89,7 @@ amn_of() { find "$WORK/amn/$1" -name amn.safetensors 2>/dev/null | sort | tail -
 echo "== 2. AMNs ($DISTILL_STEPS updates each)"
 declare -A BETA=([policy]=0 [feature]=0.01)
 for variant in policy feature; do
-  for tau in 1 0.1; do
+  for tau in 1 0.01; do
     name="$variant-tau$tau"
     if [ -n "$(amn_of "$name")" ]; then continue; fi
     timed "distill-$name" "$BIN/amn" distill fit --config "$WORK/distill.yaml" \
@@ -110,7 +110,7 @@ evaluate() {  # evaluate NAME ARGS...: skipped when NAME's table exists
     --out "$WORK/eval/$name" --no-progress
 }
 evaluate experts --experts "${EXPERTS[@]}"
-for name in policy-tau1 feature-tau1 policy-tau0.1 feature-tau0.1; do
+for name in policy-tau1 feature-tau1 policy-tau0.01 feature-tau0.01; do
   evaluate "$name" --amn "$(amn_of "$name")"
 done
 
