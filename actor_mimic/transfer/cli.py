@@ -4,6 +4,13 @@
         --export experts/breakout.safetensors
     amn train-dqn --game breakout --run-dir runs/breakout --resume        # after a kill
     amn train-dqn --game breakout --run-dir runs/t --init amn.safetensors [--fresh-head]
+    amn train-dqn --init-expert experts/breakout.safetensors --run-dir runs/breakout-2  # continue
+
+`--init-expert` continues a shipped expert on a machine that lacks its run directory: the
+network is the expert's, the Atari and DQN settings are the ones it recorded (flags and
+`--preset` override them), exploration starts at the final epsilon, the seed moves on by one
+per earlier run, and `--steps` counts this run's steps. The exported summary covers the whole
+training. What a warm start loses against `--resume`: `initialisation.network_from_expert`.
 
 `--resume` continues the run in --run-dir at its saved step (or starts it if it has no
 checkpoint yet), so the same command can be re-run until the budget is done. Settings given
@@ -17,6 +24,7 @@ its scores and a random policy's next to it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 from pathlib import Path
@@ -24,9 +32,10 @@ from pathlib import Path
 from actor_mimic.common.atari import AtariConfig, action_set
 from actor_mimic.errors import UserError
 from actor_mimic.transfer import run_state
-from actor_mimic.transfer.config import PRESETS, preset
+from actor_mimic.common.checkpoint import load_checkpoint
+from actor_mimic.transfer.config import PRESETS, DQNConfig, preset
 from actor_mimic.transfer.export import DTYPES, export_expert, write_scores
-from actor_mimic.transfer.initialisation import fresh_network, network_from_amn
+from actor_mimic.transfer.initialisation import fresh_network, network_from_amn, network_from_expert
 from actor_mimic.transfer.learner import SESSION_SETTINGS, DQNLearner
 
 # flag -> DQNConfig field; all default to None so only what the user typed overrides the preset.
@@ -53,6 +62,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--init", metavar="AMN_CHECKPOINT", help="initialise from an AMN")
     parser.add_argument("--fresh-head", action="store_true", help="with --init: new output layer")
+    parser.add_argument("--init-expert", metavar="EXPERT_CHECKPOINT",
+                        help="continue training this expert (its game and settings unless flags say otherwise)")
     parser.add_argument("--architecture", default="nature_dqn", help="for a fresh network")
     parser.add_argument("--export", metavar="PATH", help="also write the expert here (.safetensors)")
     parser.add_argument("--export-dtype", default="float16", choices=sorted(DTYPES))
@@ -98,12 +109,17 @@ def hyper_parameter_overrides(args: argparse.Namespace) -> dict:
     return chosen
 
 
-def atari_config(args: argparse.Namespace) -> AtariConfig:
-    if not args.game:
+def atari_config(args: argparse.Namespace, recorded: AtariConfig | None = None) -> AtariConfig:
+    """The flags' Atari settings over `recorded` ones (an expert's) or the shared defaults."""
+    game = args.game or (recorded.game if recorded else None)
+    if not game:
         raise UserError("--game is required to start a run (e.g. --game breakout)")
-    settings = {"noop_max": args.noop_max, "repeat_action_probability": args.sticky_actions,
-                "max_episode_frames": args.max_episode_frames}  # fmt: skip
-    return AtariConfig(args.game, **{k: v for k, v in settings.items() if v is not None})
+    settings = recorded.to_dict() if recorded else {}
+    settings.pop("game", None)
+    flags = {"noop_max": args.noop_max, "repeat_action_probability": args.sticky_actions,
+             "max_episode_frames": args.max_episode_frames}  # fmt: skip
+    settings.update({k: v for k, v in flags.items() if v is not None})
+    return AtariConfig(game, **settings)
 
 
 def _check_export_path(path: str | None) -> None:
@@ -134,7 +150,32 @@ def _resume(args: argparse.Namespace, overrides: dict) -> DQNLearner:
                              total_steps=overrides.get("total_steps"), session=session)  # fmt: skip
 
 
+def _continue_expert(args: argparse.Namespace, overrides: dict) -> DQNLearner:
+    """A new run that warm-starts from the expert checkpoint `args.init_expert`."""
+    if args.init or args.fresh_head:
+        raise UserError("--init-expert continues an expert; it cannot be combined with --init or --fresh-head")
+    checkpoint = load_checkpoint(args.init_expert)
+    atari = atari_config(args, checkpoint.metadata.atari_config())
+    init = network_from_expert(checkpoint, atari)
+    provenance = checkpoint.metadata.provenance or {}
+    recorded = provenance.get("dqn_config")
+    args.preset = args.preset or provenance.get("preset") or "paper"
+    if recorded and args.preset == provenance.get("preset"):
+        config = DQNConfig.from_dict({**recorded, **overrides})
+    else:
+        config = preset(args.preset, **overrides)
+    # A trained policy refills the replay memory, so exploration starts where it ended, and
+    # new seeds keep this run's episodes from repeating the earlier runs' ones.
+    earlier_runs = max(1, len(init.provenance["prior_training"].get("segments", [])))
+    continued = {"epsilon_start": config.epsilon_end, "seed": config.seed + earlier_runs}
+    config = dataclasses.replace(config, **{k: v for k, v in continued.items() if k not in overrides})
+    init.provenance["preset"] = args.preset
+    return DQNLearner(atari, config, init, args.run_dir, progress=not args.no_progress)
+
+
 def _start(args: argparse.Namespace, overrides: dict) -> DQNLearner:
+    if args.init_expert:
+        return _continue_expert(args, overrides)
     atari = atari_config(args)
     args.preset = args.preset or "paper"
     config = preset(args.preset, **overrides)
@@ -157,8 +198,8 @@ def run(args: argparse.Namespace) -> int:
     if has_checkpoint and not args.resume:
         raise UserError(f"{args.run_dir} already holds a run: pass --resume to continue it, or choose another --run-dir")
     if has_checkpoint:
-        if args.init or args.fresh_head:
-            raise UserError("--init and --fresh-head only apply when a run starts; drop them with --resume")
+        if args.init or args.fresh_head or args.init_expert:
+            raise UserError("--init, --init-expert and --fresh-head only apply when a run starts; drop them with --resume")
         learner = _resume(args, overrides)
     else:
         learner = _start(args, overrides)

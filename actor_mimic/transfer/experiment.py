@@ -3,7 +3,9 @@
 Each variant ("random", and one per AMN, e.g. "amn-policy", "amn-feature") trains one DQN per
 seed in `<out_dir>/<variant>/seed<k>/` with the same `DQNConfig` (only `seed` differs across
 seeds, never across variants). Runs are resumable: a finished run is skipped, a started one
-resumed. Then:
+resumed. A finished run writes `finished.json`; with its CSV logs it is all a later session
+needs to skip the run, so an experiment can be carried across machines by keeping those small
+files (the checkpoints are large and need not travel). Then:
 
     curves.csv   variant, seed, step, score      every periodic evaluation of every run
     curves.png   mean score over seeds against agent steps, one line per variant
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +35,9 @@ from actor_mimic.transfer.config import DQNConfig
 from actor_mimic.transfer.initialisation import amn_variant, fresh_network, network_from_amn
 from actor_mimic.transfer.learner import DQNLearner
 from actor_mimic.transfer.logs import read_csv
+
+
+FINISHED = "finished.json"
 
 
 @dataclass
@@ -70,16 +77,18 @@ def run_dir(experiment: TransferExperiment, variant: str, seed: int) -> Path:
     return experiment.out_dir / variant / f"seed{seed}"
 
 
-def train_one(experiment: TransferExperiment, variant: str, seed: int, progress: bool = False) -> None:
-    """Train (or resume, or skip if finished) one variant with one seed."""
+def train_one(experiment: TransferExperiment, variant: str, seed: int, progress: bool = False,
+              minutes_left: float = 0.0) -> bool:  # fmt: skip
+    """Train (or resume, or skip if finished) one variant with one seed; True once it reached
+    its budget. `minutes_left` (0: no limit) bounds this session of the run."""
     directory = run_dir(experiment, variant, seed)
-    config = dataclasses.replace(experiment.config, seed=seed)
+    config = dataclasses.replace(experiment.config, seed=seed, max_wall_minutes=minutes_left)
+    if finished_steps(directory) >= config.total_steps:
+        return True
     saved = run_state.checkpoint_dir(directory)
     if saved is not None:
-        state = run_state.read_state(saved)
-        if state["step"] >= config.total_steps:
-            return
-        learner = DQNLearner.resume(directory, progress=progress, total_steps=config.total_steps)
+        learner = DQNLearner.resume(directory, progress=progress, total_steps=config.total_steps,
+                                    session={"max_wall_minutes": minutes_left})  # fmt: skip
     else:
         if variant == "random":
             init = fresh_network(experiment.atari, seed=seed)
@@ -88,9 +97,22 @@ def train_one(experiment: TransferExperiment, variant: str, seed: int, progress:
         init.provenance["variant"] = variant
         learner = DQNLearner(experiment.atari, config, init, directory, progress=progress)
     try:
-        learner.run()
+        done = learner.step >= config.total_steps or learner.run()
+        if done:
+            record = {"variant": variant, "seed": seed, "agent_steps": learner.step,
+                      "wall_hours": round(learner.wall_seconds / 3600, 3), "provenance": learner.provenance,
+                      "dqn_config": learner.config.to_dict()}  # fmt: skip
+            (directory / FINISHED).write_text(json.dumps(record, indent=1))
+        return done
     finally:
         learner.close()
+
+
+def finished_steps(directory: Path) -> int:
+    """Agent steps of a finished run in `directory` (0 if it has not finished). The record is
+    small and kept with the CSV logs, so a finished run is known without its checkpoint."""
+    record = directory / FINISHED
+    return int(json.loads(record.read_text())["agent_steps"]) if record.exists() else 0
 
 
 def learning_curves(experiment: TransferExperiment) -> list[dict]:
@@ -129,6 +151,8 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def _steps_label(steps: int) -> str:
+    if steps == 0:
+        return "0"
     if steps % 1_000_000 == 0:
         return f"{steps // 1_000_000}M"
     return f"{steps // 1000}k" if steps % 1000 == 0 else str(steps)
@@ -146,6 +170,9 @@ def table_markdown(table: list[dict], variants: list[str], game: str) -> str:
 
 
 def plot_curves(path: Path, curves: list[dict], variants: list[str], game: str) -> None:
+    """Mean score over seeds against agent steps, one line per variant, with the range over
+    seeds shaded. The k-th evaluations of all seeds are grouped (their steps differ by a few
+    agent steps: environments that are resetting do not count)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
@@ -153,34 +180,65 @@ def plot_curves(path: Path, curves: list[dict], variants: list[str], game: str) 
 
     figure, axes = plt.subplots(figsize=(6, 4))
     for variant in variants:
-        rows = [r for r in curves if r["variant"] == variant]
-        steps = sorted({r["step"] for r in rows})
-        means = [np.mean([r["score"] for r in rows if r["step"] == s]) for s in steps]
-        axes.plot(steps, means, marker="o", label=variant)
+        runs: dict[int, list[dict]] = {}
+        for row in curves:
+            if row["variant"] == variant:
+                runs.setdefault(row["seed"], []).append(row)
+        if not runs:
+            continue
+        length = max(len(rows) for rows in runs.values())
+        steps, means, lows, highs = [], [], [], []
+        for k in range(length):
+            group = [rows[k] for rows in runs.values() if len(rows) > k]
+            scores = [r["score"] for r in group]
+            steps.append(np.mean([r["step"] for r in group]))
+            means.append(np.mean(scores))
+            lows.append(min(scores))
+            highs.append(max(scores))
+        (line,) = axes.plot(steps, means, marker="o", label=f"{variant} ({len(runs)} seeds)")
+        if len(runs) > 1:
+            axes.fill_between(steps, lows, highs, color=line.get_color(), alpha=0.2)
     axes.set_xlabel("agent steps")
     axes.set_ylabel("mean test score (epsilon 0.05)")
-    axes.set_title(f"transfer to {game}: mean over seeds")
+    axes.set_title(f"transfer to {game}: mean over seeds, range shaded")
     axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
 
 
-def run_experiment(experiment: TransferExperiment, progress: bool = False) -> list[dict]:
-    """Train every variant and seed, then write curves, plot and table; return the table."""
+def run_experiment(experiment: TransferExperiment, progress: bool = False) -> tuple[list[dict], bool]:
+    """Train every variant and seed, then write curves, plot and table of what has been
+    evaluated. Returns (table, complete): `complete` is False when the session's wall-clock
+    budget (`config.max_wall_minutes`, over all runs) ran out first; the same call resumes.
+
+    Runs go seed by seed (every variant of seed 0, then of seed 1, ...), so a stopped
+    experiment has compared the variants on the same seeds."""
     experiment.out_dir.mkdir(parents=True, exist_ok=True)
-    for variant in experiment.variants:
-        for seed in experiment.seeds:
+    budget, start = experiment.config.max_wall_minutes, time.monotonic()
+    complete = True
+    for seed in experiment.seeds:
+        for variant in experiment.variants:
+            minutes_left = budget - (time.monotonic() - start) / 60 if budget > 0 else 0.0
+            if budget > 0 and minutes_left <= 0:
+                complete = False
+                break
             if progress:
                 print(f"== {variant}, seed {seed}", flush=True)
-            train_one(experiment, variant, seed, progress)
+            if not train_one(experiment, variant, seed, progress, minutes_left):
+                complete = False
+                break
+        if not complete:
+            break
     curves = learning_curves(experiment)
     if not curves:
-        raise UserError("no run evaluated anything: give --eval-every below --steps")
+        if complete:
+            raise UserError("no run evaluated anything: give --eval-every below --steps")
+        return [], complete
     table = transfer_table(curves, experiment.variants, experiment.block_size, experiment.config.total_steps)
     write_csv(experiment.out_dir / "curves.csv", curves)
     write_csv(experiment.out_dir / "table.csv", table)
     markdown = table_markdown(table, experiment.variants, experiment.atari.game)
     (experiment.out_dir / "table.md").write_text(markdown)
     plot_curves(experiment.out_dir / "curves.png", curves, experiment.variants, experiment.atari.game)
-    return table
+    return table, complete

@@ -6,6 +6,8 @@
 
 Writes curves.csv, curves.png, table.csv and table.md into --out-dir (see experiment.py).
 Re-running the same command resumes unfinished runs and skips finished ones.
+`--max-wall-minutes` bounds the whole experiment's session (not each run): when it runs out,
+the running DQN saves its state and the command stops with what has been evaluated so far.
 """
 
 from __future__ import annotations
@@ -54,7 +56,11 @@ def run(args: argparse.Namespace) -> int:
         out_dir=Path(args.out_dir), block_size=args.block_size, fresh_head=args.fresh_head,
         include_random=not args.no_random,
     )  # fmt: skip
-    run_experiment(experiment, progress=not args.no_progress)
-    print((experiment.out_dir / "table.md").read_text(), end="")
-    print(f"curves, plot and table written to {experiment.out_dir}")
+    table, complete = run_experiment(experiment, progress=not args.no_progress)
+    if table:
+        print((experiment.out_dir / "table.md").read_text(), end="")
+        print(f"curves, plot and table written to {experiment.out_dir}")
+    if not complete:
+        print(f"the wall-clock limit (--max-wall-minutes {config.max_wall_minutes:g}) ended this session "
+              "before every run finished; run the same command again to continue", flush=True)  # fmt: skip
     return 0

@@ -17,25 +17,41 @@ import torch
 
 from actor_mimic.common.atari import action_set
 from actor_mimic.common.checkpoint import expert_metadata, save_checkpoint
+from actor_mimic.transfer.logs import training_curve
 
 DTYPES = {"float16": torch.float16, "float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def training_summary(learner) -> dict:
-    """What the metadata says about how the expert was trained."""
+    """What the metadata says about how the expert was trained.
+
+    Counts, hours and the evaluation curve cover the whole training: a run that continued an
+    expert (`--init-expert`) adds its own to the expert's `prior_training`, and `segments`
+    lists each run's share.
+    """
     import ale_py
 
+    provenance = dict(learner.provenance)
+    prior = provenance.pop("prior_training", {})
+    steps_before = prior.get("agent_steps", 0)
+    hours = learner.wall_seconds / 3600
+    this_run = {"agent_steps": learner.step, "updates": learner.updates, "wall_hours": round(hours, 3),
+                "init": provenance.get("init"), "seed": learner.config.seed}  # fmt: skip
+    curve = [[e["step"] + steps_before, round(e["mean"], 3)] for e in learner.evaluations]
+    returns_curve = [[step + steps_before, *rest] for step, *rest in training_curve(learner.run_dir)]
     returns = learner.recent_returns
     return {
         "source": "amn train-dqn",
         "trained": True,
-        **learner.provenance,
-        "agent_steps": learner.step,
-        "updates": learner.updates,
-        "episodes": learner.episodes_finished,
-        "wall_hours": round(learner.wall_seconds / 3600, 3),
+        **provenance,
+        "agent_steps": steps_before + learner.step,
+        "updates": prior.get("updates", 0) + learner.updates,
+        "episodes": prior.get("episodes", 0) + learner.episodes_finished,
+        "wall_hours": round(prior.get("wall_hours", 0.0) + hours, 3),
+        "segments": prior.get("segments", []) + [this_run],
         "last_100_episode_return_mean": float(np.mean(returns)) if returns else None,
-        "evaluation_curve": [[e["step"], round(e["mean"], 3)] for e in learner.evaluations],
+        "evaluation_curve": prior.get("evaluation_curve", []) + curve,
+        "training_curve": prior.get("training_curve", []) + returns_curve,
         "dqn_config": learner.config.to_dict(),
         "versions": {"ale_py": ale_py.__version__, "torch": torch.__version__,
                      "python": platform.python_version()},  # fmt: skip

@@ -1,4 +1,5 @@
-"""Where a DQN's first weights come from: a fresh network, or an Actor-Mimic Network.
+"""Where a DQN's first weights come from: a fresh network, an Actor-Mimic Network, or an
+expert of the same game that training continues.
 
 The paper initialises the target-game DQN from the *whole* AMN, its 18-way output layer
 included, and fine-tunes every layer; the DQN acts and bootstraps over the target game's valid
@@ -6,7 +7,11 @@ actions only, i.e. the AMN's outputs at the game's ALE action ids. That is the d
 `fresh_head=True` keeps the AMN's hidden layers and starts a new output layer over the game's
 actions instead.
 
-Both return an `InitialisedNetwork`: the network (float32, train mode), `output_indices` (the
+`network_from_expert` continues an expert from its shipped checkpoint alone (a new machine
+may not have the run directory that `--resume` needs): see its docstring for what such a
+warm start keeps and what it loses.
+
+All return an `InitialisedNetwork`: the network (float32, train mode), `output_indices` (the
 output column of each game action, in action-set order) and provenance to record.
 """
 
@@ -19,7 +24,7 @@ import torch
 from torch import nn
 
 from actor_mimic.common.atari import AtariConfig, action_set
-from actor_mimic.common.checkpoint import CheckpointMetadata, load_checkpoint
+from actor_mimic.common.checkpoint import Checkpoint, CheckpointMetadata, load_checkpoint
 from actor_mimic.common.networks import build_network
 from actor_mimic.errors import UserError
 
@@ -112,6 +117,55 @@ def network_from_amn(
     else:
         output_indices = actions
     return InitialisedNetwork(network.train(), output_indices, provenance)
+
+
+# What an expert's provenance says about its training so far, carried into a continuation.
+PRIOR_TRAINING_KEYS = (
+    "agent_steps", "updates", "episodes", "wall_hours", "evaluation_curve", "training_curve", "segments",
+)  # fmt: skip
+
+
+def network_from_expert(checkpoint: Checkpoint, config: AtariConfig) -> InitialisedNetwork:
+    """A DQN for `config.game` that continues a loaded expert `checkpoint` (a warm start).
+
+    The network is the expert's, as float32. Compared with a bit-for-bit
+    `--resume` of the original run, a warm start loses: the replay memory (refilled by the
+    current policy before updates restart), the optimiser's moments (re-estimated from zero),
+    the target network (restarts as a copy of the online one), the RNG streams and running
+    episodes, and whatever float16 rounding took from the weights (relative error <= 2**-11).
+    The expert's training history (steps, hours, evaluation curve) is kept in
+    `provenance["prior_training"]`, so the exported summary counts the whole training.
+    """
+    metadata, path = checkpoint.metadata, checkpoint.path
+    if metadata.kind != "expert":
+        raise UserError(
+            f"{path}: --init-expert needs an expert checkpoint (kind 'expert'), this one is an "
+            f"{metadata.kind!r}; use --init for an AMN"
+        )
+    if config.game not in metadata.games:
+        raise UserError(f"{path}: this expert plays {metadata.games[0]}, not {config.game}")
+    check_preprocessing(metadata, config, str(path))
+    actions = list(action_set(config))
+    if metadata.action_sets[config.game] != actions:
+        raise UserError(
+            f"{path}: its action set {metadata.action_sets[config.game]} differs from "
+            f"{config.game}'s {actions} in this ale-py; it cannot be continued here"
+        )
+    provenance = metadata.provenance or {}
+    prior = {key: provenance[key] for key in PRIOR_TRAINING_KEYS if key in provenance}
+    if "agent_steps" in prior and "segments" not in prior:  # trained before segments were kept
+        prior["segments"] = [{key: prior.get(key) for key in ("agent_steps", "updates", "wall_hours")}
+                             | {"init": provenance.get("init"), "seed": provenance.get("dqn_config", {}).get("seed")}]  # fmt: skip
+    return InitialisedNetwork(
+        checkpoint.network.train(),
+        list(range(len(actions))),
+        {
+            "init": "expert",
+            "init_checkpoint": path.name if path else None,
+            "init_checkpoint_sha256": checkpoint.sha256,
+            "prior_training": prior,
+        },
+    )
 
 
 def expert_network(network: nn.Module, output_indices: list[int]) -> nn.Module:

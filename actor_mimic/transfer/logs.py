@@ -30,6 +30,16 @@ def read_csv(path: str | Path) -> list[dict]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
+def training_curve(run_dir: str | Path, bin_steps: int = 10_000) -> list[list[float]]:
+    """The run's learning curve, small enough to travel in a checkpoint's metadata:
+    [[last agent step of the bin, mean return, episodes], ...] of the training episodes
+    (exploring policy, all environments) that ended in each bin of `bin_steps` agent steps."""
+    bins: dict[int, list[float]] = {}
+    for row in read_csv(Path(run_dir) / "episodes.csv"):
+        bins.setdefault(int(row["step"] - 1) // bin_steps, []).append(row["return"])
+    return [[(index + 1) * bin_steps, round(sum(r) / len(r), 3), len(r)] for index, r in sorted(bins.items())]
+
+
 class RunLogger:
     """Appends rows to the CSV logs of `run_dir` and mirrors them to TensorBoard."""
 

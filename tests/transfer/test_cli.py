@@ -87,3 +87,83 @@ def test_transfer_run_from_an_amn(capsys, tmp_path):
     meta = load_checkpoint(tmp_path / "r" / "expert.safetensors").metadata
     assert meta.num_actions == 4 and meta.provenance["init"] == "amn"
     assert meta.provenance["amn_variant"] == "policy"
+
+
+def test_init_expert_continues_the_expert_with_its_settings_and_history(capsys, tmp_path):
+    first = tmp_path / "first.safetensors"
+    status, _, err = run_cli(capsys, "--game", "breakout", "--run-dir", str(tmp_path / "r1"),
+                             "--export", str(first), *TINY, "--eval-every", "60", "--eval-steps", "20")  # fmt: skip
+    assert status == 0, err
+    before = load_checkpoint(first).metadata.provenance
+    # No --game, no --preset, no hyper-parameters: all come from the expert.
+    second = tmp_path / "second.safetensors"
+    status, out, err = run_cli(capsys, "--init-expert", str(first), "--run-dir", str(tmp_path / "r2"),
+                               "--steps", "80", "--final-eval-steps", "40", "--export", str(second),
+                               "--no-progress")  # fmt: skip
+    assert status == 0, err
+    after = load_checkpoint(second).metadata.provenance
+    assert after["init"] == "expert" and after["init_checkpoint"] == "first.safetensors"
+    changed = {"seed": before["dqn_config"]["seed"] + 1, "total_steps": 80,
+               "epsilon_start": before["dqn_config"]["epsilon_end"]}  # fmt: skip
+    assert after["dqn_config"] == before["dqn_config"] | changed
+    this_run = after["segments"][-1]
+    assert after["segments"][:-1] == before["segments"] and this_run["init"] == "expert"
+    assert after["agent_steps"] == before["agent_steps"] + this_run["agent_steps"]
+    assert after["updates"] == before["updates"] + this_run["updates"]
+    # The curve goes on from where the expert's ended.
+    assert after["evaluation_curve"][: len(before["evaluation_curve"])] == before["evaluation_curve"]
+    assert len(before["evaluation_curve"]) == 2 and before["evaluation_curve"][0][0] >= 60
+    assert after["evaluation_curve"][-1][0] > before["agent_steps"]  # this run's, offset by the prior steps
+    assert after["training_curve"][: len(before["training_curve"])] == before["training_curve"]
+    assert sum(episodes for _, _, episodes in after["training_curve"]) == after["episodes"]
+
+
+def test_init_expert_starts_from_the_experts_weights(tmp_path):
+    from actor_mimic.common.atari import AtariConfig
+    from actor_mimic.transfer.initialisation import network_from_expert
+
+    path = tmp_path / "e.safetensors"
+    status = main(["train-dqn", "--game", "breakout", "--run-dir", str(tmp_path / "r"), "--export", str(path), *TINY])
+    assert status == 0
+    expert = load_checkpoint(path)
+    init = network_from_expert(expert, AtariConfig("breakout"))
+    for name, tensor in expert.network.state_dict().items():
+        assert torch.equal(init.network.state_dict()[name], tensor), name
+    assert init.output_indices == [0, 1, 2, 3] and init.network.training
+    assert init.provenance["prior_training"]["agent_steps"] == expert.metadata.provenance["agent_steps"]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--game", "pong"], "plays breakout, not pong"),
+        (["--init", "x.safetensors"], "cannot be combined with --init"),
+        (["--noop-max", "0"], None),  # environment settings that keep the preprocessing are allowed
+    ],
+)
+def test_init_expert_refuses_mismatches(capsys, tmp_path, extra, message):
+    path = tmp_path / "e.safetensors"
+    assert main(["train-dqn", "--game", "breakout", "--run-dir", str(tmp_path / "r"), "--export", str(path), *TINY]) == 0
+    capsys.readouterr()
+    status, _, err = run_cli(capsys, "--init-expert", str(path), "--run-dir", str(tmp_path / "r2"), *extra, *TINY)
+    if message is None:
+        assert status == 0, err
+    else:
+        assert status == 2 and err.count("\n") == 1 and message in err
+
+
+def test_init_expert_refuses_an_amn(capsys, tmp_path):
+    make_amn(tmp_path / "amn.safetensors")
+    status, _, err = run_cli(capsys, "--init-expert", str(tmp_path / "amn.safetensors"),
+                             "--run-dir", str(tmp_path / "r"), *TINY)  # fmt: skip
+    assert status == 2 and "needs an expert checkpoint" in err and "use --init" in err
+
+
+def test_training_curve_bins_the_logged_episodes(tmp_path):
+    from actor_mimic.transfer.logs import training_curve
+
+    (tmp_path / "episodes.csv").write_text(
+        "step,env,return,length,wall_seconds\n5,0,1.0,5,0.1\n10,1,3.0,10,0.2\n11,0,-2.0,6,0.3\n30,1,4.0,20,0.4\n"
+    )
+    assert training_curve(tmp_path, bin_steps=10) == [[10, 2.0, 2], [20, -2.0, 1], [30, 4.0, 1]]
+    assert training_curve(tmp_path / "missing") == []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
+import shutil
 
 import pytest
 
@@ -51,10 +53,41 @@ def test_amn_transfer_runs_both_variants_with_the_same_seeds(tmp_path, capsys):
             row = next(r for r in csv.DictReader(handle) if r["variant"] == variant and r["block"] == "1")
         assert float(row["mean"]) == pytest.approx(sum(first_block) / len(first_block))
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # Running it again skips the finished runs and rewrites the same table.
+    # Running it again skips the finished runs and rewrites the same table, also on a
+    # machine that has only the small files (no learner checkpoints).
     table = (out / "table.md").read_text()
     assert main(argv) == 0
     assert (out / "table.md").read_text() == table
+    for variant in ("random", "amn-policy"):
+        finished = json.loads((out / variant / "seed0" / "finished.json").read_text())
+        assert (finished["variant"], finished["seed"], finished["agent_steps"]) == (variant, 0, 120)
+        shutil.rmtree(out / variant / "seed0" / "checkpoint")
+    assert main(argv) == 0
+    assert (out / "table.md").read_text() == table
+    assert not (out / "random" / "seed0" / "checkpoint").exists()
+
+
+def test_wall_clock_limit_stops_the_experiment_and_the_same_command_continues(tmp_path, capsys):
+    make_amn(tmp_path / "policy.safetensors", provenance={"feature_regression": False})
+    out = tmp_path / "exp"
+    argv = [
+        "transfer", "--game", "breakout", "--amn", str(tmp_path / "policy.safetensors"),
+        "--out-dir", str(out), "--seeds", "0", "1", "--steps", "80", "--block-size", "40",
+        "--preset", "cheap", "--num-envs", "2", "--learning-starts", "40", "--replay-capacity", "200",
+        "--batch-size", "4", "--eval-every", "40", "--eval-steps", "16", "--eval-num-envs", "2",
+        "--no-progress",
+    ]  # fmt: skip
+    assert main([*argv, "--max-wall-minutes", "0.00001"]) == 0
+    assert "run the same command again" in capsys.readouterr().out
+    # Stopped inside the first run (seed 0, random): saved, not finished, nothing else started.
+    assert (out / "random" / "seed0" / "checkpoint").is_dir()
+    assert not (out / "random" / "seed0" / "finished.json").exists()
+    assert not (out / "amn-policy").exists()
+    assert main(argv) == 0
+    assert "run the same command again" not in capsys.readouterr().out
+    for variant in ("random", "amn-policy"):
+        for seed in (0, 1):
+            assert json.loads((out / variant / f"seed{seed}" / "finished.json").read_text())["agent_steps"] == 80
 
 
 def test_transfer_refuses_repeated_seeds(tmp_path, capsys):

@@ -1,0 +1,349 @@
+"""Write results/README.md, its CSV tables and PNG plots from what reproduce.sh produced.
+
+    python results/report.py --work runs/results --transfer results/transfer/road_runner --out results
+
+Every number in the README comes from a file: experts/*.json (the zoo), the work folder's
+stores.json (`amn dataset info --json`), eval/<name>/evaluation.json (`amn evaluate`), the
+AMNs' Lightning metrics.csv (held-out agreement and KL), compute.txt (seconds per stage) and
+the transfer experiment's curves.csv/table.csv. Error bars are standard errors over episodes
+(evaluation) or the range over seeds (transfer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+VARIANTS = {  # name in the work folder -> how the tables call it
+    "policy-tau1": "AMN-policy, tau 1",
+    "feature-tau1": "AMN-feature, tau 1",
+    "policy-tau0.01": "AMN-policy, tau 0.01",
+    "feature-tau0.01": "AMN-feature, tau 0.01",
+}
+ROUNDS = {"round-none": "expert data only", "round-r1": "plus one student-acts round"}
+
+
+# --- reading ------------------------------------------------------------------------------
+def standard_error(std: float, episodes: int) -> float:
+    return std / math.sqrt(episodes) if episodes > 0 else float("nan")
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def evaluation_runs(work: Path, name: str) -> dict[str, dict]:
+    """game -> the evaluation of `name` (an AMN variant, or "experts") on that game."""
+    path = work / "eval" / name / "evaluation.json"
+    if not path.exists():
+        return {}
+    return {run["game"]: run for run in json.loads(path.read_text())["runs"]}
+
+
+def held_out_metrics(work: Path, name: str) -> dict[str, dict]:
+    """game -> {"agreement", "kl"} of the AMN's last validation on held-out episodes."""
+    fits = sorted((work / "amn" / name).glob("distill/version_*/metrics.csv"))
+    fits = [f for f in fits if (f.parent / "amn.safetensors").exists()]
+    if not fits:
+        return {}
+    last: dict[str, dict] = {}
+    for row in read_rows(fits[-1]):
+        for key, value in row.items():
+            parts = key.split("/")
+            if len(parts) == 3 and parts[0] == "val" and value != "":
+                last.setdefault(parts[1], {})[parts[2]] = float(value)
+    return last
+
+
+def naive_bytes(num_actions: int, hidden_size: int, screen_size: int = 84, stack: int = 4) -> int:
+    """A transition stored naively: the stacked uint8 frames, float32 Q-values and activations
+    (benchmarks/bench_size.py's definition)."""
+    return stack * screen_size * screen_size + 4 * num_actions + 4 * hidden_size
+
+
+# --- tables -------------------------------------------------------------------------------
+def zoo_table(expert_files: list[Path]) -> list[dict]:
+    rows = []
+    for path in expert_files:
+        document = json.loads(path.read_text())
+        expert, random_policy, training = document["expert"], document["random_policy"], document["training"]
+        if random_policy["mean"] > 0:
+            criterion, passed = "mean >= 2x random", expert["mean"] >= 2 * random_policy["mean"]
+        else:
+            criterion, passed = "mean >= random + 10", expert["mean"] >= random_policy["mean"] + 10
+        rows.append({
+            "game": document["game"], "agent_steps": training["agent_steps"],
+            "wall_hours": training["wall_hours"], "runs": len(training.get("segments", [])) or 1,
+            "expert_mean": expert["mean"], "expert_se": standard_error(expert["std"], expert["num_episodes"]),
+            "expert_episodes": expert["num_episodes"], "random_mean": random_policy["mean"],
+            "random_se": standard_error(random_policy["std"], random_policy["num_episodes"]),
+            "random_episodes": random_policy["num_episodes"], "eval_steps": expert["steps"],
+            "criterion": criterion, "passed": passed,
+        })  # fmt: skip
+    return rows
+
+
+def datasets_table(work: Path) -> list[dict]:
+    path = work / "stores.json"
+    if not path.exists():
+        return []
+    rows = []
+    for store in json.loads(path.read_text())["stores"]:
+        naive = naive_bytes(len(store["action_set"]), store["hidden_size"])
+        per_step = store["bytes_on_disk"] / max(store["steps"], 1)
+        rows.append({
+            "game": store["game"], "transitions": store["steps"], "episodes": store["episodes"],
+            "return_mean": store["return_mean"], "behaviour": store["behaviour"],
+            "bytes_on_disk": store["bytes_on_disk"], "bytes_per_transition": per_step,
+            "times_smaller_than_naive": naive / per_step, "compression": store["compression"],
+        })  # fmt: skip
+    return rows
+
+
+def multitask_table(work: Path, names: dict[str, str]) -> list[dict]:
+    experts = evaluation_runs(work, "experts")
+    rows = []
+    for name, label in names.items():
+        amn, metrics = evaluation_runs(work, name), held_out_metrics(work, name)
+        for game, run in sorted(amn.items()):
+            expert = experts.get(game)
+            percent = 100 * run["mean"] / expert["mean"] if expert and expert["mean"] else float("nan")
+            rows.append({
+                "variant": label, "game": game,
+                "expert_mean": expert["mean"] if expert else float("nan"),
+                "expert_se": standard_error(expert["std"], expert["num_episodes"]) if expert else float("nan"),
+                "amn_mean": run["mean"], "amn_se": standard_error(run["std"], run["num_episodes"]),
+                "amn_episodes": run["num_episodes"], "amn_percent_of_expert": percent,
+                "held_out_agreement": metrics.get(game, {}).get("agreement", float("nan")),
+                "held_out_kl": metrics.get(game, {}).get("kl", float("nan")),
+            })  # fmt: skip
+    return rows
+
+
+def variant_summary(rows: list[dict]) -> list[dict]:
+    """Per variant: mean and minimum of AMN % of expert over games."""
+    summary = []
+    for label in dict.fromkeys(r["variant"] for r in rows):
+        percents = [r["amn_percent_of_expert"] for r in rows if r["variant"] == label]
+        summary.append({"variant": label, "mean_percent": sum(percents) / len(percents),
+                        "min_percent": min(percents), "games": len(percents)})  # fmt: skip
+    return summary
+
+
+def steps_to_reach(curves: list[dict], variant: str, target: float) -> int | None:
+    """First mean-over-seeds evaluation step at which `variant` scores >= target."""
+    runs: dict[str, list[dict]] = {}
+    for row in curves:
+        if row["variant"] == variant:
+            runs.setdefault(row["seed"], []).append(row)
+    length = min((len(r) for r in runs.values()), default=0)
+    for k in range(length):
+        group = [r[k] for r in runs.values()]
+        if sum(float(g["score"]) for g in group) / len(group) >= target:
+            return round(sum(int(g["step"]) for g in group) / len(group))
+    return None
+
+
+def transfer_summary(transfer: Path) -> list[dict]:
+    """Per AMN variant: steps to reach the random-init DQN's final score, as % of its steps."""
+    if not (transfer / "curves.csv").exists():
+        return []
+    curves = read_rows(transfer / "curves.csv")
+    random_runs: dict[str, list[dict]] = {}
+    for row in curves:
+        if row["variant"] == "random":
+            random_runs.setdefault(row["seed"], []).append(row)
+    if not random_runs:
+        return []
+    final = sum(float(r[-1]["score"]) for r in random_runs.values()) / len(random_runs)
+    final_step = round(sum(int(r[-1]["step"]) for r in random_runs.values()) / len(random_runs))
+    rows = []
+    for variant in dict.fromkeys(r["variant"] for r in curves):
+        step = steps_to_reach(curves, variant, final)
+        seeds = len({r["seed"] for r in curves if r["variant"] == variant})
+        rows.append({"variant": variant, "seeds": seeds, "random_final_score": final,
+                     "steps_to_reach_it": step, "percent_of_random_steps":
+                     100 * step / final_step if step is not None else float("nan")})  # fmt: skip
+    return rows
+
+
+def compute_table(work: Path) -> list[dict]:
+    path = work / "compute.txt"
+    if not path.exists():
+        return []
+    totals: dict[str, float] = {}
+    for line in path.read_text().splitlines():
+        name, seconds = line.rsplit(" ", 1)
+        totals[name] = totals.get(name, 0) + float(seconds)
+    return [{"stage": name, "minutes": seconds / 60} for name, seconds in totals.items()]
+
+
+# --- writing ------------------------------------------------------------------------------
+def write_csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def markdown(rows: list[dict], columns: dict[str, str]) -> str:
+    """A markdown table of `rows`: column key -> header; floats printed compactly."""
+    if not rows:
+        return "_not run yet_\n"
+
+    def cell(value) -> str:
+        if isinstance(value, bool):
+            return "yes" if value else "**no**"
+        if isinstance(value, float):
+            return "-" if math.isnan(value) else f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+        return "-" if value is None else str(value)
+
+    lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row[key]) for key in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot_multitask(path: Path, rows: list[dict]) -> None:
+    games = sorted({r["game"] for r in rows})
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    figure, axes = plt.subplots(figsize=(7, 3.8))
+    width = 0.8 / max(len(variants), 1)
+    for i, label in enumerate(variants):
+        values = {r["game"]: r for r in rows if r["variant"] == label}
+        x = [g + i * width for g in range(len(games))]
+        heights = [values[g]["amn_percent_of_expert"] if g in values else 0 for g in games]
+        errors = [100 * values[g]["amn_se"] / values[g]["expert_mean"] if g in values and values[g]["expert_mean"]
+                  else 0 for g in games]  # fmt: skip
+        axes.bar(x, heights, width, yerr=errors, capsize=2, label=label)
+    axes.axhline(100, color="black", linewidth=1, linestyle="--")
+    axes.set_xticks([g + 0.4 - width / 2 for g in range(len(games))], games)
+    axes.set_ylabel("AMN mean score, % of expert")
+    axes.set_title("one AMN for all source games (error bars: s.e. over episodes)")
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, required=True, help="reproduce.sh's work folder")
+    parser.add_argument("--transfer", type=Path, required=True, help="the transfer experiment's --out-dir")
+    parser.add_argument("--out", type=Path, required=True, help="where README.md, CSV and PNG go")
+    parser.add_argument("--experts", type=Path, default=Path("experts"))
+    args = parser.parse_args()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    zoo = zoo_table(sorted(args.experts.glob("*.json")))
+    datasets = datasets_table(args.work)
+    multitask = multitask_table(args.work, VARIANTS)
+    rounds = multitask_table(args.work, ROUNDS)
+    transfer = transfer_summary(args.transfer)
+    compute = compute_table(args.work)
+    tables = {"zoo": zoo, "datasets": datasets, "multitask": multitask,
+              "multitask_summary": variant_summary(multitask) if multitask else [],
+              "rounds": rounds, "transfer_summary": transfer, "compute": compute}  # fmt: skip
+    for name, rows in tables.items():
+        write_csv(out / f"{name}.csv", rows)
+    if multitask:
+        plot_multitask(out / "multitask.png", multitask)
+    transfer_table = args.transfer / "table.md"
+    if (args.transfer / "curves.png").exists() and args.transfer.resolve() != out.resolve():
+        shutil.copy(args.transfer / "curves.png", out / "transfer.png")
+    (out / "README.md").write_text(
+        render(tables, transfer_table.read_text() if transfer_table.exists() else "_not run yet_\n", args.transfer, out)
+    )
+    print(f"wrote {out / 'README.md'}")
+
+
+def render(tables: dict, transfer_table: str, transfer_dir: Path, out: Path) -> str:
+    curves_png = transfer_dir / "curves.png"
+    curves_link = f"![transfer curves]({curves_png.relative_to(out) if curves_png.is_relative_to(out) else 'transfer.png'})"
+    return "\n".join([
+        "# Results: Actor-Mimic at CPU scale",
+        "",
+        "Generated by `results/report.py` from the runs of `bash results/reproduce.sh` (every",
+        "stage skips what it finished, so the same command resumes). Edit the script, not this file.",
+        "",
+        "## 1. The expert zoo",
+        "Each expert against a uniformly random policy under the same protocol (epsilon 0.05, full",
+        "games, up to 30 no-op starts, the same step budget and seed). Plots: `experts/<game>.png`.",
+        "",
+        markdown(tables["zoo"], {"game": "game", "agent_steps": "agent steps", "wall_hours": "hours",
+                                 "expert_mean": "expert mean", "expert_se": "s.e.",
+                                 "random_mean": "random mean", "random_se": "s.e.",
+                                 "eval_steps": "eval steps", "criterion": "criterion", "passed": "passed"}),
+        "## 2. Teacher datasets",
+        "One store per source game, the expert acting (epsilon 0.05) and labelling every step.",
+        "",
+        markdown(tables["datasets"], {"game": "game", "transitions": "transitions", "episodes": "episodes",
+                                      "return_mean": "mean return", "bytes_on_disk": "bytes on disk",
+                                      "bytes_per_transition": "B/transition",
+                                      "times_smaller_than_naive": "x smaller than naive",
+                                      "compression": "codec"}),
+        "## 3. The multitask table",
+        "One AMN (the experts' Nature network, 18 outputs) distilled from every source store, the",
+        "same number of updates for every variant. Agreement and KL(expert || AMN) are measured on",
+        "held-out episodes of the stores. ![multitask](multitask.png)",
+        "",
+        markdown(tables["multitask_summary"], {"variant": "variant", "mean_percent": "mean % of expert",
+                                               "min_percent": "lowest % of expert", "games": "games"}),
+        markdown(tables["multitask"], {"variant": "variant", "game": "game", "expert_mean": "expert",
+                                       "expert_se": "s.e.", "amn_mean": "AMN", "amn_se": "s.e.",
+                                       "amn_percent_of_expert": "AMN % of expert",
+                                       "held_out_agreement": "greedy agreement", "held_out_kl": "KL"}),
+        "## 4. Student-acts round against expert data only",
+        "Both continue the AMN-policy (tau 1) fit from its half-way checkpoint for the same number",
+        "of updates; one adds a round of stores in which the AMN acted (epsilon 0.1) and the",
+        "experts labelled.",
+        "",
+        markdown(tables["rounds"], {"variant": "data", "game": "game", "amn_mean": "AMN", "amn_se": "s.e.",
+                                    "amn_percent_of_expert": "AMN % of expert",
+                                    "held_out_agreement": "greedy agreement", "held_out_kl": "KL"}),
+        "## 5. Transfer",
+        "DQNs on a game that no expert and no AMN has seen: random initialisation against the",
+        "whole AMN (18-way head masked to the game's actions), same settings and seeds. Mean test",
+        "score per block of training steps (all evaluations of all seeds in the block):",
+        "",
+        transfer_table,
+        "Steps each variant needed to reach the random-init DQN's final score:",
+        "",
+        markdown(tables["transfer_summary"], {"variant": "variant", "seeds": "seeds",
+                                              "random_final_score": "random-init final score",
+                                              "steps_to_reach_it": "steps to reach it",
+                                              "percent_of_random_steps": "% of random-init's steps"}),
+        curves_link,
+        "",
+        "## 6. Compute on this machine (2 shared CPU cores)",
+        "",
+        markdown(tables["compute"], {"stage": "stage", "minutes": "minutes"}),
+        "Expert training: see the zoo's hours.",
+        "",
+        "## 7. What differs from the paper, and why",
+        "- **Budget**: experts trained for a few hundred thousand agent steps on a CPU (the paper:",
+        "  10M+ on a GPU); they are far weaker than the paper's, so the AMN imitates weaker policies.",
+        "- **Expert settings**: Adam, Double DQN and 3-step returns (`--preset cheap`), which learn",
+        "  more per step than the Nature DQN's RMSProp at this budget.",
+        "- **Data regime**: distillation reads stores the experts collected (Policy Distillation's",
+        "  regime); the paper's AMN acted while the experts labelled, measured here as rounds.",
+        "- **Scale**: fewer source games, fewer updates and shorter evaluations than the paper's",
+        "  125k test steps; transfer is measured over the paper's first 250k steps only.",
+        "",
+    ])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Regenerates every number and plot of results/README.md from the shipped experts.
+#
+#   bash results/reproduce.sh            # the CPU-scale experiment: hours; re-run to resume
+#   bash results/reproduce.sh --quick    # the whole chain at toy scale in minutes (a check)
+#
+# Stages (each skips what it already finished, so the script resumes after any stop):
+#   1. teacher stores: one per source game, its expert acting (epsilon 0.05) and labelling
+#   2. AMNs: AMN-policy (beta 0) and AMN-feature (beta 0.01), at tau 1 (the paper's) and a
+#      smaller tau, the same number of updates each
+#   3. evaluation: experts and AMNs in the real games, same protocol, same seeds
+#   4. student-acts round: the AMN acts (epsilon 0.1), the experts label, training resumes;
+#      against the expert-data-only AMN at an equal number of updates
+#   5. transfer: DQNs on a game no expert or AMN has seen, random init against AMN init
+#   6. results/README.md, its CSV tables and PNG plots (python results/report.py)
+# Work files go to runs/results (full) or runs/results-quick; only stage 6 writes to results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.venv/bin}
+SCALE=full
+[ "${1:-}" = "--quick" ] && SCALE=quick
+
+# Source games (each with a shipped expert in experts/) and the transfer target, which no
+# expert and no AMN has seen. MAX_WALL_MINUTES (default: none) bounds the transfer stage's
+# session; the same command continues it.
+read -r -a SOURCES <<< "${SOURCES:-breakout crazy_climber seaquest}"
+TARGET=${TARGET:-road_runner}
+MAX_WALL_MINUTES=${MAX_WALL_MINUTES:-0}
+if [ "$SCALE" = full ]; then
+  WORK=runs/results
+  TRANSFER_DIR=results/transfer/$TARGET  # small logs kept in git: finished runs carry over
+  COLLECT_STEPS=100000; DISTILL_STEPS=20000; EVAL_STEPS=30000
+  ROUND_STEPS=25000; ROUND_UPDATES=10000
+  TRANSFER_STEPS=250000; TRANSFER_BLOCK=50000; TRANSFER_EVAL_EVERY=25000; TRANSFER_EVAL_STEPS=10000
+  TRANSFER_SEEDS=(0 1 2)
+else
+  WORK=runs/results-quick
+  TRANSFER_DIR=$WORK/transfer/$TARGET
+  COLLECT_STEPS=3000; DISTILL_STEPS=200; EVAL_STEPS=2000
+  ROUND_STEPS=1000; ROUND_UPDATES=100
+  TRANSFER_STEPS=3000; TRANSFER_BLOCK=1000; TRANSFER_EVAL_EVERY=1000; TRANSFER_EVAL_STEPS=500
+  TRANSFER_SEEDS=(0)
+fi
+mkdir -p "$WORK"
+EXPERTS=()
+for game in "${SOURCES[@]}"; do EXPERTS+=("experts/$game.safetensors"); done
+timed() {  # timed NAME command...: runs the command, appends "NAME seconds" to the stage log
+  local name=$1 start=$SECONDS
+  shift
+  "$@"
+  echo "$name $((SECONDS - start))" >> "$WORK/compute.txt"
+}
+
+echo "== 1. teacher stores ($COLLECT_STEPS steps per game)"
+for game in "${SOURCES[@]}"; do
+  store="$WORK/stores/$game.zarr"
+  if [ -f "$WORK/stores/$game.done" ]; then continue; fi
+  timed "collect-$game" "$BIN/amn" collect --expert "experts/$game.safetensors" --out "$store" \
+    --steps "$COLLECT_STEPS" --num-envs 8 --seed 0 --no-progress --resume
+  touch "$WORK/stores/$game.done"
+done
+"$BIN/amn" dataset info "$WORK"/stores/*.zarr --json > "$WORK/stores.json"
+
+# The distillation config: every source game, its store, balanced minibatches.
+distill_config() {  # distill_config OUT_YAML STORE_SUFFIX...
+  local out=$1
+  shift
+  {
+    echo "torch_threads: 1"
+    echo "model: {architecture: nature_dqn, hidden_layer: fc, feature_transform: linear}"
+    echo "data:"
+    echo "  games:"
+    for game in "${SOURCES[@]}"; do
+      stores="$WORK/stores/$game.zarr"
+      for suffix in "$@"; do stores="$stores, $WORK/rounds/$game-$suffix.zarr"; done
+      echo "    - {game: $game, stores: [$stores]}"
+    done
+    echo "  weighting: balanced"
+    echo "  batch_size: 64"
+    echo "  val_fraction: 0.05"
+    echo "  num_workers: 0"
+    echo "trainer: {accelerator: cpu, max_epochs: -1, check_val_every_n_epoch: null, log_every_n_steps: 100}"
+  } > "$out"
+}
+distill_config "$WORK/distill.yaml"
+
+amn_of() { find "$WORK/amn/$1" -name amn.safetensors 2>/dev/null | sort | tail -n 1; }
+
+echo "== 2. AMNs ($DISTILL_STEPS updates each)"
+declare -A BETA=([policy]=0 [feature]=0.01)
+for variant in policy feature; do
+  for tau in 1 0.01; do
+    name="$variant-tau$tau"
+    if [ -n "$(amn_of "$name")" ]; then continue; fi
+    timed "distill-$name" "$BIN/amn" distill fit --config "$WORK/distill.yaml" \
+      --model.beta "${BETA[$variant]}" --model.tau "$tau" --trainer.max_steps "$DISTILL_STEPS" \
+      --trainer.val_check_interval "$((DISTILL_STEPS / 4))" \
+      --checkpoint.every_n_train_steps "$((DISTILL_STEPS / 2))" --checkpoint.save_top_k -1 \
+      --trainer.default_root_dir "$WORK/amn/$name"
+  done
+done
+
+echo "== 3. evaluation ($EVAL_STEPS steps per game and policy)"
+# Same protocol and seed for everyone; the experts once, each AMN on its own.
+evaluate() {  # evaluate NAME ARGS...: skipped when NAME's table exists
+  local name=$1
+  shift
+  [ -f "$WORK/eval/$name/evaluation.json" ] && return 0
+  timed "evaluate-$name" "$BIN/amn" evaluate "$@" --steps "$EVAL_STEPS" --num-envs 8 --seed 0 \
+    --out "$WORK/eval/$name" --no-progress
+}
+evaluate experts --experts "${EXPERTS[@]}"
+for name in policy-tau1 feature-tau1 policy-tau0.01 feature-tau0.01; do
+  evaluate "$name" --amn "$(amn_of "$name")"
+done
+
+echo "== 4. a student-acts round against expert data only, at equal updates"
+# Both continue the AMN-policy (tau 1) fit's half-way checkpoint for the same number of
+# updates: one on the expert-acts stores alone, one with the round's stores added.
+half=$((DISTILL_STEPS / 2))
+base_ckpt=$(find "$WORK/amn/policy-tau1" -name "*step=$half.ckpt" | sort | head -n 1)
+round_amn="$WORK/round-amn.safetensors"
+if [ ! -f "$round_amn" ]; then
+  "$BIN/amn" distill export "$base_ckpt" --out "$round_amn"
+fi
+if [ -z "$(amn_of round-r1)" ]; then
+  mkdir -p "$WORK/rounds"
+  for game in "${SOURCES[@]}"; do
+    store="$WORK/rounds/$game-r1.zarr"
+    [ -f "$WORK/rounds/$game-r1.done" ] && continue
+    timed "round-collect-$game" "$BIN/amn" collect --expert "experts/$game.safetensors" \
+      --behaviour "$round_amn" --behaviour-epsilon 0.1 --round r1 --out "$store" \
+      --steps "$ROUND_STEPS" --num-envs 8 --seed 1 --no-progress --resume
+    touch "$WORK/rounds/$game-r1.done"
+  done
+  distill_config "$WORK/distill-r1.yaml" r1
+  timed "round-fit" "$BIN/amn" distill fit --config "$WORK/distill-r1.yaml" --ckpt_path "$base_ckpt" \
+    --model.beta 0 --model.tau 1 --trainer.max_steps "$((half + ROUND_UPDATES))" \
+    --trainer.val_check_interval "$ROUND_UPDATES" --trainer.default_root_dir "$WORK/amn/round-r1"
+fi
+if [ -z "$(amn_of round-none)" ]; then
+  timed "round-baseline-fit" "$BIN/amn" distill fit --config "$WORK/distill.yaml" --ckpt_path "$base_ckpt" \
+    --model.beta 0 --model.tau 1 --trainer.max_steps "$((half + ROUND_UPDATES))" \
+    --trainer.val_check_interval "$ROUND_UPDATES" --trainer.default_root_dir "$WORK/amn/round-none"
+fi
+for name in round-r1 round-none; do
+  evaluate "$name" --amn "$(amn_of "$name")"
+done
+
+echo "== 5. transfer to $TARGET ($TRANSFER_STEPS steps, seeds ${TRANSFER_SEEDS[*]})"
+# The experts' DQN settings (experts/README.md), the same for every variant and seed. Two
+# processes share the work (one per core); a last call with every seed writes the table.
+transfer() {
+  "$BIN/amn" transfer --game "$TARGET" --preset cheap --steps "$TRANSFER_STEPS" \
+    --learning-starts 20000 --epsilon-decay-steps 100000 --target-update 2000 \
+    --eval-every "$TRANSFER_EVAL_EVERY" --eval-steps "$TRANSFER_EVAL_STEPS" \
+    --block-size "$TRANSFER_BLOCK" --checkpoint-minutes 15 --max-wall-minutes "$MAX_WALL_MINUTES" \
+    --amn "amn-policy=$(amn_of policy-tau1)" --amn "amn-feature=$(amn_of feature-tau1)" \
+    --no-progress --out-dir "$TRANSFER_DIR" "$@"
+}
+if [ "$SCALE" = quick ]; then
+  transfer --learning-starts 500 --epsilon-decay-steps 1000 --replay-capacity 5000 --seeds "${TRANSFER_SEEDS[@]}"
+else
+  transfer --seeds 0 2 > "$WORK/transfer-a.log" 2>&1 &
+  transfer --seeds 1 > "$WORK/transfer-b.log" 2>&1
+  wait
+  timed transfer-table transfer --seeds "${TRANSFER_SEEDS[@]}"
+fi
+
+echo "== 6. tables and plots"
+"$BIN/python" results/report.py --work "$WORK" --transfer "$TRANSFER_DIR" \
+  --out "$( [ "$SCALE" = full ] && echo results || echo "$WORK/report" )"
