@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+from contextlib import nullcontext
 import logging
 import time
 from pathlib import Path
@@ -39,7 +40,15 @@ from actor_mimic.collect.policies import (
     load_policy,
     resolve_environment,
 )
-from actor_mimic.collect.writer import BackgroundWriter, backend_name, check_out, open_writer
+from actor_mimic.collect.output import (
+    REPLACES_KEY,
+    aside_path,
+    backend_name,
+    check_out,
+    replacing_store,
+    will_replace,
+)
+from actor_mimic.collect.writer import BackgroundWriter, open_writer
 from actor_mimic.common.atari import action_set, make_vector_env
 from actor_mimic.common.store import step_fields
 from actor_mimic.errors import UserError
@@ -96,7 +105,7 @@ def collect(config: CollectConfig) -> Path | None:
     """
     config.validate()
     if config.record:
-        check_out(config)
+        check_out(config)  # the output location, before anything is read or written
     expert = load_policy(config.expert, "expert")
     atari = resolve_environment(expert, config.game, config.noop_max, config.sticky, config.frame_skip)
     behaviour = None
@@ -119,11 +128,14 @@ def collect(config: CollectConfig) -> Path | None:
         backend_name(config) if config.record else "zarr",
     )
     fields = step_fields(len(actions_of_game), labeller.hidden_size, atari.screen_size, config.q_dtype, config.hidden_dtype)
+    config.check_sizes(fields)
     expert_name = describe(expert, "expert")
+    if config.record and will_replace(config):
+        metadata[REPLACES_KEY] = aside_path(Path(config.out)).name
 
     venv = make_vector_env(atari, config.num_envs, num_threads=config.env_threads)
     try:
-        with stop_on_signals() as stop:
+        with stop_on_signals() as stop, replacing_store(config) if config.record else nullcontext():
             return _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fields, expert_name, stop)
     finally:
         venv.close()

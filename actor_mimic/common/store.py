@@ -116,11 +116,13 @@ class StoreWriter:
         chunk_len: int = 1024,
         compression: str = "zstd",
         backend: str | None = None,
-        overwrite: bool = False,
     ) -> StoreWriter:
-        """A new empty store at `path`. `metadata` is merged into the attribute document."""
+        """A new empty store at `path`. `metadata` is merged into the attribute document.
+
+        Never deletes anything: an existing `path` is refused (`amn collect --overwrite` sets
+        the old store aside first, see `actor_mimic.collect.output`)."""
         path = Path(path)
-        if path.exists() and not overwrite:
+        if path.exists() or path.is_symlink():
             raise UserError(
                 f"{path} already exists: pass --resume to continue it or --overwrite to replace it"
             )
@@ -130,8 +132,6 @@ class StoreWriter:
         if chunk_len < 1:
             raise UserError(f"chunk length must be positive, got {chunk_len}")
         codec = parse_compression(compression)
-        if path.exists():
-            _remove(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         store = open_backend(path, "w", backend or ("hdf5" if path.suffix in (".h5", ".hdf5") else "zarr"))
         fields = step_fields(num_actions, hidden_size, screen_size, q_dtype, hidden_dtype)
@@ -345,12 +345,3 @@ def _checked_attrs(attrs: dict | None, path: Path) -> dict:
             f"({SCHEMA_VERSION}); upgrade actor-mimic to read it"
         )
     return attrs
-
-
-def _remove(path: Path) -> None:
-    import shutil
-
-    if path.is_dir():
-        shutil.rmtree(path)
-    else:
-        path.unlink()

@@ -107,7 +107,7 @@ def test_bad_configs_exit_2_with_one_line(stores, tmp_path, capsys):
     config = write_config(tmp_path, stores)
     cases = [
         ([config, "--model.bogus", "1"], "unrecognized arguments: --model.bogus"),
-        ([config, "--torch_threads", "0"], "torch_threads must be at least 1"),
+        ([config, "--torch_threads", "0"], "torch_threads must be between 1 and"),
         ([config, "--model.tau", "0"], "tau must be positive"),
         ([config, "--data.weighting", "uniform"], "data.weighting must be one of"),
     ]
