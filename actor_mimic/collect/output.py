@@ -63,8 +63,11 @@ def check_out(config: CollectConfig) -> Path:
     path = Path(config.out) if config.out not in (None, "") else None
     backend = backend_name(config) if path is not None else "zarr"
     what = Output("teacher store", folder=(backend == "zarr"), is_ours=is_teacher_store)
-    if config.resume and path is not None and path.exists():
-        check_output(path, what, replace=True, replace_flag="--resume")
+    empty_folder = path is not None and path.is_dir() and not any(path.iterdir())
+    if config.resume and path is not None and (path.exists() or path.is_symlink()) and not empty_folder:
+        if path.is_symlink() or not is_teacher_store(path):
+            raise UserError(f"--out {shown(path)} exists and is not a teacher store: there is nothing to resume; "
+                            "choose another --out")  # fmt: skip
         return path
     hint = "pass --resume to continue it or --overwrite to replace it"
     path = check_output(config.out, what, replace=config.overwrite, exists_hint=hint)

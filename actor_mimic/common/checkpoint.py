@@ -171,10 +171,10 @@ def file_sha256(path: str | Path) -> str:
 CHECKPOINT_OUTPUT = Output("checkpoint", suffixes=(".safetensors",), is_ours=lambda path: is_checkpoint(path))
 
 
-def check_checkpoint_output(path, overwrite: bool = False, flag: str = "--out") -> Path:
+def check_checkpoint_output(path, overwrite: bool = False, flag: str = "--out", overwrite_flag: str = "--overwrite") -> Path:
     """Where a checkpoint may be written: a `.safetensors` path that is free, or (with
     `overwrite`) holds an actor-mimic checkpoint. Touches nothing (see `common.outputs`)."""
-    return check_output(path, dataclasses.replace(CHECKPOINT_OUTPUT, flag=flag), replace=overwrite)
+    return check_output(path, dataclasses.replace(CHECKPOINT_OUTPUT, flag=flag), overwrite, overwrite_flag)
 
 
 def is_checkpoint(path: str | Path) -> bool:

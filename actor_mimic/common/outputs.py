@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,11 @@ class Output:
     is_ours: Callable[[Path], bool] | None = None
 
 
+def an(noun: str) -> str:
+    """`noun` with its indefinite article."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def shown(path) -> str:
     """A path as messages show it: printable, on one line."""
     text = str(path)
@@ -81,25 +87,25 @@ def check_output(
         )
     target = Path(text)
     if target.name in ("", "..") or text.rstrip("/").endswith(("/.", "/..")):
-        raise UserError(f"{what.flag} {text} names a folder, not a {what.noun}: give its full name")
+        raise UserError(f"{what.flag} {text} names a folder, not {an(what.noun)}: give its full name")
     if what.suffixes and not target.name.endswith(what.suffixes):
-        raise UserError(f"{what.flag} {text}: a {what.noun}'s name must end in {' or '.join(what.suffixes)}")
+        raise UserError(f"{what.flag} {text}: {an(what.noun)}'s name must end in {' or '.join(what.suffixes)}")
     if Path.cwd().resolve().is_relative_to(target.resolve()):
-        raise UserError(f"{what.flag} {text} holds the current folder: it cannot be a {what.noun}")
+        raise UserError(f"{what.flag} {text} holds the current folder: it cannot be {an(what.noun)}")
     check_parent(target, what.flag)
     if not (target.exists() or target.is_symlink()):
         return target
     if what.folder is False and target.is_dir():
-        raise UserError(f"{what.flag} {text} is a folder; it must name a {what.noun} file")
+        raise UserError(f"{what.flag} {text} is a folder; it must name {an(what.noun)} file")
     if what.folder is True and not target.is_dir():
-        raise UserError(f"{what.flag} {text} is a file; it must name a {what.noun} folder")
+        raise UserError(f"{what.flag} {text} is a file; it must name {an(what.noun)} folder")
     if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
         return target  # an empty folder: nothing to lose
     if not replace:
         raise UserError(f"{text} already exists: {exists_hint or f'pass {replace_flag} to replace it'}")
     if target.is_symlink() or what.is_ours is None or not what.is_ours(target):
         raise UserError(
-            f"{text} exists and is not a {what.noun} written by actor-mimic: {replace_flag} only "
+            f"{text} exists and is not {an(what.noun)} written by actor-mimic: {replace_flag} only "
             f"replaces those; move it away or choose another {what.flag}"
         )
     return target
@@ -118,8 +124,7 @@ def check_folder(path, flag: str, noun: str = "output folder") -> Path:
     if target.exists() and not target.is_dir():
         raise UserError(f"{flag} {text} is a file; it must name a folder (the {noun})")
     if target.is_dir():
-        if not os.access(target, os.W_OK | os.X_OK):
-            raise UserError(f"{flag} {text}: cannot write in it (permission denied)")
+        check_writable(target, flag, target)
     else:
         check_parent(target, flag)
     return target
@@ -134,8 +139,18 @@ def check_parent(target: Path, flag: str) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise UserError(f"{flag} {shown(target)}: {shown(parent)} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{flag} {shown(target)}: cannot write in {shown(parent)} (permission denied)")
+    check_writable(parent, flag, target)
+
+
+def check_writable(folder: Path, flag: str, target: Path) -> None:
+    """Can this process create files in `folder`? Asked of the file system itself (an
+    anonymous temporary file, gone when closed), since permission bits do not tell it for
+    root, read-only mounts or access control lists."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UserError(f"{flag} {shown(target)}: cannot write in {shown(folder)} ({error.strerror or error})") from None
 
 
 def make_parents(folder: Path) -> list[Path]:

@@ -23,6 +23,7 @@ accelerator this machine lacks) is a one-line error.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import warnings
 
@@ -98,7 +99,8 @@ def _lightning_cli(argv: list[str]):
                 check_folder(root, "--trainer.default_root_dir", "log folder")  # each run adds version_N
             export = self._get(self.config, "export")
             if export is not None and export.get("path"):
-                check_checkpoint_output(export["path"], bool(export.get("overwrite")), "--export.path")
+                check_checkpoint_output(export["path"], bool(export.get("overwrite")), "--export.path",
+                                        "--export.overwrite true")  # fmt: skip
 
         def instantiate_trainer(self, **kwargs):
             trainer_config = self._get(self.config_init, "trainer", default={})
@@ -108,6 +110,8 @@ def _lightning_cli(argv: list[str]):
 
     # TensorBoard creates the shared log folder first; the CSV logger would warn about it.
     warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
+    # "Seed set to N" on stderr would precede every one-line error; the seed is in config.yaml.
+    logging.getLogger("lightning_fabric.utilities.seed").setLevel(logging.WARNING)
     return DistillCLI(
         ActorMimic,
         TeacherDataModule,
@@ -163,8 +167,12 @@ def _one_line(message: str) -> str:
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     if not lines:
         return "invalid arguments: see `amn distill fit --help`"
-    head = lines[0].rstrip(":")
-    return f"{head} (see `amn distill fit --help` or --print_config for the valid keys)"
+    head = lines[0]
+    if head.endswith(":") and len(lines) > 1:  # 'Parser key "model.tau":' then the reason
+        head = f"{head} {lines[1].lstrip('- ')}"
+    if len(head) > 300:
+        head = head[:297] + "..."
+    return f"{head.rstrip(':')} (see `amn distill fit --help` or --print_config for the valid keys)"
 
 
 def _own_subcommand(name: str, argv: list[str]) -> int:

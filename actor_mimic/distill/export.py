@@ -12,6 +12,7 @@ exported; the AMN alone is what plays and what initialises a transfer DQN.
 from __future__ import annotations
 
 import inspect
+import pickle
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -90,7 +91,12 @@ def _read_lightning_checkpoint(path: str | Path, flag: str = "checkpoint") -> di
         raise UserError(f"{flag} {path}: Lightning checkpoint does not exist")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises UnpicklingError, RuntimeError, ... for bad files
+    except pickle.UnpicklingError:  # what weights_only refuses: objects only code can rebuild
+        raise UserError(
+            f"{path}: not a loadable Lightning checkpoint (it holds objects that only unpickling "
+            "code could rebuild, and actor-mimic never runs code from a file)"
+        ) from None
+    except Exception as error:  # torch raises RuntimeError, EOFError, ... for other bad files
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"{path}: not a loadable Lightning checkpoint ({first_line})") from None
 

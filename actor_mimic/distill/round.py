@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from actor_mimic.distill.export import check_lightning_checkpoint, load_lightning_checkpoint_step
     from actor_mimic.distill.tasks import GameStores, describe_tasks
 
+    check_lightning_checkpoint(args.ckpt_path, "--ckpt_path")  # a local file, read without unpickling code
     check_whole(args.more_steps, "--more-steps", 1)
     check_whole(args.steps, "--steps", 1)
     check_real(args.epsilon, "--epsilon", 0.0, 1.0)
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     tasks = describe_tasks([GameStores(e["game"], list(e.get("stores") or [])) for e in games])
     for game in tasks["games"]:
         _check_same_expert(game, experts[game], tasks)
-    trained_step = load_lightning_checkpoint_step(check_lightning_checkpoint(args.ckpt_path, "--ckpt_path"))
+    trained_step = load_lightning_checkpoint_step(args.ckpt_path)
     read_metadata(args.amn)
 
     # Every output of the round is checked before the first store is collected.
