@@ -50,6 +50,7 @@ from actor_mimic.collect.output import (
 )
 from actor_mimic.collect.writer import BackgroundWriter, open_writer
 from actor_mimic.common.atari import action_set, make_vector_env
+from actor_mimic.common.outputs import remove
 from actor_mimic.common.store import step_fields
 from actor_mimic.errors import UserError
 
@@ -282,18 +283,9 @@ def _what_was_kept(writer, resumed: bool, out) -> str:
     if writer is None:
         return "nothing was written"
     if writer.num_steps == 0 and not resumed:
-        _remove_store(Path(out))
+        remove(Path(out))
         return "nothing was written"
     return f"{out} keeps the {writer.num_steps} steps stored before it, marked incomplete"
-
-
-def _remove_store(path: Path) -> None:
-    import shutil
-
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
 
 
 def _done(writer, budget: Budget, kind: str) -> int:

@@ -57,6 +57,9 @@ class CollectConfig:
                      holds its running episode in memory (~9 KB per step with float32 fc
                      activations), so memory grows with num_envs x episode length
     shard            (index, count): this process collects shard `index` of `count`
+    resume           continue the store at `out` (a missing store is started)
+    overwrite        replace the teacher store at `out` (nothing else): it is kept as
+                     NAME.previous.SUFFIX until the new store is complete (collect/output.py)
     record           False plays the same rollout without storing anything (benchmarks)
     env_threads      threads of ale-py's vector env (0: its default); torch_threads: torch's
     """

@@ -30,7 +30,7 @@ import torch
 from actor_mimic.common.atari import NUM_ALE_ACTIONS, canonical_game
 from actor_mimic.common.checkpoint import Checkpoint, load_checkpoint
 from actor_mimic.common.evaluation import evaluate
-from actor_mimic.common.limits import check_device, check_num_envs, check_real, check_seed, check_whole
+from actor_mimic.common.limits import check_device, check_memory, check_num_envs, check_real, check_seed, check_whole
 from actor_mimic.common.outputs import Output, check_folder, check_output, write_text
 from actor_mimic.errors import UserError
 
@@ -111,7 +111,10 @@ def _check_arguments(args: argparse.Namespace, steps: int | None) -> None:
     check_real(args.epsilon, "--epsilon", 0.0, 1.0)
     check_num_envs(args.num_envs)
     check_seed(args.seed)
-    check_whole(args.video_steps, "--video-steps", 1, 1_000_000)
+    # A whole game is at most 108,000 frames: 27,000 agent steps at frame skip 4.
+    check_whole(args.video_steps, "--video-steps", 1, 27_000)
+    if args.video:  # every frame of a GIF is held in memory, in colour, before it is written
+        check_memory(2 * args.video_steps * 210 * 160 * 3, f"--video-steps {args.video_steps}", "lower --video-steps")
     check_device(args.device)
     if args.out:
         check_folder(args.out, "--out", "results folder")

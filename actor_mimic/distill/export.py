@@ -159,6 +159,12 @@ class ExportAMN(pl.Callback):
             return Path(self.path)
         return Path(trainer.log_dir or trainer.default_root_dir) / EXPORT_NAME
 
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: ActorMimic) -> None:
+        """Refuse an export path that is taken now, not after hours of training."""
+        target = self.target(trainer)  # on every rank: trainer.log_dir is a collective under DDP
+        if trainer.is_global_zero:
+            check_checkpoint_output(target, self.overwrite, "--export.path", "--export.overwrite true")
+
     def on_fit_end(self, trainer: pl.Trainer, pl_module: ActorMimic) -> None:
         target = self.target(trainer)  # on every rank: trainer.log_dir is a collective under DDP
         if trainer.is_global_zero:  # one writer

@@ -47,6 +47,14 @@ def test_export_from_the_lightning_checkpoint_matches_the_fit_export(first_fit, 
         assert torch.equal(exported.network.state_dict()[name], tensor)
     assert exported.metadata.provenance["global_step"] == 6
     assert exported.metadata.action_sets == at_fit_end.metadata.action_sets
+    # An existing checkpoint is replaced only with --overwrite; anything else never.
+    export = ["distill", "export", str(run / "checkpoints" / "last.ckpt"), "--out"]
+    assert main([*export, str(out)]) == 2
+    assert main([*export, str(out), "--overwrite"]) == 0
+    notes = tmp_path / "notes.safetensors"
+    notes.write_text("my notes")
+    assert main([*export, str(notes), "--overwrite"]) == 2 and notes.read_text() == "my notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported.safetensors", "notes.safetensors"]
 
 
 def test_resume_continues_from_the_checkpoint_and_validate_runs(first_fit, stores):
