@@ -18,6 +18,7 @@ from actor_mimic.common.limits import (
     check_num_envs,
     check_real,
     check_seed,
+    check_steps,
     check_whole,
     check_workers,
     format_bytes,
@@ -102,6 +103,7 @@ class CollectConfig:
         target = self.steps if self.steps is not None else self.episodes
         if isinstance(target, bool) or not isinstance(target, int) or target < 1:
             raise UserError(f"the target must be a positive whole number, got {target!r}")
+        check_steps(target, f"--{self.target_kind}")
         if self.record and self.out is None:
             raise UserError("--out is required: where to write the teacher store")
         check_real(self.epsilon, "epsilon", 0.0, 1.0)

@@ -6,6 +6,7 @@ terabytes allocated, minutes spent creating environments, or a traceback deep in
 
 - whole numbers are ints (not bools, not floats) within a stated range: `check_whole`;
 - real numbers are finite (no NaN, no infinity) within a stated range: `check_real`;
+- step and episode counts lie in 1..MAX_STEPS (10**12);
 - seeds lie in 0..MAX_SEED: ale-py seeds environment i of a vector env with seed + i in a
   32-bit signed int, and Lightning's seed_everything takes 0..2**32-1; 2**30 leaves room;
 - parallel environments: at most MAX_NUM_ENVS per process;
@@ -22,6 +23,7 @@ import os
 from actor_mimic.errors import UserError
 
 MAX_SEED = 2**30 - 1
+MAX_STEPS = 10**12  # agent steps or episodes asked of any command: years of play, not an overflow
 MAX_NUM_ENVS = 256
 GIB = 1 << 30
 
@@ -61,6 +63,10 @@ def check_real(
             raise UserError(f"{name} must be {'below' if high_open else 'at most'} {high:g}, got {value:g}")
         raise UserError(f"{name} must lie in [{low:g}, {high:g}{')' if high_open else ']'}, got {value:g}")
     return float(value)
+
+
+def check_steps(value, name: str) -> int:
+    return check_whole(value, name, 1, MAX_STEPS)
 
 
 def check_seed(value, name: str = "--seed") -> int:

@@ -30,7 +30,15 @@ import torch
 from actor_mimic.common.atari import NUM_ALE_ACTIONS, canonical_game
 from actor_mimic.common.checkpoint import Checkpoint, load_checkpoint
 from actor_mimic.common.evaluation import evaluate
-from actor_mimic.common.limits import check_device, check_memory, check_num_envs, check_real, check_seed, check_whole
+from actor_mimic.common.limits import (
+    check_device,
+    check_memory,
+    check_num_envs,
+    check_real,
+    check_seed,
+    check_steps,
+    check_whole,
+)
 from actor_mimic.common.outputs import Output, check_folder, check_output, write_text
 from actor_mimic.errors import UserError
 
@@ -105,9 +113,9 @@ def run(args: argparse.Namespace) -> int:
 def _check_arguments(args: argparse.Namespace, steps: int | None) -> None:
     """Everything the command line says, before any checkpoint is loaded or game played."""
     if steps is not None:
-        check_whole(steps, "--steps", 1)
+        check_steps(steps, "--steps")
     if args.episodes is not None:
-        check_whole(args.episodes, "--episodes", 1, 1_000_000)
+        check_steps(args.episodes, "--episodes")
     check_real(args.epsilon, "--epsilon", 0.0, 1.0)
     check_num_envs(args.num_envs)
     check_seed(args.seed)

@@ -49,14 +49,14 @@ def run(args: argparse.Namespace) -> int:
     from actor_mimic.collect import CollectConfig, collect
     from actor_mimic.common.checkpoint import read_metadata
     from actor_mimic.distill import cli
-    from actor_mimic.common.limits import check_num_envs, check_real, check_seed, check_whole
+    from actor_mimic.common.limits import check_num_envs, check_real, check_seed, check_steps
     from actor_mimic.common.outputs import Output, check_folder, check_output, write_text
     from actor_mimic.distill.export import check_lightning_checkpoint, load_lightning_checkpoint_step
     from actor_mimic.distill.tasks import GameStores, describe_tasks
 
     check_lightning_checkpoint(args.ckpt_path, "--ckpt_path")  # a local file, read without unpickling code
-    check_whole(args.more_steps, "--more-steps", 1)
-    check_whole(args.steps, "--steps", 1)
+    check_steps(args.more_steps, "--more-steps")
+    check_steps(args.steps, "--steps")
     check_real(args.epsilon, "--epsilon", 0.0, 1.0)
     check_seed(args.seed)
     check_num_envs(args.num_envs)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from actor_mimic.common.atari import AtariConfig, action_set
 from actor_mimic.common.checkpoint import check_checkpoint_output
-from actor_mimic.common.limits import check_whole
+from actor_mimic.common.limits import check_steps
 from actor_mimic.common.outputs import Output, check_folder, check_output
 from actor_mimic.errors import UserError
 from actor_mimic.transfer import run_state
@@ -171,7 +171,7 @@ def _start(args: argparse.Namespace, overrides: dict) -> DQNLearner:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_whole(args.final_eval_steps, "--final-eval-steps", 1)
+    check_steps(args.final_eval_steps, "--final-eval-steps")
     overrides = hyper_parameter_overrides(args)
     has_checkpoint = run_state.checkpoint_dir(args.run_dir) is not None if args.run_dir else False
     if has_checkpoint and not args.resume:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from actor_mimic.common.atari import settings_from_dict
 from actor_mimic.common.limits import (
+    MAX_STEPS,
     check_field_types,
     check_num_envs,
     check_real,
@@ -92,7 +93,7 @@ class DQNConfig:
             "replay_capacity", "eval_every", "eval_steps",
         )  # fmt: skip
         for name in positive:
-            check_whole(getattr(self, name), flag(name), 1)
+            check_whole(getattr(self, name), flag(name), 1, MAX_STEPS)
         check_num_envs(self.num_envs, flag("num_envs"))
         check_num_envs(self.eval_num_envs, flag("eval_num_envs"))
         check_workers(self.env_threads, flag("env_threads"), low=1)
@@ -109,8 +110,8 @@ class DQNConfig:
         check_real(self.max_wall_minutes, "--max-wall-minutes", low=0.0)
         for name in ("epsilon_start", "epsilon_end", "eval_epsilon"):
             check_real(getattr(self, name), flag(name), 0.0, 1.0)
-        check_whole(self.learning_starts, "--learning-starts", 0)
-        check_whole(self.epsilon_decay_steps, "--epsilon-decay-steps", 0)
+        check_whole(self.learning_starts, "--learning-starts", 0, MAX_STEPS)
+        check_whole(self.epsilon_decay_steps, "--epsilon-decay-steps", 0, MAX_STEPS)
         per_env = self.replay_capacity // self.num_envs
         if per_env < self.n_step + 8:
             raise UserError(

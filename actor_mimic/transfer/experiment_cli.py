@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from actor_mimic.common.limits import check_seed, check_whole
+from actor_mimic.common.limits import check_seed, check_steps
 from actor_mimic.common.outputs import Output, check_folder, check_output
 from actor_mimic.errors import UserError
 from actor_mimic.transfer.cli import (
@@ -53,7 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_whole(args.block_size, "--block-size", 1)
+    check_steps(args.block_size, "--block-size")
     for seed in args.seeds:
         check_seed(seed, "--seeds")
     if len(set(args.seeds)) != len(args.seeds):

@@ -26,7 +26,7 @@ def run_cli(capsys, *argv):
     "argv, message",
     [
         (["--game", "breakoot"], "unknown Atari game 'breakoot': did you mean breakout"),
-        (["--game", "breakout", "--steps", "0"], "--steps must be 1 or more"),
+        (["--game", "breakout", "--steps", "0"], "--steps must be between 1 and"),
         (["--game", "breakout", "--optimizer", "sgd"], "--optimizer must be one of"),
         (["--game", "breakout", "--fresh-head"], "--fresh-head only applies with --init"),
         (["--game", "breakout", "--export", "x.pt"], "must end in .safetensors"),
