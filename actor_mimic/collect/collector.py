@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from contextlib import nullcontext
 import logging
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np

@@ -40,17 +40,13 @@ def backend_name(config: CollectConfig) -> str:
 def is_teacher_store(path: Path) -> bool:
     """True if `path` is a teacher store (its attribute document names the schema)."""
     from actor_mimic.common.store import SCHEMA
-    from actor_mimic.common.store_backends import open_backend
 
-    try:
-        backend = open_backend(path, "r")
-        try:
-            attrs = backend.read_attrs()
-        finally:
-            backend.close()
-    except Exception:  # noqa: BLE001 - any failure to read it means: not a store we recognise
-        return False
-    return isinstance(attrs, dict) and attrs.get("schema") == SCHEMA
+    return _attrs(path).get("schema") == SCHEMA
+
+
+def _holds_something(path: Path) -> bool:
+    """A file, a link, or a folder that is not empty: something replacing would lose."""
+    return path.is_file() or path.is_symlink() or (path.is_dir() and any(path.iterdir()))
 
 
 def aside_path(out: Path) -> Path:
@@ -63,15 +59,14 @@ def check_out(config: CollectConfig) -> Path:
     path = Path(config.out) if config.out not in (None, "") else None
     backend = backend_name(config) if path is not None else "zarr"
     what = Output("teacher store", folder=(backend == "zarr"), is_ours=is_teacher_store)
-    empty_folder = path is not None and path.is_dir() and not any(path.iterdir())
-    if config.resume and path is not None and (path.exists() or path.is_symlink()) and not empty_folder:
+    if config.resume and path is not None and _holds_something(path):
         if path.is_symlink() or not is_teacher_store(path):
             raise UserError(f"--out {shown(path)} exists and is not a teacher store: there is nothing to resume; "
                             "choose another --out")  # fmt: skip
         return path
     hint = "pass --resume to continue it or --overwrite to replace it"
     path = check_output(config.out, what, replace=config.overwrite, exists_hint=hint)
-    if config.overwrite and path.exists() and any(path.iterdir() if path.is_dir() else [1]):
+    if config.overwrite and _holds_something(path):
         aside = aside_path(path)
         if aside.exists() or aside.is_symlink():
             raise UserError(
@@ -83,9 +78,7 @@ def check_out(config: CollectConfig) -> Path:
 
 def will_replace(config: CollectConfig) -> bool:
     """True when this run replaces an existing store (call after `check_out`)."""
-    path = Path(config.out)
-    return bool(config.record and config.overwrite and path.exists()
-                and (path.is_file() or any(path.iterdir())))  # fmt: skip
+    return bool(config.record and config.overwrite and _holds_something(Path(config.out)))
 
 
 @contextlib.contextmanager
@@ -133,6 +126,7 @@ def _discard_replaced(out: Path) -> None:
 
 
 def _attrs(path: Path) -> dict:
+    """The attribute document of the store at `path`, or {} if it is not a readable store."""
     from actor_mimic.common.store_backends import open_backend
 
     if not path.exists():

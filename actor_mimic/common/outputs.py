@@ -101,13 +101,13 @@ def check_output(
         raise UserError(f"{what.flag} {text} is a file; it must name {an(what.noun)} folder")
     if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
         return target  # an empty folder: nothing to lose
-    if not replace:
-        raise UserError(f"{text} already exists: {exists_hint or f'pass {replace_flag} to replace it'}")
     if target.is_symlink() or what.is_ours is None or not what.is_ours(target):
         raise UserError(
-            f"{text} exists and is not {an(what.noun)} written by actor-mimic: {replace_flag} only "
-            f"replaces those; move it away or choose another {what.flag}"
+            f"{text} exists and is not {an(what.noun)} written by actor-mimic: it is never replaced "
+            f"({replace_flag} only replaces those); move it away or choose another {what.flag}"
         )
+    if not replace:
+        raise UserError(f"{text} already exists: {exists_hint or f'pass {replace_flag} to replace it'}")
     return target
 
 
