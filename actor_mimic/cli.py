@@ -36,12 +36,13 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 OUTPUT_RULES = """\
-outputs (every command): an output is checked before anything is read or written; an
-existing output is replaced only with --overwrite and only if actor-mimic wrote it (a
+outputs (every command): every argument and output is checked before anything is written;
+an existing output is replaced only with --overwrite and only if actor-mimic wrote it (a
 checkpoint, a teacher store, its own result files); missing parent folders are created;
 results are written to NAME.partial and renamed into place when complete, so a failed
-command leaves nothing half-written. Errors are one line; `amn --debug COMMAND ...` (or
-AMN_DEBUG=1) shows the traceback instead."""
+command leaves nothing half-written (a teacher store is written in place to stay resumable;
+the store --overwrite replaces is kept as NAME.previous until the new one is complete).
+Errors are one line; `amn --debug COMMAND ...` (or AMN_DEBUG=1) shows the traceback."""
 
 DEBUG_FLAG = "--debug"
 
