@@ -265,6 +265,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
 
 
 def _existing(path: str | Path) -> Path:
+    if not str(path).strip():
+        raise UserError("a checkpoint path is empty: give the .safetensors file")
     path = Path(path)
     if path.is_dir():
         raise UserError(f"checkpoint {path} is a folder (expected a .safetensors file)")

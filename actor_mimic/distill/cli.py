@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 
@@ -37,6 +38,10 @@ DESCRIPTION = (
 )
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test")
 OWN_SUBCOMMANDS = ("export", "round")
+
+# Environment variables by which Lightning's cluster environments (torchrun, SLURM, LSF, a
+# hand-launched MASTER_ADDR/NODE_RANK job) learn the other nodes.
+CLUSTER_VARIABLES = ("MASTER_ADDR", "NODE_RANK", "WORLD_SIZE", "SLURM_NTASKS", "LSB_JOBID", "TORCHELASTIC_RUN_ID")
 
 # Unless trainer.logger is configured, logs go to <trainer.default_root_dir or runs>/distill/
 # version_N/: TensorBoard events, metrics.csv, config.yaml, checkpoints/, amn.safetensors.
@@ -94,6 +99,16 @@ def _lightning_cli(argv: list[str]):
                 check_workers(threads, "torch_threads", low=1)
                 torch.set_num_threads(threads)
             trainer = self._get(self.config, "trainer")
+            devices = trainer.get("devices") if trainer is not None else None
+            if isinstance(devices, int) or (isinstance(devices, str) and devices.isdigit()):
+                # On CPUs each device is a process running this command again: bound them.
+                check_workers(int(devices), "trainer.devices", low=-1)
+            nodes = trainer.get("num_nodes") if trainer is not None else None
+            if isinstance(nodes, int) and nodes > 1 and not any(name in os.environ for name in CLUSTER_VARIABLES):
+                raise UserError(
+                    f"trainer.num_nodes {nodes} outside a cluster job (none of {', '.join(CLUSTER_VARIABLES)} is "
+                    "set): the run would wait for nodes that never come; launch it through your cluster"
+                )
             root = trainer.get("default_root_dir") if trainer is not None else None
             if root is not None:
                 check_folder(root, "--trainer.default_root_dir", "log folder")  # each run adds version_N

@@ -70,9 +70,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.amn is None and not args.experts:
         raise UserError("nothing to evaluate: give --amn and/or --experts")
+    if args.amn is not None and not args.amn.strip():
+        raise UserError("--amn is empty: give the AMN checkpoint (.safetensors)")
     steps = None if args.episodes is not None else (args.steps if args.steps is not None else 10_000)
     _check_arguments(args, steps)
-    amn = _load(args.amn, "amn", args.device) if args.amn else None
+    amn = _load(args.amn, "amn", args.device) if args.amn is not None else None
     experts = _experts_by_game([_load(path, "expert", args.device) for path in args.experts])
     games = _games(args.games, amn, experts)
     _check_preprocessing(amn, experts)

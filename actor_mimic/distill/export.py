@@ -79,6 +79,8 @@ def _read_lightning_checkpoint(path: str | Path, flag: str = "checkpoint") -> di
     """The checkpoint's contents, without unpickling code: `weights_only=True` restricts
     torch.load to tensors and plain containers; a checkpoint that needs more is refused."""
     text = str(path)
+    if not text.strip():
+        raise UserError(f"{flag} is empty: give the Lightning checkpoint (.ckpt) file")
     if "://" in text:
         raise UserError(
             f"{flag} {text} is a URL: Lightning checkpoints are pickles and are only read from local "

@@ -159,6 +159,7 @@ CASES = [
     Case("dataset frobnicate {w}/store.zarr", "invalid choice: 'frobnicate'", "an unknown dataset action"),
     # --- amn checkpoint -------------------------------------------------------------------
     Case("checkpoint info {w}/nope.safetensors", "does not exist", "info of a missing file"),
+    Case("checkpoint info ''", "a checkpoint path is empty", "info of an empty path"),
     Case("checkpoint info {w}/folder", "is a folder", "info of a folder"),
     Case("checkpoint info {w}/pickle.safetensors", "not a readable safetensors checkpoint", "info of a renamed pickle"),
     Case("checkpoint info {w}/edited/num_actions_bool.safetensors", "'num_actions' must be a whole number",
@@ -196,6 +197,7 @@ CASES = [
          "repeat_action_probability must lie in [0, 1)", "import with sticky actions 1.5"),
     # --- amn evaluate ---------------------------------------------------------------------
     Case("evaluate --no-progress", "nothing to evaluate", "no policy"),
+    Case("evaluate --amn ''", "--amn is empty", "an empty --amn"),
     Case("evaluate --amn {w}/expert.safetensors", "but --amn takes amn checkpoints", "an expert as the AMN"),
     Case("evaluate --experts {w}/amn.safetensors", "but --experts takes expert checkpoints", "an AMN as an expert"),
     Case("evaluate --experts {w}/expert.safetensors {w}/expert.safetensors", "two experts for breakout",
@@ -237,6 +239,9 @@ CASES = [
     Case(f"{FIT} --torch_threads 0", "torch_threads must be between 1 and", "zero torch threads"),
     Case(f"{FIT} --trainer.accelerator gpu", "No supported gpu backend found", "trainer.accelerator gpu without a GPU"),
     Case(f"{FIT} --trainer.accelerator cuda", "`CUDAAccelerator` can not run on your system", "trainer.accelerator cuda without one"),
+    Case(f"{FIT} --trainer.devices 64 --trainer.accelerator cpu", "trainer.devices must be between -1 and",
+         "64 CPU processes (each reruns the command)"),
+    Case(f"{FIT} --trainer.num_nodes 4", "outside a cluster job", "4 nodes on one machine (would wait forever)"),
     Case(f"{FIT} --trainer.default_root_dir {{w}}/notes.txt", "is a file; it must name a folder", "a file as the log folder"),
     Case(f"{FIT} --export.path {{w}}/expert.safetensors", "pass --export.overwrite true to replace it",
          "an export over an existing checkpoint"),
@@ -297,6 +302,8 @@ CASES = [
     Case(f"{TRAIN} --init {{w}}/amn64.safetensors", "preprocessing differs", "--init with another preprocessing"),
     Case(f"{TRAIN} --init {{w}}/pickle.safetensors", "not a readable safetensors checkpoint", "--init with a pickle"),
     Case(f"{TRAIN} --fresh-head", "--fresh-head only applies with --init", "--fresh-head alone"),
+    Case(f"{TRAIN} --torch-threads 100000", "--torch-threads must be between 1 and", "100000 torch threads"),
+    Case(f"{TRAIN} --max-episode-frames 0", "max_episode_frames must be between 1 and", "episodes of 0 frames"),
     Case(f"{TRAIN} --sticky-actions 1", "repeat_action_probability must lie in [0, 1)", "sticky actions always on"),
     # --- amn transfer ---------------------------------------------------------------------
     Case(f"{TRANSFER} --amn {{w}}/expert.safetensors", "an AMN checkpoint (kind 'amn') is needed", "an expert as the AMN"),
