@@ -71,10 +71,11 @@ def test_a_bug_is_one_line_with_a_hint_and_a_traceback_with_debug(monkeypatch, c
 
 
 def test_the_real_command_prints_exactly_one_line(tmp_path):
-    """Lightning logs ("Seed set to 0") and warns on stderr as it starts; none of it may join
-    the error line. The config parses; its store is missing, found after the seed is set."""
+    """Lightning reports what it does ("Seed set to 0") as it starts; none of it may join the
+    error line on stderr (it goes to stdout). The config parses; its store is missing, found
+    after the seed is set."""
     config = tmp_path / "distill.yaml"
     config.write_text("data:\n  games: [{game: breakout, stores: [missing.zarr]}]\n")
     result = amn("distill", "fit", "--config", str(config))
-    assert result.returncode == 2 and result.stdout == ""
+    assert result.returncode == 2 and result.stdout == "Seed set to 0\n"
     assert result.stderr == "amn distill: error: teacher store missing.zarr does not exist\n"

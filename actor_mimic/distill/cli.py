@@ -57,7 +57,7 @@ def _lightning_cli(argv: list[str]):
     from actor_mimic.common.limits import check_seed, check_workers
     from actor_mimic.common.outputs import check_folder
     from actor_mimic.distill.data import TeacherDataModule
-    from actor_mimic.distill.export import ExportAMN, check_lightning_checkpoint
+    from actor_mimic.distill.export import ExportAMN, check_checkpoint_fits, check_lightning_checkpoint
     from actor_mimic.distill.module import ActorMimic
 
     class DistillCLI(LightningCLI):
@@ -118,6 +118,9 @@ def _lightning_cli(argv: list[str]):
                                         "--export.overwrite true")  # fmt: skip
 
         def instantiate_trainer(self, **kwargs):
+            ckpt_path = self._get(self.config, "ckpt_path")  # the model is built: does it fit?
+            if ckpt_path is not None:
+                check_checkpoint_fits(self.model, ckpt_path)
             trainer_config = self._get(self.config_init, "trainer", default={})
             if trainer_config.get("logger") in (None, True):  # not configured: ours
                 kwargs["logger"] = default_loggers(trainer_config.get("default_root_dir") or "runs")
@@ -125,8 +128,12 @@ def _lightning_cli(argv: list[str]):
 
     # TensorBoard creates the shared log folder first; the CSV logger would warn about it.
     warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
-    # "Seed set to N" on stderr would precede every one-line error; the seed is in config.yaml.
-    logging.getLogger("lightning_fabric.utilities.seed").setLevel(logging.WARNING)
+    # Lightning reports what it does ("Seed set to 0", "GPU available: ...") on stderr, where
+    # it would precede every one-line error: it goes to stdout, with the rest of the report.
+    for name in ("pytorch_lightning", "lightning_fabric"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+                handler.setStream(sys.stdout)
     return DistillCLI(
         ActorMimic,
         TeacherDataModule,

@@ -64,15 +64,39 @@ def export_amn(model: ActorMimic, path: str | Path, extra_provenance: dict | Non
 def check_lightning_checkpoint(path, flag: str = "checkpoint") -> Path:
     """A Lightning checkpoint of `amn distill` that may be read: a local file (URLs are
     refused: Lightning would download and unpickle them with weights_only=False) that loads
-    with weights_only=True and holds a model's weights and hyperparameters."""
+    with weights_only=True and has what a resume reads, of the right types: Lightning's
+    version, the step and epoch counters, tensors by name, hyperparameters naming the games."""
     document = _read_lightning_checkpoint(path, flag)
-    if not isinstance(document, dict) or not isinstance(document.get("state_dict"), dict) or not isinstance(
-        document.get("hyper_parameters"), dict
-    ):
-        raise UserError(f"{flag} {path}: not a checkpoint of `amn distill` (no state_dict/hyper_parameters)")
-    if not isinstance(document["hyper_parameters"].get("tasks"), dict):
-        raise UserError(f"{flag} {path}: not a checkpoint of `amn distill` (its hyperparameters name no tasks)")
+    if not isinstance(document, dict) or not isinstance(document.get("pytorch-lightning_version"), str):
+        raise UserError(f"{flag} {path}: not a checkpoint written by Lightning (`amn distill fit` writes them)")
+    state, hparams = document.get("state_dict"), document.get("hyper_parameters")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{flag} {path}: not a checkpoint of `amn distill` (no state_dict of tensors)")
+    tasks = hparams.get("tasks") if isinstance(hparams, dict) else None
+    if not isinstance(tasks, dict) or not isinstance(tasks.get("games"), list) or not tasks["games"]:
+        raise UserError(f"{flag} {path}: not a checkpoint of `amn distill` (its hyperparameters name no games)")
+    for counter in ("global_step", "epoch"):
+        value = document.get(counter)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UserError(f"{flag} {path}: its {counter} {value!r} is not a count; the file is damaged")
     return Path(path)
+
+
+def check_checkpoint_fits(model: torch.nn.Module, path, flag: str = "--ckpt_path") -> None:
+    """The checkpoint's weights have the names and shapes of `model` (built from this run's
+    config): resuming onto other games or another architecture is a one-line error, not a
+    size mismatch deep inside Lightning."""
+    state = _read_lightning_checkpoint(path, flag)["state_dict"]
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith("metrics.")}
+    theirs = {k: v for k, v in state.items() if not k.startswith("metrics.")}
+    missing, unexpected = sorted(set(own) - set(theirs)), sorted(set(theirs) - set(own))
+    wrong = sorted(k for k in set(own) & set(theirs) if own[k].shape != theirs[k].shape)
+    if missing or unexpected or wrong:
+        raise UserError(
+            f"{flag} {path} does not fit the model of this config (missing {missing[:2]}, unexpected "
+            f"{unexpected[:2]}, other shapes {wrong[:2]}): it was trained on other games, experts or "
+            "architecture; resume with the config it was trained with"
+        )
 
 
 def _read_lightning_checkpoint(path: str | Path, flag: str = "checkpoint") -> dict:

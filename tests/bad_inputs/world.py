@@ -104,7 +104,10 @@ def build_world(w: Path) -> Path:
 
     torch.save({"state_dict": {}, "hyper_parameters": {"tasks": RunsCode(str(w / "code-ran"))}}, w / "hostile.ckpt")
     torch.save({"weights": torch.zeros(3)}, w / "plain.ckpt")
-    torch.save({"state_dict": {}, "hyper_parameters": {"tasks": {}}}, w / "tasks.ckpt")
+    lightning = {"pytorch-lightning_version": "2.6.0", "global_step": 3, "epoch": 0}
+    torch.save({**lightning, "state_dict": {}, "hyper_parameters": {"tasks": {"games": ["pong"]}}}, w / "tasks.ckpt")
+    torch.save({**lightning, "global_step": "3", "state_dict": {}, "hyper_parameters": {"tasks": {"games": ["pong"]}}},
+               w / "step_text.ckpt")  # fmt: skip
     torch.save({"network.0.weight": RunsCode(str(w / "code-ran"))}, w / "hostile_cleanrl.pt")
     cleanrl_names = {"convs.0.": "network.0.", "convs.2.": "network.2.", "convs.4.": "network.4.",
                      "fc.0.": "network.7.", "head.": "network.9."}  # fmt: skip

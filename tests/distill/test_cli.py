@@ -57,7 +57,7 @@ def test_export_from_the_lightning_checkpoint_matches_the_fit_export(first_fit, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exported.safetensors", "notes.safetensors"]
 
 
-def test_resume_continues_from_the_checkpoint_and_validate_runs(first_fit, stores):
+def test_resume_continues_from_the_checkpoint_and_validate_runs(first_fit, stores, capsys):
     folder, run = first_fit
     config = write_config(folder, stores, max_steps=9)
     last = str(run / "checkpoints" / "last.ckpt")
@@ -66,6 +66,11 @@ def test_resume_continues_from_the_checkpoint_and_validate_runs(first_fit, store
     assert resumed.parent.name != "version_0"
     assert read_metadata(resumed).provenance["global_step"] == 9  # 6 restored + 3 more
     assert main(["distill", "validate", "--config", config, "--ckpt_path", last]) == 0
+    # Resuming onto other games is refused before a trainer exists, in one line.
+    pong_only = write_config(folder, stores, games=f'[{{game: pong, stores: ["{stores["pong"]}"]}}]', name="pong.yaml")
+    capsys.readouterr()
+    assert main(["distill", "fit", "--config", pong_only, "--ckpt_path", last]) == 2
+    assert "last.ckpt does not fit the model of this config" in capsys.readouterr().err
 
 
 def test_print_config_shows_the_resolved_settings(stores, tmp_path, capsys):

@@ -124,6 +124,7 @@ def test_a_hostile_lightning_checkpoint_runs_nothing(capsys, tmp_path, config, s
 def test_weights_only_cannot_be_turned_off(capsys, config, tmp_path):
     """LightningCLI offers --weights_only; turning it off is refused, even for a harmless file."""
     harmless = tmp_path / "harmless.ckpt"
-    torch.save({"state_dict": {}, "hyper_parameters": {"tasks": {}}}, harmless)
+    torch.save({"pytorch-lightning_version": "2.6.0", "global_step": 0, "epoch": 0, "state_dict": {},
+                "hyper_parameters": {"tasks": {"games": ["pong"]}}}, harmless)  # fmt: skip
     argv = ["distill", "fit", "--config", config, "--ckpt_path", str(harmless), "--weights_only", "false"]
     assert "--weights_only false is refused" in one_line_error(capsys, argv)
