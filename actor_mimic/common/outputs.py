@@ -71,12 +71,13 @@ def shown(path) -> str:
 
 
 def check_output(
-    path, what: Output, replace: bool = False, replace_flag: str = "--overwrite", exists_hint: str | None = None
+    path, what: Output, replace: bool = False, replace_flag: str | None = "--overwrite", exists_hint: str | None = None
 ) -> Path:
     """The output path, after checking rules 1 and 2 above. Touches nothing on disk.
 
-    `replace`: the user asked to replace an existing output (`replace_flag`). `exists_hint`
-    replaces the default advice when the output exists and `replace` is False."""
+    `replace`: the user asked to replace an existing output with `replace_flag` (None: the
+    command has no such flag). `exists_hint` replaces the default advice when the output
+    exists and `replace` is False."""
     text = "" if path is None else str(path)
     if not text.strip():
         raise UserError(f"{what.flag} is empty: give the path of the {what.noun} to write")
@@ -101,6 +102,8 @@ def check_output(
         raise UserError(f"{what.flag} {text} is a file; it must name {an(what.noun)} folder")
     if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
         return target  # an empty folder: nothing to lose
+    if replace_flag is None:  # this output is never replaced
+        raise UserError(f"{text} already exists: {exists_hint or f'choose another {what.flag}'}")
     if target.is_symlink() or what.is_ours is None or not what.is_ours(target):
         raise UserError(
             f"{text} exists and is not {an(what.noun)} written by actor-mimic: it is never replaced "

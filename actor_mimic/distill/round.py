@@ -77,9 +77,14 @@ def run(args: argparse.Namespace) -> int:
 
     # Every output of the round is checked before the first store is collected.
     out_dir = check_folder(args.out_dir, "--out-dir", "round folder")
-    round_config = check_output(out_dir / f"distill-{args.round}.yaml", Output("round config"))
+    # A round never replaces anything: its files are named by the round, so another label
+    # (or folder) is the way out.
+    hint = "choose another --round or --out-dir"
+    round_config = check_output(out_dir / f"distill-{args.round}.yaml", Output("round config", "--out-dir"),
+                                replace_flag=None, exists_hint=hint)  # fmt: skip
     for game in tasks["games"]:
-        check_output(out_dir / f"{game}-{args.round}.zarr", Output("teacher store", folder=True))
+        check_output(out_dir / f"{game}-{args.round}.zarr", Output("teacher store", "--out-dir", folder=True),
+                     replace_flag=None, exists_hint=hint)  # fmt: skip
     for entry, game in zip(games, tasks["games"]):
         store = out_dir / f"{game}-{args.round}.zarr"
         collect(CollectConfig(

@@ -278,6 +278,8 @@ CASES = [
     Case(f"{ROUND.replace('--round r1', '--round ../up')}", "must be a plain label", "a round label naming a path"),
     Case(f"{ROUND.replace('--out-dir {w}/out/round', '--out-dir {w}/notes.txt')}", "is a file; it must name a folder",
          "a file as the round folder"),
+    Case(f"{ROUND.replace('--out-dir {w}/out/round', '--out-dir {w}/rounds')}",
+         "breakout-r1.zarr already exists: choose another --round or --out-dir", "a round whose store exists"),
     # --- amn train-dqn --------------------------------------------------------------------
     Case("train-dqn --no-progress --game breakoot --run-dir {w}/out/run", "unknown Atari game 'breakoot'", "unknown game"),
     Case(f"{TRAIN} --steps 0", "--steps must be between 1 and", "zero steps"),

@@ -121,6 +121,8 @@ def build_world(w: Path) -> Path:
 
     store = w / "store.zarr"
     collect(CollectConfig(expert=str(w / "expert.safetensors"), out=store, steps=40, num_envs=1, chunk_len=16, epsilon=1.0))
+    (w / "rounds").mkdir()
+    shutil.copytree(store, w / "rounds" / "breakout-r1.zarr")  # a round's store, already collected
     (w / "stores").mkdir()
     for name, edit in STORE_EDITS.items():
         copy = w / "stores" / f"{name}.zarr"
