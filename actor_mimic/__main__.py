@@ -1,3 +1,3 @@
-from actor_mimic.cli import main
+from actor_mimic.cli import entry_point
 
-raise SystemExit(main())
+raise SystemExit(entry_point())

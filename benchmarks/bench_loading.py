@@ -27,6 +27,7 @@ absolute figures.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -79,10 +80,12 @@ def build_store(cache: Path, steps: int, source_steps: int, backend: str, compre
     print(f"writing {path}: the {len(episodes)} source episodes repeated up to {steps} steps ...", flush=True)
     kept = ("game", "atari", "preprocessing", "action_set", "expert", "behaviour", "seed", "versions")
     metadata = {k: v for k, v in info.attrs.items() if k in kept}
+    if path.exists():  # a stale or smaller copy in the benchmark's own cache
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     writer = StoreWriter.create(
         path, metadata=metadata, num_actions=int(info.attrs["num_actions"]),
         hidden_size=int(info.attrs["hidden_size"]), chunk_len=int(info.attrs["chunk_len"]),
-        backend=backend, compression=compression, hidden_dtype=hidden_dtype, overwrite=True,
+        backend=backend, compression=compression, hidden_dtype=hidden_dtype,
     )  # fmt: skip
     while writer.total_steps < steps:
         for episode in episodes:

@@ -8,6 +8,10 @@
 Ctrl-C (or SIGTERM) closes the store with every lane's whole chunks and prints the command that
 resumes it; the exit status is then 128 + the signal number. The resumed store equals an
 uninterrupted one (store.py, collect/lanes.py), after a kill too.
+
+`--out` is checked before the expert is loaded (see `actor_mimic.collect.output`): an existing
+path must be a teacher store, resumed with `--resume` or replaced with `--overwrite`; the old
+store is only deleted once the new one is complete. Missing parent folders are created.
 """
 
 from __future__ import annotations
@@ -73,7 +77,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted store to its target (a missing store is started)"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing teacher store (nothing else): it is kept as NAME.previous.SUFFIX "
+        "until the new store is complete, then deleted",
+    )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -148,10 +156,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         path = collect(config)
     except CollectionInterrupted as stopped:
+        previous = getattr(stopped, "previous_store", None)
+        kept = f" The store it replaces is kept at {previous} until this one is complete." if previous else ""
         print(
             f"amn collect: stopped by signal {stopped.signal_number} after {stopped.num_steps} steps "
             f"({stopped.num_episodes} episodes) of {config.total_target} {config.target_kind} "
-            f"in {stopped.path}; the store is readable. Resume with:\n  {resume_command(config)}",
+            f"in {stopped.path}; the store is readable.{kept} Resume with:\n  {resume_command(config)}",
             file=sys.stderr,
         )
         return 128 + stopped.signal_number

@@ -23,6 +23,7 @@ import collections
 import dataclasses
 import logging
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +42,19 @@ from actor_mimic.collect.policies import (
     load_policy,
     resolve_environment,
 )
+from actor_mimic.collect.output import (
+    REPLACES_KEY,
+    aside_path,
+    backend_name,
+    check_out,
+    existing_store,
+    replacing_store,
+    will_replace,
+)
 from actor_mimic.collect.rows import RowBuffer
-from actor_mimic.collect.writer import BackgroundWriter, backend_name, check_out, open_writer
+from actor_mimic.collect.writer import BackgroundWriter, open_writer
 from actor_mimic.common.atari import action_set, make_vector_env
+from actor_mimic.common.outputs import remove
 from actor_mimic.common.store import step_fields, stored_path
 from actor_mimic.errors import UserError
 
@@ -58,7 +69,7 @@ def collect(config: CollectConfig) -> Path | None:
     """
     config.validate()
     if config.record:
-        check_out(config)
+        check_out(config)  # the output location, before anything is read or written
     expert = load_policy(config.expert, "expert")
     atari = resolve_environment(expert, config.game, config.noop_max, config.sticky, config.frame_skip)
     behaviour = None
@@ -81,11 +92,14 @@ def collect(config: CollectConfig) -> Path | None:
         backend_name(config) if config.record else "zarr",
     )
     fields = step_fields(len(actions_of_game), labeller.hidden_size, atari.screen_size, config.q_dtype, config.hidden_dtype)
+    config.check_sizes(fields)
     expert_name = describe(expert, "expert")
+    if config.record and will_replace(config):
+        metadata[REPLACES_KEY] = aside_path(existing_store(Path(config.out))).name
 
     venv = make_vector_env(atari, config.num_envs, num_threads=config.env_threads)
     try:
-        with stop_on_signals() as stop:
+        with stop_on_signals() as stop, replacing_store(config) if config.record else nullcontext():
             return _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fields, expert_name, stop)
     finally:
         venv.close()
@@ -229,17 +243,8 @@ def _what_was_kept(writer, resumed: bool, out) -> str:
     if writer is None:
         return "nothing was written"
     if writer.num_steps == 0 and not resumed:
-        _remove_store(writer.backend.path)
+        remove(Path(writer.backend.path))  # the new store, or an HDF5 store's collection in progress
         return "nothing was written"
     return f"{out} keeps the {writer.num_steps} steps stored before it, marked incomplete"
-
-
-def _remove_store(path: Path) -> None:
-    import shutil
-
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
 
 

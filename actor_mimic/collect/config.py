@@ -11,14 +11,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actor_mimic.common.store_backends import BACKENDS, parse_compression
+import numpy as np
+
+from actor_mimic.common.limits import (
+    check_memory,
+    check_num_envs,
+    check_real,
+    check_seed,
+    check_steps,
+    check_whole,
+    check_workers,
+    format_bytes,
+)
 from actor_mimic.common.store import VALUE_DTYPES
+from actor_mimic.common.store_backends import BACKENDS, parse_compression
 from actor_mimic.errors import UserError
 
 # The paper's test protocol plays its networks epsilon-greedy with epsilon 0.05; collecting
 # with the same epsilon makes the store show the states an evaluated expert visits, plus a
 # little off-policy coverage around them.
 DEFAULT_EPSILON = 0.05
+# A chunk is the unit of writing, compressing and reading; readers hold a few per game and
+# worker, and HDF5 refuses chunks of 4 GiB or more. 256 MiB is ~36k steps of 84x84 frames.
+MAX_CHUNK_BYTES = 256 << 20
+MAX_CHUNK_LEN = 1 << 20
 
 
 @dataclass
@@ -42,6 +58,9 @@ class CollectConfig:
                      holds its running episode in memory (~9 KB per step with float32 fc
                      activations), so memory grows with num_envs x episode length
     shard            (index, count): this process collects shard `index` of `count`
+    resume           continue the store at `out` (a missing store is started)
+    overwrite        replace the teacher store at `out` (nothing else): it is kept as
+                     NAME.previous.SUFFIX until the new store is complete (collect/output.py)
     record           False plays the same rollout without storing anything (benchmarks)
     env_threads      threads of ale-py's vector env (0: its default); torch_threads: torch's
     """
@@ -82,15 +101,19 @@ class CollectConfig:
         if (self.steps is None) == (self.episodes is None):
             raise UserError("give exactly one target: --steps N or --episodes N")
         target = self.steps if self.steps is not None else self.episodes
-        if not isinstance(target, int) or target < 1:
+        if isinstance(target, bool) or not isinstance(target, int) or target < 1:
             raise UserError(f"the target must be a positive whole number, got {target!r}")
+        check_steps(target, f"--{self.target_kind}")
         if self.record and self.out is None:
             raise UserError("--out is required: where to write the teacher store")
-        for name, value in (("epsilon", self.epsilon), ("behaviour epsilon", self.behaviour_epsilon)):
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise UserError(f"{name} must lie in [0, 1], got {value}")
-        if self.num_envs < 1:
-            raise UserError(f"--num-envs must be 1 or more, got {self.num_envs}")
+        check_real(self.epsilon, "epsilon", 0.0, 1.0)
+        if self.behaviour_epsilon is not None:
+            check_real(self.behaviour_epsilon, "behaviour epsilon", 0.0, 1.0)
+        check_seed(self.seed)
+        check_num_envs(self.num_envs)
+        check_workers(self.env_threads, "env_threads")
+        if self.torch_threads is not None:
+            check_workers(self.torch_threads, "torch_threads", low=1)
         index, count = self.shard
         if count < 1 or not 0 <= index < count:
             raise UserError(f"shard {index}/{count} is invalid: use I/N with 0 <= I < N")
@@ -101,15 +124,37 @@ class CollectConfig:
         for flag, dtype in (("--q-dtype", self.q_dtype), ("--hidden-dtype", self.hidden_dtype)):
             if dtype not in VALUE_DTYPES:
                 raise UserError(f"{flag} must be one of {', '.join(VALUE_DTYPES)}, got {dtype!r}")
-        if self.chunk_len < 1:
-            raise UserError(f"--chunk-len must be positive, got {self.chunk_len}")
+        check_whole(self.chunk_len, "--chunk-len", 1, MAX_CHUNK_LEN)
         parse_compression(self.compression)
         if self.resume and self.overwrite:
             raise UserError("--resume and --overwrite contradict each other: pass one of them")
-        if self.sticky is not None and not 0.0 <= self.sticky < 1.0:
-            raise UserError(f"--sticky must lie in [0, 1), got {self.sticky}")
-        if self.noop_max is not None and self.noop_max < 0:
-            raise UserError(f"--noop-max must be 0 or more, got {self.noop_max}")
+        if self.sticky is not None:
+            check_real(self.sticky, "--sticky", 0.0, 1.0, high_open=True)
+        if self.noop_max is not None:
+            check_whole(self.noop_max, "--noop-max", 0, 10_000)
+        if self.frame_skip is not None:
+            check_whole(self.frame_skip, "--frame-skip", 1, 64)
+        for flag, text in (("--round", self.round), ("--game", self.game), ("--hidden-layer", self.hidden_layer)):
+            if text is not None and (not isinstance(text, str) or not text.isprintable()):
+                raise UserError(f"{flag} must be a plain name, got {text!r}")
+
+    def check_sizes(self, fields: dict) -> None:
+        """Refuse chunks too large to write or read, and buffers that do not fit in memory,
+        before any environment starts. `fields`: `store.step_fields` of this collection."""
+        step_bytes = 0
+        for name, (shape, dtype) in fields.items():
+            row_bytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+            step_bytes += row_bytes
+            if row_bytes * self.chunk_len > MAX_CHUNK_BYTES:
+                raise UserError(
+                    f"--chunk-len {self.chunk_len} makes chunks of {name} of "
+                    f"{format_bytes(row_bytes * self.chunk_len)}, above the {format_bytes(MAX_CHUNK_BYTES)} "
+                    f"a chunk may hold: use --chunk-len {MAX_CHUNK_BYTES // row_bytes} or less"
+                )
+        # Each env's running episode, the writer's queue and one chunk being written.
+        buffered = (self.num_envs + 8) * self.chunk_len * step_bytes
+        check_memory(buffered, f"collecting with --num-envs {self.num_envs} and --chunk-len {self.chunk_len}",
+                     "lower --chunk-len or --num-envs")  # fmt: skip
 
     @property
     def target_kind(self) -> str:
@@ -140,7 +185,7 @@ def split_target(total: int, index: int, count: int) -> int:
 def parse_shard(text: str) -> tuple[int, int]:
     """`"2/8"` -> (2, 8)."""
     index, slash, count = text.partition("/")
-    if not slash or not index.strip().isdigit() or not count.strip().isdigit():
+    if not slash or not all(part.strip().isascii() and part.strip().isdigit() for part in (index, count)):
         raise UserError(f"--shard must look like I/N (e.g. 0/4), got {text!r}")
     index_value, count_value = int(index), int(count)
     if count_value < 1 or index_value >= count_value:

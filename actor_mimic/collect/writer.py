@@ -1,8 +1,9 @@
-"""Opening the store of a collection: create it, replace it, or resume it after checks.
+"""Opening the store of a collection: create it, or resume it after checks.
 
-Nothing is created or destroyed before every check has passed: an existing store is only
-replaced with `overwrite`, and only resumed when its expert, game and settings match and it
-passes StoreWriter.resume's checks (schema, counts, the last chunks' checksums).
+The output was checked before anything started (`output.check_out`), and an overwritten store
+set aside (`output.replacing_store`): here the store is either new or resumed, and only
+resumed when its expert, game and settings match and it passes StoreWriter.resume's checks
+(schema, counts, the last chunks' checksums).
 """
 
 from __future__ import annotations
@@ -11,21 +12,9 @@ from pathlib import Path
 
 from actor_mimic.collect.config import CollectConfig
 from actor_mimic.collect.metadata import check_resume
+from actor_mimic.collect.output import backend_name
 from actor_mimic.common.store import StoreWriter, open_attrs, stored_path
 from actor_mimic.errors import UserError
-
-
-def backend_name(config: CollectConfig) -> str:
-    if config.backend is not None:
-        return config.backend
-    return "hdf5" if Path(config.out).suffix in (".h5", ".hdf5") else "zarr"
-
-
-def check_out(config: CollectConfig) -> None:
-    """Refuse an existing store unless told what to do with it (before any work starts)."""
-    path = Path(config.out)
-    if path.exists() and not (config.resume or config.overwrite):
-        raise UserError(f"{path} already exists: pass --resume to continue it or --overwrite to replace it")
 
 
 def stored_attrs(path: Path) -> dict:
@@ -63,7 +52,6 @@ def open_writer(config: CollectConfig, metadata: dict, num_actions: int, hidden_
             chunk_len=config.chunk_len,
             compression=config.compression,
             backend=backend_name(config),
-            overwrite=config.overwrite,
             lanes=config.num_envs,
         )
     except PermissionError as error:

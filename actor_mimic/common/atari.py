@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from actor_mimic.common.limits import check_field_types, check_real, check_whole
 from actor_mimic.errors import UserError
 
 NUM_ALE_ACTIONS = 18
@@ -60,18 +61,16 @@ class AtariConfig:
     full_action_space: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.game, str):
+            raise UserError(f"the game must be a name, got {self.game!r}")
         object.__setattr__(self, "game", canonical_game(self.game))
-        if self.frame_skip < 1 or self.screen_size < 8 or self.stack_size < 1:
-            raise UserError(
-                f"invalid Atari settings (frame_skip={self.frame_skip}, screen_size="
-                f"{self.screen_size}, stack_size={self.stack_size}): all must be positive"
-            )
-        if not 0.0 <= self.repeat_action_probability < 1.0:
-            raise UserError(
-                f"repeat_action_probability must lie in [0, 1), got {self.repeat_action_probability}"
-            )
-        if self.noop_max < 0:
-            raise UserError(f"noop_max must be 0 or more, got {self.noop_max}")
+        check_field_types(self)
+        check_whole(self.frame_skip, "frame_skip", 1, 64)
+        check_whole(self.screen_size, "screen_size", 8, 256)
+        check_whole(self.stack_size, "stack_size", 1, 16)
+        check_whole(self.noop_max, "noop_max", 0, 10_000)
+        check_whole(self.max_episode_frames, "max_episode_frames", 1, 10**8)
+        check_real(self.repeat_action_probability, "repeat_action_probability", 0.0, 1.0, high_open=True)
 
     @property
     def observation_shape(self) -> tuple[int, int, int]:
@@ -111,6 +110,8 @@ def settings_from_dict(cls, data: dict, what: str):
 
     Unknown keys mean the file was written by a newer actor-mimic: refuse rather than drop
     them, since silently ignoring a setting would give a silently different environment."""
+    if not isinstance(data, dict):
+        raise UserError(f"the {what} must be a JSON object of settings, got {type(data).__name__}")
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -118,6 +119,11 @@ def settings_from_dict(cls, data: dict, what: str):
             f"unknown {what} {unknown}: this file was written by a newer actor-mimic; "
             "upgrade actor-mimic to read it"
         )
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]  # fmt: skip
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise UserError(f"the {what} lack {missing}: the file is damaged or was edited by hand")
     return cls(**data)
 
 
@@ -131,6 +137,8 @@ def canonical_game(name: str) -> str:
 
     Raises UserError, with the nearest names, for a game ale-py does not ship.
     """
+    if not isinstance(name, str):
+        raise UserError(f"a game must be a name, got {name!r}")
     text = name.strip()
     text = re.sub(r"^ALE/", "", text)
     text = re.sub(r"(NoFrameskip|Deterministic)?-v\d+$", "", text)

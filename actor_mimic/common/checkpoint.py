@@ -14,6 +14,11 @@ Metadata (`CheckpointMetadata`):
     atari           the AtariConfig settings it was trained with (without the game)
     provenance      free-form: who or what produced it, from what, how long it trained
     evaluation      free-form scores, e.g. {"breakout": {"mean": 12.3, "std": 4.5, "episodes": 30}}
+
+Metadata is read strictly, since people can edit it: every field present and of its type,
+sizes in range (1..18 outputs, Atari settings within `AtariConfig`'s limits), unknown fields
+refused. Writing follows `common.outputs`: a checkpoint is replaced only with `overwrite` and
+only by another checkpoint, and written beside, then renamed into place.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from actor_mimic.common.atari import AtariConfig
+from actor_mimic.common.atari import NUM_ALE_ACTIONS, AtariConfig, canonical_game, settings_from_dict
 from actor_mimic.common.networks import ARCHITECTURES, build_network
+from actor_mimic.common.outputs import Output, atomic_output, check_output
 from actor_mimic.errors import UserError
 
 FORMAT = "actor-mimic-checkpoint"
@@ -50,7 +56,7 @@ class CheckpointMetadata:
 
     def atari_config(self, game: str | None = None) -> AtariConfig:
         """The environment this policy expects, for `game` (default: its only/first game)."""
-        return AtariConfig(game=game or self.games[0], **self.atari)
+        return settings_from_dict(AtariConfig, {**self.atari, "game": game or self.games[0]}, "Atari settings")
 
     def to_json(self) -> str:
         document = {"format": FORMAT, "format_version": FORMAT_VERSION}
@@ -59,18 +65,29 @@ class CheckpointMetadata:
 
     @classmethod
     def from_json(cls, text: str, source: str) -> CheckpointMetadata:
+        """The metadata of a file, read strictly: a JSON object with every field of its type
+        (see `validate`); unknown fields mean a newer actor-mimic wrote it."""
         try:
             document = json.loads(text)
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, RecursionError) as error:
             raise UserError(f"{source}: its metadata is not valid JSON ({error})") from None
-        if document.get("format") != FORMAT:
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise UserError(f"{source}: not an actor-mimic checkpoint (no '{FORMAT}' metadata)")
-        if int(document.get("format_version", 0)) > FORMAT_VERSION:
+        version = document.get("format_version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise UserError(f"{source}: its metadata has format_version {version!r}, not a version number")
+        if version > FORMAT_VERSION:
             raise UserError(
-                f"{source}: checkpoint format version {document['format_version']} is newer "
+                f"{source}: checkpoint format version {version} is newer "
                 f"than this actor-mimic reads ({FORMAT_VERSION}); upgrade actor-mimic"
             )
         names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(document) - names - {"format", "format_version"})
+        if unknown:
+            raise UserError(
+                f"{source}: checkpoint metadata has unknown fields {unknown}: written by a newer "
+                "actor-mimic, or edited by hand"
+            )
         missing = sorted(n for n in names - set(document) if n not in ("provenance", "evaluation"))
         if missing:
             raise UserError(f"{source}: checkpoint metadata lacks {missing}")
@@ -79,24 +96,58 @@ class CheckpointMetadata:
         return metadata
 
     def validate(self, source: str = "checkpoint") -> None:
-        if self.kind not in KINDS:
+        """Every field of its type and in range; the games, action sets and settings agree."""
+        def wrong(field: str, expected: str):
+            return UserError(f"{source}: checkpoint metadata field {field!r} must be {expected}, "
+                             f"got {json.dumps(getattr(self, field))[:80]}")  # fmt: skip
+
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise UserError(f"{source}: kind must be one of {KINDS}, got {self.kind!r}")
-        if self.architecture not in ARCHITECTURES:
+        if not isinstance(self.architecture, str) or self.architecture not in ARCHITECTURES:
             raise UserError(
                 f"{source}: unknown architecture {self.architecture!r} "
                 f"(known: {sorted(ARCHITECTURES)})"
             )
-        if not self.games or set(self.games) != set(self.action_sets):
+        if isinstance(self.num_actions, bool) or not isinstance(self.num_actions, int):
+            raise wrong("num_actions", "a whole number")
+        if not 1 <= self.num_actions <= NUM_ALE_ACTIONS:
+            raise wrong("num_actions", f"between 1 and {NUM_ALE_ACTIONS} (ALE has {NUM_ALE_ACTIONS} actions)")
+        if self.kind == "amn" and self.num_actions != NUM_ALE_ACTIONS:
+            raise wrong("num_actions", f"{NUM_ALE_ACTIONS} for an AMN (one output per ALE action)")
+        if not isinstance(self.games, list) or not self.games or not all(isinstance(g, str) for g in self.games):
+            raise wrong("games", "a non-empty list of game names")
+        if len(set(self.games)) != len(self.games):
+            raise wrong("games", "a list of distinct games")
+        if self.kind == "expert" and len(self.games) != 1:
+            raise wrong("games", "one game for an expert")
+        for game in self.games:
+            if canonical_game(game) != game:
+                raise UserError(f"{source}: game {game!r} is not an ale-py ROM id (did you mean {canonical_game(game)!r}?)")
+        if not isinstance(self.action_sets, dict) or set(self.games) != set(self.action_sets):
             raise UserError(f"{source}: 'games' and 'action_sets' must name the same games")
         for game, actions in self.action_sets.items():
+            if not isinstance(actions, list) or not actions or any(
+                isinstance(a, bool) or not isinstance(a, int) for a in actions
+            ):
+                raise UserError(f"{source}: the action set of {game} must be a non-empty list of ALE action ids")
+            if any(not 0 <= a < NUM_ALE_ACTIONS for a in actions) or len(set(actions)) != len(actions):
+                raise UserError(f"{source}: action set for {game} has ids outside 0..17 or repeated ids")
             if self.kind == "expert" and len(actions) != self.num_actions:
                 raise UserError(
                     f"{source}: the expert has {self.num_actions} outputs but its action set "
                     f"for {game} has {len(actions)} actions"
                 )
-            if any(not 0 <= a < 18 for a in actions):
-                raise UserError(f"{source}: action set for {game} has ids outside 0..17")
-        self.atari_config()  # raises UserError on bad settings
+        if not isinstance(self.atari, dict):
+            raise wrong("atari", "an object of Atari settings")
+        if "game" in self.atari:
+            raise UserError(f"{source}: its 'atari' settings must not name the game ('games' does)")
+        for field in ("provenance", "evaluation"):
+            if not isinstance(getattr(self, field), dict):
+                raise wrong(field, "an object")
+        try:
+            self.atari_config()
+        except UserError as error:
+            raise UserError(f"{source}: {error}") from None
 
 
 @dataclass
@@ -117,25 +168,45 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+CHECKPOINT_OUTPUT = Output("checkpoint", suffixes=(".safetensors",), is_ours=lambda path: is_checkpoint(path))
+
+
+def check_checkpoint_output(path, overwrite: bool = False, flag: str = "--out", overwrite_flag: str = "--overwrite") -> Path:
+    """Where a checkpoint may be written: a `.safetensors` path that is free, or (with
+    `overwrite`) holds an actor-mimic checkpoint. Touches nothing (see `common.outputs`)."""
+    return check_output(path, dataclasses.replace(CHECKPOINT_OUTPUT, flag=flag), overwrite, overwrite_flag)
+
+
+def is_checkpoint(path: str | Path) -> bool:
+    """True if `path` is an actor-mimic checkpoint whose metadata reads."""
+    try:
+        read_metadata(path)
+    except UserError:
+        return False
+    return True
+
+
 def save_checkpoint(
     path: str | Path,
     network: nn.Module,
     metadata: CheckpointMetadata,
     dtype: torch.dtype = torch.float32,
+    overwrite: bool = False,
 ) -> Path:
-    """Write `network`'s weights (as `dtype`) and `metadata` to one safetensors file."""
+    """Write `network`'s weights (as `dtype`) and `metadata` to one safetensors file.
+
+    An existing file is replaced only with `overwrite`, and only if it is a checkpoint; the
+    file is written beside and renamed into place (`common.outputs`)."""
     from safetensors.torch import save_file
 
     metadata.validate(str(path))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_checkpoint_output(path, overwrite)
     tensors = {
         name: tensor.detach().to("cpu", dtype).contiguous()
         for name, tensor in network.state_dict().items()
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(tensors, str(tmp), metadata={METADATA_KEY: metadata.to_json()})
-    tmp.replace(path)  # never leave a half-written checkpoint under the real name
+    with atomic_output(path) as temporary:
+        save_file(tensors, str(temporary), metadata={METADATA_KEY: metadata.to_json()})
     return path
 
 
@@ -147,6 +218,8 @@ def read_metadata(path: str | Path) -> CheckpointMetadata:
     try:
         with safe_open(str(path), framework="pt") as handle:
             header = handle.metadata() or {}
+    except OSError as error:
+        raise UserError(f"{path}: cannot read ({error.strerror or error})") from None
     except Exception as error:  # safetensors raises several types for a malformed file
         raise UserError(
             f"{path}: not a readable safetensors checkpoint ({error}); "
@@ -163,13 +236,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
 
     path = _existing(path)
     metadata = read_metadata(path)
-    tensors = load_file(str(path))
-    network = build_network(
-        metadata.architecture,
-        metadata.num_actions,
-        in_channels=metadata.atari.get("stack_size", 4),
-        screen_size=metadata.atari.get("screen_size", 84),
-    )
+    try:
+        tensors = load_file(str(path))
+    except Exception as error:  # a header that reads but tensors that do not (truncated file)
+        raise UserError(f"{path}: its weights cannot be read ({_first_line(error)})") from None
+    atari = metadata.atari_config()
+    network = build_network(metadata.architecture, metadata.num_actions, atari.stack_size, atari.screen_size)
     expected = network.state_dict()
     if set(tensors) != set(expected):
         missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
@@ -183,6 +255,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
                 f"{path}: weight {name} has shape {tuple(tensor.shape)}, "
                 f"expected {tuple(expected[name].shape)}"
             )
+        if not tensor.is_floating_point():
+            raise UserError(f"{path}: weight {name} has dtype {tensor.dtype}, not a floating-point type")
         if not torch.isfinite(tensor).all():
             raise UserError(f"{path}: weight {name} holds NaN or infinite values")
     network.load_state_dict({k: v.float() for k, v in tensors.items()})
@@ -191,10 +265,19 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
 
 
 def _existing(path: str | Path) -> Path:
+    if not str(path).strip():
+        raise UserError("a checkpoint path is empty: give the .safetensors file")
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"checkpoint {path} is a folder (expected a .safetensors file)")
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist (expected a .safetensors file)")
     return path
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def expert_metadata(

@@ -56,11 +56,14 @@ def import_sb3(path: str | Path, config: AtariConfig) -> Checkpoint:
             data = json.loads(archive.read("data"))
             with archive.open("policy.pth") as handle:
                 state = _load_tensors(handle, path)
-    except (OSError, zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as error:
         raise UserError(
             f"{path}: not a Stable-Baselines3 model zip with 'data' and 'policy.pth' ({error})"
         ) from None
-    shape = (data.get("observation_space") or {}).get("_shape")
+    space = data.get("observation_space") if isinstance(data, dict) else None
+    if not isinstance(space, dict) or not isinstance(data.get("policy_kwargs") or {}, dict):
+        raise UserError(f"{path}: its 'data' file is not the JSON document Stable-Baselines3 writes")
+    shape = space.get("_shape")
     shape = list(shape) if isinstance(shape, (list, tuple)) else None
     if shape not in ([4, 84, 84], [84, 84, 4]):
         raise UserError(
@@ -92,7 +95,9 @@ def _load_tensors(handle, path: Path) -> dict[str, torch.Tensor]:
         state = torch.load(handle, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, ... for bad input
         raise UserError(f"{path}: not a plain tensor state dict ({type(error).__name__})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise UserError(f"{path}: expected a state dict of tensors")
     return state
 
@@ -110,7 +115,7 @@ def _rename(state: dict, prefixes: dict[str, str], path: Path) -> dict[str, torc
 
 
 def _build(weights: dict, config: AtariConfig, provenance: dict, path: Path) -> Checkpoint:
-    if "head.weight" not in weights:
+    if "head.weight" not in weights or weights["head.weight"].dim() != 2:
         raise UserError(f"{path}: no output layer found")
     num_outputs = weights["head.weight"].shape[0]
     if num_outputs == 18 and len(action_set(config)) != 18:
@@ -125,6 +130,9 @@ def _build(weights: dict, config: AtariConfig, provenance: dict, path: Path) -> 
     own = network.state_dict()
     if set(weights) != set(own) or any(weights[k].shape != own[k].shape for k in own):
         raise UserError(f"{path}: weights do not form a Nature DQN (conv 32/64/64, fc 512)")
+    bad = [k for k in sorted(own) if not weights[k].is_floating_point() or not torch.isfinite(weights[k]).all()]
+    if bad:
+        raise UserError(f"{path}: weight {bad[0]} is not finite floating-point numbers")
     network.load_state_dict({k: v.float() for k, v in weights.items()})
     metadata = expert_metadata(config, provenance=provenance)
     return Checkpoint(network.eval(), metadata)
@@ -132,4 +140,4 @@ def _build(weights: dict, config: AtariConfig, provenance: dict, path: Path) -> 
 
 def _zip_text(path: Path, name: str) -> str | None:
     with zipfile.ZipFile(path) as archive:
-        return archive.read(name).decode().strip() if name in archive.namelist() else None
+        return archive.read(name).decode(errors="replace").strip() if name in archive.namelist() else None

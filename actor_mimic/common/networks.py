@@ -106,11 +106,25 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
 def build_network(
     architecture: str, num_actions: int, in_channels: int = 4, screen_size: int = 84
 ) -> nn.Module:
-    """A freshly initialised network of a named architecture."""
+    """A freshly initialised network of a named architecture.
+
+    Sizes usually come from a checkpoint's or a store's metadata, so they are checked here,
+    before any weight is allocated: 1..18 outputs (ALE has 18 actions), 1..16 stacked frames,
+    screens of at most 256 pixels and large enough for the convolutions."""
+    from actor_mimic.common.limits import check_whole
     from actor_mimic.errors import UserError
 
     if architecture not in ARCHITECTURES:
         raise UserError(
             f"unknown architecture {architecture!r}: choose one of {sorted(ARCHITECTURES)}"
         )
-    return ARCHITECTURES[architecture](num_actions, in_channels, screen_size)
+    check_whole(num_actions, "the number of actions", 1, 18)
+    check_whole(in_channels, "stack_size", 1, 16)
+    check_whole(screen_size, "screen_size", 8, 256)
+    try:
+        return ARCHITECTURES[architecture](num_actions, in_channels, screen_size)
+    except RuntimeError:  # a convolution's output would be empty
+        raise UserError(
+            f"{architecture} cannot take {screen_size}x{screen_size} screens: they are too small "
+            "for its convolutions"
+        ) from None

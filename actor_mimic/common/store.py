@@ -77,6 +77,7 @@ from pathlib import Path
 import numpy as np
 
 from actor_mimic.common.kill_points import kill_point
+from actor_mimic.common.outputs import remove
 from actor_mimic.common.store_backends import open_backend, parse_compression
 from actor_mimic.common.store_checksums import (
     ChunkGuard,
@@ -163,14 +164,18 @@ class StoreWriter:
         chunk_len: int = 1024,
         compression: str = "zstd",
         backend: str | None = None,
-        overwrite: bool = False,
         lanes: int = 1,
     ) -> StoreWriter:
-        """A new empty store of `lanes` lanes at `path`; `metadata` joins its attributes."""
+        """A new empty store of `lanes` lanes at `path`; `metadata` joins its attributes.
+
+        Never deletes anything: an existing store (for HDF5, also its collection in progress,
+        `PATH.partial`) is refused; `amn collect --overwrite` sets the old store aside first
+        (see `actor_mimic.collect.output`)."""
         path = Path(path)
         target = backend or ("hdf5" if path.suffix in (".h5", ".hdf5") else "zarr")
-        existing = [p for p in (path, partial_path(path)) if p.exists()] if target == "hdf5" else [path] * path.exists()
-        if existing and not overwrite:
+        candidates = (path, partial_path(path)) if target == "hdf5" else (path,)
+        existing = [p for p in candidates if p.exists() or p.is_symlink()]
+        if existing:
             raise UserError(
                 f"{existing[0]} already exists: pass --resume to continue it or --overwrite to replace it"
             )
@@ -182,8 +187,6 @@ class StoreWriter:
         if not 1 <= lanes <= MAX_LANES:
             raise UserError(f"a store holds 1..{MAX_LANES} lanes (one per environment), not {lanes}")
         codec = parse_compression(compression)
-        for old in existing:
-            _remove(old)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Rows are written to a Zarr store; an HDF5 store is written whole when complete.
         store = open_backend(partial_path(path) if target == "hdf5" else path, "w", "zarr")
@@ -325,7 +328,7 @@ class StoreWriter:
 
             write_hdf5(self.backend, self.attrs, self.path)
             self.backend.close()
-            _remove(partial_path(self.path))
+            remove(partial_path(self.path))  # the store's own staging copy, now written out
             return
         self.backend.close()
 
@@ -400,12 +403,4 @@ class StoreWriter:
                 if leftover.is_file() and re.search(r"\.[0-9a-f]{32}\.partial$", leftover.name):
                     leftover.unlink()
 
-
-def _remove(path: Path) -> None:
-    import shutil
-
-    if path.is_dir():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
 

@@ -25,16 +25,25 @@ from actor_mimic.errors import UserError
 ATTRS_KEY = "actor_mimic"
 COMPRESSIONS = ("zstd", "lz4", "gzip", "none")
 BACKENDS = ("zarr", "hdf5")
+MAX_LEVEL = 9
 
 
 def parse_compression(spec: str) -> tuple[str, int | None]:
-    """`"zstd"` or `"zstd:5"` -> ("zstd", 5). Raises UserError for unknown names."""
-    name, _, level = spec.partition(":")
+    """`"zstd"` or `"zstd:5"` -> ("zstd", 5). Raises UserError for unknown names and levels
+    outside 0..9 (checked here, before any store is touched)."""
+    if not isinstance(spec, str):
+        raise UserError(f"compression must be a name like zstd or zstd:5, got {spec!r}")
+    name, _slash, level = spec.partition(":")
     if name not in COMPRESSIONS:
         raise UserError(f"unknown compression {spec!r}: choose one of {', '.join(COMPRESSIONS)}")
-    if level and not level.isdigit():
-        raise UserError(f"compression level in {spec!r} must be a whole number")
-    return name, int(level) if level else None
+    if not _slash:
+        return name, None
+    if name == "none":
+        raise UserError(f"compression 'none' takes no level, got {spec!r}")
+    # 0..9 for every codec: the float arrays go through Blosc, whose levels stop at 9.
+    if not (level.isascii() and level.isdigit()) or int(level) > MAX_LEVEL:
+        raise UserError(f"compression level in {spec!r} must be a whole number from 0 to {MAX_LEVEL}")
+    return name, int(level)
 
 
 def detect_backend(path: str | Path) -> str:

@@ -21,10 +21,20 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 
+from actor_mimic.common.limits import check_memory, check_real, check_seed, check_whole, check_workers
 from actor_mimic.distill.tasks import GameStores, describe_tasks
 from actor_mimic.errors import UserError
 
 WEIGHTINGS = ("balanced", "proportional")
+MAX_BATCH_SIZE = 1 << 20
+
+
+def _sample_bytes(tasks: dict) -> int:
+    """Bytes of one sample in a batch: its frame stack, the 18-way targets and mask, the
+    widest expert hidden layer (as float32) and a few scalars."""
+    shape = tasks["preprocessing"]
+    frames = int(shape["stack_size"]) * int(shape["screen_size"]) ** 2
+    return frames + 18 * 5 + 4 * max(int(size) for size in tasks["hidden_sizes"].values()) + 64
 
 
 class TeacherDataModule(pl.LightningDataModule):
@@ -52,14 +62,17 @@ class TeacherDataModule(pl.LightningDataModule):
         super().__init__()
         if weighting not in WEIGHTINGS:
             raise UserError(f"data.weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-        if batch_size < 1:
-            raise UserError(f"data.batch_size must be at least 1, got {batch_size}")
-        if not 0.0 <= val_fraction < 1.0:
-            raise UserError(f"data.val_fraction must lie in [0, 1), got {val_fraction}")
-        if num_workers < 0:
-            raise UserError(f"data.num_workers must be 0 or more, got {num_workers}")
+        check_whole(batch_size, "data.batch_size", 1, MAX_BATCH_SIZE)
+        check_real(val_fraction, "data.val_fraction", 0.0, 1.0, high_open=True)
+        check_workers(num_workers, "data.num_workers")
+        check_seed(seed, "data.seed")
         self.save_hyperparameters()
         self.tasks = describe_tasks(games, allow_incomplete)
+        check_memory(
+            (2 + 2 * num_workers) * batch_size * _sample_bytes(self.tasks),
+            f"data.batch_size {batch_size} with data.num_workers {num_workers}",
+            "lower data.batch_size",
+        )
         self.train_mixture = None
         self.val_mixture = None
 

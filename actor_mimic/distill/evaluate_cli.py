@@ -7,7 +7,9 @@ Every policy plays each of its games under the protocol of `actor_mimic.common.e
 (epsilon 0.05, full games, no-op starts, a step or episode budget). The table has one row per
 game, as in the paper: expert mean, std and max, AMN mean, std and max, and the AMN's mean as a
 percentage of the expert's. `--out DIR` writes it as evaluation.csv and evaluation.json (the
-JSON keeps every episode's return). `--video DIR` saves one GIF per policy and game.
+JSON keeps every episode's return). `--video DIR` saves one GIF per policy and game. Every
+argument and output is checked before the first game is played; existing result files are
+replaced only with `--overwrite` (see `actor_mimic.common.outputs`).
 
 An expert and the AMN on the same game play the same environment (the AMN's Atari settings),
 so their scores compare. Refused: an AMN asked for a game it was not trained on, an expert
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -27,6 +30,16 @@ import torch
 from actor_mimic.common.atari import NUM_ALE_ACTIONS, canonical_game
 from actor_mimic.common.checkpoint import Checkpoint, load_checkpoint
 from actor_mimic.common.evaluation import evaluate
+from actor_mimic.common.limits import (
+    check_device,
+    check_memory,
+    check_num_envs,
+    check_real,
+    check_seed,
+    check_steps,
+    check_whole,
+)
+from actor_mimic.common.outputs import Output, check_folder, check_output, write_text
 from actor_mimic.errors import UserError
 
 COLUMNS = (
@@ -46,7 +59,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-envs", type=int, default=8, help="parallel environments per game")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", help="directory for evaluation.csv and evaluation.json")
+    parser.add_argument("--out", help="directory for evaluation.csv and evaluation.json (created if missing)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace evaluation.csv/json (and GIFs) this command wrote before in --out/--video")  # fmt: skip
     parser.add_argument("--video", metavar="DIR", help="save one GIF of an episode per policy and game")
     parser.add_argument("--video-steps", type=int, default=1000, help="at most this many agent steps per GIF")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -55,11 +70,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.amn is None and not args.experts:
         raise UserError("nothing to evaluate: give --amn and/or --experts")
-    amn = _load(args.amn, "amn", args.device) if args.amn else None
+    if args.amn is not None and not args.amn.strip():
+        raise UserError("--amn is empty: give the AMN checkpoint (.safetensors)")
+    steps = None if args.episodes is not None else (args.steps if args.steps is not None else 10_000)
+    _check_arguments(args, steps)
+    amn = _load(args.amn, "amn", args.device) if args.amn is not None else None
     experts = _experts_by_game([_load(path, "expert", args.device) for path in args.experts])
     games = _games(args.games, amn, experts)
     _check_preprocessing(amn, experts)
-    steps = None if args.episodes is not None else (args.steps if args.steps is not None else 10_000)
+    if args.out:  # every output is checked before the first game is played
+        for name, is_ours in (("evaluation.csv", _is_table_csv), ("evaluation.json", _is_table_json)):
+            check_output(Path(args.out) / name, Output("evaluation table", is_ours=is_ours), args.overwrite)
+    if args.video:
+        for game in games:
+            for role, _, _ in _players(game, amn, experts):
+                check_output(Path(args.video) / f"{game}-{role}.gif", Output("GIF", is_ours=_is_gif), args.overwrite)
 
     rows, details = [], []
     for game in games:
@@ -85,6 +110,47 @@ def run(args: argparse.Namespace) -> int:
         csv_path, json_path = write_table(rows, details, Path(args.out))
         print(f"wrote {csv_path} and {json_path}")
     return 0
+
+
+def _check_arguments(args: argparse.Namespace, steps: int | None) -> None:
+    """Everything the command line says, before any checkpoint is loaded or game played."""
+    if steps is not None:
+        check_steps(steps, "--steps")
+    if args.episodes is not None:
+        check_steps(args.episodes, "--episodes")
+    check_real(args.epsilon, "--epsilon", 0.0, 1.0)
+    check_num_envs(args.num_envs)
+    check_seed(args.seed)
+    # A whole game is at most 108,000 frames: 27,000 agent steps at frame skip 4.
+    check_whole(args.video_steps, "--video-steps", 1, 27_000)
+    if args.video:  # every frame of a GIF is held in memory, in colour, before it is written
+        check_memory(2 * args.video_steps * 210 * 160 * 3, f"--video-steps {args.video_steps}", "lower --video-steps")
+    check_device(args.device)
+    if args.out:
+        check_folder(args.out, "--out", "results folder")
+    if args.video:
+        check_folder(args.video, "--video", "GIF folder")
+
+
+def _is_table_csv(path: Path) -> bool:
+    try:
+        with open(path, newline="") as handle:
+            return next(csv.reader(handle), None) == list(COLUMNS)
+    except (UnicodeDecodeError, csv.Error):
+        return False
+
+
+def _is_table_json(path: Path) -> bool:
+    try:
+        document = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(document, dict) and set(document) == {"table", "runs"}
+
+
+def _is_gif(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(6) in (b"GIF87a", b"GIF89a")
 
 
 def _load(path: str, kind: str, device: str) -> Checkpoint:
@@ -183,12 +249,12 @@ def _cell(value) -> str:
 
 
 def write_table(rows: list[dict], details: list[dict], out: Path) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path = out / "evaluation.csv", out / "evaluation.json"
-    with open(csv_path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    json_path.write_text(json.dumps({"table": rows, "runs": details}, indent=2) + "\n")
+    """evaluation.csv and evaluation.json in `out`, each written whole (common.outputs)."""
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    csv_path = write_text(out / "evaluation.csv", table.getvalue())
+    json_path = write_text(out / "evaluation.json", json.dumps({"table": rows, "runs": details}, indent=2) + "\n")
     return csv_path, json_path
 

@@ -12,6 +12,7 @@ exported; the AMN alone is what plays and what initialises a transfer DQN.
 from __future__ import annotations
 
 import inspect
+import pickle
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -19,7 +20,7 @@ import torch
 
 from actor_mimic import __version__
 from actor_mimic.common.atari import NUM_ALE_ACTIONS
-from actor_mimic.common.checkpoint import CheckpointMetadata, save_checkpoint
+from actor_mimic.common.checkpoint import CheckpointMetadata, check_checkpoint_output, save_checkpoint
 from actor_mimic.distill.module import ActorMimic
 from actor_mimic.errors import UserError
 
@@ -54,38 +55,96 @@ def amn_metadata(model: ActorMimic, extra_provenance: dict | None = None) -> Che
     )
 
 
-def export_amn(model: ActorMimic, path: str | Path, extra_provenance: dict | None = None) -> Path:
-    """Write the AMN of `model` as a shared `.safetensors` checkpoint."""
-    return save_checkpoint(path, model.amn, amn_metadata(model, extra_provenance))
+def export_amn(model: ActorMimic, path: str | Path, extra_provenance: dict | None = None, overwrite: bool = False) -> Path:
+    """Write the AMN of `model` as a shared `.safetensors` checkpoint (an existing checkpoint
+    at `path` is replaced only with `overwrite`)."""
+    return save_checkpoint(path, model.amn, amn_metadata(model, extra_provenance), overwrite=overwrite)
 
 
-def _read_lightning_checkpoint(path: str | Path) -> dict:
+def check_lightning_checkpoint(path, flag: str = "checkpoint") -> Path:
+    """A Lightning checkpoint of `amn distill` that may be read: a local file (URLs are
+    refused: Lightning would download and unpickle them with weights_only=False) that loads
+    with weights_only=True and has what a resume reads, of the right types: Lightning's
+    version, the step and epoch counters, tensors by name, hyperparameters naming the games."""
+    document = _read_lightning_checkpoint(path, flag)
+    if not isinstance(document, dict) or not isinstance(document.get("pytorch-lightning_version"), str):
+        raise UserError(f"{flag} {path}: not a checkpoint written by Lightning (`amn distill fit` writes them)")
+    state, hparams = document.get("state_dict"), document.get("hyper_parameters")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{flag} {path}: not a checkpoint of `amn distill` (no state_dict of tensors)")
+    tasks = hparams.get("tasks") if isinstance(hparams, dict) else None
+    if not isinstance(tasks, dict) or not isinstance(tasks.get("games"), list) or not tasks["games"]:
+        raise UserError(f"{flag} {path}: not a checkpoint of `amn distill` (its hyperparameters name no games)")
+    for counter in ("global_step", "epoch"):
+        value = document.get(counter)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UserError(f"{flag} {path}: its {counter} {value!r} is not a count; the file is damaged")
+    return Path(path)
+
+
+def check_checkpoint_fits(model: torch.nn.Module, path, flag: str = "--ckpt_path") -> None:
+    """The checkpoint's weights have the names and shapes of `model` (built from this run's
+    config): resuming onto other games or another architecture is a one-line error, not a
+    size mismatch deep inside Lightning."""
+    state = _read_lightning_checkpoint(path, flag)["state_dict"]
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith("metrics.")}
+    theirs = {k: v for k, v in state.items() if not k.startswith("metrics.")}
+    missing, unexpected = sorted(set(own) - set(theirs)), sorted(set(theirs) - set(own))
+    wrong = sorted(k for k in set(own) & set(theirs) if own[k].shape != theirs[k].shape)
+    if missing or unexpected or wrong:
+        raise UserError(
+            f"{flag} {path} does not fit the model of this config (missing {missing[:2]}, unexpected "
+            f"{unexpected[:2]}, other shapes {wrong[:2]}): it was trained on other games, experts or "
+            "architecture; resume with the config it was trained with"
+        )
+
+
+def _read_lightning_checkpoint(path: str | Path, flag: str = "checkpoint") -> dict:
     """The checkpoint's contents, without unpickling code: `weights_only=True` restricts
     torch.load to tensors and plain containers; a checkpoint that needs more is refused."""
-    path = Path(path)
+    text = str(path)
+    if not text.strip():
+        raise UserError(f"{flag} is empty: give the Lightning checkpoint (.ckpt) file")
+    if "://" in text:
+        raise UserError(
+            f"{flag} {text} is a URL: Lightning checkpoints are pickles and are only read from local "
+            "files; download it, check where it comes from, and pass the file"
+        )
+    path = Path(text)
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a folder, not a Lightning checkpoint (.ckpt) file")
     if not path.is_file():
-        raise UserError(f"Lightning checkpoint {path} does not exist")
+        raise UserError(f"{flag} {path}: Lightning checkpoint does not exist")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises UnpicklingError, RuntimeError, ... for bad files
+    except pickle.UnpicklingError:  # what weights_only refuses: objects only code can rebuild
+        raise UserError(
+            f"{path}: not a loadable Lightning checkpoint (it holds objects that only unpickling "
+            "code could rebuild, and actor-mimic never runs code from a file)"
+        ) from None
+    except Exception as error:  # torch raises RuntimeError, EOFError, ... for other bad files
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"{path}: not a loadable Lightning checkpoint ({first_line})") from None
 
 
 def load_lightning_checkpoint_step(path: str | Path) -> int:
     """The optimiser steps a Lightning checkpoint has trained."""
-    return int(_read_lightning_checkpoint(path).get("global_step", 0))
+    step = _read_lightning_checkpoint(path).get("global_step", 0)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise UserError(f"{path}: its global_step {step!r} is not a step count")
+    return step
 
 
 def load_lightning_checkpoint(path: str | Path) -> ActorMimic:
     """Rebuild the module from one's own Lightning checkpoint (see _read_lightning_checkpoint)."""
-    path = Path(path)
+    path = check_lightning_checkpoint(path)
     document = _read_lightning_checkpoint(path)
-    if "state_dict" not in document or "hyper_parameters" not in document:
-        raise UserError(f"{path}: not a checkpoint of `amn distill` (no state_dict/hyper_parameters)")
     # LightningCLI adds its own bookkeeping keys (e.g. `_instantiator`); keep the model's.
     accepted = inspect.signature(ActorMimic.__init__).parameters
-    model = ActorMimic(**{k: v for k, v in document["hyper_parameters"].items() if k in accepted})
+    try:
+        model = ActorMimic(**{k: v for k, v in document["hyper_parameters"].items() if k in accepted})
+    except (TypeError, KeyError, ValueError) as error:
+        raise UserError(f"{path}: its hyperparameters do not describe an AMN ({error})") from None
     missing, unexpected = model.load_state_dict(document["state_dict"], strict=False)
     wrong = [k for k in missing + unexpected if not k.startswith("metrics.")]
     if wrong:
@@ -96,8 +155,10 @@ def load_lightning_checkpoint(path: str | Path) -> ActorMimic:
     return model
 
 
-def export_lightning_checkpoint(ckpt_path: str | Path, out: str | Path) -> Path:
-    """`amn distill export`: Lightning checkpoint -> shared AMN checkpoint."""
+def export_lightning_checkpoint(ckpt_path: str | Path, out: str | Path, overwrite: bool = False) -> Path:
+    """`amn distill export`: Lightning checkpoint -> shared AMN checkpoint. `out` is checked
+    before the checkpoint is read."""
+    check_checkpoint_output(out, overwrite)
     model = load_lightning_checkpoint(ckpt_path)
     extra = {
         "global_step": model._exported_step,
@@ -105,25 +166,33 @@ def export_lightning_checkpoint(ckpt_path: str | Path, out: str | Path) -> Path:
         "trained": model._exported_step > 0,
         "lightning_checkpoint": Path(ckpt_path).name,
     }
-    return export_amn(model, out, extra)
+    return export_amn(model, out, extra, overwrite=overwrite)
 
 
 class ExportAMN(pl.Callback):
     """Exports the AMN when fit ends (and so after every resumed fit, too).
 
     path: where to write; default `<the run's log directory>/amn.safetensors`.
+    overwrite: replace an existing checkpoint at `path` (checked before training starts).
     """
 
-    def __init__(self, path: str | None = None):
+    def __init__(self, path: str | None = None, overwrite: bool = False):
         self.path = path
+        self.overwrite = overwrite
 
     def target(self, trainer: pl.Trainer) -> Path:
         if self.path:
             return Path(self.path)
         return Path(trainer.log_dir or trainer.default_root_dir) / EXPORT_NAME
 
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: ActorMimic) -> None:
+        """Refuse an export path that is taken now, not after hours of training."""
+        target = self.target(trainer)  # on every rank: trainer.log_dir is a collective under DDP
+        if trainer.is_global_zero:
+            check_checkpoint_output(target, self.overwrite, "--export.path", "--export.overwrite true")
+
     def on_fit_end(self, trainer: pl.Trainer, pl_module: ActorMimic) -> None:
         target = self.target(trainer)  # on every rank: trainer.log_dir is a collective under DDP
         if trainer.is_global_zero:  # one writer
-            path = export_amn(pl_module, target)
+            path = export_amn(pl_module, target, overwrite=self.overwrite)
             print(f"exported the AMN ({', '.join(pl_module.games)}) to {path}")

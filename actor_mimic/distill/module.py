@@ -29,6 +29,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from actor_mimic.common.atari import NUM_ALE_ACTIONS
+from actor_mimic.common.limits import check_real
 from actor_mimic.common.networks import build_network
 from actor_mimic.distill import losses
 from actor_mimic.errors import UserError
@@ -65,10 +66,17 @@ class ActorMimic(pl.LightningModule):
         super().__init__()
         if tasks is None:
             raise UserError("the model needs its tasks: give data.games (amn distill links them)")
-        if tau <= 0:
+        if check_real(tau, "model.tau") <= 0:
             raise UserError(f"tau must be positive, got {tau}")
-        if beta < 0:
-            raise UserError(f"beta must be 0 or more, got {beta}")
+        check_real(beta, "model.beta", low=0.0)
+        if check_real(lr, "model.lr") <= 0 or check_real(adam_eps, "model.adam_eps") <= 0:
+            raise UserError(f"model.lr and model.adam_eps must be positive, got {lr} and {adam_eps}")
+        if len(adam_betas) != 2:
+            raise UserError(f"model.adam_betas must be two numbers, got {adam_betas}")
+        for value in adam_betas:
+            check_real(value, "model.adam_betas", 0.0, 1.0, high_open=True)
+        if not isinstance(tasks, dict) or not isinstance(tasks.get("games"), list) or not tasks["games"]:
+            raise UserError("model.tasks must describe the games (amn distill links them from data.games)")
         if feature_transform not in FEATURE_TRANSFORMS:
             raise UserError(f"feature_transform must be one of {FEATURE_TRANSFORMS}, got {feature_transform!r}")
         self.save_hyperparameters()

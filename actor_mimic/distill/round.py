@@ -49,11 +49,19 @@ def run(args: argparse.Namespace) -> int:
     from actor_mimic.collect import CollectConfig, collect
     from actor_mimic.common.checkpoint import read_metadata
     from actor_mimic.distill import cli
-    from actor_mimic.distill.export import load_lightning_checkpoint_step
+    from actor_mimic.common.limits import check_num_envs, check_real, check_seed, check_steps
+    from actor_mimic.common.outputs import Output, check_folder, check_output, write_text
+    from actor_mimic.distill.export import check_lightning_checkpoint, load_lightning_checkpoint_step
     from actor_mimic.distill.tasks import GameStores, describe_tasks
 
-    if args.more_steps < 1:
-        raise UserError(f"--more-steps must be at least 1, got {args.more_steps}")
+    check_lightning_checkpoint(args.ckpt_path, "--ckpt_path")  # a local file, read without unpickling code
+    check_steps(args.more_steps, "--more-steps")
+    check_steps(args.steps, "--steps")
+    check_real(args.epsilon, "--epsilon", 0.0, 1.0)
+    check_seed(args.seed)
+    check_num_envs(args.num_envs)
+    if not args.round.isprintable() or not args.round or "/" in args.round:
+        raise UserError(f"--round {args.round!r} must be a plain label (it names the round's files)")
     config = _read_config(args.config)
     games = config["data"]["games"]
     experts = {read_metadata(path).games[0]: path for path in args.experts}
@@ -65,8 +73,18 @@ def run(args: argparse.Namespace) -> int:
     for game in tasks["games"]:
         _check_same_expert(game, experts[game], tasks)
     trained_step = load_lightning_checkpoint_step(args.ckpt_path)
+    read_metadata(args.amn)
 
-    out_dir = Path(args.out_dir)
+    # Every output of the round is checked before the first store is collected.
+    out_dir = check_folder(args.out_dir, "--out-dir", "round folder")
+    # A round never replaces anything: its files are named by the round, so another label
+    # (or folder) is the way out.
+    hint = "choose another --round or --out-dir"
+    round_config = check_output(out_dir / f"distill-{args.round}.yaml", Output("round config", "--out-dir"),
+                                replace_flag=None, exists_hint=hint)  # fmt: skip
+    for game in tasks["games"]:
+        check_output(out_dir / f"{game}-{args.round}.zarr", Output("teacher store", "--out-dir", folder=True),
+                     replace_flag=None, exists_hint=hint)  # fmt: skip
     for entry, game in zip(games, tasks["games"]):
         store = out_dir / f"{game}-{args.round}.zarr"
         collect(CollectConfig(
@@ -74,8 +92,7 @@ def run(args: argparse.Namespace) -> int:
             hidden_layer=tasks["hidden_layer"][game], out=store, steps=args.steps, seed=args.seed, num_envs=args.num_envs, progress=True,
         ))  # fmt: skip
         entry["stores"] = [*entry.get("stores", []), str(store)]
-    round_config = out_dir / f"distill-{args.round}.yaml"
-    round_config.write_text(yaml.safe_dump(config, sort_keys=False))
+    write_text(round_config, yaml.safe_dump(config, sort_keys=False))
     print(f"wrote {round_config}: the run's stores plus round {args.round}")
 
     target = trained_step + args.more_steps
@@ -102,8 +119,12 @@ def _read_config(path: str) -> dict:
         config = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
         raise UserError(f"config {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"config {path} cannot be read ({getattr(error, 'strerror', None) or error})") from None
     except yaml.YAMLError as error:
         raise UserError(f"config {path} is not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("data") or {}, dict):
+        raise UserError(f"config {path} is not an `amn distill fit` config (a mapping with a data section)")
     games = ((config or {}).get("data") or {}).get("games")
     if not isinstance(games, list) or not games:
         raise UserError(f"config {path} names no data.games: a round adds stores to an existing run's games")

@@ -14,6 +14,7 @@ from torch import nn
 
 from actor_mimic.common.atari import AtariConfig, action_set, make_env
 from actor_mimic.common.evaluation import greedy_env_actions, output_to_env_actions
+from actor_mimic.common.outputs import atomic_output
 from actor_mimic.errors import UserError
 
 # One agent step is frame_skip emulator frames at 60 Hz: 4/60 s, so ~70 ms plays in real time.
@@ -59,6 +60,6 @@ def save_episode_gif(
     finally:
         env.close()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(path, save_all=True, append_images=images[1:], duration=FRAME_MS, loop=0)
+    with atomic_output(path) as temporary:
+        images[0].save(temporary, format="GIF", save_all=True, append_images=images[1:], duration=FRAME_MS, loop=0)
     return path

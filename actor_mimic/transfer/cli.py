@@ -19,6 +19,11 @@ on the command line must then agree with the run's saved ones, except --steps (m
 When the budget is reached (or --max-wall-minutes runs out) the expert is evaluated with the
 shared protocol and written to <run-dir>/expert.safetensors and to --export, with a JSON of
 its scores and a random policy's next to it.
+
+Outputs (`actor_mimic.common.outputs`), checked before anything starts: --run-dir is created
+if missing and may hold other files; a run is only started where no run's files are (or with
+--resume); --export is written only where no file is, or over an actor-mimic checkpoint with
+--overwrite.
 """
 
 from __future__ import annotations
@@ -30,13 +35,17 @@ import signal
 from pathlib import Path
 
 from actor_mimic.common.atari import AtariConfig, action_set
+from actor_mimic.common.checkpoint import check_checkpoint_output
+from actor_mimic.common.limits import check_steps
+from actor_mimic.common.outputs import Output, check_folder, check_output
 from actor_mimic.errors import UserError
 from actor_mimic.transfer import run_state
 from actor_mimic.common.checkpoint import load_checkpoint
 from actor_mimic.transfer.config import PRESETS, DQNConfig, preset
-from actor_mimic.transfer.export import DTYPES, export_expert, write_scores
+from actor_mimic.transfer.export import DTYPES, export_expert, is_scores_file, write_scores
 from actor_mimic.transfer.initialisation import fresh_network, network_from_amn, network_from_expert
 from actor_mimic.transfer.learner import SESSION_SETTINGS, DQNLearner
+from actor_mimic.transfer.logs import RUN_FILES
 
 # flag -> DQNConfig field; all default to None so only what the user typed overrides the preset.
 HYPER_PARAMETERS = {
@@ -65,7 +74,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-expert", metavar="EXPERT_CHECKPOINT",
                         help="continue training this expert (its game and settings unless flags say otherwise)")
     parser.add_argument("--architecture", default="nature_dqn", help="for a fresh network")
-    parser.add_argument("--export", metavar="PATH", help="also write the expert here (.safetensors)")
+    parser.add_argument("--export", metavar="PATH", help="also write the expert here (.safetensors), "
+                        "with its scores in PATH.json; checked before training starts")  # fmt: skip
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --export (and its .json) if it holds an actor-mimic checkpoint")  # fmt: skip
     parser.add_argument("--export-dtype", default="float16", choices=sorted(DTYPES))
     parser.add_argument("--final-eval-steps", type=int, default=125_000)
     parser.add_argument("--no-progress", action="store_true")
@@ -122,9 +134,19 @@ def atari_config(args: argparse.Namespace, recorded: AtariConfig | None = None) 
     return AtariConfig(game, **settings)
 
 
-def _check_export_path(path: str | None) -> None:
-    if path and not path.endswith(".safetensors"):
-        raise UserError(f"--export {path}: the expert file name must end in .safetensors")
+def check_outputs(args: argparse.Namespace, has_checkpoint: bool) -> None:
+    """--run-dir and --export, checked before anything is built (common.outputs)."""
+    run_dir = check_folder(args.run_dir, "--run-dir", "run folder")
+    if not has_checkpoint and not args.resume:
+        leftovers = sorted(name for name in RUN_FILES if (run_dir / name).exists())
+        if leftovers:
+            raise UserError(
+                f"{run_dir} holds {', '.join(leftovers)} of a run that saved no checkpoint: pass --resume "
+                "to start that run again (its logs are replaced), or choose another --run-dir"
+            )
+    if args.export is not None:
+        export = check_checkpoint_output(args.export, args.overwrite, "--export")
+        check_output(export.with_suffix(".json"), Output("score file", "--export", is_ours=is_scores_file), args.overwrite)
 
 
 def _resume(args: argparse.Namespace, overrides: dict) -> DQNLearner:
@@ -190,13 +212,12 @@ def _start(args: argparse.Namespace, overrides: dict) -> DQNLearner:
 
 
 def run(args: argparse.Namespace) -> int:
-    _check_export_path(args.export)
-    if args.final_eval_steps < 1:
-        raise UserError(f"--final-eval-steps must be 1 or more, got {args.final_eval_steps}")
+    check_steps(args.final_eval_steps, "--final-eval-steps")
     overrides = hyper_parameter_overrides(args)
-    has_checkpoint = run_state.checkpoint_dir(args.run_dir) is not None
+    has_checkpoint = run_state.checkpoint_dir(args.run_dir) is not None if args.run_dir else False
     if has_checkpoint and not args.resume:
         raise UserError(f"{args.run_dir} already holds a run: pass --resume to continue it, or choose another --run-dir")
+    check_outputs(args, has_checkpoint)
     if has_checkpoint:
         if args.init or args.fresh_head or args.init_expert:
             raise UserError("--init, --init-expert and --fresh-head only apply when a run starts; drop them with --resume")
@@ -229,10 +250,14 @@ def finish(learner: DQNLearner, args: argparse.Namespace) -> None:
     expert_result = evaluate(learner.expert(), atari, list(action_set(atari)), **protocol).to_dict()
     random_protocol = protocol | {"epsilon": 1.0}
     random_result = evaluate(learner.expert(), atari, list(action_set(atari)), **random_protocol).to_dict()
-    targets = [Path(args.run_dir) / "expert.safetensors"] + ([Path(args.export)] if args.export else [])
-    for path in targets:
-        export_expert(learner, path, expert_result, args.export_dtype)
+    # The run folder's own expert is replaced by each finish (a resumed run may extend it);
+    # --export only with --overwrite, as checked when the command started.
+    targets = [(Path(args.run_dir) / "expert.safetensors", True)]
+    targets += [(Path(args.export), args.overwrite)] if args.export else []
+    for path, overwrite in targets:
+        export_expert(learner, path, expert_result, args.export_dtype, overwrite=overwrite)
         write_scores(path.with_suffix(".json"), learner, expert_result, random_result)
+    targets = [path for path, _ in targets]
     summary = {"game": atari.game, "steps": learner.step, "expert_mean": round(expert_result["mean"], 2),
                "random_mean": round(random_result["mean"], 2), "written": [str(p) for p in targets]}  # fmt: skip
     print(json.dumps(summary), flush=True)

@@ -21,6 +21,15 @@ import dataclasses
 from dataclasses import dataclass
 
 from actor_mimic.common.atari import settings_from_dict
+from actor_mimic.common.limits import (
+    MAX_STEPS,
+    check_field_types,
+    check_num_envs,
+    check_real,
+    check_seed,
+    check_whole,
+    check_workers,
+)
 from actor_mimic.errors import UserError
 
 OPTIMIZERS = ("rmsprop", "adam")
@@ -77,29 +86,42 @@ class DQNConfig:
         self.validate()
 
     def validate(self) -> None:
+        """Types, ranges and limits of every setting (common.limits); raises UserError."""
+        check_field_types(self, flag)
         positive = (
-            "total_steps", "num_envs", "env_threads", "torch_threads", "n_step", "batch_size",
-            "train_every", "target_update_updates", "replay_capacity", "eval_num_envs",
+            "total_steps", "n_step", "batch_size", "train_every", "target_update_updates",
+            "replay_capacity", "eval_every", "eval_steps",
         )  # fmt: skip
         for name in positive:
-            if getattr(self, name) < 1:
-                raise UserError(f"{flag(name)} must be 1 or more, got {getattr(self, name)}")
+            check_whole(getattr(self, name), flag(name), 1, MAX_STEPS)
+        check_num_envs(self.num_envs, flag("num_envs"))
+        check_num_envs(self.eval_num_envs, flag("eval_num_envs"))
+        check_workers(self.env_threads, flag("env_threads"), low=1)
+        check_workers(self.torch_threads, flag("torch_threads"), low=1)
+        check_seed(self.seed, flag("seed"))
         if self.optimizer not in OPTIMIZERS:
             raise UserError(f"--optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if not 0.0 <= self.discount <= 1.0:
-            raise UserError(f"--discount must lie in [0, 1], got {self.discount}")
-        if self.learning_rate <= 0:
-            raise UserError(f"--learning-rate must be positive, got {self.learning_rate}")
+        check_real(self.discount, "--discount", 0.0, 1.0)
+        for name in ("learning_rate", "adam_eps", "rmsprop_eps", "huber_delta", "checkpoint_every_minutes"):
+            if check_real(getattr(self, name), flag(name)) <= 0:
+                raise UserError(f"{flag(name)} must be positive, got {getattr(self, name)}")
+        check_real(self.rmsprop_alpha, flag("rmsprop_alpha"), 0.0, 1.0, high_open=True)
+        check_real(self.max_grad_norm, "--max-grad-norm", low=0.0)
+        check_real(self.max_wall_minutes, "--max-wall-minutes", low=0.0)
         for name in ("epsilon_start", "epsilon_end", "eval_epsilon"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise UserError(f"{flag(name)} must lie in [0, 1], got {getattr(self, name)}")
-        if self.learning_starts < 0 or self.epsilon_decay_steps < 0 or self.eval_steps < 0:
-            raise UserError("--learning-starts, --epsilon-decay-steps and --eval-steps must be 0 or more")
+            check_real(getattr(self, name), flag(name), 0.0, 1.0)
+        check_whole(self.learning_starts, "--learning-starts", 0, MAX_STEPS)
+        check_whole(self.epsilon_decay_steps, "--epsilon-decay-steps", 0, MAX_STEPS)
         per_env = self.replay_capacity // self.num_envs
         if per_env < self.n_step + 8:
             raise UserError(
                 f"--replay-capacity {self.replay_capacity} is too small for {self.num_envs} "
                 f"environments: give at least {(self.n_step + 8) * self.num_envs}"
+            )
+        if self.batch_size > self.replay_capacity:
+            raise UserError(
+                f"--batch-size {self.batch_size} exceeds --replay-capacity {self.replay_capacity}: "
+                "a minibatch samples from the replay memory"
             )
 
     def to_dict(self) -> dict:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +30,11 @@ import numpy as np
 
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.checkpoint import read_metadata
+from actor_mimic.common.outputs import atomic_output, write_text
 from actor_mimic.errors import UserError
 from actor_mimic.transfer import run_state
 from actor_mimic.transfer.config import DQNConfig
-from actor_mimic.transfer.initialisation import amn_variant, fresh_network, network_from_amn
+from actor_mimic.transfer.initialisation import amn_variant, check_preprocessing, fresh_network, network_from_amn
 from actor_mimic.transfer.learner import DQNLearner
 from actor_mimic.transfer.logs import read_csv
 
@@ -56,14 +58,20 @@ class TransferExperiment:
         return (["random"] if self.include_random else []) + list(self.amns)
 
 
+OUTPUT_FILES = ("curves.csv", "curves.png", "table.csv", "table.md")
+
+
 def label_amns(paths: list[str]) -> dict[str, str]:
     """`NAME=PATH` keeps NAME; a bare PATH is labelled from its provenance: "amn-policy",
-    "amn-feature" (or "amn-unknown"), numbered when two would share a label."""
+    "amn-feature" (or "amn-unknown"), numbered when two would share a label. A label names a
+    folder of the experiment, so it must be a plain name (letters, digits, `.`, `_`, `-`)."""
     labels: dict[str, str] = {}
     for item in paths:
         name, sep, path = item.partition("=")
         if not sep:
             name, path = f"amn-{amn_variant(read_metadata(item))}", item
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or name in (".", ".."):
+            raise UserError(f"--amn label {name!r} must be a plain name (letters, digits, '.', '_', '-'): it names a folder")
         if name == "random":
             raise UserError("'random' names the random-init baseline; label the AMN differently")
         base, count = name, 2
@@ -71,6 +79,29 @@ def label_amns(paths: list[str]) -> dict[str, str]:
             name, count = f"{base}-{count}", count + 1
         labels[name] = path
     return labels
+
+
+def check_amn(path: str, atari: AtariConfig, source: str) -> None:
+    """An AMN checkpoint that can initialise a DQN for `atari.game` (metadata only)."""
+    metadata = read_metadata(path)
+    if metadata.kind != "amn":
+        raise UserError(f"{source}: an AMN checkpoint (kind 'amn') is needed, this one is an {metadata.kind!r}")
+    check_preprocessing(metadata, atari, source)
+
+
+def is_experiment_file(path: Path) -> bool:
+    """True if `path` is one of the result files `run_experiment` writes."""
+    try:
+        head = path.read_bytes()[:64]
+    except OSError:
+        return False
+    if path.name == "curves.png":
+        return head.startswith(b"\x89PNG")
+    if path.name == "curves.csv":
+        return head.startswith(b"variant,seed,step,score")
+    if path.name == "table.csv":
+        return head.startswith(b"variant,block,")
+    return path.name == "table.md" and head.startswith(b"| ")
 
 
 def run_dir(experiment: TransferExperiment, variant: str, seed: int) -> Path:
@@ -102,7 +133,7 @@ def train_one(experiment: TransferExperiment, variant: str, seed: int, progress:
             record = {"variant": variant, "seed": seed, "agent_steps": learner.step,
                       "wall_hours": round(learner.wall_seconds / 3600, 3), "provenance": learner.provenance,
                       "dqn_config": learner.config.to_dict()}  # fmt: skip
-            (directory / FINISHED).write_text(json.dumps(record, indent=1))
+            write_text(directory / FINISHED, json.dumps(record, indent=1))
         return done
     finally:
         learner.close()
@@ -144,7 +175,7 @@ def transfer_table(curves: list[dict], variants: list[str], block_size: int, tot
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as handle:
+    with atomic_output(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -203,7 +234,7 @@ def plot_curves(path: Path, curves: list[dict], variants: list[str], game: str) 
     axes.set_title(f"transfer to {game}: mean over seeds, range shaded")
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, format="png")
     plt.close(figure)
 
 
@@ -239,6 +270,7 @@ def run_experiment(experiment: TransferExperiment, progress: bool = False) -> tu
     write_csv(experiment.out_dir / "curves.csv", curves)
     write_csv(experiment.out_dir / "table.csv", table)
     markdown = table_markdown(table, experiment.variants, experiment.atari.game)
-    (experiment.out_dir / "table.md").write_text(markdown)
-    plot_curves(experiment.out_dir / "curves.png", curves, experiment.variants, experiment.atari.game)
+    write_text(experiment.out_dir / "table.md", markdown)
+    with atomic_output(experiment.out_dir / "curves.png") as temporary:
+        plot_curves(temporary, curves, experiment.variants, experiment.atari.game)
     return table, complete

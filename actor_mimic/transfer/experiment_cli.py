@@ -5,7 +5,10 @@
         --out-dir runs/transfer_breakout
 
 Writes curves.csv, curves.png, table.csv and table.md into --out-dir (see experiment.py).
-Re-running the same command resumes unfinished runs and skips finished ones.
+Re-running the same command resumes unfinished runs and skips finished ones. Everything is
+checked before the first run trains: the seeds, the AMN checkpoints and their labels (each
+labels a folder), and --out-dir (created if missing; a file of the experiment's names there
+is only replaced if the experiment wrote it).
 `--max-wall-minutes` bounds the whole experiment's session (not each run): when it runs out,
 the running DQN saves its state and the command stops with what has been evaluated so far.
 """
@@ -15,6 +18,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from actor_mimic.common.limits import check_seed, check_steps
+from actor_mimic.common.outputs import Output, check_folder, check_output
 from actor_mimic.errors import UserError
 from actor_mimic.transfer.cli import (
     add_environment_options,
@@ -23,7 +28,14 @@ from actor_mimic.transfer.cli import (
     hyper_parameter_overrides,
 )
 from actor_mimic.transfer.config import PRESETS, preset
-from actor_mimic.transfer.experiment import TransferExperiment, label_amns, run_experiment
+from actor_mimic.transfer.experiment import (
+    OUTPUT_FILES,
+    TransferExperiment,
+    check_amn,
+    is_experiment_file,
+    label_amns,
+    run_experiment,
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -43,17 +55,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.block_size < 1:
-        raise UserError(f"--block-size must be 1 or more, got {args.block_size}")
+    check_steps(args.block_size, "--block-size")
+    for seed in args.seeds:
+        check_seed(seed, "--seeds")
     if len(set(args.seeds)) != len(args.seeds):
         raise UserError(f"--seeds {args.seeds} repeats a seed; give distinct seeds")
     atari = atari_config(args)
     config = preset(args.preset, **hyper_parameter_overrides(args))
     if config.eval_every > config.total_steps:
         raise UserError(f"--eval-every {config.eval_every} exceeds --steps {config.total_steps}: nothing would be evaluated")
+    out_dir = check_folder(args.out_dir, "--out-dir", "experiment folder")
+    amns = label_amns(args.amn)
+    for label, path in amns.items():  # every AMN is checked before the first run trains
+        check_amn(path, atari, f"--amn {label}={path}")
+    for name in OUTPUT_FILES:  # re-running the experiment rewrites its own tables and plot
+        check_output(out_dir / name, Output("experiment result", "--out-dir", is_ours=is_experiment_file), replace=True)
     experiment = TransferExperiment(
-        atari=atari, config=config, amns=label_amns(args.amn), seeds=list(args.seeds),
-        out_dir=Path(args.out_dir), block_size=args.block_size, fresh_head=args.fresh_head,
+        atari=atari, config=config, amns=amns, seeds=list(args.seeds),
+        out_dir=out_dir, block_size=args.block_size, fresh_head=args.fresh_head,
         include_random=not args.no_random,
     )  # fmt: skip
     table, complete = run_experiment(experiment, progress=not args.no_progress)

@@ -17,6 +17,7 @@ import torch
 
 from actor_mimic.common.atari import action_set
 from actor_mimic.common.checkpoint import expert_metadata, save_checkpoint
+from actor_mimic.common.outputs import write_text
 from actor_mimic.transfer.logs import training_curve
 
 DTYPES = {"float16": torch.float16, "float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -64,8 +65,9 @@ def evaluation_entry(result: dict) -> dict:
     return {k: result[k] for k in keys} | {"protocol": "shared evaluate(): epsilon-greedy, full games, no-op starts"}
 
 
-def export_expert(learner, path: str | Path, evaluation: dict | None, dtype: str = "float16") -> Path:
-    """Write the learner's online network as a kind-"expert" checkpoint at `path`."""
+def export_expert(learner, path: str | Path, evaluation: dict | None, dtype: str = "float16", overwrite: bool = False) -> Path:
+    """Write the learner's online network as a kind-"expert" checkpoint at `path` (an existing
+    checkpoint there is replaced only with `overwrite`)."""
     game = learner.atari.game
     metadata = expert_metadata(
         learner.atari,
@@ -74,7 +76,7 @@ def export_expert(learner, path: str | Path, evaluation: dict | None, dtype: str
         evaluation={game: evaluation_entry(evaluation)} if evaluation else {},
     )
     assert metadata.action_sets[game] == list(action_set(learner.atari))
-    return save_checkpoint(path, learner.expert(), metadata, dtype=DTYPES[dtype])
+    return save_checkpoint(path, learner.expert(), metadata, dtype=DTYPES[dtype], overwrite=overwrite)
 
 
 def write_scores(path: str | Path, learner, expert_result: dict, random_result: dict | None) -> Path:
@@ -86,8 +88,13 @@ def write_scores(path: str | Path, learner, expert_result: dict, random_result: 
         "training": training_summary(learner),
         "atari": learner.atari.to_dict(),
     }
-    path = Path(path)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document, indent=1))
-    tmp.replace(path)
-    return path
+    return write_text(path, json.dumps(document, indent=1))
+
+
+def is_scores_file(path: Path) -> bool:
+    """True if `path` is a sidecar `write_scores` wrote."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(document, dict) and {"game", "expert", "random_policy"} <= set(document)

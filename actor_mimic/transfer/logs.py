@@ -14,6 +14,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from actor_mimic.common.outputs import atomic_output
+
+# Every name a run writes in its folder (logs, the learner checkpoint, the exported expert).
+RUN_FILES = ("episodes.csv", "evaluations.csv", "training.csv", "tensorboard", "checkpoint",
+             "checkpoint.old", "expert.safetensors", "expert.json")  # fmt: skip
+
 COLUMNS = {
     "episodes": ("step", "env", "return", "length", "wall_seconds"),
     "evaluations": ("step", "mean", "std", "min", "max", "episodes", "eval_steps"),
@@ -89,7 +95,5 @@ def _drop_rows_after(path: Path, step: int) -> None:
     with open(path, newline="") as handle:
         rows = list(csv.reader(handle))
     kept = [rows[0]] + [row for row in rows[1:] if row and float(row[0]) <= step]
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as handle:
+    with atomic_output(path) as temporary, open(temporary, "w", newline="") as handle:
         csv.writer(handle).writerows(kept)
-    tmp.replace(path)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from actor_mimic.common.limits import check_memory
 from actor_mimic.errors import UserError
 
 _ARRAYS = ("frames", "actions", "rewards", "first", "last", "terminal")
@@ -56,6 +57,11 @@ class ReplayMemory:
     """A ring buffer of `capacity` observations (capacity // num_envs rows of num_envs)."""
 
     def __init__(self, capacity: int, num_envs: int, screen_size: int = 84, stack_size: int = 4):
+        check_memory(
+            self.bytes_needed(capacity, num_envs, screen_size),
+            f"the replay memory of --replay-capacity {capacity}",
+            "lower --replay-capacity",
+        )
         self.rows = capacity // num_envs
         self.num_envs = num_envs
         self.stack_size = stack_size
@@ -67,6 +73,13 @@ class ReplayMemory:
         self.terminal = np.zeros((self.rows, num_envs), dtype=bool)
         self.cursor = 0  # the row the next observation goes to
         self.size = 0  # rows written so far, at most self.rows
+
+    @staticmethod
+    def bytes_needed(capacity: int, num_envs: int, screen_size: int = 84) -> int:
+        """Bytes the arrays of a memory of `capacity` observations take (checked before they
+        are allocated: a mistyped capacity must not take the machine's memory)."""
+        rows = capacity // num_envs
+        return rows * num_envs * (screen_size * screen_size + 8 + 4 + 3)
 
     # --- writing -------------------------------------------------------------------------
     def add_observations(

@@ -15,21 +15,24 @@ every recorded action again (the environments are deterministic given both). Tha
 environment time only (thousands of steps per second) and makes a resumed run continue
 bit-for-bit like an uninterrupted one.
 
-Atomicity: everything is written to `checkpoint.partial/`, the old checkpoint is renamed
-`checkpoint.old/`, the new one renamed into place, then the old one deleted. A kill at any
-moment leaves either `checkpoint/` or `checkpoint.old/` complete; `checkpoint_dir` finds it.
+Atomicity (`common.outputs.atomic_output`): everything is written to `checkpoint.partial/`,
+the old checkpoint is renamed `checkpoint.old/`, the new one renamed into place, then the old
+one deleted. A kill at any moment leaves either `checkpoint/` or `checkpoint.old/` complete;
+`checkpoint_dir` finds it. `state.json` is read strictly (`read_state`).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import pickle
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from actor_mimic.common.outputs import atomic_output
 from actor_mimic.errors import UserError
 
 CHECKPOINT = "checkpoint"
@@ -54,40 +57,62 @@ def write_checkpoint(
     actions: np.ndarray,
     replay,
 ) -> Path:
-    run_dir = Path(run_dir)
-    partial, final, old = (run_dir / f"{CHECKPOINT}{s}" for s in (".partial", "", ".old"))
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    save_file(_tensors(online), str(partial / "online.safetensors"))
-    save_file(_tensors(target), str(partial / "target.safetensors"))
-    torch.save(optimizer.state_dict(), partial / "optimizer.pt")
-    save_file({"state": torch.get_rng_state()}, str(partial / "torch_rng.safetensors"))
-    np.save(partial / "actions.npy", actions, allow_pickle=False)
-    replay.save(partial)
-    (partial / "state.json").write_text(json.dumps(state, indent=1))  # written last: marks complete
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-    partial.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    final = Path(run_dir) / CHECKPOINT
+    with atomic_output(final) as partial:  # checkpoint.partial/, renamed over checkpoint/
+        partial.mkdir()
+        save_file(_tensors(online), str(partial / "online.safetensors"))
+        save_file(_tensors(target), str(partial / "target.safetensors"))
+        torch.save(optimizer.state_dict(), partial / "optimizer.pt")
+        save_file({"state": torch.get_rng_state()}, str(partial / "torch_rng.safetensors"))
+        np.save(partial / "actions.npy", actions, allow_pickle=False)
+        replay.save(partial)
+        (partial / "state.json").write_text(json.dumps(state, indent=1))  # written last: marks complete
     return final
+
+
+# The state document's fields and their JSON types: a hand-edited or damaged state.json is
+# refused with one line instead of failing somewhere inside the resume.
+STATE_FIELDS = {
+    "atari": dict, "config": dict, "architecture": str, "num_outputs": int, "output_indices": list,
+    "provenance": dict, "step": int, "updates": int, "next_eval_step": int, "episode_returns": list,
+    "episode_lengths": list, "resetting": list, "episodes_finished": int, "recent_returns": list,
+    "evaluations": list, "wall_seconds": (int, float), "last_loss": (int, float),
+    "last_mean_q": (int, float), "rng": dict,
+}  # fmt: skip
 
 
 def read_state(directory: Path) -> dict:
     try:
-        return json.loads((directory / "state.json").read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        state = json.loads((directory / "state.json").read_text())
+    except (OSError, ValueError) as error:
         raise UserError(f"{directory}: unreadable learner checkpoint ({error}); start a new run") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{directory}/state.json is not a learner state; start a new run")
+    for name, kind in STATE_FIELDS.items():
+        value = state.get(name)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise UserError(
+                f"{directory}/state.json: {name} is {json.dumps(value)[:40]}, not what a learner saves "
+                "(edited by hand?); start a new run"
+            )
+    if state["step"] < 0 or not all(isinstance(i, int) and not isinstance(i, bool) for i in state["output_indices"]):
+        raise UserError(f"{directory}/state.json: its step or output indices are damaged; start a new run")
+    return state
 
 
 def restore_into(directory: Path, online, target, optimizer, replay) -> np.ndarray:
     """Load weights, optimiser, torch RNG and replay memory; return the recorded actions."""
-    online.load_state_dict(load_file(str(directory / "online.safetensors")))
-    target.load_state_dict(load_file(str(directory / "target.safetensors")))
-    optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=True))
-    torch.set_rng_state(load_file(str(directory / "torch_rng.safetensors"))["state"])
-    replay.load(directory)
-    return np.load(directory / "actions.npy", allow_pickle=False)
+    try:
+        online.load_state_dict(load_file(str(directory / "online.safetensors")))
+        target.load_state_dict(load_file(str(directory / "target.safetensors")))
+        optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=True))
+        torch.set_rng_state(load_file(str(directory / "torch_rng.safetensors"))["state"])
+        replay.load(directory)
+        return np.load(directory / "actions.npy", allow_pickle=False)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, pickle.UnpicklingError, SafetensorError) as error:
+        # missing or damaged files: safetensors, torch and numpy each raise their own
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{directory}: damaged learner checkpoint ({first}); start a new run") from None
 
 
 def _tensors(network: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -99,6 +124,9 @@ def rng_state_to_json(rng: np.random.Generator) -> dict:
 
 
 def rng_from_json(state: dict) -> np.random.Generator:
-    bit_generator = getattr(np.random, state["bit_generator"])()
-    bit_generator.state = state
+    try:
+        bit_generator = getattr(np.random, state["bit_generator"])()
+        bit_generator.state = state
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise UserError("the learner checkpoint's random generator state is damaged; start a new run") from None
     return np.random.Generator(bit_generator)

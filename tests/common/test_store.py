@@ -138,11 +138,17 @@ def test_a_store_killed_while_being_created_says_overwrite(tmp_path):
         StoreWriter.resume(path)
 
 
-def test_an_existing_store_is_not_replaced_without_overwrite(path):
+def test_create_never_replaces_an_existing_store(path):
+    """Replacing is `amn collect --overwrite`'s job (it sets the old store aside until the new
+    one is complete); StoreWriter.create itself deletes nothing."""
     new_store(path).close(complete=True)
+    before = sorted(p.name for p in path.parent.rglob("*"))
     with pytest.raises(UserError, match="already exists: pass --resume .* or --overwrite"):
         new_store(path)
-    new_store(path, overwrite=True).close(complete=True)
+    assert sorted(p.name for p in path.parent.rglob("*")) == before
+    backend, info = open_store(path)
+    backend.close()
+    assert info.complete
 
 
 def test_nan_q_values_are_refused_before_writing(path):

@@ -47,9 +47,17 @@ def test_export_from_the_lightning_checkpoint_matches_the_fit_export(first_fit, 
         assert torch.equal(exported.network.state_dict()[name], tensor)
     assert exported.metadata.provenance["global_step"] == 6
     assert exported.metadata.action_sets == at_fit_end.metadata.action_sets
+    # An existing checkpoint is replaced only with --overwrite; anything else never.
+    export = ["distill", "export", str(run / "checkpoints" / "last.ckpt"), "--out"]
+    assert main([*export, str(out)]) == 2
+    assert main([*export, str(out), "--overwrite"]) == 0
+    notes = tmp_path / "notes.safetensors"
+    notes.write_text("my notes")
+    assert main([*export, str(notes), "--overwrite"]) == 2 and notes.read_text() == "my notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported.safetensors", "notes.safetensors"]
 
 
-def test_resume_continues_from_the_checkpoint_and_validate_runs(first_fit, stores):
+def test_resume_continues_from_the_checkpoint_and_validate_runs(first_fit, stores, capsys):
     folder, run = first_fit
     config = write_config(folder, stores, max_steps=9)
     last = str(run / "checkpoints" / "last.ckpt")
@@ -58,6 +66,11 @@ def test_resume_continues_from_the_checkpoint_and_validate_runs(first_fit, store
     assert resumed.parent.name != "version_0"
     assert read_metadata(resumed).provenance["global_step"] == 9  # 6 restored + 3 more
     assert main(["distill", "validate", "--config", config, "--ckpt_path", last]) == 0
+    # Resuming onto other games is refused before a trainer exists, in one line.
+    pong_only = write_config(folder, stores, games=f'[{{game: pong, stores: ["{stores["pong"]}"]}}]', name="pong.yaml")
+    capsys.readouterr()
+    assert main(["distill", "fit", "--config", pong_only, "--ckpt_path", last]) == 2
+    assert "last.ckpt does not fit the model of this config" in capsys.readouterr().err
 
 
 def test_print_config_shows_the_resolved_settings(stores, tmp_path, capsys):
@@ -107,7 +120,7 @@ def test_bad_configs_exit_2_with_one_line(stores, tmp_path, capsys):
     config = write_config(tmp_path, stores)
     cases = [
         ([config, "--model.bogus", "1"], "unrecognized arguments: --model.bogus"),
-        ([config, "--torch_threads", "0"], "torch_threads must be at least 1"),
+        ([config, "--torch_threads", "0"], "torch_threads must be between 1 and"),
         ([config, "--model.tau", "0"], "tau must be positive"),
         ([config, "--data.weighting", "uniform"], "data.weighting must be one of"),
     ]

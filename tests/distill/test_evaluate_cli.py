@@ -48,6 +48,15 @@ def test_table_of_experts_and_amn_matches_direct_evaluation(amn, experts, tmp_pa
         ("pong", "expert"), ("pong", "amn"), ("breakout", "expert"), ("breakout", "amn"),
     ]  # fmt: skip
 
+    # The results are not replaced without --overwrite, checked before any game is played.
+    table = (out / "evaluation.csv").read_bytes()
+    assert main(args + BUDGET) == 2
+    assert "evaluation.csv already exists: pass --overwrite" in capsys.readouterr().err
+    assert (out / "evaluation.csv").read_bytes() == table
+    assert main(args + BUDGET + ["--overwrite"]) == 0
+    assert (out / "evaluation.csv").read_bytes() == table  # same seed, same scores
+    assert sorted(p.name for p in out.iterdir()) == ["evaluation.csv", "evaluation.json"]
+
     # The same protocol called directly gives exactly the same scores.
     network = load_checkpoint(amn).network
     direct = evaluate(network, AtariConfig("pong"), list(range(18)), steps=120, num_envs=2, seed=5)

@@ -26,7 +26,7 @@ def run_cli(capsys, *argv):
     "argv, message",
     [
         (["--game", "breakoot"], "unknown Atari game 'breakoot': did you mean breakout"),
-        (["--game", "breakout", "--steps", "0"], "--steps must be 1 or more"),
+        (["--game", "breakout", "--steps", "0"], "--steps must be between 1 and"),
         (["--game", "breakout", "--optimizer", "sgd"], "--optimizer must be one of"),
         (["--game", "breakout", "--fresh-head"], "--fresh-head only applies with --init"),
         (["--game", "breakout", "--export", "x.pt"], "must end in .safetensors"),
@@ -72,11 +72,19 @@ def test_tiny_run_exports_an_expert_and_refuses_to_overwrite_the_run(capsys, tmp
     # ... and resuming with different settings too.
     status, _, err = run_cli(capsys, "--run-dir", str(run_dir), "--resume", "--n-step", "1")
     assert status == 2 and "n_step differ" in err
+    # Re-exporting over the existing --export needs --overwrite, asked before anything runs.
+    exported = export.read_bytes()
+    status, out, err = run_cli(capsys, "--run-dir", str(run_dir), "--resume", "--export", str(export),
+                               "--final-eval-steps", "40", "--no-progress")  # fmt: skip
+    assert status == 2 and "breakout.safetensors already exists: pass --overwrite" in err and out == ""
+    assert export.read_bytes() == exported
     # Session settings may change: the finished run is re-evaluated and re-exported.
     status, out, err = run_cli(capsys, "--run-dir", str(run_dir), "--resume", "--max-wall-minutes", "5",
-                               "--final-eval-steps", "40", "--no-progress")  # fmt: skip
+                               "--final-eval-steps", "40", "--no-progress", "--export", str(export), "--overwrite")  # fmt: skip
     assert status == 0, err
     assert "resuming" in out and '"steps": ' in out
+    assert load_checkpoint(export).metadata.provenance["agent_steps"] == meta.provenance["agent_steps"]
+    assert sorted(p.name for p in export.parent.iterdir()) == ["breakout.json", "breakout.safetensors"]
 
 
 def test_transfer_run_from_an_amn(capsys, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from actor_mimic.common.atari import AtariConfig, action_set
-from actor_mimic.common.checkpoint import CheckpointMetadata, save_checkpoint
+from actor_mimic.common.checkpoint import CheckpointMetadata, random_init_expert, save_checkpoint
 from actor_mimic.common.networks import build_network
 from actor_mimic.errors import UserError
 from actor_mimic.transfer.initialisation import (
@@ -80,7 +80,8 @@ def test_an_amn_with_other_preprocessing_is_refused(tmp_path, change, named):
 
 
 def test_an_expert_checkpoint_is_not_an_amn(tmp_path):
-    make_amn(tmp_path / "e.safetensors", kind="expert")
+    expert = random_init_expert(AtariConfig("pong"))
+    save_checkpoint(tmp_path / "e.safetensors", expert.network, expert.metadata)
     with pytest.raises(UserError, match="needs an AMN checkpoint"):
         network_from_amn(tmp_path / "e.safetensors", TARGET)
 
