@@ -17,7 +17,8 @@ from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.checkpoint import random_init_expert, save_checkpoint
 from tests.collect.conftest import BREAKOUT, read_store
 from tests.collect.test_errors import tree_snapshot
-from tests.collect.test_interrupt import start_and_signal
+from tests.collect.forked import run_amn
+from tests.collect.test_interrupt import committed_steps
 
 
 def old_store(tmp_path, expert, suffix: str):
@@ -72,7 +73,8 @@ def test_an_interrupted_overwrite_names_the_old_store_and_resume_completes_the_n
     snapshot = tree_snapshot(path)
     args = ["--expert", str(expert_file), "--out", str(path), "--steps", "600", "--num-envs", "2",
             "--chunk-len", "64", "--epsilon", "1", "--overwrite"]  # fmt: skip
-    returncode, stderr = start_and_signal(args, path, signal.SIGINT, at_least=64)
+    returncode, stderr = run_amn("collect", "--no-progress", *args, signal_number=signal.SIGINT,
+                                 stop_when=lambda: committed_steps(path) >= 64)  # fmt: skip
     aside = tmp_path / "s.previous.zarr"
     assert returncode == 128 + signal.SIGINT, stderr
     assert f"The store it replaces is kept at {aside} until this one is complete" in stderr
