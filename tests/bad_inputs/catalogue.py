@@ -265,7 +265,7 @@ CASES = [
     Case("distill fit --config {w}/unknown_game.yaml", "unknown Atari game 'breakoot'", "an unknown game in the config"),
     Case("distill fit --config {w}/missing_store.yaml", "nowhere.zarr does not exist", "a missing store in the config"),
     Case("distill fit --config {w}/file_store.yaml", "neither a Zarr directory nor an HDF5 file", "a text file as a store"),
-    Case("distill fit --config {w}/actions_differ.yaml", "action set", "stores of one game with other action sets"),
+    Case("distill fit --config {w}/actions_differ.yaml", "action_set", "stores of one game with other action sets"),
     Case("distill fit --config {w}/preprocessing_differs.yaml", "preprocessing", "stores with other preprocessing"),
     Case(f"{EXPORT} --out {{w}}/expert.safetensors", "already exists: pass --overwrite", "export over a checkpoint"),
     Case(f"{EXPORT} --out {{w}}/notes.txt --overwrite", "name must end in .safetensors", "export over a text file"),
