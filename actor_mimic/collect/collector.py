@@ -56,6 +56,7 @@ from actor_mimic.collect.writer import BackgroundWriter, open_writer
 from actor_mimic.common.atari import action_set, make_vector_env
 from actor_mimic.common.outputs import remove
 from actor_mimic.common.store import step_fields, stored_path
+from actor_mimic.common.store_card import refresh_card
 from actor_mimic.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,8 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         background.drain()
         segment.update(end_steps=[record["steps"] for record in writer.lanes], stopped_by=reason)
         writer.close(complete=complete)
+        if writer.num_steps or complete:  # (a run that stored nothing removes its store)
+            refresh_card(config.out)  # the store changed: its README.md says what it now holds
 
     from tqdm import tqdm
 

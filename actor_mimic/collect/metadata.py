@@ -16,7 +16,9 @@ Beyond the brief's fields, two lists describe how the store came to be:
 
 from __future__ import annotations
 
+import hashlib
 from importlib import metadata as importlib_metadata
+from pathlib import Path
 
 from actor_mimic.collect.config import CollectConfig
 from actor_mimic.collect.policies import same_identity
@@ -37,6 +39,16 @@ def library_versions(backend: str) -> dict:
     return versions
 
 
+def rom_identity(game: str) -> dict:
+    """The ROM ale-py plays for `game`: its id and the sha256 of the ROM file (a store
+    collected from another ROM revision is another dataset)."""
+    from ale_py import roms
+
+    path = roms.get_rom_path(game)
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+    return {"id": game, "sha256": digest}
+
+
 def store_metadata(
     config: CollectConfig,
     atari: AtariConfig,
@@ -52,6 +64,7 @@ def store_metadata(
         "atari": atari.to_dict(),
         "preprocessing": atari.preprocessing(),
         "action_set": list(action_set(atari)),
+        "rom": rom_identity(atari.game),
         "expert": {**expert_identity, "metadata": expert_metadata, "hidden_layer": config.hidden_layer},
         "behaviour": behaviour,
         "seed": int(config.seed),
@@ -107,6 +120,12 @@ def check_resume(stored: dict, wanted: dict, path) -> None:
         raise UserError(
             f"{path} was collected with behaviour {stored['behaviour']}, not {wanted['behaviour']}: "
             "resume with the same --behaviour, --epsilon/--behaviour-epsilon and --round"
+        )
+    stored_rom, wanted_rom = (stored.get("rom") or {}).get("sha256"), (wanted.get("rom") or {}).get("sha256")
+    if stored_rom and wanted_rom and stored_rom != wanted_rom:
+        raise UserError(
+            f"{path} was played on ROM sha256 {stored_rom[:12]}…, this ale-py has {wanted_rom[:12]}…: "
+            "resume with the ale-py (ROM) the store was collected with, or collect into a new store"
         )
     for key, flag in _RESUMED_SETTINGS:
         if stored.get(key) != wanted.get(key):

@@ -1,10 +1,17 @@
-"""Writing a completed store as one HDF5 file, atomically (store.py says why only then).
+"""Copying a complete store into a new one, chunk by checked chunk; writing it as one HDF5 file.
 
-The rows are copied lane by lane and array by array from the Zarr store they were collected
-in, each chunk checked against its checksum on the way; the HDF5 file records the checksums of
-its own chunks (its compression gives other bytes). The file is written under a temporary
-name (`X.h5.writing`) and renamed into place when whole, so `X.h5` is never half written: a
-kill during the copy leaves the complete Zarr store, which `--resume` copies again.
+`copy_lanes` copies every lane's committed rows, array by array, from an open store into an
+empty backend, each source chunk checked against its checksum on the way; the target records
+the checksums of its own chunks (its codecs and chunking give other bytes). Two users:
+
+- an HDF5 store is collected as a Zarr store and written as one HDF5 file when complete
+  (`write_hdf5`, store.py says why);
+- `amn dataset convert` rewrites a store in the other engine, or with another compression or
+  chunk length (`actor_mimic.datasets.convert`).
+
+`write_hdf5` writes under a temporary name (`X.h5.writing`) renamed into place when whole, so
+`X.h5` is never half written: a kill during the copy leaves the complete Zarr store, which
+`--resume` copies again.
 """
 
 from __future__ import annotations
@@ -23,32 +30,47 @@ from actor_mimic.common.store_checksums import (
 )
 from actor_mimic.common.store_schema import lane_rows, screen_size_of, step_fields
 
+WINDOW_STEPS = 8192  # rows copied at a time (rounded up to whole target chunks)
 
-def write_hdf5(source, attrs: dict, out: Path) -> None:
-    """Write the complete store open in `source` (a Zarr backend) as the HDF5 file `out`."""
+
+def copy_lanes(source, attrs: dict, target, target_attrs: dict) -> None:
+    """Copy the committed rows of every lane of the store open in `source` (its checked
+    document `attrs`, schema 2) into the empty backend `target`, with the chunk length and
+    compression of `target_attrs`, recording the target's checksums; then write
+    `target_attrs` as the target's document."""
+    codec = parse_compression(target_attrs["compression"])
+    chunk_len = int(target_attrs["chunk_len"])
+    window = chunk_len * chunks_of(WINDOW_STEPS, chunk_len)
+    fields = step_fields(
+        attrs["num_actions"], attrs["hidden_size"], screen_size_of(attrs), attrs["q_dtype"], attrs["hidden_dtype"]
+    )
+    for prefix, rows in lane_rows(attrs):
+        for name, (tail, dtype) in fields.items():
+            full = prefix + name
+            target.create_array(full, tail, dtype, chunk_len, codec)
+            create_checksums(target, full)
+            target.resize(full, rows)
+            source_chunk = int(source.array(full).chunks[0])
+            checksums = read_checksums(source, full, chunks_of(rows, source_chunk), attrs["schema_version"])
+            for start in range(0, rows, window):
+                stop = min(start + window, rows)
+                target.array(full)[start:stop] = read_checked(source, full, start, stop, checksums)
+            target.flush()
+            record_checksums(target, full, 0, chunks_of(rows, target.array(full).chunks[0]))
+        kill_point("convert")
+    target.write_attrs(target_attrs)
+    target.flush()
+
+
+def write_hdf5(source, attrs: dict, out: Path, target_attrs: dict | None = None) -> None:
+    """Write the complete store open in `source` as the HDF5 file `out` (its document
+    `target_attrs`, by default `attrs` with the backend set to hdf5)."""
+    target_attrs = {**attrs, "backend": "hdf5"} if target_attrs is None else target_attrs
     temporary = out.with_name(out.name + ".writing")
     temporary.unlink(missing_ok=True)  # left by a killed copy: this module's own file
     target = HDF5Backend(temporary, "w")
     try:
-        codec = parse_compression(attrs["compression"])
-        chunk_len = int(attrs["chunk_len"])
-        fields = step_fields(
-            attrs["num_actions"], attrs["hidden_size"], screen_size_of(attrs), attrs["q_dtype"], attrs["hidden_dtype"]
-        )
-        for prefix, rows in lane_rows(attrs):
-            for name, (tail, dtype) in fields.items():
-                full = prefix + name
-                target.create_array(full, tail, dtype, chunk_len, codec)
-                create_checksums(target, full)
-                target.resize(full, rows)
-                checksums = read_checksums(source, full, chunks_of(rows, chunk_len), attrs["schema_version"])
-                for start in range(0, rows, chunk_len):
-                    stop = min(start + chunk_len, rows)
-                    target.array(full)[start:stop] = read_checked(source, full, start, stop, checksums)
-                target.flush()
-                record_checksums(target, full, 0, chunks_of(rows, chunk_len))
-            kill_point("convert")
-        target.write_attrs({**attrs, "backend": "hdf5"})
+        copy_lanes(source, attrs, target, target_attrs)
         target.close()
     except BaseException:
         target.close()

@@ -4,6 +4,12 @@
     amn dataset verify PATH... [--allow-incomplete]
                                              exit 0 if every store is sound, else 2 with
                                              one line per problem
+    amn dataset card STORE [--write [--license ID] [--overwrite]]
+                                             print the store's dataset card (README.md with
+                                             Hugging Face front matter); --write (re)writes it
+    amn dataset convert SOURCE TARGET [--compression C] [--chunk-len N] [--overwrite]
+                                             the store in the other engine (Zarr <-> HDF5,
+                                             from TARGET's suffix), every value exact
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import json
 import sys
 
 from actor_mimic.datasets.inspection import summarize, summarize_games, verify_store
+from actor_mimic.errors import UserError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -25,12 +32,52 @@ def configure(parser: argparse.ArgumentParser) -> None:
     verify.add_argument(
         "--allow-incomplete", action="store_true", help="do not count an interrupted collection as a problem"
     )
+    card = sub.add_parser("card", help="print or write the dataset card (README.md) of a store")
+    card.add_argument("store", metavar="STORE", help="a teacher store (.zarr directory or .h5 file)")
+    card.add_argument("--write", action="store_true", help="write the card (STORE/README.md; STORE.README.md for HDF5)")
+    card.add_argument("--license", help="license id of the dataset, e.g. cc-by-4.0 (kept when the card is rewritten)")
+    card.add_argument("--overwrite", action="store_true", help="with --write: replace a README.md that is not a generated card")
+    convert = sub.add_parser("convert", help="rewrite a complete store in the other engine (Zarr <-> HDF5), exactly")
+    convert.add_argument("source", metavar="SOURCE", help="a complete teacher store")
+    convert.add_argument("target", metavar="TARGET", help="the new store: .h5/.hdf5 for HDF5, else a Zarr directory")
+    convert.add_argument("--compression", help="zstd|lz4|gzip|none[:level] (default: the source's)")
+    convert.add_argument("--chunk-len", type=int, help="steps per chunk (default: the source's)")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing teacher store at TARGET")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "info":
         return run_info(args.paths, as_json=args.json)
+    if args.action == "card":
+        return run_card(args.store, write=args.write, license_id=args.license, overwrite=args.overwrite)
+    if args.action == "convert":
+        from actor_mimic.datasets.convert import convert
+
+        target = convert(args.source, args.target, args.compression, args.chunk_len, overwrite=args.overwrite)
+        print(f"wrote {target}")
+        return 0
     return run_verify(args.paths, allow_incomplete=args.allow_incomplete)
+
+
+def run_card(store: str, write: bool = False, license_id: str | None = None, overwrite: bool = False) -> int:
+    """Print the card generated from the store's metadata; with `write`, store it too."""
+    from actor_mimic.common.store_card import card_path, read_card, render_card, write_card
+
+    if (license_id is not None or overwrite) and not write:
+        raise UserError("--license and --overwrite change the card on disk: pass them with --write")
+    if write:
+        print(f"wrote {write_card(store, license_id, overwrite=overwrite)}")
+        return 0
+    text = render_card(store)
+    print(text, end="")
+    on_disk = read_card(store)
+    if on_disk is None:
+        print(f"note: {store} has no card file yet; `amn dataset card {store} --write` writes "
+              f"{card_path(store)}", file=sys.stderr)  # fmt: skip
+    elif on_disk != text:
+        print(f"note: {card_path(store)} is out of date; `amn dataset card {store} --write` "
+              "rewrites it", file=sys.stderr)  # fmt: skip
+    return 0
 
 
 def run_info(paths: list[str], as_json: bool = False) -> int:

@@ -17,6 +17,7 @@ import pytest
 
 from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.store import open_store
+from actor_mimic.common.store_card import read_card, render_card, table_rows
 from actor_mimic.errors import UserError
 from tests.collect.conftest import assert_episode_table_consistent, read_lanes, read_store
 from tests.collect.forked import run_amn
@@ -52,6 +53,8 @@ def test_sigint_keeps_whole_chunks_and_the_printed_resume_completes_the_same_sto
     committed = [lane.committed for lane in info.lanes]
     assert 256 <= sum(committed) < 900 and all(rows % 64 == 0 for rows in committed), "whole chunks only"
     assert info.attrs["segments"][0]["stopped_by"] == "signal 2"
+    card = table_rows(read_card(store))  # the card says what the interrupted store holds
+    assert card["complete"].startswith("**no**") and card["steps"] == f"{info.num_steps:,}"
 
     status, stderr = run_amn(*resume_line[1:])  # the printed command, as printed
     assert status == 0, stderr
@@ -60,6 +63,7 @@ def test_sigint_keeps_whole_chunks_and_the_printed_resume_completes_the_same_sto
     assert_episode_table_consistent(arrays)
     assert [segment["stopped_by"] for segment in info.attrs["segments"]] == ["signal 2", "target"]
     assert_same_lanes(store, reference)
+    assert read_card(store) == render_card(store) and table_rows(read_card(store))["complete"] == "yes"
 
 
 def test_sigterm_then_resume_gives_exactly_n_game_ended_episodes(tmp_path, expert_file):

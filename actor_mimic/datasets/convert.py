@@ -1,0 +1,117 @@
+"""`amn dataset convert`: a complete teacher store rewritten in the other engine (Zarr <-> HDF5),
+or with another compression or chunk length, value for value.
+
+The rows are copied lane by lane with `copy_lanes` (common/store_hdf5.py, the code that writes
+every HDF5 store at the end of its collection): each source chunk is checked against its
+checksum before it is used, and the target records the checksums of its own chunks, so the
+result passes `amn dataset verify`. The attribute document is carried over whole (provenance,
+lanes, segments, cut episodes, versions of the collection) with the target's engine, chunk
+length and compression, and a `converted_from` record. Then the card is regenerated.
+
+The output follows the rules of every output (common/outputs.py): checked before anything is
+read, an existing store replaced only with `--overwrite` and only if it is a teacher store,
+written under a temporary name and renamed into place when whole: a conversion that fails or
+is killed leaves no half-written store. Only complete stores of schema 2 are converted.
+"""
+
+from __future__ import annotations
+
+import datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+from actor_mimic.common.outputs import Output, atomic_output, check_output, make_parents, remove_created, shown
+from actor_mimic.common.store_backends import ZarrBackend, open_backend, parse_compression
+from actor_mimic.common.store_card import refresh_card
+from actor_mimic.common.store_hdf5 import copy_lanes, write_hdf5
+from actor_mimic.common.store_read import open_store, partial_path
+from actor_mimic.common.store_schema import MAX_CHUNK_LEN, SCHEMA
+from actor_mimic.errors import UserError
+
+
+def target_backend(path: Path) -> str:
+    return "hdf5" if path.suffix in (".h5", ".hdf5") else "zarr"
+
+
+def convert(
+    source: str | Path,
+    target: str | Path,
+    compression: str | None = None,
+    chunk_len: int | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the complete store `source` again at `target` (engine from its suffix: .h5/.hdf5
+    for HDF5, anything else Zarr). Compression and chunk length default to the source's."""
+    source = Path(source)
+    engine = target_backend(Path(target))
+    what = Output("teacher store", flag="TARGET", folder=engine == "zarr", is_ours=is_teacher_store)
+    target = check_output(target, what, replace=overwrite)
+    if compression is not None:
+        parse_compression(compression)
+    if chunk_len is not None and not 1 <= chunk_len <= MAX_CHUNK_LEN:
+        raise UserError(f"--chunk-len must lie in 1..{MAX_CHUNK_LEN}, got {chunk_len}")
+    if target.resolve() == source.resolve() or target.resolve().is_relative_to(source.resolve()):
+        raise UserError(f"TARGET {shown(target)} is the source store or lies inside it: choose another path")
+    if engine == "hdf5" and partial_path(target).exists():
+        raise UserError(
+            f"{shown(partial_path(target))} holds the collection in progress of {shown(target)}: "
+            "finish it with `amn collect --resume` or choose another TARGET"
+        )
+    backend, info = open_store(source)
+    try:
+        attrs = info.attrs
+        if attrs["schema_version"] < 2:
+            raise UserError(
+                f"{source} uses store schema {attrs['schema_version']} (written before lanes): convert reads "
+                "schema 2 stores; recollect it with this actor-mimic"
+            )
+        target_attrs = {
+            **attrs,
+            "backend": engine,
+            "chunk_len": int(chunk_len or attrs["chunk_len"]),
+            "compression": compression or attrs["compression"],
+            "converted_from": {
+                "name": source.name,
+                "backend": info.backend,
+                "chunk_len": attrs["chunk_len"],
+                "compression": attrs["compression"],
+                "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "actor_mimic": _version("actor-mimic"),
+            },
+        }
+        if engine == "zarr":
+            with atomic_output(target) as temporary:
+                copy_lanes(backend, attrs, ZarrBackend(temporary, "w"), target_attrs)
+        else:
+            created = make_parents(target.parent)
+            try:
+                write_hdf5(backend, attrs, target, target_attrs)
+            except BaseException:
+                remove_created(created)
+                raise
+    finally:
+        backend.close()
+    refresh_card(target)
+    return target
+
+
+def is_teacher_store(path: Path) -> bool:
+    """True if `path` holds a teacher store's attribute document (then --overwrite may replace it)."""
+    try:
+        backend = open_backend(path, "r")
+    except UserError:
+        return False
+    try:
+        attrs = backend.read_attrs()
+    except Exception:  # noqa: BLE001 - unreadable: not something we know to be ours
+        attrs = None
+    finally:
+        backend.close()
+    return isinstance(attrs, dict) and attrs.get("schema") == SCHEMA
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib_metadata.version(distribution)
+    except importlib_metadata.PackageNotFoundError:
+        return None
