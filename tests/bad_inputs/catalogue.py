@@ -322,6 +322,7 @@ CASES = [
     Case(f"{TRANSFER} --amn {{w}}/amn.safetensors --seeds 0 0", "repeats a seed", "a repeated seed"),
     Case(f"{TRANSFER} --amn {{w}}/amn.safetensors --seeds -1", "--seeds must be between 0 and", "a negative seed"),
     Case(f"{TRANSFER} --amn {{w}}/amn.safetensors --block-size 0", "--block-size must be between 1 and", "blocks of 0 steps"),
+    Case(f"{TRANSFER} --no-random", "--no-random without --amn leaves nothing to train", "no AMN and no baseline"),
     Case(f"{TRANSFER} --amn {{w}}/amn.safetensors --steps 100 --eval-every 1000", "nothing would be evaluated",
          "evaluations after the budget"),
     Case("transfer --no-progress --game breakout --out-dir {w}/notes.txt --amn {w}/amn.safetensors",
