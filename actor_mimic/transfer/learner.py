@@ -30,6 +30,7 @@ import torch
 
 from actor_mimic.common.atari import AtariConfig, action_set, make_vector_env
 from actor_mimic.common.networks import build_network
+from actor_mimic.common.run_lock import RunLock
 from actor_mimic.transfer import run_state
 from actor_mimic.transfer.config import DQNConfig, epsilon_at
 from actor_mimic.transfer.initialisation import InitialisedNetwork, expert_network
@@ -66,6 +67,7 @@ class DQNLearner:
         tensorboard: bool = True,
         _resume_step: int | None = None,
     ):
+        self.run_lock = RunLock(run_dir)  # before anything is written there
         torch.set_num_threads(config.torch_threads)
         self.atari, self.config, self.run_dir = atari, config, Path(run_dir)
         self.num_actions = len(action_set(atari))
@@ -326,3 +328,4 @@ class DQNLearner:
     def close(self) -> None:
         self.env.close()
         self.logger.close()
+        self.run_lock.release()

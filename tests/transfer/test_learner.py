@@ -104,6 +104,7 @@ def test_resume_drops_log_rows_written_after_the_checkpoint(tmp_path):
     learner.logger.flush()
     assert max(row["step"] for row in read_csv(tmp_path / "episodes.csv")) > saved_step
     learner.env.close()
+    learner.run_lock.release()  # as if the process had died: the OS drops its lock
     resumed = DQNLearner.resume(tmp_path, tensorboard=False)
     assert resumed.step == saved_step
     assert all(row["step"] <= saved_step for row in read_csv(tmp_path / "episodes.csv"))
