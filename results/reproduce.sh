@@ -3,6 +3,8 @@
 #
 #   bash results/reproduce.sh            # the CPU-scale experiment: hours; re-run to resume
 #   bash results/reproduce.sh --quick    # the whole chain at toy scale in minutes (a check)
+#   bash results/reproduce.sh --baseline # only stage 5's random-init DQNs, which need no AMN:
+#                                        # they can train on one core while stages 1-4 run
 #
 # Stages (each skips what it already finished, so the script resumes after any stop):
 #   1. teacher stores: one per source game, its expert acting (epsilon 0.05) and labelling
@@ -18,7 +20,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 SCALE=full
-[ "${1:-}" = "--quick" ] && SCALE=quick
+BASELINE_ONLY=0
+case "${1:-}" in
+  --quick) SCALE=quick ;;
+  --baseline) BASELINE_ONLY=1 ;;
+  "") ;;
+  *) echo "usage: bash results/reproduce.sh [--quick | --baseline]" >&2; exit 2 ;;
+esac
 
 # Source games (each with a shipped expert in experts/) and the transfer target, which no
 # expert and no AMN has seen. MAX_WALL_MINUTES (default: none) bounds the transfer stage's
@@ -42,6 +50,20 @@ else
   TRANSFER_SEEDS=(0)
 fi
 mkdir -p "$WORK"
+# The transfer settings: the experts' DQN settings (experts/README.md), the same for every
+# variant and seed.
+transfer() {
+  "$BIN/amn" transfer --game "$TARGET" --preset cheap --steps "$TRANSFER_STEPS" \
+    --learning-starts 20000 --epsilon-decay-steps 100000 --target-update 2000 \
+    --eval-every "$TRANSFER_EVAL_EVERY" --eval-steps "$TRANSFER_EVAL_STEPS" \
+    --block-size "$TRANSFER_BLOCK" --checkpoint-minutes 15 --max-wall-minutes "$MAX_WALL_MINUTES" \
+    --no-progress --out-dir "$TRANSFER_DIR" "$@"
+}
+if [ "$BASELINE_ONLY" = 1 ]; then
+  echo "== 5 (baseline only). random-init DQNs on $TARGET, seeds ${TRANSFER_SEEDS[*]}"
+  transfer --seeds "${TRANSFER_SEEDS[@]}"
+  exit 0
+fi
 EXPERTS=()
 for game in "${SOURCES[@]}"; do EXPERTS+=("experts/$game.safetensors"); done
 timed() {  # timed NAME command...: runs the command, appends "NAME seconds" to the stage log
@@ -148,23 +170,18 @@ for name in round-r1 round-none; do
 done
 
 echo "== 5. transfer to $TARGET ($TRANSFER_STEPS steps, seeds ${TRANSFER_SEEDS[*]})"
-# The experts' DQN settings (experts/README.md), the same for every variant and seed. Two
-# processes share the work (one per core); a last call with every seed writes the table.
-transfer() {
-  "$BIN/amn" transfer --game "$TARGET" --preset cheap --steps "$TRANSFER_STEPS" \
-    --learning-starts 20000 --epsilon-decay-steps 100000 --target-update 2000 \
-    --eval-every "$TRANSFER_EVAL_EVERY" --eval-steps "$TRANSFER_EVAL_STEPS" \
-    --block-size "$TRANSFER_BLOCK" --checkpoint-minutes 15 --max-wall-minutes "$MAX_WALL_MINUTES" \
-    --amn "amn-policy=$(amn_of policy-tau1)" --amn "amn-feature=$(amn_of feature-tau1)" \
-    --no-progress --out-dir "$TRANSFER_DIR" "$@"
-}
+# Two processes share the work (one per core); a last call with every seed writes the table.
+# Runs already finished (the baseline's, say) are skipped; a run another process is training
+# is refused (its folder is locked), so run the two processes' seeds apart.
+AMNS=(--amn "amn-policy=$(amn_of policy-tau1)" --amn "amn-feature=$(amn_of feature-tau1)")
 if [ "$SCALE" = quick ]; then
-  transfer --learning-starts 500 --epsilon-decay-steps 1000 --replay-capacity 5000 --seeds "${TRANSFER_SEEDS[@]}"
+  transfer "${AMNS[@]}" --learning-starts 500 --epsilon-decay-steps 1000 --replay-capacity 5000 \
+    --seeds "${TRANSFER_SEEDS[@]}"
 else
-  transfer --seeds 0 2 > "$WORK/transfer-a.log" 2>&1 &
-  transfer --seeds 1 > "$WORK/transfer-b.log" 2>&1
+  transfer "${AMNS[@]}" --seeds 0 2 > "$WORK/transfer-a.log" 2>&1 &
+  transfer "${AMNS[@]}" --seeds 1 > "$WORK/transfer-b.log" 2>&1
   wait
-  timed transfer-table transfer --seeds "${TRANSFER_SEEDS[@]}"
+  timed transfer-table transfer "${AMNS[@]}" --seeds "${TRANSFER_SEEDS[@]}"
 fi
 
 echo "== 6. tables and plots"
