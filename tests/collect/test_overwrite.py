@@ -17,7 +17,8 @@ from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.checkpoint import random_init_expert, save_checkpoint
 from tests.collect.conftest import BREAKOUT, read_store
 from tests.collect.test_errors import tree_snapshot
-from tests.collect.test_interrupt import start_and_signal
+from tests.collect.forked import run_amn
+from tests.collect.test_interrupt import committed_steps
 
 
 def old_store(tmp_path, expert, suffix: str):
@@ -36,7 +37,8 @@ def test_overwrite_replaces_the_store_and_deletes_the_old_one_after(tmp_path, ex
     arrays, info = read_store(path)
     assert info.num_steps == 40 and info.complete
     assert info.attrs["replaces"] == f"s.previous{path.suffix}"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    card = [f"{path.name}.README.md"] if suffix == "h5" else []  # an HDF5 store's card is its sibling
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name, *card]
 
 
 def test_a_run_that_stores_nothing_puts_the_old_store_back(capsys, tmp_path, expert):
@@ -72,7 +74,8 @@ def test_an_interrupted_overwrite_names_the_old_store_and_resume_completes_the_n
     snapshot = tree_snapshot(path)
     args = ["--expert", str(expert_file), "--out", str(path), "--steps", "600", "--num-envs", "2",
             "--chunk-len", "64", "--epsilon", "1", "--overwrite"]  # fmt: skip
-    returncode, stderr = start_and_signal(args, path, signal.SIGINT, at_least=64)
+    returncode, stderr = run_amn("collect", "--no-progress", *args, stop_when=lambda: committed_steps(path) >= 64,
+                                 signal_number=signal.SIGINT)
     aside = tmp_path / "s.previous.zarr"
     assert returncode == 128 + signal.SIGINT, stderr
     assert f"The store it replaces is kept at {aside} until this one is complete" in stderr
