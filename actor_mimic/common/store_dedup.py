@@ -21,8 +21,10 @@ and a kill loses at most one chunk per lane. The references of a step depend onl
 lane's earlier steps in the window, so a resumed lane (which rebuilds the window's index from
 its committed rows) writes exactly what an uninterrupted one writes.
 
-Why windows, and not a lane's whole history: a reader of a step needs the chunks of its
-window only, so the loader reads windows whole (blocks.py) and memory stays bounded.
+Why windows, and not a lane's whole history: the activations of a run of steps lie in the
+chunks of their windows only, from each window's start, so a reader decodes at most one
+window of stored rows (16 MB of float16 activations) besides the run's own: memory stays
+bounded, and the loader keeps its 4-chunk blocks (blocks.py; benchmarks/bench_loading.py).
 """
 
 from __future__ import annotations
@@ -84,10 +86,12 @@ def bad_reference(refs: np.ndarray, start: int, window: int) -> int | None:
     return int(steps[np.argmax(bad)]) if bad.any() else None
 
 
-def gather(refs: np.ndarray, start: int, window: int, read_stored, where: str) -> np.ndarray:
+def gather(refs: np.ndarray, start: int, window: int, chunk_len: int, read_stored, where: str) -> np.ndarray:
     """The activations of steps start..start+n-1 from their references `refs` (n,) and
-    `read_stored(low, high)`, which returns rows low..high-1 of `hidden`. `where` names the
-    lane in the error raised for a reference that leaves its window."""
+    `read_stored(low, high)`, which returns rows low..high-1 of `hidden` (stored in chunks of
+    `chunk_len` rows). Only the chunks the references point into are read: a run of steps
+    mostly refers to its own chunks and a few earlier ones (episode starts look alike).
+    `where` names the lane in the error raised for a reference that leaves its window."""
     if len(refs) == 0:
         return read_stored(start, start)
     bad = bad_reference(refs, start, window)
@@ -96,5 +100,19 @@ def gather(refs: np.ndarray, start: int, window: int, read_stored, where: str) -
             f"{where}: hidden_ref of step {bad} points outside its window of {window} steps; the store "
             "is corrupt: recollect or re-download it"
         )
-    low, high = int(refs.min()), int(refs.max()) + 1
-    return read_stored(low, high)[refs - low]
+    refs = refs.astype(np.int64, copy=False)
+    chunks = np.unique(refs // chunk_len)
+    runs = np.split(chunks, np.flatnonzero(np.diff(chunks) > 1) + 1)
+    last = int(refs.max()) + 1
+    if len(runs) == 1:  # one contiguous read: a single gather
+        low = int(runs[0][0]) * chunk_len
+        return read_stored(low, last)[refs - low]
+    out = None
+    for run in runs:
+        low, high = int(run[0]) * chunk_len, min((int(run[-1]) + 1) * chunk_len, last)
+        rows = read_stored(low, high)
+        if out is None:
+            out = np.empty((len(refs), *rows.shape[1:]), dtype=rows.dtype)
+        inside = (refs >= low) & (refs < high)
+        out[inside] = rows[refs[inside] - low]
+    return out

@@ -197,7 +197,8 @@ def read_field(backend, attrs: dict, prefix: str, name: str, start: int, stop: i
     if name != "hidden" or window is None or not gather:
         return read(start, stop)
     refs = read_field(backend, attrs, prefix, "hidden_ref", start, stop)
-    return gather_rows(refs, start, window, read, f"{backend.path} {prefix.rstrip('/')}")
+    chunk_len = int(backend.array(full).chunks[0])
+    return gather_rows(refs, start, window, chunk_len, read, f"{backend.path} {prefix.rstrip('/')}")
 
 
 def read_episodes(backend, info: StoreInfo):

@@ -137,7 +137,8 @@ class Shard:
     def _read(self, name: str, start: int, stop: int) -> np.ndarray:
         if name == "hidden" and self.hidden_window:  # stored once per window: gather (store_dedup.py)
             refs = self._read_stored("hidden_ref", start, stop)
-            return gather(refs, start, self.hidden_window, lambda a, b: self._read_stored("hidden", a, b), self.label)
+            read = lambda low, high: self._read_stored("hidden", low, high)  # noqa: E731
+            return gather(refs, start, self.hidden_window, self.chunk_len, read, self.label)
         return self._read_stored(name, start, stop)
 
     def _read_stored(self, name: str, start: int, stop: int) -> np.ndarray:
