@@ -125,3 +125,38 @@ def test_the_window_is_whole_chunks_and_bounded_for_wide_layers():
     with pytest.raises(UserError, match="whole number of chunks of 16"):
         StoreWriter.create("unused.zarr", metadata={"game": "breakout", "action_set": [0]}, num_actions=1,
                            hidden_size=2, chunk_len=16, hidden_window=40)  # fmt: skip
+
+
+def as_schema_2(path) -> None:
+    """Rewrite a Zarr store as store schema 2 wrote it: activations row by row, no references."""
+    backend, info = open_store(path, allow_incomplete=True)
+    rows = int(info.attrs["lanes"][0]["steps"])
+    hidden = read_field(backend, info.attrs, "lanes/0/", "hidden", 0, rows)
+    backend.close()
+    backend = open_backend(path, "a")
+    for name in ("lanes/0/hidden_ref", "lanes/0/checksums/hidden_ref"):
+        del backend.group[name]
+    backend.array("lanes/0/hidden")[:rows] = hidden
+    record_checksums(backend, "lanes/0/hidden", 0, -(-rows // CHUNK))
+    attrs = backend.read_attrs()
+    del attrs["hidden_window"]
+    backend.write_attrs({**attrs, "schema_version": 2})
+    backend.close()
+
+
+def test_schema_2_stores_are_read_verified_and_resumed_as_they_are(tmp_path):
+    data = steps(100, 4)
+    writer = new_store(tmp_path / "old.zarr")
+    writer.append(0, {name: values[:70] for name, values in data.items()})
+    writer.close(complete=False)
+    as_schema_2(tmp_path / "old.zarr")
+    resumed = StoreWriter.resume(tmp_path / "old.zarr")
+    assert resumed.window is None and resumed.committed(0) == 64
+    resumed.append(0, {name: values[64:] for name, values in data.items()})
+    resumed.close(complete=True)
+    backend, info = open_store(tmp_path / "old.zarr")
+    assert info.attrs["schema_version"] == 2 and not backend.has_array("lanes/0/hidden_ref")
+    assert read_field(backend, info.attrs, "lanes/0/", "hidden", 0, 100).tobytes() == data["hidden"].tobytes()
+    backend.close()
+    assert TeacherDataset(tmp_path / "old.zarr")[:100]["hidden"].tobytes() == data["hidden"].astype(np.float32).tobytes()
+    assert verify_store(tmp_path / "old.zarr") == []
