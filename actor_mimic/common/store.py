@@ -90,7 +90,6 @@ from actor_mimic.common.store_checksums import (
     checksum_name,
     chunks_of,
     create_checksums,
-    read_checked,
     read_checksums,
     record_checksums,
 )
