@@ -40,8 +40,9 @@ from actor_mimic.transfer.experiment import (
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--game", required=True, help="the target game, e.g. breakout")
-    parser.add_argument("--amn", action="append", required=True, metavar="[NAME=]PATH",
-                        help="an AMN checkpoint to initialise from (repeat for several variants)")  # fmt: skip
+    parser.add_argument("--amn", action="append", default=[], metavar="[NAME=]PATH",
+                        help="an AMN checkpoint to initialise from (repeat for several variants; "
+                             "none: only the random-init baseline, which can run while AMNs distill)")  # fmt: skip
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--block-size", type=int, default=1_000_000,
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         check_seed(seed, "--seeds")
     if len(set(args.seeds)) != len(args.seeds):
         raise UserError(f"--seeds {args.seeds} repeats a seed; give distinct seeds")
+    if args.no_random and not args.amn:
+        raise UserError("--no-random without --amn leaves nothing to train; give an AMN with --amn PATH")
     atari = atari_config(args)
     config = preset(args.preset, **hyper_parameter_overrides(args))
     if config.eval_every > config.total_steps:

@@ -74,8 +74,8 @@ def test_an_interrupted_overwrite_names_the_old_store_and_resume_completes_the_n
     snapshot = tree_snapshot(path)
     args = ["--expert", str(expert_file), "--out", str(path), "--steps", "600", "--num-envs", "2",
             "--chunk-len", "64", "--epsilon", "1", "--overwrite"]  # fmt: skip
-    returncode, stderr = run_amn("collect", "--no-progress", *args, stop_when=lambda: committed_steps(path) >= 64,
-                                 signal_number=signal.SIGINT)
+    returncode, stderr = run_amn("collect", "--no-progress", *args, signal_number=signal.SIGINT,
+                                 stop_when=lambda: committed_steps(path) >= 64)  # fmt: skip
     aside = tmp_path / "s.previous.zarr"
     assert returncode == 128 + signal.SIGINT, stderr
     assert f"The store it replaces is kept at {aside} until this one is complete" in stderr

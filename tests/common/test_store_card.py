@@ -11,6 +11,7 @@ from ale_py import roms
 
 from actor_mimic.cli import main
 from actor_mimic.collect import CollectConfig, collect
+from actor_mimic.common.checkpoint import load_checkpoint
 from actor_mimic.common.store import SCHEMA_VERSION, open_store
 from actor_mimic.common.store_backends import bytes_on_disk, open_backend
 from actor_mimic.common.store_card import (
@@ -74,8 +75,10 @@ def test_a_collection_writes_the_card_with_the_stores_facts(zarr_store):
     assert rows["stacks"] == "4 frames, padded with zeros at an episode's start"
     assert rows["sha256 of the checkpoint file"] == f"`{sha256(SHIPPED_EXPERT)}`"
     assert rows["stored layer"] == "`fc` (512 units)"
-    assert rows["trained"] == "amn train-dqn, 239,018 agent steps, preset cheap"
-    assert rows["score (breakout)"] == "6.60 ± 3.47 (138 episodes, epsilon 0.05)"
+    expert = load_checkpoint(SHIPPED_EXPERT).metadata  # the card quotes it exactly
+    trained, score = expert.provenance, expert.evaluation["breakout"]
+    assert rows["trained"] == f"amn train-dqn, {trained['agent_steps']:,} agent steps, preset {trained['preset']}"
+    assert rows["score (breakout)"] == f"{score['mean']:.2f} ± {score['std']:.2f} ({score['num_episodes']} episodes, epsilon 0.05)"
     assert rows["acting policy"] == "expert" and rows["epsilon-greedy epsilon"] == "0.05"
     assert rows["round"] == "none (the expert's own play)"
     assert rows["format"] == f"Zarr v3 directory, schema `actor-mimic-teacher-store` version {SCHEMA_VERSION}"
