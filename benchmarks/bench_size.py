@@ -1,112 +1,230 @@
-"""Bytes per transition on disk: a teacher store against naive storage.
+"""Bytes per transition on disk with the shipped trained expert, and the encodings weighed.
 
 Naive storage keeps, per transition, the 4 stacked uint8 frames, float32 Q-values and float32
-activations, uncompressed: 4*84*84 + 4*A + 4*512 bytes (~30 KB for Breakout). A teacher store
-keeps each frame once (stacks are rebuilt on read), losslessly compressed, plus compressed
-labels. Target: >= 50x smaller with lossless frames.
+activations, uncompressed: 4*84*84 + 4*A + 4*512 bytes (30,288 B for Breakout's 4 actions).
+Target: >= 100x smaller, frames and Q-values bit for bit, activations at their stored float16.
 
-One collection (random play: epsilon 1, so the frames move like real play; a greedy untrained
-expert in Breakout never serves the ball and its frames barely change), then the same steps are
-written again through `StoreWriter` with each setting, so every row compares identical data.
-The expert is randomly initialised: its fc activations are half zeros and change with every
-frame, which is denser than a trained expert's (many of whose units are silent), so the
-activation figures here are pessimistic.
+The data: a rollout of the shipped expert (experts/breakout.safetensors, epsilon 0.05, `amn
+collect`'s defaults but --num-envs), collected once and cached. A store keeps one lane per
+environment and encodes each lane on its own, so what matters is a lane's length: the default
+(40,000 steps over 2 environments) gives 20,000-step lanes, as a 160,000-step collection with
+the default 8 environments does. Then:
 
-    python benchmarks/bench_size.py [--game breakout] [--steps 4096] [--num-envs 8]
+  1. candidates  each array of every lane encoded with each candidate (numcodecs, the codecs
+                 zarr and HDF5 use; one thread), in the chunks a writer commits: bytes per
+                 transition, the whole store's size and ratio to naive if that array used it
+                 (the others as now), encode and decode MB/s (uncompressed bytes per second).
+                 "before" is main's encoding before schema 3; "after" is what StoreWriter
+                 writes now.
+  2. lanes       the store as written now, for lanes cut shorter (a short collection spread
+                 over many environments has short lanes, and windows hold fewer repeats)
+  3. stores      the same steps written by StoreWriter, in both engines: bytes on disk
+
+    python benchmarks/bench_size.py [--steps 40000] [--num-envs 2] [--cache DIR] [--source STORE]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
-import torch
+from numcodecs import Blosc, Zstd
 
 from actor_mimic.collect import CollectConfig, collect
-from actor_mimic.common.atari import AtariConfig
-from actor_mimic.common.checkpoint import random_init_expert
-from actor_mimic.common.store import StoreWriter, open_store, read_episodes
+from actor_mimic.common.store import StoreWriter, open_store
 from actor_mimic.common.store_backends import bytes_on_disk
+from actor_mimic.common.store_dedup import WindowIndex
+from actor_mimic.common.store_read import read_field
 
-SETTINGS = [  # (activations dtype, compression, backend); Q-values stay float32 (the default)
-    ("float16", "zstd", "zarr"),  # the defaults of `amn collect`
-    ("float16", "zstd", "hdf5"),
-    ("float16", "lz4", "zarr"),
-    ("float16", "zstd:9", "zarr"),
-    ("float32", "zstd", "zarr"),
-    ("float32", "zstd", "hdf5"),
-    ("float32", "lz4", "zarr"),
-]
+EXPERT = Path(__file__).resolve().parents[1] / "experts" / "breakout.safetensors"
+CHUNK = 1024  # steps per committed chunk (amn collect's default --chunk-len)
+WINDOW = 16384  # steps per activation window (store_dedup.DEFAULT_WINDOW)
+SMALL = ("actions", "rewards", "terminated", "truncated", "lives")  # blosc zstd 3, as written
 
 
-def read_all(path: Path) -> tuple[dict, list, object]:
+def source_store(cache: Path, steps: int, num_envs: int) -> Path:
+    digest = hashlib.sha256(EXPERT.read_bytes()).hexdigest()[:12]
+    path = cache / f"breakout-expert-{digest}-{steps}-{num_envs}envs.zarr"
+    try:
+        backend, info = open_store(path)
+        backend.close()
+        if info.num_steps == steps:
+            print(f"reusing {path}")
+            return path
+    except Exception:  # noqa: BLE001 (absent, or an interrupted earlier run: collect again)
+        pass
+    print(f"collecting {steps} steps of {EXPERT.name} over {num_envs} environments into {path} ...", flush=True)
+    collect(CollectConfig(expert=EXPERT, out=path, steps=steps, num_envs=num_envs, seed=0, overwrite=path.exists(),
+                          progress=False))  # fmt: skip
+    return path
+
+
+def read_lanes(path: Path) -> tuple[list[dict], object]:
     backend, info = open_store(path)
-    episodes = list(read_episodes(backend, info))
+    lanes = [
+        {name: read_field(backend, info.attrs, lane.prefix, name, 0, lane.num_steps) for name in info.attrs["fields"]}
+        for lane in info.lanes
+    ]
     backend.close()
-    arrays = {name: np.concatenate([episode[name] for episode in episodes]) for name in info.attrs["fields"]}
-    return arrays, episodes, info
+    return lanes, info
 
 
-def rewrite(episodes: list, info, path: Path, hidden_dtype: str, compression: str, backend: str) -> None:
-    """The same episodes through the real writer, with other settings."""
-    metadata = {k: v for k, v in info.attrs.items() if k in ("game", "atari", "preprocessing", "action_set")}
+# --- encodings: one lane's array -> its encoded chunks ---------------------------------------
+
+
+def blosc(level: int, shuffle: int = Blosc.SHUFFLE, one_block: bool = False):
+    def encode(chunk: np.ndarray) -> bytes:
+        return Blosc("zstd", level, shuffle, blocksize=chunk.nbytes if one_block else 0).encode(chunk)
+
+    return encode
+
+
+def zstd(level: int):
+    return lambda chunk: Zstd(level).encode(chunk)
+
+
+def chunked(encode, chunk_len: int, unit_major: bool = False):
+    """Encode a lane's rows in chunks of chunk_len steps (each transposed when unit_major)."""
+
+    def run(values: np.ndarray) -> list[bytes]:
+        out = []
+        for start in range(0, len(values), chunk_len):
+            chunk = values[start : start + chunk_len]
+            out.append(encode(np.ascontiguousarray(chunk.T) if unit_major else np.ascontiguousarray(chunk)))
+        return out
+
+    return run
+
+
+def windowed(encode, chunk_len: int, window: int):
+    """Schema 3: distinct rows once per window (store_dedup.WindowIndex), unit-major chunks,
+    plus the references (int32, Blosc zstd 3 with shuffle)."""
+
+    def run(values: np.ndarray) -> list[bytes]:
+        index, out = WindowIndex(window), []
+        for start in range(0, len(values), chunk_len):
+            stored, refs = index.encode(start, values[start : start + chunk_len])
+            out += [encode(np.ascontiguousarray(stored.T)), blosc(3)(refs)]
+        return out
+
+    return run
+
+
+def decode_rate(chunks: list[bytes], raw_bytes: int) -> float:
+    codec = Zstd() if chunks and chunks[0][:4] == b"\x28\xb5\x2f\xfd" else Blosc()
+    started = time.process_time()
+    for chunk in chunks:
+        codec.decode(chunk)
+    return raw_bytes / max(time.process_time() - started, 1e-9) / 1e6
+
+
+CANDIDATES = {
+    "hidden": [
+        ("row-major", CHUNK, "blosc zstd 3, byte shuffle", chunked(blosc(3), CHUNK), "before"),
+        ("row-major", CHUNK, "blosc zstd 3, bit shuffle", chunked(blosc(3, Blosc.BITSHUFFLE), CHUNK), ""),
+        ("row-major", CHUNK, "zstd 19", chunked(zstd(19), CHUNK), ""),
+        ("unit-major", CHUNK, "blosc zstd 3, byte shuffle", chunked(blosc(3), CHUNK, True), ""),
+        ("unit-major", CHUNK, "blosc zstd 5, byte shuffle, one block", chunked(blosc(5, one_block=True), CHUNK, True), ""),
+        ("unit-major", CHUNK, "blosc zstd 9 (zstd 22), one block", chunked(blosc(9, one_block=True), CHUNK, True), ""),
+        ("unit-major", CHUNK, "blosc zstd 5, bit shuffle", chunked(blosc(5, Blosc.BITSHUFFLE), CHUNK, True), ""),
+        ("unit-major, held 4 chunks", 4 * CHUNK, "blosc zstd 5, one block", chunked(blosc(5, one_block=True), 4 * CHUNK, True), ""),
+        ("unit-major, held 16 chunks", 16 * CHUNK, "blosc zstd 5, one block", chunked(blosc(5, one_block=True), 16 * CHUNK, True), ""),
+        ("once per 4,096-step window", CHUNK, "blosc zstd 5, one block", windowed(blosc(5, one_block=True), CHUNK, 4096), ""),
+        ("once per 8,192-step window", CHUNK, "blosc zstd 5, one block", windowed(blosc(5, one_block=True), CHUNK, 8192), ""),
+        ("once per 16,384-step window", CHUNK, "blosc zstd 5, one block", windowed(blosc(5, one_block=True), CHUNK, WINDOW), "after (Zarr)"),
+        ("once per 16,384-step window, row-major", CHUNK, "blosc zstd 3", windowed(blosc(3), CHUNK, WINDOW), ""),
+        ("once per 32,768-step window", CHUNK, "blosc zstd 5, one block", windowed(blosc(5, one_block=True), CHUNK, 2 * WINDOW), ""),
+    ],
+    "frames": [
+        ("row-major", CHUNK, "zstd 3", chunked(zstd(3), CHUNK), "before"),
+        ("row-major", CHUNK, "zstd 9", chunked(zstd(9), CHUNK), "after"),
+        ("row-major", CHUNK, "zstd 19", chunked(zstd(19), CHUNK), ""),
+    ],
+    "q_values": [
+        ("row-major", CHUNK, "blosc zstd 3, byte shuffle", chunked(blosc(3), CHUNK), "before, after"),
+        ("row-major", CHUNK, "blosc zstd 3, bit shuffle", chunked(blosc(3, Blosc.BITSHUFFLE), CHUNK), ""),
+        ("unit-major", CHUNK, "blosc zstd 5, byte shuffle", chunked(blosc(5), CHUNK, True), ""),
+    ],
+}
+
+
+def measure(lanes: list[dict], name: str, run) -> tuple[float, float, float]:
+    """(B/step, encode MB/s, decode MB/s) of one candidate over every lane."""
+    steps = sum(len(lane[name]) for lane in lanes)
+    raw = sum(lane[name].nbytes for lane in lanes)
+    started = time.process_time()
+    chunks = [chunk for lane in lanes for chunk in run(lane[name])]
+    encode = raw / max(time.process_time() - started, 1e-9) / 1e6
+    return sum(map(len, chunks)) / steps, encode, decode_rate(chunks, raw)
+
+
+def cut_lanes(lanes: list[dict], length: int) -> list[dict]:
+    """The same steps as lanes of at most `length` steps (what more environments would give)."""
+    return [
+        {name: values[start : start + length] for name, values in lane.items()}
+        for lane in lanes
+        for start in range(0, len(lane["actions"]), length)
+    ]
+
+
+def write_store(lanes: list[dict], info, path: Path) -> Path:
+    kept = ("game", "atari", "preprocessing", "action_set", "expert", "behaviour", "seed", "versions")
     writer = StoreWriter.create(
-        path, metadata=metadata, num_actions=info.attrs["num_actions"], hidden_size=info.attrs["hidden_size"],
-        hidden_dtype=hidden_dtype, compression=compression, backend=backend,
+        path, metadata={k: v for k, v in info.attrs.items() if k in kept}, num_actions=int(info.attrs["num_actions"]),
+        hidden_size=int(info.attrs["hidden_size"]), chunk_len=CHUNK, lanes=len(lanes),
     )  # fmt: skip
-    for episode in episodes:  # into one lane
-        writer.append_episode({**episode, "hidden": episode["hidden"].astype(hidden_dtype)})
+    for index, lane in enumerate(lanes):
+        writer.append(index, lane)
     writer.close(complete=True)
-
-
-def field_bytes(path: Path, backend: str, name: str) -> int:
-    name = "lanes/0/" + name  # rewritten into one lane
-    if backend == "zarr":
-        return bytes_on_disk(path / name)
-    import h5py
-    import hdf5plugin  # noqa: F401
-
-    with h5py.File(path, "r") as handle:
-        return int(handle[name].id.get_storage_size())
+    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--game", default="breakout")
-    parser.add_argument("--steps", type=int, default=4096)
-    parser.add_argument("--num-envs", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=40_000)
+    parser.add_argument("--num-envs", type=int, default=2, help="environments, so lanes, of the rollout")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "actor-mimic-bench-size")
+    parser.add_argument("--source", type=Path, help="a complete store to measure instead of collecting one")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    expert = random_init_expert(AtariConfig(args.game))
-    with tempfile.TemporaryDirectory() as tmp:
-        collected = Path(tmp) / "collected.zarr"
-        # Collected with float32 activations, so every variant below is rewritten from exact values.
-        collect(CollectConfig(expert=expert, out=collected, steps=args.steps, num_envs=args.num_envs,
-                              epsilon=1.0, hidden_dtype="float32"))  # fmt: skip
-        source, episodes, info = read_all(collected)
-        steps, num_actions, hidden_size = len(source["actions"]), source["q_values"].shape[1], source["hidden"].shape[1]
-        naive = 4 * source["frames"][0].size + 4 * num_actions + 4 * hidden_size
-        print(f"{args.game}: {steps} steps, {info.num_episodes} episodes, random play, random-init expert "
-              f"({(source['hidden'] == 0).mean():.0%} of fc activations are zero)")  # fmt: skip
-        print(f"naive: {naive} B/transition (4 stacked uint8 frames + float32 Q-values + float32 activations)")
-        header = ("hidden", "codec", "engine", "frames", "q", "hidden", "other", "total", "vs naive")
-        print("{:8s} {:7s} {:6s} {:>7s} {:>6s} {:>7s} {:>6s} {:>7s} {:>9s}".format(*header))
-        stores = []
-        for hidden_dtype, compression, backend in SETTINGS:
-            path = Path(tmp) / f"{hidden_dtype}-{compression.replace(':', '')}.{'zarr' if backend == 'zarr' else 'h5'}"
-            rewrite(episodes, info, path, hidden_dtype, compression, backend)
-            stores.append((hidden_dtype, compression, backend, path))
-        for hidden_dtype, compression, backend, path in stores:
-            sizes = {name: field_bytes(path, backend, name) / steps for name in ("frames", "q_values", "hidden")}
-            total = bytes_on_disk(path) / steps
-            other = total - sum(sizes.values())
-            label = compression + ("*" if path == stores[0][3] else "")
-            print(f"{hidden_dtype:8s} {label:7s} {backend:6s} {sizes['frames']:7.1f} {sizes['q_values']:6.1f} "
-                  f"{sizes['hidden']:7.1f} {other:6.1f} {total:7.1f} {naive / total:8.1f}x")  # fmt: skip
-        print("B/transition per field; 'other' = actions, rewards, flags, lives, checksums, metadata;")
-        print("* = the defaults of `amn collect` (float32 Q-values, float16 activations, zstd). Target >= 50x.")
+    args.cache.mkdir(parents=True, exist_ok=True)
+    source = args.source or source_store(args.cache, args.steps, args.num_envs)
+    lanes, info = read_lanes(source)
+    steps = sum(len(lane["actions"]) for lane in lanes)
+    num_actions = int(info.attrs["num_actions"])
+    naive = 4 * 84 * 84 + 4 * num_actions + 4 * 512
+    print(f"{steps} steps of {EXPERT.name} in {len(lanes)} lanes of {steps // len(lanes)}; naive {naive:,} B/transition")
+
+    results = {name: [(*spec, *measure(lanes, name, spec[3])) for spec in specs] for name, specs in CANDIDATES.items()}
+    chosen = {name: next(r[5] for r in rows if "after" in r[4]) for name, rows in results.items()}
+    other = sum(measure(lanes, name, chunked(blosc(3), CHUNK))[0] for name in SMALL)
+    print("\n| array | layout | steps per chunk | codec | B/step | store B/step | vs naive | encode MB/s | decode MB/s | |")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---|")
+    for name, rows in results.items():
+        for layout, chunk_len, codec, _, label, size, encode, decode in rows:
+            store = size + sum(v for k, v in chosen.items() if k != name) + other
+            print(f"| {name} | {layout} | {chunk_len} | {codec} | {size:.1f} | {store:.1f} | {naive / store:.1f}x "
+                  f"| {encode:.0f} | {decode:.0f} | {label} |")  # fmt: skip
+
+    print("\nthe chosen encoding, for shorter lanes (the same steps cut into lanes of N steps):")
+    print("| steps per lane | activations B/step | store B/step | vs naive |")
+    print("|---:|---:|---:|---:|")
+    for length in (1024, 4096, 8192, WINDOW, steps // len(lanes)):
+        hidden = measure(cut_lanes(lanes, length), "hidden", windowed(blosc(5, one_block=True), CHUNK, WINDOW))[0]
+        store = hidden + chosen["frames"] + chosen["q_values"] + other
+        print(f"| {length:,} | {hidden:.1f} | {store:.1f} | {naive / store:.1f}x |")
+
+    print("\nwritten by StoreWriter (what amn collect writes), bytes on disk per transition:")
+    folder = Path(tempfile.mkdtemp(prefix="bench-size-", dir=args.cache))
+    for suffix in ("zarr", "h5"):
+        path = write_store(lanes, info, folder / f"store.{suffix}")
+        size = bytes_on_disk(path) / steps
+        print(f"  {suffix:5s} {size:7.1f} B/transition, {naive / size:6.1f}x smaller than naive")
+    print(f"  (the tables above count {other:.1f} B/step for actions, rewards, flags and lives; the files "
+          "add checksums, metadata and the card)")
 
 
 if __name__ == "__main__":

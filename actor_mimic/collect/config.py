@@ -25,6 +25,7 @@ from actor_mimic.common.limits import (
 )
 from actor_mimic.common.store import VALUE_DTYPES
 from actor_mimic.common.store_backends import BACKENDS, parse_compression
+from actor_mimic.common.store_dedup import window_for
 from actor_mimic.errors import UserError
 
 # The paper's test protocol plays its networks epsilon-greedy with epsilon 0.05; collecting
@@ -151,8 +152,11 @@ class CollectConfig:
                     f"{format_bytes(row_bytes * self.chunk_len)}, above the {format_bytes(MAX_CHUNK_BYTES)} "
                     f"a chunk may hold: use --chunk-len {MAX_CHUNK_BYTES // row_bytes} or less"
                 )
-        # Each env's running episode, the writer's queue and one chunk being written.
+        # Each env's running episode, the writer's queue and one chunk being written; and each
+        # lane's index of the distinct activation rows of its window (common/store_dedup.py).
+        hidden_bytes = int(np.prod(fields["hidden"][0], dtype=np.int64)) * np.dtype(fields["hidden"][1]).itemsize
         buffered = (self.num_envs + 8) * self.chunk_len * step_bytes
+        buffered += self.num_envs * window_for(self.chunk_len, hidden_bytes) * hidden_bytes
         check_memory(buffered, f"collecting with --num-envs {self.num_envs} and --chunk-len {self.chunk_len}",
                      "lower --chunk-len or --num-envs")  # fmt: skip
 

@@ -26,6 +26,10 @@ no such output in ale-py, openai/atari-py#77), so the store cannot hold it; `amn
 says so for such stores. The expert's Q-values, the distillation targets, are of the observed
 state and are not affected.
 
+    hidden_ref  int32   (T,)          schema 3: the row of `hidden` that holds h(s_t): each
+                                      distinct activation row is stored once per window of
+                                      `hidden_window` steps (store_dedup.py)
+
 and `lanes/<i>/checksums/<array>`: the CRC-32C of every stored chunk (store_checksums.py).
 Episodes are where the flags say (the episode table is derived on read, store_read.py); rows
 after a lane's last flag are the head of an episode that was running when the collection
@@ -64,8 +68,9 @@ collected as a Zarr store beside its path (`X.h5.partial`, readable and resumabl
 store) and written as one HDF5 file, under a temporary name renamed into place, only when the
 collection completes: `X.h5` exists only whole.
 
-Schema 1 stores (one stream at the root with a stored episode table, no checksums; written
-by actor-mimic before lanes) stay readable; they cannot be resumed.
+Schema 2 stores (activations stored row by row, no `hidden_ref`) are read and resumed as
+they are. Schema 1 stores (one stream at the root with a stored episode table, no checksums;
+written by actor-mimic before lanes) stay readable; they cannot be resumed.
 """
 
 from __future__ import annotations
@@ -79,12 +84,12 @@ import numpy as np
 from actor_mimic.common.kill_points import kill_point
 from actor_mimic.common.outputs import remove
 from actor_mimic.common.store_backends import open_backend, parse_compression
+from actor_mimic.common.store_dedup import WindowIndex, window_for
 from actor_mimic.common.store_checksums import (
     ChunkGuard,
     checksum_name,
     chunks_of,
     create_checksums,
-    read_checked,
     read_checksums,
     record_checksums,
 )
@@ -95,6 +100,7 @@ from actor_mimic.common.store_read import (
     open_store,
     partial_path,
     read_episodes,
+    read_field,
     stored_path,
 )
 from actor_mimic.common.store_schema import (
@@ -104,9 +110,11 @@ from actor_mimic.common.store_schema import (
     SCHEMA,
     SCHEMA_VERSION,
     VALUE_DTYPES,
+    hidden_window,
     lane_prefix,
     lane_rows,
     step_fields,
+    stored_fields,
 )
 from actor_mimic.errors import UserError
 
@@ -149,6 +157,8 @@ class StoreWriter:
         self.lanes: list[dict] = attrs["lanes"]  # the commit, per lane
         self._buffers = [{name: [] for name in attrs["fields"]} for _ in self.lanes]
         self._buffered = [0] * len(self.lanes)
+        self.window = hidden_window(attrs)  # None: a schema 2 store, activations stored plainly
+        self._index = [WindowIndex(self.window) for _ in self.lanes] if self.window else []
 
     @classmethod
     def create(
@@ -165,6 +175,7 @@ class StoreWriter:
         compression: str = "zstd",
         backend: str | None = None,
         lanes: int = 1,
+        hidden_window: int | None = None,
     ) -> StoreWriter:
         """A new empty store of `lanes` lanes at `path`; `metadata` joins its attributes.
 
@@ -186,6 +197,10 @@ class StoreWriter:
             raise UserError(f"chunk length must lie in 1..{MAX_CHUNK_LEN}, got {chunk_len}")
         if not 1 <= lanes <= MAX_LANES:
             raise UserError(f"a store holds 1..{MAX_LANES} lanes (one per environment), not {lanes}")
+        if hidden_window is None:
+            hidden_window = window_for(chunk_len, hidden_size * np.dtype(hidden_dtype).itemsize)
+        if hidden_window < 1 or hidden_window % chunk_len:
+            raise UserError(f"the activation window must be a whole number of chunks of {chunk_len} steps, got {hidden_window}")
         codec = parse_compression(compression)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Rows are written to a Zarr store; an HDF5 store is written whole when complete.
@@ -202,6 +217,7 @@ class StoreWriter:
             q_dtype=q_dtype,
             hidden_dtype=hidden_dtype,
             chunk_len=chunk_len,
+            hidden_window=hidden_window,
             compression=compression,
             lanes=[{"steps": 0, "episodes": 0, "complete": False} for _ in range(lanes)],
             num_steps=0,
@@ -213,8 +229,8 @@ class StoreWriter:
         # Marked first, so a store killed while being created says so (and is ours to replace).
         store.write_attrs({**attrs, "creating": True})
         for lane in range(lanes):
-            for name, (tail, dtype) in fields.items():
-                store.create_array(lane_prefix(lane) + name, tail, dtype, chunk_len, codec)
+            for name, (tail, dtype) in stored_fields(attrs).items():
+                store.create_array(lane_prefix(lane) + name, tail, dtype, chunk_len, codec, unit_major=name == "hidden")
                 create_checksums(store, lane_prefix(lane) + name)
             kill_point("create")
         store.write_attrs(attrs)
@@ -244,6 +260,7 @@ class StoreWriter:
             writer = cls(backend, attrs, path)
             writer._check_tails()
             writer._drop_uncommitted()
+            writer._restore_windows()
         except BaseException:
             backend.close()
             raise
@@ -272,10 +289,9 @@ class StoreWriter:
         return int(self.lanes[lane]["steps"])
 
     def read_rows(self, lane: int, name: str, start: int, stop: int) -> np.ndarray:
-        """Committed rows start..stop-1 of `name` in `lane`, checked against their checksums."""
-        full = lane_prefix(lane) + name
-        checksums = read_checksums(self.backend, full, chunks_of(stop, self.chunk_len), SCHEMA_VERSION)
-        return read_checked(self.backend, full, start, stop, checksums)
+        """Committed rows start..stop-1 of step field `name` in `lane`, checked against their
+        checksums (activations gathered through their references)."""
+        return read_field(self.backend, self.attrs, lane_prefix(lane), name, start, stop)
 
     # ------------------------------------------------------------------ writing
     def append(self, lane: int, rows: dict[str, np.ndarray]) -> None:
@@ -341,13 +357,17 @@ class StoreWriter:
         chunk, or its final one), record their checksums, then commit them."""
         start, end = self.committed(lane), self.committed(lane) + count
         rows = {name: np.concatenate(self._buffers[lane][name]) for name in self.attrs["fields"]}
-        for index, name in enumerate(self.attrs["fields"]):
+        for name in self.attrs["fields"]:
+            self._buffers[lane][name] = [rows[name][count:]] if count < len(rows[name]) else []
+        stored = {name: values[:count] for name, values in rows.items()}
+        if self.window:  # each distinct activation row once per window (store_dedup.py)
+            stored["hidden"], stored["hidden_ref"] = self._index[lane].encode(start, stored["hidden"])
+        for index, (name, values) in enumerate(stored.items()):
             full = lane_prefix(lane) + name
             self.backend.resize(full, end)
-            self.backend.array(full)[start:end] = rows[name][:count]
+            self.backend.array(full)[start:end] = values
             record_checksums(self.backend, full, start // self.chunk_len, chunks_of(end, self.chunk_len))
-            self._buffers[lane][name] = [rows[name][count:]] if count < len(rows[name]) else []
-            if index == len(rows) // 2:
+            if index == len(stored) // 2:
                 kill_point("chunk")
         self._buffered[lane] -= count
         self.lanes[lane]["steps"] = end
@@ -379,7 +399,7 @@ class StoreWriter:
             if rows == 0:
                 continue
             last = (rows - 1) // self.chunk_len
-            for name in self.attrs["fields"]:
+            for name in stored_fields(self.attrs):
                 checksums = read_checksums(self.backend, prefix + name, last + 1, SCHEMA_VERSION)
                 guard = ChunkGuard(self.backend.path, prefix + name, self.chunk_len, checksums)
                 problem = guard.problem(last, self.backend.read_chunk(prefix + name, last))
@@ -392,7 +412,7 @@ class StoreWriter:
     def _drop_uncommitted(self) -> None:
         """Rows and files a killed writer left past the commit: never committed, so dropped."""
         for prefix, rows in lane_rows(self.attrs):
-            for name in self.attrs["fields"]:
+            for name in stored_fields(self.attrs):
                 if self.backend.array(prefix + name).shape[0] > rows:
                     self.backend.resize(prefix + name, rows)
                 label = checksum_name(prefix + name)
@@ -403,4 +423,13 @@ class StoreWriter:
                 if leftover.is_file() and re.search(r"\.[0-9a-f]{32}\.partial$", leftover.name):
                     leftover.unlink()
 
-
+    def _restore_windows(self) -> None:
+        """Rebuild each unfinished lane's index of its current activation window from the
+        committed rows, so its next chunks refer exactly as an uninterrupted writer's would."""
+        for lane, (prefix, rows) in enumerate(lane_rows(self.attrs)):
+            if not self.window or self.lanes[lane]["complete"] or rows % self.window == 0:
+                continue
+            start = rows - rows % self.window
+            refs = read_field(self.backend, self.attrs, prefix, "hidden_ref", start, rows)
+            stored = read_field(self.backend, self.attrs, prefix, "hidden", start, rows, gather=False)
+            self._index[lane].restore(start, refs, stored)

@@ -28,26 +28,24 @@ from actor_mimic.common.store_checksums import (
     read_checksums,
     record_checksums,
 )
-from actor_mimic.common.store_schema import lane_rows, screen_size_of, step_fields
+from actor_mimic.common.store_schema import lane_rows, stored_fields
 
 WINDOW_STEPS = 8192  # rows copied at a time (rounded up to whole target chunks)
 
 
 def copy_lanes(source, attrs: dict, target, target_attrs: dict) -> None:
     """Copy the committed rows of every lane of the store open in `source` (its checked
-    document `attrs`, schema 2) into the empty backend `target`, with the chunk length and
+    document `attrs`, schema 2 or 3) into the empty backend `target`, with the chunk length and
     compression of `target_attrs`, recording the target's checksums; then write
-    `target_attrs` as the target's document."""
+    `target_attrs` as the target's document. Rows are copied as stored: a schema 3 store's
+    activation references stay valid under any chunk length (store_dedup.py)."""
     codec = parse_compression(target_attrs["compression"])
     chunk_len = int(target_attrs["chunk_len"])
     window = chunk_len * chunks_of(WINDOW_STEPS, chunk_len)
-    fields = step_fields(
-        attrs["num_actions"], attrs["hidden_size"], screen_size_of(attrs), attrs["q_dtype"], attrs["hidden_dtype"]
-    )
     for prefix, rows in lane_rows(attrs):
-        for name, (tail, dtype) in fields.items():
+        for name, (tail, dtype) in stored_fields(attrs).items():  # as stored: hidden_ref too
             full = prefix + name
-            target.create_array(full, tail, dtype, chunk_len, codec)
+            target.create_array(full, tail, dtype, chunk_len, codec, unit_major=name == "hidden")
             create_checksums(target, full)
             target.resize(full, rows)
             source_chunk = int(source.array(full).chunks[0])

@@ -20,7 +20,15 @@ import numpy as np
 
 from actor_mimic.common.store_backends import bytes_on_disk, detect_backend, open_backend
 from actor_mimic.common.store_checksums import chunks_of, read_checked, read_checksums
-from actor_mimic.common.store_schema import EPISODE_CHUNK, EPISODE_FIELDS, array_problems, checked_attrs, lane_rows
+from actor_mimic.common.store_dedup import gather as gather_rows
+from actor_mimic.common.store_schema import (
+    EPISODE_CHUNK,
+    EPISODE_FIELDS,
+    array_problems,
+    checked_attrs,
+    hidden_window,
+    lane_rows,
+)
 from actor_mimic.errors import UserError
 
 PARTIAL_SUFFIX = ".partial"
@@ -174,14 +182,29 @@ def _stored_table(backend, attrs: dict) -> LaneInfo:
     return lane
 
 
+def read_field(backend, attrs: dict, prefix: str, name: str, start: int, stop: int, gather: bool = True) -> np.ndarray:
+    """Rows start..stop-1 of array `name` of the lane at `prefix`, each chunk checked against
+    its checksum. The activations (`hidden`) of a schema 3 store are gathered through their
+    references (store_dedup.py), unless `gather` is False (then: the stored rows)."""
+    full = prefix + name
+    window = hidden_window(attrs)
+
+    def read(low: int, high: int) -> np.ndarray:
+        chunk_len = int(backend.array(full).chunks[0])
+        checksums = read_checksums(backend, full, chunks_of(high, chunk_len), attrs["schema_version"])
+        return read_checked(backend, full, low, high, checksums)
+
+    if name != "hidden" or window is None or not gather:
+        return read(start, stop)
+    refs = read_field(backend, attrs, prefix, "hidden_ref", start, stop)
+    chunk_len = int(backend.array(full).chunks[0])
+    return gather_rows(refs, start, window, chunk_len, read, f"{backend.path} {prefix.rstrip('/')}")
+
+
 def read_episodes(backend, info: StoreInfo):
     """Every closed episode's rows (a dict of per-step arrays), lane after lane, in stored
     order, each chunk checked against its checksum."""
-    chunk_len, version = info.attrs["chunk_len"], info.attrs["schema_version"]
     for lane in info.lanes:
-        rows = {}
-        for name in info.attrs["fields"]:
-            checksums = read_checksums(backend, lane.prefix + name, chunks_of(lane.num_steps, chunk_len), version)
-            rows[name] = read_checked(backend, lane.prefix + name, 0, lane.num_steps, checksums)
+        rows = {name: read_field(backend, info.attrs, lane.prefix, name, 0, lane.num_steps) for name in info.attrs["fields"]}
         for start, length in zip(lane.episode_starts, lane.episode_lengths):
             yield {name: values[start : start + length] for name, values in rows.items()}

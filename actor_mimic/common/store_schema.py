@@ -19,7 +19,7 @@ import numpy as np
 from actor_mimic.errors import UserError
 
 SCHEMA = "actor-mimic-teacher-store"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: activations stored once per window (store_dedup.py); 2: lanes; 1: one stream
 VALUE_DTYPES = ("float32", "float16")
 
 EPISODE_FIELDS = {
@@ -35,6 +35,7 @@ MAX_CHUNK_LEN = 1 << 16  # rows per chunk: a frames chunk is then at most ~460 M
 MAX_SCREEN_SIZE = 1024
 MAX_STACK_SIZE = 64
 MAX_LANES = 4096  # one lane per environment of the collection
+MAX_HIDDEN_WINDOW = 1 << 20  # steps per activation window (store_dedup.py)
 
 
 def lane_prefix(lane: int) -> str:
@@ -58,6 +59,22 @@ def step_fields(
     }
 
 
+def stored_fields(attrs: dict) -> dict:
+    """name -> (per-step shape, dtype) of every per-step array a lane of a checked document
+    stores: the step fields, plus `hidden_ref` from schema 3 on (store_dedup.py)."""
+    fields = step_fields(
+        attrs["num_actions"], attrs["hidden_size"], screen_size_of(attrs), attrs["q_dtype"], attrs["hidden_dtype"]
+    )
+    if attrs["schema_version"] >= 3:
+        fields["hidden_ref"] = ((), np.dtype(np.int32))
+    return fields
+
+
+def hidden_window(attrs: dict) -> int | None:
+    """Steps per activation window of a checked document (None before schema 3: stored plainly)."""
+    return int(attrs["hidden_window"]) if attrs["schema_version"] >= 3 else None
+
+
 def screen_size_of(attrs: dict) -> int:
     return int((attrs.get("preprocessing") or {}).get("screen_size", 84))
 
@@ -73,9 +90,7 @@ def lane_rows(attrs: dict) -> list[tuple[str, int]]:
 def expected_arrays(attrs: dict) -> dict:
     """name -> (row shape, dtype, chunk rows, committed rows) of every array a checked
     document says the store holds."""
-    fields = step_fields(
-        attrs["num_actions"], attrs["hidden_size"], screen_size_of(attrs), attrs["q_dtype"], attrs["hidden_dtype"]
-    )
+    fields = stored_fields(attrs)
     arrays = {}
     for prefix, rows in lane_rows(attrs):
         for name, (tail, dtype) in fields.items():
@@ -160,7 +175,7 @@ def checked_attrs(attrs, path: str | Path) -> dict:
     doc.integer("hidden_size", 1, MAX_HIDDEN_SIZE)
     doc.text("q_dtype", VALUE_DTYPES)
     doc.text("hidden_dtype", VALUE_DTYPES)
-    doc.integer("chunk_len", 1, MAX_CHUNK_LEN)
+    chunk_len = doc.integer("chunk_len", 1, MAX_CHUNK_LEN)
     steps = doc.integer("num_steps", 0)
     doc.integer("num_episodes", 0, steps)  # every episode holds at least one step
     doc.flag("complete", default=False)
@@ -181,6 +196,10 @@ def checked_attrs(attrs, path: str | Path) -> dict:
             doc.integer_list("cut_episodes", 0, max(steps - 1, 0))
         return attrs
     _check_lanes(doc, attrs)
+    if attrs["schema_version"] >= 3:
+        window = doc.integer("hidden_window", 1, MAX_HIDDEN_WINDOW)
+        if window % chunk_len:
+            doc.fail("hidden_window", f"a whole number of chunks of {chunk_len} steps")
     return attrs
 
 

@@ -65,6 +65,12 @@ def convert(
                 f"{source} uses store schema {attrs['schema_version']} (written before lanes): convert reads "
                 "schema 2 stores; recollect it with this actor-mimic"
             )
+        window = attrs.get("hidden_window") if attrs["schema_version"] >= 3 else None
+        if chunk_len is not None and window and window % chunk_len:
+            raise UserError(
+                f"--chunk-len {chunk_len} does not divide {source}'s activation window of {window} steps: "
+                "choose a divisor of it (chunks never straddle a window)"
+            )
         target_attrs = {
             **attrs,
             "backend": engine,

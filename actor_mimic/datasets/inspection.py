@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from actor_mimic.common.store import open_attrs, open_store, stored_path
-from actor_mimic.common.store_schema import array_problems, expected_arrays
+from actor_mimic.common.store_dedup import bad_reference
+from actor_mimic.common.store_schema import array_problems, expected_arrays, hidden_window
 from actor_mimic.common.store_backends import bytes_on_disk
 from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
 from actor_mimic.datasets.zarr_chunks import ChunkFiles
@@ -56,6 +57,8 @@ def summarize(path: str | Path) -> dict:
     try:
         raw_bytes = 0
         for name in expected_arrays(info.attrs):
+            if name.endswith("hidden_ref"):
+                continue  # how the activations are stored, not what the store holds
             array = backend.array(name)
             raw_bytes += int(np.prod(array.shape)) * np.dtype(array.dtype).itemsize
     finally:
@@ -233,10 +236,12 @@ def _scan_rows(backend, info, lane, where: str) -> list[str]:
     starts, lengths = lane.episode_starts, lane.episode_lengths
     ends = starts + lengths - 1
     returns = np.zeros(len(starts), dtype=np.float64)
-    bad = {"flag": [], "unflagged": [], "q_values": [], "hidden": [], "actions": []}
+    bad = {"flag": [], "unflagged": [], "q_values": [], "hidden": [], "actions": [], "hidden_ref": []}
     num_actions = len(info.action_set)
-    readers = {name: _row_reader(backend, info.path, lane.prefix + name) for name in
-               ("terminated", "truncated", "rewards", "actions", "q_values", "hidden")}  # fmt: skip
+    window = hidden_window(info.attrs)
+    names = ("terminated", "truncated", "rewards", "actions", "q_values", "hidden") + (("hidden_ref",) if window else ())
+    # The stored activation rows are scanned as stored: every step's activations are one of them.
+    readers = {name: _row_reader(backend, info.path, lane.prefix + name) for name in names}
     for low in range(0, lane.committed, SCAN_ROWS):
         high = min(low + SCAN_ROWS, lane.committed)
         rows = {name: read(low, high) for name, read in readers.items()}
@@ -249,6 +254,9 @@ def _scan_rows(backend, info, lane, where: str) -> list[str]:
         for name in ("q_values", "hidden"):
             finite = np.isfinite(rows[name]).all(axis=1)
             bad[name] += (np.flatnonzero(~finite) + low).tolist()[:1]
+        if window:
+            step = bad_reference(rows["hidden_ref"], low, window)
+            bad["hidden_ref"] += [] if step is None else [step]
         wrong = (rows["actions"] < 0) | (rows["actions"] >= num_actions)
         bad["actions"] += (np.flatnonzero(wrong) + low).tolist()[:1]
         episode = np.searchsorted(starts, np.arange(low, low + served), side="right") - 1
@@ -259,6 +267,7 @@ def _scan_rows(backend, info, lane, where: str) -> list[str]:
         "q_values": "q_values hold NaN or infinite values, first at {}",
         "hidden": "hidden holds NaN or infinite values, first at {}",
         "actions": f"actions outside the action set (0..{num_actions - 1}), first at {{}}",
+        "hidden_ref": f"hidden_ref points outside its window of {window} steps, first at {{}}",
     }
     problems = [f"rows: {messages[key].format(f'{where} {steps[0]}')}" for key, steps in bad.items() if steps]
     mismatch = np.flatnonzero(~np.isclose(returns, lane.episode_returns, rtol=1e-9, atol=1e-6))

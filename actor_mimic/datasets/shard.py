@@ -17,10 +17,17 @@ import torch
 from actor_mimic.common.store import open_store
 from actor_mimic.common.store_backends import open_backend
 from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
+from actor_mimic.common.store_dedup import gather
+from actor_mimic.common.store_schema import hidden_window
 from actor_mimic.datasets.zarr_chunks import ChunkFiles
 from actor_mimic.errors import UserError
 
 STEP_ARRAYS = ("frames", "actions", "q_values", "hidden")
+
+
+def read_arrays(attrs: dict) -> tuple[str, ...]:
+    """The arrays a Shard reads: STEP_ARRAYS, and the activations' references (schema 3)."""
+    return STEP_ARRAYS + (("hidden_ref",) if hidden_window(attrs) else ())
 
 
 def store_preprocessing(attrs: dict) -> dict:
@@ -43,7 +50,7 @@ def open_shards(path: str | Path, allow_incomplete: bool = False) -> list[Shard]
         for index, lane in enumerate(info.lanes):
             checksums = {
                 name: read_checksums(backend, lane.prefix + name, chunks_of(lane.num_steps, chunk_len), version)
-                for name in STEP_ARRAYS
+                for name in read_arrays(info.attrs)
             }
             shards.append(Shard(info, index, lane, checksums))
         return shards
@@ -65,9 +72,11 @@ class Shard:
         self.label = f"{self.path} lane {lane_index}" if lane.prefix else str(self.path)  # for messages
         # Checks every chunk's bytes before they are decoded (store_checksums.py).
         chunk_len = int(info.attrs["chunk_len"])
+        self.arrays_read = read_arrays(info.attrs)
         self.guards = {
-            name: ChunkGuard(self.path, lane.prefix + name, chunk_len, checksums[name]) for name in STEP_ARRAYS
+            name: ChunkGuard(self.path, lane.prefix + name, chunk_len, checksums[name]) for name in self.arrays_read
         }
+        self.hidden_window = hidden_window(info.attrs)  # None: activations stored row by row
         self.backend_name = info.backend
         self.attrs = info.attrs
         self.episode_starts = lane.episode_starts.astype(np.int64)
@@ -100,7 +109,7 @@ class Shard:
         """The backend's array `name`, opened in this process on first use."""
         if self._arrays is None or self._pid != os.getpid():
             self._backend = open_backend(self.path, "r", self.backend_name)
-            self._arrays = {n: self._backend.array(self.prefix + n) for n in STEP_ARRAYS}
+            self._arrays = {n: self._backend.array(self.prefix + n) for n in self.arrays_read}
             self._chunk_files = {}
             if self.backend_name == "zarr":  # zarr's own slicing is the slow part (zarr_chunks.py)
                 self._chunk_files = {n: ChunkFiles.for_array(a, self.guards[n]) for n, a in self._arrays.items()}
@@ -126,6 +135,13 @@ class Shard:
         return rows
 
     def _read(self, name: str, start: int, stop: int) -> np.ndarray:
+        if name == "hidden" and self.hidden_window:  # stored once per window: gather (store_dedup.py)
+            refs = self._read_stored("hidden_ref", start, stop)
+            read = lambda low, high: self._read_stored("hidden", low, high)  # noqa: E731
+            return gather(refs, start, self.hidden_window, self.chunk_len, read, self.label)
+        return self._read_stored(name, start, stop)
+
+    def _read_stored(self, name: str, start: int, stop: int) -> np.ndarray:
         array = self.array(name)
         fast = self._chunk_files.get(name)
         if fast is not None:

@@ -14,6 +14,7 @@ import pytest
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.checkpoint import random_init_expert, save_checkpoint
 from actor_mimic.common.store import open_store
+from actor_mimic.common.store_read import read_field
 
 BREAKOUT = AtariConfig("breakout", noop_max=0)
 
@@ -40,7 +41,7 @@ def read_store(path, allow_incomplete=False) -> tuple[dict, object]:
     starts, lengths, cut, offset, first = [], [], [], 0, 0
     for index, lane in enumerate(info.lanes):
         for name in pieces:
-            pieces[name].append(np.asarray(backend.array(lane.prefix + name)[: lane.num_steps]))
+            pieces[name].append(read_field(backend, info.attrs, lane.prefix, name, 0, lane.num_steps))
         starts.append(lane.episode_starts + offset)
         lengths.append(lane.episode_lengths)
         cut += [first + episode for episode in range(len(lane.episode_starts)) if (index, episode) in cut_pairs]
@@ -58,7 +59,7 @@ def read_lanes(path, allow_incomplete=True) -> list[dict]:
     """Per lane, every committed row of every per-step array (running episodes' heads too)."""
     backend, info = open_store(path, allow_incomplete=allow_incomplete)
     lanes = [
-        {name: np.asarray(backend.array(lane.prefix + name)[: lane.committed]) for name in info.attrs["fields"]}
+        {name: read_field(backend, info.attrs, lane.prefix, name, 0, lane.committed) for name in info.attrs["fields"]}
         for lane in info.lanes
     ]
     backend.close()

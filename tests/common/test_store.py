@@ -6,6 +6,7 @@ import zarr
 
 from actor_mimic.common.store import StoreWriter, open_store, partial_path
 from actor_mimic.common.store_backends import open_backend
+from actor_mimic.common.store_read import read_field
 from actor_mimic.datasets import TeacherDataset
 from actor_mimic.datasets.inspection import summarize, verify_store
 from actor_mimic.errors import UserError
@@ -220,9 +221,10 @@ def test_every_compression_is_lossless(tmp_path, compression):
     data["hidden"] = data["hidden"].astype(np.float16)
     writer.append(0, data)
     writer.close(complete=True)
-    backend, _ = open_store(tmp_path / "c.zarr")
+    backend, info = open_store(tmp_path / "c.zarr")
     assert np.array_equal(backend.array("lanes/0/frames")[:], data["frames"])
     assert backend.array("lanes/0/hidden").dtype == np.float16
+    assert read_field(backend, info.attrs, "lanes/0/", "hidden", 0, 70).tobytes() == data["hidden"].tobytes()
 
 
 def test_unknown_compression_is_refused(tmp_path):

@@ -18,6 +18,7 @@ from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import AtariConfig, make_env
 from actor_mimic.common.checkpoint import random_init_expert
 from actor_mimic.common.store import open_store
+from actor_mimic.common.store_read import read_field
 from actor_mimic.common.store_backends import open_backend
 from actor_mimic.common.store_checksums import record_checksums
 
@@ -58,7 +59,7 @@ def raw_arrays(path) -> dict:
     """Every served per-step array of a store, as stored, lane after lane."""
     backend, info = open_store(path, allow_incomplete=True)
     arrays = {
-        name: np.concatenate([np.asarray(backend.array(lane.prefix + name)[: lane.num_steps]) for lane in info.lanes])
+        name: np.concatenate([read_field(backend, info.attrs, lane.prefix, name, 0, lane.num_steps) for lane in info.lanes])
         for name in info.attrs["fields"]
     }
     backend.close()
