@@ -25,7 +25,7 @@ from actor_mimic.common.outputs import Output, check_folder, check_output, make_
 from actor_mimic.common.store_card import CARD_NAME, card_path, is_generated_card
 from actor_mimic.common.store_checksums import crc32c
 from actor_mimic.common.store_files import ROOT_METADATA, recorded_checksums, store_files
-from actor_mimic.common.store_location import RemoteFiles, protocol_of
+from actor_mimic.common.store_location import RemoteFiles, is_remote, open_url, protocol_of
 from actor_mimic.datasets.convert import is_teacher_store
 from actor_mimic.datasets.inspection import verify_store
 from actor_mimic.datasets.transfer_files import (
@@ -47,6 +47,8 @@ def pull(url: str, folder, overwrite: bool = False, progress: bool = True) -> tu
     url = str(url).rstrip("/")
     if protocol_of(url) is None:
         raise UserError(f"URL {shown(url)} is not a URL (hf://, s3://, gs://, http(s)://, file://...): copy local stores with cp")
+    if is_remote(url):
+        open_url(url)  # an unknown protocol or a missing package, before anything else
     name = store_name(url)
     folder = check_folder(folder, "DIR", "folder to pull into")
     hdf5 = is_hdf5_name(name)
