@@ -25,7 +25,7 @@ from actor_mimic.common.outputs import Output, check_folder, check_output, make_
 from actor_mimic.common.store_card import CARD_NAME, card_path, is_generated_card
 from actor_mimic.common.store_checksums import crc32c
 from actor_mimic.common.store_files import ROOT_METADATA, recorded_checksums, store_files
-from actor_mimic.common.store_location import RemoteFiles, is_remote, open_url, protocol_of
+from actor_mimic.common.store_location import RemoteFiles, is_remote, location, open_url, protocol_of
 from actor_mimic.datasets.convert import is_teacher_store
 from actor_mimic.datasets.inspection import verify_store
 from actor_mimic.datasets.transfer_files import (
@@ -54,6 +54,9 @@ def pull(url: str, folder, overwrite: bool = False, progress: bool = True) -> tu
     hdf5 = is_hdf5_name(name)
     what = Output("teacher store", flag="DIR/NAME", folder=not hdf5, is_ours=is_teacher_store)
     target = check_output(folder / name, what, replace=overwrite)
+    source = location(url)
+    if not is_remote(url) and (source.resolve() == target.resolve() or target.resolve().is_relative_to(source.resolve())):
+        raise UserError(f"DIR/NAME {shown(target)} is the source store or lies inside it: choose another DIR")
     partial = target.with_name(target.name + PARTIAL)
     if partial.is_symlink() or (partial.exists() and partial.is_dir() == hdf5):
         raise UserError(f"{shown(partial)} exists and is not an interrupted pull of {name}: move it away")

@@ -28,7 +28,7 @@ from actor_mimic.common.store_card import CARD_NAME, card_path
 from actor_mimic.common.store_checksums import crc32c
 from actor_mimic.common.store_files import ROOT_METADATA, recorded_checksums, store_files
 from actor_mimic.common.store_schema import SCHEMA
-from actor_mimic.common.store_location import RemoteFiles, is_remote, location
+from actor_mimic.common.store_location import RemoteFiles, is_remote, location, open_url
 from actor_mimic.datasets.inspection import verify_store
 from actor_mimic.datasets.transfer_files import (
     checked_keys,
@@ -50,6 +50,7 @@ def push(store, url: str, overwrite: bool = False, progress: bool = True) -> tup
         raise UserError(f"URL {shown(url)} is not a URL: give hf://, s3://, gs://, file://... (cp copies local stores)")
     if url.startswith(("http://", "https://")):
         raise UserError(f"{url}: http(s) URLs are read-only (pull, info, verify, training); push to hf://, s3:// or gs://")
+    open_url(url)  # an unknown protocol or a missing package, before anything is read
     store = location(store)
     if is_hdf5_name(str(store)) != is_hdf5_name(url):
         raise UserError(f"{url}: an {'HDF5' if is_hdf5_name(str(store)) else 'Zarr'} store keeps its suffix: name the URL like {store.name}")
