@@ -23,7 +23,6 @@ Every mismatch a user can make raises a one-line UserError naming the store and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from actor_mimic.common.atari import AtariConfig, action_set, canonical_game
 from actor_mimic.common.store import open_store

@@ -206,7 +206,7 @@ def test_user_mistakes_are_one_line(breakout_zarr, tmp_path, capsys):
     assert "unknown protocol nosuch://" in one_error_line(capsys)
     assert amn("push", "--no-progress", breakout_zarr, "http://127.0.0.1:9/breakout.zarr") == 2
     assert "http(s) URLs are read-only" in one_error_line(capsys)
-    assert amn("pull", "--no-progress", f"file://{tmp_path}/none.zarr", tmp_path) == 2
+    assert amn("pull", "--no-progress", f"file://{tmp_path}/none.zarr", tmp_path / "got") == 2
     assert f"teacher store {tmp_path}/none.zarr does not exist" in one_error_line(capsys)
 
 
