@@ -203,7 +203,7 @@ def atomic_output(path) -> Iterator[Path]:
         yield temporary
         if not temporary.exists():
             raise RuntimeError(f"nothing was written to {temporary}")
-        _rename_into_place(temporary, path)
+        rename_into_place(temporary, path)
     except BaseException as error:
         remove(temporary)
         remove_created(created)
@@ -212,7 +212,8 @@ def atomic_output(path) -> Iterator[Path]:
         raise
 
 
-def _rename_into_place(temporary: Path, path: Path) -> None:
+def rename_into_place(temporary: Path, path: Path) -> None:
+    """Put the finished `temporary` at `path`, replacing what is there (checked by the caller)."""
     if temporary.is_dir() and path.is_dir():
         # A folder cannot replace a folder in one rename: set the old one aside first. A kill
         # between the two renames leaves NAME.old complete (run_state.checkpoint_dir finds it).

@@ -18,6 +18,11 @@ with 511 other units: 368 instead of 501 B per step at 1,024-step chunks (docs/s
 HDF5 has no transposing filter: there they are stored row by row.
 
 HDF5 files written with zstd or lz4 need `import hdf5plugin` in the reader (done here).
+
+A Zarr store can also be read from a URL (store_location.py): zarr opens it through fsspec and
+reads only the metadata and chunks asked for; its chunk keys come from the arrays' metadata, so
+no directory listing is needed (plain HTTP servers have none). HDF5 is read from local files
+only: `amn dataset pull` fetches one.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from actor_mimic.common.store_location import LocalFiles, RemoteFiles, is_remote
 from actor_mimic.errors import UserError
 
 ATTRS_KEY = "actor_mimic"
@@ -60,6 +66,13 @@ def parse_compression(spec: str) -> tuple[str, int | None]:
 
 def detect_backend(path: str | Path) -> str:
     """Which engine wrote the store at `path` (by content, falling back to the suffix)."""
+    if is_remote(path):
+        if str(path).endswith((".h5", ".hdf5")):
+            raise UserError(
+                f"{path}: HDF5 stores are read from local files only; fetch it first with "
+                "`amn dataset pull URL DIR`, or share the store as Zarr (`amn dataset convert`)"
+            )
+        return "zarr"
     path = Path(path)
     if path.is_dir():
         return "zarr"
@@ -75,7 +88,7 @@ def open_backend(path: str | Path, mode: str, backend: str | None = None):
     """mode "r" (read), "a" (append to an existing store), "w" (create, replacing)."""
     backend = backend or detect_backend(path)
     if backend == "zarr":
-        return ZarrBackend(Path(path), mode)
+        return ZarrBackend(path if is_remote(path) else Path(path), mode)
     if backend == "hdf5":
         return HDF5Backend(Path(path), mode)
     raise UserError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
@@ -84,15 +97,25 @@ def open_backend(path: str | Path, mode: str, backend: str | None = None):
 class ZarrBackend:
     name = "zarr"
 
-    def __init__(self, path: Path, mode: str):
+    def __init__(self, path: Path | str, mode: str):
+        """`path`: a local folder, or (mode "r" only) the URL of a remote store."""
         import zarr
 
         self.path = path
         self._chunk_keys: dict = {}
+        self.files = RemoteFiles(path) if is_remote(path) else LocalFiles(path)  # the store's raw bytes
+        if self.files.remote and mode != "r":
+            raise UserError(f"{path}: remote stores are read-only here; pull it to change it")
         try:
             self.group = zarr.open_group(str(path), mode={"r": "r", "a": "r+", "w": "w"}[mode])
-        except (FileNotFoundError, ValueError, KeyError) as error:
+        except FileNotFoundError as error:
+            if self.files.remote:
+                raise UserError(f"teacher store {path} does not exist (no zarr.json at that URL)") from None
             raise UserError(f"{path}: cannot open as a Zarr store ({error})") from None
+        except (ValueError, KeyError) as error:
+            raise UserError(f"{path}: cannot open as a Zarr store ({error})") from None
+        except OSError as error:  # a remote store: the server refused or could not be reached
+            raise UserError(f"{path}: cannot read the store ({error})") from None
 
     def create_array(self, name, tail_shape, dtype, chunk_len, compression, unit_major: bool = False) -> None:
         from zarr.codecs import TransposeCodec
@@ -114,20 +137,21 @@ class ZarrBackend:
         # stored): a missing chunk file is then always damage, refused by every reader.
         return self.group[name].with_config({"write_empty_chunks": True})
 
-    def chunk_file(self, name: str, index: int) -> Path:
-        """The file of chunk `index` (along the first axis) of array `name`."""
+    def chunk_key(self, name: str, index: int) -> str:
+        """The key (file name inside the store) of chunk `index` (along the first axis) of `name`."""
         if name not in self._chunk_keys:  # opening an array reads its metadata: once per name
             array = self.group[name]
             self._chunk_keys[name] = (array.metadata.chunk_key_encoding, (0,) * (array.ndim - 1))
         encoding, tail = self._chunk_keys[name]
-        return self.path / name / encoding.encode_chunk_key((index, *tail))
+        return f"{name}/{encoding.encode_chunk_key((index, *tail))}"
+
+    def chunk_file(self, name: str, index: int) -> Path:
+        """The local file of chunk `index` (along the first axis) of array `name`."""
+        return self.path / self.chunk_key(name, index)
 
     def read_chunk(self, name: str, index: int) -> bytes | None:
         """The stored (encoded) bytes of chunk `index` of `name`; None if it has no file."""
-        try:
-            return self.chunk_file(name, index).read_bytes()
-        except FileNotFoundError:
-            return None
+        return self.files.read(self.chunk_key(name, index))
 
     def has_array(self, name) -> bool:
         return name in self.group
@@ -137,7 +161,10 @@ class ZarrBackend:
         return None if name in self.group else "is missing"
 
     def check_self_contained(self) -> None:
-        """Refuse a store with symbolic links inside: its bytes would come from elsewhere."""
+        """Refuse a store with symbolic links inside: its bytes would come from elsewhere.
+        (A remote store's files are whatever its server serves: nothing to check here.)"""
+        if self.files.remote:
+            return
         for root, dirs, files in os.walk(self.path):
             for entry in (*dirs, *files):
                 if os.path.islink(os.path.join(root, entry)):

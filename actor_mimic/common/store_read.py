@@ -21,6 +21,7 @@ import numpy as np
 from actor_mimic.common.store_backends import bytes_on_disk, detect_backend, open_backend
 from actor_mimic.common.store_checksums import chunks_of, read_checked, read_checksums
 from actor_mimic.common.store_dedup import gather as gather_rows
+from actor_mimic.common.store_location import is_remote, location
 from actor_mimic.common.store_schema import (
     EPISODE_CHUNK,
     EPISODE_FIELDS,
@@ -40,9 +41,12 @@ def partial_path(path: str | Path) -> Path:
     return path.with_name(path.name + PARTIAL_SUFFIX)
 
 
-def stored_path(path: str | Path) -> Path:
-    """The store to open for `path`: itself, or its partial Zarr store while `path` is absent."""
-    path = Path(path)
+def stored_path(path: str | Path) -> Path | str:
+    """The store to open for `path`: itself, or its partial Zarr store while `path` is absent
+    (a URL: itself)."""
+    path = location(path)
+    if isinstance(path, str):
+        return path
     if not path.exists() and partial_path(path).is_dir():
         return partial_path(path)
     return path
@@ -68,7 +72,7 @@ class LaneInfo:
 class StoreInfo:
     """What `open_store` found: the attribute document and each lane's closed episodes."""
 
-    path: Path
+    path: Path | str  # a URL for a remote store
     backend: str
     attrs: dict
     lanes: list[LaneInfo]
@@ -109,7 +113,7 @@ def open_attrs(path: str | Path, check_arrays: bool = True, mode: str = "r"):
     a document that fails `checked_attrs`, and (with `check_arrays`) arrays that are not what
     the schema says. Reads nothing but metadata."""
     path = stored_path(path)
-    if not path.exists():
+    if not is_remote(path) and not path.exists():
         raise UserError(f"teacher store {path} does not exist")
     backend = open_backend(path, mode, detect_backend(path))
     try:

@@ -10,6 +10,14 @@
     amn dataset convert SOURCE TARGET [--compression C] [--chunk-len N] [--overwrite]
                                              the store in the other engine (Zarr <-> HDF5,
                                              from TARGET's suffix), every value exact
+    amn dataset push STORE URL [--overwrite] [--no-progress]
+                                             upload a verified store (hf://, s3://, gs://,
+                                             file://, memory://), then check the copy
+    amn dataset pull URL DIR [--overwrite] [--no-progress]
+                                             fetch a store into DIR/NAME, every chunk checked;
+                                             re-run to continue an interrupted one
+
+info and verify (and training) read Zarr stores from URLs too, fetching only what they need.
 """
 
 from __future__ import annotations
@@ -43,6 +51,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     convert.add_argument("--compression", help="zstd|lz4|gzip|none[:level] (default: the source's)")
     convert.add_argument("--chunk-len", type=int, help="steps per chunk (default: the source's)")
     convert.add_argument("--overwrite", action="store_true", help="replace an existing teacher store at TARGET")
+    push = sub.add_parser("push", help="upload a verified store to a URL (hf://, s3://, gs://, file://), then check it")
+    push.add_argument("store", metavar="STORE", help="a complete local teacher store")
+    push.add_argument("url", metavar="URL", help="where the store goes, its name included (hf://datasets/USER/REPO/pong.zarr)")
+    push.add_argument("--overwrite", action="store_true", help="replace a teacher store already at URL")
+    push.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pull = sub.add_parser("pull", help="fetch a store from a URL into DIR/NAME, every chunk checked; resumable")
+    pull.add_argument("url", metavar="URL", help="a teacher store's URL (hf://, s3://, gs://, http(s)://, file://)")
+    pull.add_argument("folder", metavar="DIR", help="the folder to put it in (as DIR/NAME, NAME the URL's last part)")
+    pull.add_argument("--overwrite", action="store_true", help="replace a teacher store already at DIR/NAME")
+    pull.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +73,18 @@ def run(args: argparse.Namespace) -> int:
 
         target = convert(args.source, args.target, args.compression, args.chunk_len, overwrite=args.overwrite)
         print(f"wrote {target}")
+        return 0
+    if args.action == "push":
+        from actor_mimic.datasets.push import push
+
+        uploaded, kept = push(args.store, args.url, overwrite=args.overwrite, progress=not args.no_progress)
+        print(f"pushed {args.store} to {args.url}: {uploaded} file(s) uploaded, {kept} already there; copy checked")
+        return 0
+    if args.action == "pull":
+        from actor_mimic.datasets.pull import pull
+
+        target, fetched, kept = pull(args.url, args.folder, overwrite=args.overwrite, progress=not args.no_progress)
+        print(f"pulled {args.url} to {target}: {fetched} file(s) fetched, {kept} kept from before; verified")
         return 0
     return run_verify(args.paths, allow_incomplete=args.allow_incomplete)
 

@@ -21,6 +21,7 @@ from actor_mimic.common.store_dedup import bad_reference
 from actor_mimic.common.store_schema import array_problems, expected_arrays, hidden_window
 from actor_mimic.common.store_backends import bytes_on_disk
 from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
+from actor_mimic.common.store_files import store_size
 from actor_mimic.datasets.zarr_chunks import ChunkFiles
 from actor_mimic.errors import UserError
 
@@ -61,9 +62,10 @@ def summarize(path: str | Path) -> dict:
                 continue  # how the activations are stored, not what the store holds
             array = backend.array(name)
             raw_bytes += int(np.prod(array.shape)) * np.dtype(array.dtype).itemsize
+        remote = getattr(backend, "files", None) is not None and backend.files.remote
+        disk = store_size(backend, info.attrs) if remote else bytes_on_disk(info.path)
     finally:
         backend.close()
-    disk = bytes_on_disk(info.path)
     returns = info.episode_returns
     sha, untrained = expert_identity(info.attrs)
     behaviour, round_label = describe_behaviour(info.attrs)
@@ -224,7 +226,7 @@ def _row_reader(backend, path: Path, name: str):
     chunk_len = int(backend.array(name).chunks[0])
     fast = None
     if backend.name == "zarr":
-        fast = ChunkFiles.for_array(backend.array(name), ChunkGuard(path, name, chunk_len, None))
+        fast = ChunkFiles.for_array(backend.array(name), ChunkGuard(path, name, chunk_len, None), backend.files)
     if fast is not None:
         return fast.read
     return lambda low, high: read_checked(backend, name, low, high, None, store=path)

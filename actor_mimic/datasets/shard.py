@@ -66,7 +66,7 @@ class Shard:
     """
 
     def __init__(self, info, lane_index: int, lane, checksums: dict):
-        self.path = Path(info.path)
+        self.path = info.path  # a Path, or the URL of a remote store
         self.lane = lane_index
         self.prefix = lane.prefix  # of the lane's arrays
         self.label = f"{self.path} lane {lane_index}" if lane.prefix else str(self.path)  # for messages
@@ -112,7 +112,8 @@ class Shard:
             self._arrays = {n: self._backend.array(self.prefix + n) for n in self.arrays_read}
             self._chunk_files = {}
             if self.backend_name == "zarr":  # zarr's own slicing is the slow part (zarr_chunks.py)
-                self._chunk_files = {n: ChunkFiles.for_array(a, self.guards[n]) for n, a in self._arrays.items()}
+                files = self._backend.files  # the store's bytes: a local folder or a URL
+                self._chunk_files = {n: ChunkFiles.for_array(a, self.guards[n], files) for n, a in self._arrays.items()}
             self._pid = os.getpid()
         return self._arrays[name]
 

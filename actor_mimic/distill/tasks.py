@@ -23,10 +23,10 @@ Every mismatch a user can make raises a one-line UserError naming the store and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from actor_mimic.common.atari import AtariConfig, action_set, canonical_game
 from actor_mimic.common.store import open_store
+from actor_mimic.common.store_location import location
 from actor_mimic.errors import UserError
 
 
@@ -111,7 +111,7 @@ def _check_store(tasks: dict, game: str, path: str, attrs: dict) -> None:
     behaviour = attrs.get("behaviour", {})
     tasks["stores"].append(
         {
-            "path": str(Path(path)),
+            "path": str(location(path)),
             "game": game,
             "expert_sha256": expert.get("sha256") or expert.get("weights_sha256"),
             "behaviour": behaviour.get("policy"),
