@@ -5,9 +5,11 @@
 #   bash results/reproduce.sh --quick    # the whole chain at toy scale in minutes (a check)
 #   bash results/reproduce.sh --baseline # only stage 5's random-init DQNs, which need no AMN:
 #                                        # they can train on one core while stages 1-4 run
+#   bash results/reproduce.sh --multitask  # stages 1-4 and the report, no transfer (one core)
 #
 # Stages (each skips what it already finished, so the script resumes after any stop):
-#   1. teacher stores: one per source game, its expert acting (epsilon 0.05) and labelling
+#   1. teacher stores: one per source game, its expert acting (epsilon 0.05) and labelling;
+#      4 environments, so lanes are 25k steps long (docs/storage.md: 100x from 16k-step lanes)
 #   2. AMNs: AMN-policy (beta 0) and AMN-feature (beta 0.01), at tau 1 (the paper's) and a
 #      smaller tau, the same number of updates each
 #   3. evaluation: experts and AMNs in the real games, same protocol, same seeds
@@ -21,11 +23,13 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 SCALE=full
 BASELINE_ONLY=0
+SKIP_TRANSFER=0
 case "${1:-}" in
   --quick) SCALE=quick ;;
   --baseline) BASELINE_ONLY=1 ;;
+  --multitask) SKIP_TRANSFER=1 ;;
   "") ;;
-  *) echo "usage: bash results/reproduce.sh [--quick | --baseline]" >&2; exit 2 ;;
+  *) echo "usage: bash results/reproduce.sh [--quick | --baseline | --multitask]" >&2; exit 2 ;;
 esac
 
 # Source games (each with a shipped expert in experts/) and the transfer target, which no
@@ -78,7 +82,7 @@ for game in "${SOURCES[@]}"; do
   store="$WORK/stores/$game.zarr"
   if [ -f "$WORK/stores/$game.done" ]; then continue; fi
   timed "collect-$game" "$BIN/amn" collect --expert "experts/$game.safetensors" --out "$store" \
-    --steps "$COLLECT_STEPS" --num-envs 8 --seed 0 --no-progress --resume
+    --steps "$COLLECT_STEPS" --num-envs 4 --seed 0 --no-progress --resume
   touch "$WORK/stores/$game.done"
 done
 "$BIN/amn" dataset info "$WORK"/stores/*.zarr --json > "$WORK/stores.json"
@@ -174,7 +178,9 @@ echo "== 5. transfer to $TARGET ($TRANSFER_STEPS steps, seeds ${TRANSFER_SEEDS[*
 # Runs already finished (the baseline's, say) are skipped; a run another process is training
 # is refused (its folder is locked), so run the two processes' seeds apart.
 AMNS=(--amn "amn-policy=$(amn_of policy-tau1)" --amn "amn-feature=$(amn_of feature-tau1)")
-if [ "$SCALE" = quick ]; then
+if [ "$SKIP_TRANSFER" = 1 ]; then
+  echo "(skipped: --multitask)"
+elif [ "$SCALE" = quick ]; then
   transfer "${AMNS[@]}" --learning-starts 500 --epsilon-decay-steps 1000 --replay-capacity 5000 \
     --seeds "${TRANSFER_SEEDS[@]}"
 else
