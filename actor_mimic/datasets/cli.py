@@ -10,6 +10,11 @@
     amn dataset convert SOURCE TARGET [--compression C] [--chunk-len N] [--overwrite]
                                              the store in the other engine (Zarr <-> HDF5,
                                              from TARGET's suffix), every value exact
+    amn dataset merge OUT STORE STORE... [--allow-incomplete] [--overwrite]
+                                             the lanes of several collections of one game
+                                             (shards, seeds, rounds) as one store, exactly
+    amn dataset export-minari STORE DATASET_ID [--data-path DIR] [--overwrite]
+                                             the store's episodes as a Minari dataset
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     convert.add_argument("--compression", help="zstd|lz4|gzip|none[:level] (default: the source's)")
     convert.add_argument("--chunk-len", type=int, help="steps per chunk (default: the source's)")
     convert.add_argument("--overwrite", action="store_true", help="replace an existing teacher store at TARGET")
+    from actor_mimic.datasets.sharing_cli import configure_export_minari, configure_merge
+
+    configure_merge(sub)
+    configure_export_minari(sub)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
         target = convert(args.source, args.target, args.compression, args.chunk_len, overwrite=args.overwrite)
         print(f"wrote {target}")
         return 0
+    if args.action in ("merge", "export-minari"):
+        from actor_mimic.datasets.sharing_cli import run as run_sharing
+
+        return run_sharing(args)
     return run_verify(args.paths, allow_incomplete=args.allow_incomplete)
 
 
