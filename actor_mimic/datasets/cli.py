@@ -13,7 +13,7 @@
     amn dataset merge OUT STORE STORE... [--allow-incomplete] [--overwrite]
                                              the lanes of several collections of one game
                                              (shards, seeds, rounds) as one store, exactly
-    amn dataset export-minari STORE DATASET_ID [--data-path DIR] [--overwrite]
+    amn dataset export-minari STORE DATASET_ID [--data-path DIR] [--overwrite] [...]
                                              the store's episodes as a Minari dataset
 """
 

@@ -22,9 +22,11 @@ Choices, and why:
   repeats the last stored one (and its infos), marked `stored: False`. After a termination
   it is never used for a target; after a truncation, bootstrapping from it is an
   approximation: use `infos["stored"]` to drop it.
-- **Unfinished episodes are dropped.** Steps after a lane's last end flag belong to an
-  episode that was still running when the collection stopped; no reader serves them, and
-  marking them truncated would claim a time limit that did not happen.
+- **Episodes the steps budget cut are exported truncated**, as the store flags them (their
+  list is `cut_episodes` in its metadata): the game went on, so a learner bootstraps there.
+- **Unfinished episodes are dropped** (an interrupted store, with `--allow-incomplete`):
+  steps after a lane's last end flag belong to an episode that was still running when the
+  collection stopped; no reader serves them, and they have no last step to flag.
 - **Lossless.** Minari JPEG-encodes image observations by default; this exports with
   `jpeg_encoding=False`, so every byte equals the store's.
 - **The environment.** The dataset records the env spec of `ALE/<Game>-v5` with the store's
@@ -65,17 +67,19 @@ def export_minari(
     dataset_id: str,
     data_path: str | Path | None = None,
     overwrite: bool = False,
+    allow_incomplete: bool = False,
     author: str | None = None,
     author_email: str | None = None,
 ) -> Path:
-    """Write the complete store `store` as the Minari dataset `dataset_id` in `data_path`
-    (default: Minari's own, $MINARI_DATASETS_PATH or ~/.minari/datasets). Returns its folder."""
+    """Write the closed episodes of the store `store` (complete, unless `allow_incomplete`)
+    as the Minari dataset `dataset_id` in `data_path` (default: Minari's own,
+    $MINARI_DATASETS_PATH or ~/.minari/datasets). Returns its folder."""
     minari = _minari()
     namespace = _check_id(minari, dataset_id)
     root = _datasets_root(data_path)
     what = Output("Minari dataset", flag="DATASET_ID", folder=True, is_ours=is_our_export)
     target = check_output(root / dataset_id, what, replace=overwrite)
-    backend, info = open_store(store)
+    backend, info = open_store(store, allow_incomplete=allow_incomplete)
     try:
         if info.num_episodes == 0:
             raise UserError(f"{store} holds no finished episode: there is nothing to export")

@@ -1,7 +1,7 @@
 """The `amn dataset` actions that make stores for others: `merge` and `export-minari`.
 
     amn dataset merge OUT STORE STORE... [--allow-incomplete] [--overwrite]
-    amn dataset export-minari STORE DATASET_ID [--data-path DIR] [--author NAME] [--author-email ADDRESS] [--overwrite]
+    amn dataset export-minari STORE DATASET_ID [--data-path DIR] [--allow-incomplete] [--author NAME] [--author-email ADDRESS] [--overwrite]
 
 Kept apart from datasets/cli.py so each action's options and dispatch sit with its module.
 """
@@ -26,6 +26,9 @@ def configure_export_minari(sub) -> None:
     export.add_argument("store", metavar="STORE", help="a complete teacher store")
     export.add_argument("dataset_id", metavar="DATASET_ID", help="the Minari dataset id, e.g. atari/breakout/teacher-v0")
     export.add_argument("--data-path", metavar="DIR", help="Minari's datasets folder (default: $MINARI_DATASETS_PATH or ~/.minari/datasets)")
+    export.add_argument(
+        "--allow-incomplete", action="store_true", help="export an interrupted store's finished episodes"
+    )
     export.add_argument("--author", help="the dataset's author, for its metadata")
     export.add_argument("--author-email", help="the author's contact, for its metadata")
     export.add_argument("--overwrite", action="store_true", help="replace a dataset of this id that actor-mimic exported")
@@ -41,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     path = export_minari(
         args.store, args.dataset_id, data_path=args.data_path, overwrite=args.overwrite,
+        allow_incomplete=args.allow_incomplete,
         author=args.author, author_email=args.author_email,
     )  # fmt: skip
     print(f"wrote Minari dataset {args.dataset_id} at {path}")
