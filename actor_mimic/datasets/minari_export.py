@@ -129,9 +129,9 @@ def _check_id(minari, dataset_id: str) -> str | None:
     """The namespace of a well-formed dataset id (Minari's own rule), else a UserError."""
     if not isinstance(dataset_id, str) or not dataset_id.isprintable() or ".." in dataset_id.split("/"):
         raise UserError(f"DATASET_ID {shown(dataset_id)} is not a Minari dataset id")
-    try:
+    try:  # (minari 0.5.4 raises TypeError for an id without its version)
         namespace, _name, _version = minari.dataset.minari_dataset.parse_dataset_id(dataset_id)
-    except ValueError:
+    except (ValueError, TypeError):
         raise UserError(
             f"DATASET_ID {dataset_id!r} is not a Minari dataset id: use (namespace/)name-vN, "
             "e.g. atari/breakout/teacher-v0"
