@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from actor_mimic.cli import main
-from actor_mimic.common.store import open_store
+from actor_mimic.common.store import StoreWriter, open_store
 from actor_mimic.common.store_backends import open_backend
 from actor_mimic.common.store_card import read_card
 from actor_mimic.common.store_checksums import checksum_name, chunks_of, crc32c
 from actor_mimic.common.store_hdf5 import copy_lane
 from actor_mimic.common.store_schema import lane_sources, stored_fields
 from actor_mimic.datasets import TeacherDataset
+from actor_mimic.errors import UserError
 from tests.datasets.conftest import collect_store, copy_store, mark_incomplete
 
 
@@ -169,3 +170,18 @@ def test_an_existing_out_is_replaced_only_with_overwrite(capsys, tmp_path, colle
     assert (foreign / "a.txt").exists()
     assert main(["dataset", "merge", str(collections[0] / "inside.zarr"), *inputs]) == 2
     assert "lies inside it" in capsys.readouterr().err
+
+
+def test_verify_names_a_damaged_lane_source_and_merged_stores_are_not_resumed(capsys, tmp_path, collections):
+    out = tmp_path / "m.zarr"
+    assert main(["dataset", "merge", str(out), str(collections[0]), str(collections[1])]) == 0
+    capsys.readouterr()
+    edits = (({"source": 7}, "'source' must be a whole number in 0..1"),
+             ({"source_lane": "x"}, "'source_lane' must be a whole number"))  # fmt: skip
+    for index, (lane_edit, message) in enumerate(edits):
+        damage = lambda a: {**a, "lanes": [{**a["lanes"][0], **lane_edit}, *a["lanes"][1:]]}  # noqa: E731
+        damaged = edited(out, tmp_path / f"damaged{index}.zarr", damage)
+        assert main(["dataset", "verify", str(damaged)]) == 2
+        assert message in capsys.readouterr().err
+    with pytest.raises(UserError, match="merged from several collections"):
+        StoreWriter.resume(out)
