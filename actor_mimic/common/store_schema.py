@@ -250,6 +250,15 @@ def _check_sources(doc: _Document, attrs: dict) -> None:
         doc.fail("sources", "the collections of the store's lanes, each the source of one lane at least")
 
 
+# Keys of a document that describe the store as a whole, not the collection of its lanes.
+STORE_KEYS = frozenset({
+    "game", "atari", "preprocessing", "action_set", "rom",  # the game, shared by every lane
+    "schema", "schema_version", "backend", "fields", "num_actions", "hidden_size", "q_dtype",
+    "hidden_dtype", "chunk_len", "hidden_window", "compression", "converted_from", "merged",  # layout
+    "lanes", "num_steps", "num_episodes", "complete", "cut_episodes", "creating", "sources",  # commit
+})  # fmt: skip
+
+
 def collection_record(attrs: dict) -> dict:
     """The provenance of the one collection a schema 1-3 document describes: every key that
     is neither the game, nor the layout of the arrays, nor the commit (expert, behaviour, seed,
@@ -259,15 +268,6 @@ def collection_record(attrs: dict) -> dict:
     record["complete"] = bool(attrs.get("complete"))
     record["cut_episodes"] = list(attrs.get("cut_episodes", []))
     return record
-
-
-# Keys of a document that describe the store as a whole, not the collection of its lanes.
-STORE_KEYS = frozenset({
-    "game", "atari", "preprocessing", "action_set", "rom",  # the game, shared by every lane
-    "schema", "schema_version", "backend", "fields", "num_actions", "hidden_size", "q_dtype",
-    "hidden_dtype", "chunk_len", "hidden_window", "compression", "converted_from", "merged",  # layout
-    "lanes", "num_steps", "num_episodes", "complete", "cut_episodes", "creating", "sources",  # commit
-})  # fmt: skip
 
 
 def lane_sources(attrs: dict) -> list[tuple[dict, int]]:
