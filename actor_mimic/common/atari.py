@@ -97,6 +97,14 @@ class AtariConfig:
         }
 
 
+def preprocessing_differences(expected: dict, found: dict) -> str:
+    """The settings in which two preprocessing documents differ, for messages ("frame_skip 4
+    vs 3, screen_size 84 vs 64"); empty when they agree. Every stage that refuses to combine
+    observations of different forms (stores, checkpoints, environments) says it this way."""
+    keys = [key for key in dict.fromkeys([*expected, *found]) if expected.get(key) != found.get(key)]
+    return ", ".join(f"{key} {expected.get(key)!r} vs {found.get(key)!r}" for key in keys)
+
+
 def _quiet_ale():
     """ale-py, with its start-up banner and per-ROM log lines silenced (errors still show)."""
     import ale_py

@@ -109,6 +109,7 @@ from actor_mimic.common.store_schema import (
     MAX_LANES,
     SCHEMA,
     SCHEMA_VERSION,
+    SOURCES_SCHEMA_VERSION,
     VALUE_DTYPES,
     hidden_window,
     lane_prefix,
@@ -254,6 +255,11 @@ class StoreWriter:
                 raise UserError(
                     f"{path} was written by an older actor-mimic (store schema {attrs['schema_version']}) "
                     "that cannot be resumed: read it as it is, or start again with --overwrite"
+                )
+            if attrs["schema_version"] >= SOURCES_SCHEMA_VERSION:
+                raise UserError(
+                    f"{path} was merged from several collections (`amn dataset merge`): it is not resumed; "
+                    "resume the collections it was merged from, then merge them again"
                 )
             if backend.name != "zarr":  # an HDF5 file is only ever written whole
                 raise UserError(f"{path} is complete: there is nothing to resume")

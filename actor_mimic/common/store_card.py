@@ -342,6 +342,8 @@ def _score(score: dict) -> str:
 
 
 def _behaviour(facts: _Facts) -> str:
+    if facts.attrs.get("sources"):
+        return _sources(facts)
     behaviour = facts.behaviour
     policy = behaviour.get("policy")
     if isinstance(policy, dict):
@@ -356,6 +358,24 @@ def _behaviour(facts: _Facts) -> str:
         ("parallel environments", facts.attrs.get("num_envs")),
     ]
     return "## Behaviour policy\n\n" + _table(rows)
+
+
+def _sources(facts: _Facts) -> str:
+    """A merged store (`amn dataset merge`): who acted, per collection its lanes came from."""
+    lines = ["## Behaviour policies, per collection\n",
+             f"Merged by `amn dataset merge` from {len(facts.attrs['sources'])} collection(s); each lane "
+             "keeps its collection's provenance (`sources` and `lanes[i].source` in the metadata).\n",
+             "| collection | lanes | steps | acting policy | epsilon | round | seed | shard |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for index, source in enumerate(facts.attrs["sources"]):
+        lanes = [lane for lane in facts.attrs["lanes"] if lane["source"] == index]
+        behaviour = source.get("behaviour") or {}
+        policy = behaviour.get("policy")
+        if isinstance(policy, dict):
+            policy = f"{policy.get('kind', 'policy')} `{(policy.get('sha256') or policy.get('weights_sha256') or '?')[:12]}`"
+        lines.append(f"| {source.get('name')} | {len(lanes)} | {sum(lane['steps'] for lane in lanes)} | {policy} | "
+                     f"{behaviour.get('epsilon')} | {behaviour.get('round')} | {source.get('seed')} | {source.get('shard')} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 def _layout(facts: _Facts) -> str:
@@ -419,8 +439,13 @@ def _loading(facts: _Facts) -> str:
 def _provenance(facts: _Facts, license_id: str) -> str:
     segments = facts.attrs.get("segments") or []
     lines = ["## Provenance\n"]
-    lines.append(f"Created {facts.attrs.get('created')}, last written {facts.attrs.get('updated')}, "
-                 f"by {len(segments)} run(s) of `amn collect`:\n")  # fmt: skip
+    if facts.attrs.get("merged"):
+        lines.append(f"Merged {facts.attrs['merged'].get('at')} by `amn dataset merge` from "
+                     f"{', '.join(map(str, facts.attrs['merged'].get('inputs') or []))}; the runs of "
+                     "`amn collect` that wrote each collection are in its `sources` record.\n")  # fmt: skip
+    else:
+        lines.append(f"Created {facts.attrs.get('created')}, last written {facts.attrs.get('updated')}, "
+                     f"by {len(segments)} run(s) of `amn collect`:\n")  # fmt: skip
     for segment in segments:
         start, end = segment.get("start_steps"), segment.get("end_steps")
         start = sum(start) if isinstance(start, list) else "?"

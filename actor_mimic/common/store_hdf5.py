@@ -35,29 +35,36 @@ WINDOW_STEPS = 8192  # rows copied at a time (rounded up to whole target chunks)
 
 def copy_lanes(source, attrs: dict, target, target_attrs: dict) -> None:
     """Copy the committed rows of every lane of the store open in `source` (its checked
-    document `attrs`, schema 2 or 3) into the empty backend `target`, with the chunk length and
+    document `attrs`, schema 2 or later) into the empty backend `target`, with the chunk length and
     compression of `target_attrs`, recording the target's checksums; then write
     `target_attrs` as the target's document. Rows are copied as stored: a schema 3 store's
     activation references stay valid under any chunk length (store_dedup.py)."""
-    codec = parse_compression(target_attrs["compression"])
-    chunk_len = int(target_attrs["chunk_len"])
-    window = chunk_len * chunks_of(WINDOW_STEPS, chunk_len)
     for prefix, rows in lane_rows(attrs):
-        for name, (tail, dtype) in stored_fields(attrs).items():  # as stored: hidden_ref too
-            full = prefix + name
-            target.create_array(full, tail, dtype, chunk_len, codec, unit_major=name == "hidden")
-            create_checksums(target, full)
-            target.resize(full, rows)
-            source_chunk = int(source.array(full).chunks[0])
-            checksums = read_checksums(source, full, chunks_of(rows, source_chunk), attrs["schema_version"])
-            for start in range(0, rows, window):
-                stop = min(start + window, rows)
-                target.array(full)[start:stop] = read_checked(source, full, start, stop, checksums)
-            target.flush()
-            record_checksums(target, full, 0, chunks_of(rows, target.array(full).chunks[0]))
+        copy_lane(source, attrs, prefix, rows, target, prefix, target_attrs)
         kill_point("convert")
     target.write_attrs(target_attrs)
     target.flush()
+
+
+def copy_lane(source, attrs: dict, prefix: str, rows: int, target, target_prefix: str, target_attrs: dict) -> None:
+    """Copy the first `rows` rows of every array of the lane at `prefix` of `source` to new
+    arrays at `target_prefix` of `target` (chunk length and compression of `target_attrs`),
+    each source chunk checked against its checksum, and record the target's checksums."""
+    codec = parse_compression(target_attrs["compression"])
+    chunk_len = int(target_attrs["chunk_len"])
+    window = chunk_len * chunks_of(WINDOW_STEPS, chunk_len)
+    for name, (tail, dtype) in stored_fields(attrs).items():  # as stored: hidden_ref too
+        full, copy = prefix + name, target_prefix + name
+        target.create_array(copy, tail, dtype, chunk_len, codec, unit_major=name == "hidden")
+        create_checksums(target, copy)
+        target.resize(copy, rows)
+        source_chunk = int(source.array(full).chunks[0])
+        checksums = read_checksums(source, full, chunks_of(rows, source_chunk), attrs["schema_version"])
+        for start in range(0, rows, window):
+            stop = min(start + window, rows)
+            target.array(copy)[start:stop] = read_checked(source, full, start, stop, checksums)
+        target.flush()
+        record_checksums(target, copy, 0, chunks_of(rows, target.array(copy).chunks[0]))
 
 
 def write_hdf5(source, attrs: dict, out: Path, target_attrs: dict | None = None) -> None:

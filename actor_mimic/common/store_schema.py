@@ -19,7 +19,9 @@ import numpy as np
 from actor_mimic.errors import UserError
 
 SCHEMA = "actor-mimic-teacher-store"
-SCHEMA_VERSION = 3  # 3: activations stored once per window (store_dedup.py); 2: lanes; 1: one stream
+SCHEMA_VERSION = 3  # written by a collection. 3: activations stored once per window (store_dedup.py); 2: lanes; 1: one stream
+SOURCES_SCHEMA_VERSION = 4  # 4: schema 3 whose lanes come from several collections (`amn dataset merge`)
+NEWEST_SCHEMA_VERSION = SOURCES_SCHEMA_VERSION  # the newest this actor-mimic reads
 VALUE_DTYPES = ("float32", "float16")
 
 EPISODE_FIELDS = {
@@ -161,12 +163,12 @@ def checked_attrs(attrs, path: str | Path) -> dict:
         )
     doc = _Document(attrs, path)
     version = attrs.get("schema_version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > NEWEST_SCHEMA_VERSION:
         raise UserError(
             f"{path} uses store schema version {version}, newer than this actor-mimic reads "
-            f"({SCHEMA_VERSION}); upgrade actor-mimic to read it"
+            f"({NEWEST_SCHEMA_VERSION}); upgrade actor-mimic to read it"
         )
-    doc.integer("schema_version", 1, SCHEMA_VERSION)
+    doc.integer("schema_version", 1, NEWEST_SCHEMA_VERSION)
     doc.text("game")
     num_actions = doc.integer("num_actions", 1, NUM_ALE_ACTIONS)
     actions = doc.integer_list("action_set", 0, NUM_ALE_ACTIONS - 1, length=num_actions)
@@ -200,6 +202,8 @@ def checked_attrs(attrs, path: str | Path) -> dict:
         window = doc.integer("hidden_window", 1, MAX_HIDDEN_WINDOW)
         if window % chunk_len:
             doc.fail("hidden_window", f"a whole number of chunks of {chunk_len} steps")
+    if attrs["schema_version"] >= SOURCES_SCHEMA_VERSION:
+        _check_sources(doc, attrs)
     return attrs
 
 
@@ -226,6 +230,55 @@ def _check_lanes(doc: _Document, attrs: dict) -> None:
         for item in cut
     ):  # fmt: skip
         doc.fail("cut_episodes", "a list of [lane, episode] pairs of committed episodes")
+
+
+def _check_sources(doc: _Document, attrs: dict) -> None:
+    """Schema 4: the collections the lanes came from, and each lane's own."""
+    sources = attrs.get("sources")
+    if not isinstance(sources, list) or not 1 <= len(sources) <= MAX_LANES or not all(isinstance(s, dict) for s in sources):
+        doc.fail("sources", f"a list of 1..{MAX_LANES} collection records (JSON objects)")
+    for source in sources:
+        record = _Document(source, doc.path)
+        record.text("name")
+        record.mapping("expert", optional=False)
+        record.mapping("behaviour")
+    for lane in attrs["lanes"]:
+        entry = _Document(lane, doc.path)
+        entry.integer("source", 0, len(sources) - 1)
+        entry.integer("source_lane", 0, MAX_LANES - 1)
+    if {lane["source"] for lane in attrs["lanes"]} != set(range(len(sources))):
+        doc.fail("sources", "the collections of the store's lanes, each the source of one lane at least")
+
+
+# Keys of a document that describe the store as a whole, not the collection of its lanes.
+STORE_KEYS = frozenset({
+    "game", "atari", "preprocessing", "action_set", "rom",  # the game, shared by every lane
+    "schema", "schema_version", "backend", "fields", "num_actions", "hidden_size", "q_dtype",
+    "hidden_dtype", "chunk_len", "hidden_window", "compression", "converted_from", "merged",  # layout
+    "lanes", "num_steps", "num_episodes", "complete", "cut_episodes", "creating", "sources",  # commit
+})  # fmt: skip
+
+
+def collection_record(attrs: dict) -> dict:
+    """The provenance of the one collection a schema 1-3 document describes: every key that
+    is neither the game, nor the layout of the arrays, nor the commit (expert, behaviour, seed,
+    shard, target, versions, segments, times, and what a caller added), with the collection's
+    own `complete` and `cut_episodes` (in its own lane numbers)."""
+    record = {key: value for key, value in attrs.items() if key not in STORE_KEYS}
+    record["complete"] = bool(attrs.get("complete"))
+    record["cut_episodes"] = list(attrs.get("cut_episodes", []))
+    return record
+
+
+def lane_sources(attrs: dict) -> list[tuple[dict, int]]:
+    """Per lane of a checked document: (the provenance record of the collection it came from,
+    its lane number in that collection). The one place that knows where provenance lives:
+    a merged store (schema 4) keeps one record per collection in `sources`, and each lane
+    names its own; before, the whole document is one collection's."""
+    if attrs["schema_version"] >= SOURCES_SCHEMA_VERSION:
+        return [(attrs["sources"][lane["source"]], lane["source_lane"]) for lane in attrs["lanes"]]
+    record = collection_record(attrs)
+    return [(record, lane) for lane in range(len(lane_rows(attrs)))]
 
 
 def array_problems(backend, attrs: dict) -> list[str]:

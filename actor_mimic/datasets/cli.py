@@ -16,6 +16,11 @@
     amn dataset pull URL DIR [--overwrite] [--no-progress]
                                              fetch a store into DIR/NAME, every chunk checked;
                                              re-run to continue an interrupted one
+    amn dataset merge OUT STORE STORE... [--allow-incomplete] [--overwrite]
+                                             the lanes of several collections of one game
+                                             (shards, seeds, rounds) as one store, exactly
+    amn dataset export-minari STORE DATASET_ID [--data-path DIR] [--overwrite] [...]
+                                             the store's episodes as a Minari dataset
 
 info and verify (and training) read Zarr stores from URLs too, fetching only what they need.
 """
@@ -61,6 +66,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     pull.add_argument("folder", metavar="DIR", help="the folder to put it in (as DIR/NAME, NAME the URL's last part)")
     pull.add_argument("--overwrite", action="store_true", help="replace a teacher store already at DIR/NAME")
     pull.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from actor_mimic.datasets.sharing_cli import configure_export_minari, configure_merge
+
+    configure_merge(sub)
+    configure_export_minari(sub)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
         target, fetched, kept = pull(args.url, args.folder, overwrite=args.overwrite, progress=not args.no_progress)
         print(f"pulled {args.url} to {target}: {fetched} file(s) fetched, {kept} kept from before; verified")
         return 0
+    if args.action in ("merge", "export-minari"):
+        from actor_mimic.datasets.sharing_cli import run as run_sharing
+
+        return run_sharing(args)
     return run_verify(args.paths, allow_incomplete=args.allow_incomplete)
 
 

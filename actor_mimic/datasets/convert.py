@@ -11,7 +11,7 @@ length and compression, and a `converted_from` record. Then the card is regenera
 The output follows the rules of every output (common/outputs.py): checked before anything is
 read, an existing store replaced only with `--overwrite` and only if it is a teacher store,
 written under a temporary name and renamed into place when whole: a conversion that fails or
-is killed leaves no half-written store. Only complete stores of schema 2 are converted.
+is killed leaves no half-written store. Only complete stores of schema 2 or later are converted.
 """
 
 from __future__ import annotations

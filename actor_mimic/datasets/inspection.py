@@ -18,7 +18,7 @@ import numpy as np
 
 from actor_mimic.common.store import open_attrs, open_store, stored_path
 from actor_mimic.common.store_dedup import bad_reference
-from actor_mimic.common.store_schema import array_problems, expected_arrays, hidden_window
+from actor_mimic.common.store_schema import array_problems, expected_arrays, hidden_window, lane_sources
 from actor_mimic.common.store_backends import bytes_on_disk
 from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
 from actor_mimic.common.store_files import store_size
@@ -41,7 +41,12 @@ def expert_identity(attrs: dict) -> tuple[str | None, bool | None]:
 
 
 def describe_behaviour(attrs: dict) -> tuple[str | None, object]:
-    """(who acted, round label)."""
+    """(who acted, round label); for a merged store whose collections acted differently,
+    ("mixed: ...", the rounds) (each lane's own is in `lane_sources`)."""
+    if "behaviour" not in attrs and attrs.get("sources"):
+        described = [describe_behaviour(source) for source in attrs["sources"]]
+        policies = list(dict.fromkeys(str(policy) for policy, _ in described))
+        return f"mixed: {len(attrs['sources'])} collections ({'; '.join(policies)})", [r for _, r in described]
     behaviour = attrs.get("behaviour") or {}
     policy = behaviour.get("policy")
     if isinstance(policy, dict):
@@ -96,6 +101,11 @@ def summarize(path: str | Path) -> dict:
         "behaviour": behaviour,
         "round": round_label,
         "shard": info.attrs.get("shard"),
+        "lane_sources": [
+            {"source": record.get("name"), "lane": lane, "behaviour": describe_behaviour(record)[0],
+             "round": record.get("behaviour", {}).get("round"), "seed": record.get("seed"), "shard": record.get("shard")}
+            for record, lane in lane_sources(info.attrs)
+        ],  # fmt: skip
     }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from actor_mimic.common.atari import preprocessing_differences
 from actor_mimic.datasets.batch import empty_batch
 from actor_mimic.datasets.teacher import TeacherDataset, _normalise_index
 from actor_mimic.errors import UserError
@@ -37,11 +38,11 @@ class TeacherMixture:
                 "one game to a single TeacherDataset"
             )
         for ds in datasets[1:]:
-            if ds.preprocessing != datasets[0].preprocessing:
+            differences = preprocessing_differences(datasets[0].preprocessing, ds.preprocessing)
+            if differences:
                 raise UserError(
                     f"cannot mix {ds.paths[0]} and {datasets[0].paths[0]}: their preprocessing "
-                    f"differs ({datasets[0].preprocessing} vs {ds.preprocessing}); "
-                    "recollect one of them with the other's Atari settings"
+                    f"differs ({differences}); recollect one of them with the other's Atari settings"
                 )
         empty = [ds.game for ds in datasets if len(ds) == 0]
         if empty:

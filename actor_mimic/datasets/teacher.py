@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from actor_mimic.common.atari import preprocessing_differences
 from actor_mimic.datasets.batch import GameLayout, empty_batch, write_values
 from actor_mimic.datasets.shard import Shard, as_float32, check_values_finite, open_shards
 from actor_mimic.datasets.stacking import stack_offsets
@@ -239,10 +240,15 @@ def _check_same_game(shards: list[Shard]) -> None:
             ("game", shard.game, first.game),
             ("action set", shard.action_set, first.action_set),
             ("hidden size", shard.hidden_size, first.hidden_size),
-            ("preprocessing", shard.preprocessing, first.preprocessing),
         ):
             if mine != theirs:
                 raise UserError(
                     f"{shard.path} and {first.path} differ in {what} ({theirs} vs {mine}); "
                     "shards read as one dataset must come from one game and one kind of expert"
                 )
+        differences = preprocessing_differences(first.preprocessing, shard.preprocessing)
+        if differences:
+            raise UserError(
+                f"{shard.path} and {first.path} differ in preprocessing ({differences}); shards read "
+                "as one dataset must show the same observations: recollect one with the other's Atari settings"
+            )

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from actor_mimic.common.atari import NUM_ALE_ACTIONS, canonical_game
+from actor_mimic.common.atari import NUM_ALE_ACTIONS, canonical_game, preprocessing_differences
 from actor_mimic.common.checkpoint import Checkpoint, load_checkpoint
 from actor_mimic.common.evaluation import evaluate
 from actor_mimic.common.limits import (
@@ -202,10 +202,9 @@ def _check_preprocessing(amn: Checkpoint | None, experts: dict[str, Checkpoint])
     for policy in policies[1:]:
         found = policy.metadata.atari_config().preprocessing()
         if found != expected:
-            changed = sorted(k for k in expected if expected[k] != found.get(k))
             raise UserError(
                 f"{policy.path} was trained on other observations than {reference.path} "
-                f"(they differ in {', '.join(changed)}); evaluate them separately"
+                f"(they differ in {preprocessing_differences(expected, found)}); evaluate them separately"
             )
 
 

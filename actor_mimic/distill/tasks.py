@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from actor_mimic.common.atari import AtariConfig, action_set, canonical_game
+from actor_mimic.common.atari import AtariConfig, action_set, canonical_game, preprocessing_differences
 from actor_mimic.common.store import open_store
 from actor_mimic.common.store_location import location
 from actor_mimic.errors import UserError
@@ -91,8 +91,8 @@ def _check_store(tasks: dict, game: str, path: str, attrs: dict) -> None:
         tasks["atari"] = {k: v for k, v in attrs["atari"].items() if k != "game"}
     elif attrs["preprocessing"] != tasks["preprocessing"]:
         raise UserError(
-            f"store {path}: its preprocessing {attrs['preprocessing']} differs from the first store's "
-            f"{tasks['preprocessing']}; stores of one AMN must share it"
+            f"store {path}: its preprocessing differs from the first store's "
+            f"({preprocessing_differences(tasks['preprocessing'], attrs['preprocessing'])}); stores of one AMN must share it"
         )
     hidden_layer = attrs.get("expert", {}).get("hidden_layer", "fc")
     known = tasks["action_sets"].get(game)

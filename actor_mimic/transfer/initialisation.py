@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from actor_mimic.common.atari import AtariConfig, action_set
+from actor_mimic.common.atari import AtariConfig, action_set, preprocessing_differences
 from actor_mimic.common.checkpoint import Checkpoint, CheckpointMetadata, load_checkpoint
 from actor_mimic.common.networks import build_network
 from actor_mimic.errors import UserError
@@ -70,8 +70,7 @@ def check_preprocessing(metadata: CheckpointMetadata, config: AtariConfig, sourc
     theirs = AtariConfig(game=config.game, **metadata.atari).preprocessing()
     ours = config.preprocessing()
     if theirs != ours:
-        differ = sorted(k for k in ours if theirs.get(k) != ours.get(k))
-        details = ", ".join(f"{k} {theirs.get(k)} vs {ours.get(k)}" for k in differ)
+        details = preprocessing_differences(theirs, ours)
         raise UserError(
             f"{source}: its input preprocessing differs from the target environment's "
             f"({details}); train the DQN with the AMN's Atari settings or use another AMN"

@@ -84,6 +84,8 @@ def build_world(w: Path) -> Path:
     (w / "folder.safetensors").mkdir()
     (w / "empty").mkdir()
     (w / "out").mkdir()
+    (w / "minari" / "theirs-v0").mkdir(parents=True)  # a Minari datasets folder with someone's dataset
+    (w / "minari" / "theirs-v0" / "notes.txt").write_text("someone's dataset\n")
 
     expert = random_init_expert(BREAKOUT, seed=0)
     save_checkpoint(w / "expert.safetensors", expert.network, expert.metadata)

@@ -48,7 +48,7 @@ EDITS = {  # key: (value, words the message must hold)
     "hidden_size": (-1, "'hidden_size' must be a whole number in 1..65536"),
     "chunk_len": (10**9, "'chunk_len' must be a whole number in 1..65536"),
     "fields": (["frames", "../../outside", "rewards"], "'fields' must be the schema's per-step arrays"),
-    "schema_version": ("2", "'schema_version' must be a whole number in 1..3"),
+    "schema_version": ("2", "'schema_version' must be a whole number in 1..4"),
     "complete": ("yes", "'complete' must be true or false"),
     "q_dtype": ("float64", "'q_dtype' must be one of float32, float16"),
     "preprocessing": ({"screen_size": 10**6}, "'screen_size' must be a whole number in 1..1024"),

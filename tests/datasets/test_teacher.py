@@ -132,3 +132,19 @@ def test_mismatched_shards_and_bad_paths_are_refused(tmp_path, breakout_zarr, po
         TeacherDataset(tmp_path / "missing.zarr")
     with pytest.raises(UserError, match="no teacher stores"):
         TeacherDataset([])
+
+
+def test_shards_of_other_preprocessing_or_actions_are_refused_naming_the_field(tmp_path, breakout_zarr):
+    def edited(name, edit):
+        path = copy_store(breakout_zarr, tmp_path / name)
+        backend = open_backend(path, "a")
+        backend.write_attrs(edit(backend.read_attrs()))
+        backend.close()
+        return path
+
+    skip3 = edited("skip3.zarr", lambda a: {**a, "preprocessing": {**a["preprocessing"], "frame_skip": 3}})
+    with pytest.raises(UserError, match=r"differ in preprocessing \(frame_skip 4 vs 3\)"):
+        TeacherDataset([breakout_zarr, skip3])
+    actions = edited("actions.zarr", lambda a: {**a, "action_set": [0, 1, 3, 5]})
+    with pytest.raises(UserError, match=r"differ in action set \(\(0, 1, 3, 4\) vs \(0, 1, 3, 5\)\)"):
+        TeacherDataset([breakout_zarr, actions])
