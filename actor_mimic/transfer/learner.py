@@ -67,7 +67,6 @@ class DQNLearner:
         tensorboard: bool = True,
         _resume_step: int | None = None,
     ):
-        self.run_lock = RunLock(run_dir)  # before anything is written there
         torch.set_num_threads(config.torch_threads)
         self.atari, self.config, self.run_dir = atari, config, Path(run_dir)
         self.num_actions = len(action_set(atari))
@@ -83,6 +82,8 @@ class DQNLearner:
         self.rng = np.random.default_rng(config.seed)
         self.env = make_vector_env(atari, config.num_envs, config.env_threads)
         self.progress = progress
+        # After every check (the replay memory's size above), before anything is written there.
+        self.run_lock = RunLock(run_dir)
         self.logger = RunLogger(self.run_dir, _resume_step, tensorboard)
         # Counters and per-environment episode bookkeeping: all saved in checkpoints.
         self.step = 0  # agent steps
