@@ -1,7 +1,8 @@
 """What one collection run is asked to do: `CollectConfig`, the target and the shard.
 
-Config flows one way: the `amn collect` command line (or a Python caller) fills a
-`CollectConfig`; `collect()` reads it and never looks at argv. Everything a user can get wrong
+Config flows one way: the `amn collect` command line (flags and --config file, generated from
+the fields) or a Python caller fills a `CollectConfig`; `collect()` reads it and never looks
+at argv. Everything a user can get wrong
 here is checked in `CollectConfig.validate` and raises a one-line `UserError`.
 """
 
@@ -23,6 +24,7 @@ from actor_mimic.common.limits import (
     check_workers,
     format_bytes,
 )
+from actor_mimic.common.settings import setting
 from actor_mimic.common.store import VALUE_DTYPES
 from actor_mimic.common.store_backends import BACKENDS, parse_compression
 from actor_mimic.common.store_dedup import window_for
@@ -38,83 +40,103 @@ MAX_CHUNK_BYTES = 256 << 20
 MAX_CHUNK_LEN = 1 << 20
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """`"2/8"` -> (2, 8)."""
+    index, slash, count = text.partition("/")
+    if not slash or not all(part.strip().isascii() and part.strip().isdigit() for part in (index, count)):
+        raise UserError(f"--shard must look like I/N (e.g. 0/4), got {text!r}")
+    index_value, count_value = int(index), int(count)
+    if count_value < 1 or index_value >= count_value:
+        raise UserError(f"--shard {text} is invalid: use I/N with 0 <= I < N")
+    return index_value, count_value
+
+
+def show_shard(shard: tuple[int, int]) -> str:
+    return f"{shard[0]}/{shard[1]}"
+
+
 @dataclass
 class CollectConfig:
-    """One `amn collect` run.
+    """One `amn collect` run. Each field declared with `setting` is also the flag and the
+    --config key of `amn collect` (common/settings.py); the others are for Python callers.
 
-    expert           path of an expert `.safetensors` checkpoint, or a loaded `Checkpoint`
-                     (e.g. `random_init_expert(AtariConfig("pong"))` in tests)
-    out              the store: a `.zarr` directory or an `.h5` file (see `backend`)
-    steps, episodes  the target, exactly one of them: the store ends with exactly `steps` steps
-                     (episodes still running at the budget are cut and marked truncated), or
-                     exactly `episodes` episodes that ended in the game (terminal or time limit)
-    epsilon          the acting policy's epsilon-greedy exploration when the expert acts
-    behaviour        another policy that acts while the expert labels every visited state:
-                     an expert of the same game or an AMN checkpoint (path or `Checkpoint`)
-    behaviour_epsilon  its epsilon (None: the same as `epsilon`)
-    round            a free label of this collection round, recorded in the store (DAgger-like)
-    game             optional; must match the expert's game
-    hidden_layer     which expert layer's activations to store ("fc": the paper's h)
-    seed, num_envs   reproducibility: the same seed and num_envs give the same store. Each env
-                     holds its running episode in memory (~9 KB per step with float32 fc
-                     activations), so memory grows with num_envs x episode length
-    shard            (index, count): this process collects shard `index` of `count`
-    resume           continue the store at `out` (a missing store is started)
-    overwrite        replace the teacher store at `out` (nothing else): it is kept as
-                     NAME.previous.SUFFIX until the new store is complete (collect/output.py)
-    record           False plays the same rollout without storing anything (benchmarks)
-    env_threads      threads of ale-py's vector env (0: its default); torch_threads: torch's
+    `expert` and `behaviour` may also be loaded `Checkpoint`s (e.g.
+    `random_init_expert(AtariConfig("pong"))` in tests). The same seed and num_envs give the
+    same store. Each env holds its running episode in memory (~9 KB per step with float32 fc
+    activations), so memory grows with num_envs x episode length.
     """
 
-    expert: Any
-    out: str | Path | None = None
-    steps: int | None = None
-    episodes: int | None = None
-    epsilon: float = DEFAULT_EPSILON
-    behaviour: Any = None
-    behaviour_epsilon: float | None = None
-    round: str | None = None
-    game: str | None = None
-    hidden_layer: str = "fc"
-    seed: int = 0
-    num_envs: int = 8
-    shard: tuple[int, int] = (0, 1)
-    backend: str | None = None
-    chunk_len: int = 1024
-    compression: str = "zstd"
-    q_dtype: str = "float32"
-    hidden_dtype: str = "float16"
-    noop_max: int | None = None
-    sticky: float | None = None
-    frame_skip: int | None = None
-    resume: bool = False
-    overwrite: bool = False
+    expert: Any = setting(None, "expert checkpoint (.safetensors) that labels every step (required)")
+    out: str | Path | None = setting(None, "the store to write: a .zarr directory or an .h5 file (required)")
+    steps: int | None = setting(
+        None, "collect exactly N steps over all shards (running episodes are cut at the budget)", exclusive="target"
+    )
+    episodes: int | None = setting(
+        None, "collect exactly N episodes over all shards that the game ended (or timed out)", exclusive="target"
+    )
+    epsilon: float = setting(DEFAULT_EPSILON, "epsilon-greedy exploration of the acting policy; the default is the paper's test protocol")
+    behaviour: Any = setting(
+        None, "another checkpoint acts (an expert of this game or an AMN) while --expert labels every state"
+    )
+    behaviour_epsilon: float | None = setting(None, "epsilon of --behaviour (default: --epsilon)")
+    round: str | None = setting(None, "a label of this collection round, recorded in the store (DAgger-like)")
+    game: str | None = setting(None, "the game; optional, checked against the expert's")
+    hidden_layer: str = setting("fc", "expert layer whose activations are stored; fc is the paper's h")
+    seed: int = setting(0, "seed of envs and exploration")
+    num_envs: int = setting(8, "parallel environments")
+    shard: tuple[int, int] = setting(
+        (0, 1), "collect shard I of N (I/N)", parse=parse_shard, show=show_shard
+    )
+    backend: str | None = setting(None, "storage engine (default: from --out's suffix)", choices=BACKENDS)
+    chunk_len: int = setting(1024, "steps per stored chunk")
+    compression: str = setting("zstd", "zstd|lz4|gzip|none, optionally :level")
+    q_dtype: str = setting(
+        "float32", "dtype of stored Q-values; float32 as they are the distillation targets", choices=VALUE_DTYPES
+    )
+    hidden_dtype: str = setting(
+        "float16", "dtype of stored activations; float16 is half the size of float32", choices=VALUE_DTYPES
+    )
+    noop_max: int | None = setting(None, "no-op starts after each reset (default: the expert's)")
+    sticky: float | None = setting(
+        None, "repeat_action_probability (default: the expert's); the store keeps the chosen actions: "
+        "ALE does not report which ones it executed", flag="--sticky-actions", aliases=("--sticky",),
+    )  # fmt: skip
+    frame_skip: int | None = setting(None, "must equal the expert's (checked); default: the expert's")
+    resume: bool = setting(False, "continue an interrupted store to its target (a missing store is started)")
+    overwrite: bool = setting(
+        False, "replace an existing teacher store (nothing else): it is kept as NAME.previous.SUFFIX "
+        "until the new store is complete, then deleted",
+    )  # fmt: skip
+    # False plays the same rollout without storing anything (benchmarks).
     record: bool = True
-    progress: bool = False
-    env_threads: int = 0
+    # Python callers get no progress bar unless they ask; the command shows one.
+    progress: bool = setting(False, "show a progress bar", command_default=True)
+    env_threads: int = setting(0, "threads of ale-py's vector env; 0 is its own default")
     # One intra-op thread: on a small shared CPU, torch's thread pool spinning against the
     # C++ env threads made a batch-8 forward ~20x slower here (measured 4.5 ms vs 85 ms).
-    torch_threads: int | None = 1
+    torch_threads: int | None = setting(1, "torch's intra-op threads")
     extra_metadata: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise UserError for settings that cannot work, before anything is opened."""
+        if self.expert is None:
+            raise UserError("--expert is required: the expert checkpoint that labels the states")
+        if self.record and self.out is None:
+            raise UserError("--out is required: where to write the teacher store")
         if (self.steps is None) == (self.episodes is None):
             raise UserError("give exactly one target: --steps N or --episodes N")
         target = self.steps if self.steps is not None else self.episodes
         if isinstance(target, bool) or not isinstance(target, int) or target < 1:
             raise UserError(f"the target must be a positive whole number, got {target!r}")
         check_steps(target, f"--{self.target_kind}")
-        if self.record and self.out is None:
-            raise UserError("--out is required: where to write the teacher store")
-        check_real(self.epsilon, "epsilon", 0.0, 1.0)
+        check_real(self.epsilon, "--epsilon", 0.0, 1.0)
         if self.behaviour_epsilon is not None:
-            check_real(self.behaviour_epsilon, "behaviour epsilon", 0.0, 1.0)
+            check_real(self.behaviour_epsilon, "--behaviour-epsilon", 0.0, 1.0)
         check_seed(self.seed)
         check_num_envs(self.num_envs)
-        check_workers(self.env_threads, "env_threads")
+        check_workers(self.env_threads, "--env-threads")
         if self.torch_threads is not None:
-            check_workers(self.torch_threads, "torch_threads", low=1)
+            check_workers(self.torch_threads, "--torch-threads", low=1)
         index, count = self.shard
         if count < 1 or not 0 <= index < count:
             raise UserError(f"shard {index}/{count} is invalid: use I/N with 0 <= I < N")
@@ -130,7 +152,7 @@ class CollectConfig:
         if self.resume and self.overwrite:
             raise UserError("--resume and --overwrite contradict each other: pass one of them")
         if self.sticky is not None:
-            check_real(self.sticky, "--sticky", 0.0, 1.0, high_open=True)
+            check_real(self.sticky, "--sticky-actions", 0.0, 1.0, high_open=True)
         if self.noop_max is not None:
             check_whole(self.noop_max, "--noop-max", 0, 10_000)
         if self.frame_skip is not None:
@@ -184,14 +206,3 @@ class CollectConfig:
 def split_target(total: int, index: int, count: int) -> int:
     """Shard `index` of `count` gets total // count, the first total % count one more."""
     return total // count + (1 if index < total % count else 0)
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """`"2/8"` -> (2, 8)."""
-    index, slash, count = text.partition("/")
-    if not slash or not all(part.strip().isascii() and part.strip().isdigit() for part in (index, count)):
-        raise UserError(f"--shard must look like I/N (e.g. 0/4), got {text!r}")
-    index_value, count_value = int(index), int(count)
-    if count_value < 1 or index_value >= count_value:
-        raise UserError(f"--shard {text} is invalid: use I/N with 0 <= I < N")
-    return index_value, count_value

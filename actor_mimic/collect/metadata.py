@@ -90,7 +90,7 @@ def behaviour_metadata(config: CollectConfig, behaviour_identity: dict | None, b
 # What must be equal between a store and the run that resumes it, with the flag to fix it.
 _RESUMED_SETTINGS = (
     ("game", "--game / --expert"),
-    ("atari", "--noop-max / --sticky"),
+    ("atari", "--noop-max / --sticky-actions"),
     ("seed", "--seed"),
     ("num_envs", "--num-envs"),
     ("shard", "--shard"),

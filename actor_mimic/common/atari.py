@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from actor_mimic.common.limits import check_field_types, check_real, check_whole
+from actor_mimic.common.settings import setting
 from actor_mimic.errors import UserError
 
 NUM_ALE_ACTIONS = 18
@@ -55,9 +56,13 @@ class AtariConfig:
     frame_skip: int = 4
     screen_size: int = 84
     stack_size: int = 4
-    noop_max: int = 30
-    repeat_action_probability: float = 0.0
-    max_episode_frames: int = 108_000
+    # Dynamics: flags of the DQN commands (`setting`, common/settings.py). The fields above
+    # decide the observations' form and are not flags: every stage must see the same form.
+    noop_max: int = setting(30, "no-op actions after each reset")
+    repeat_action_probability: float = setting(
+        0.0, "sticky actions: ALE's repeat_action_probability", flag="--sticky-actions"
+    )
+    max_episode_frames: int = setting(108_000, "emulator frames before an episode is cut")
     full_action_space: bool = False
 
     def __post_init__(self) -> None:

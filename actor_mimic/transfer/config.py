@@ -1,6 +1,7 @@
 """The DQN learner's settings: one typed dataclass, two named presets.
 
-Config flows one way: `amn train-dqn` flags -> `DQNConfig` -> the learner. Every count is in
+Config flows one way: `amn train-dqn` flags (generated from the fields) -> `DQNConfig` -> the
+learner. Every count is in
 **agent steps** (one action of one environment, i.e. 4 emulator frames) unless its name says
 `updates`: the paper's "frames" are agent steps.
 
@@ -30,57 +31,58 @@ from actor_mimic.common.limits import (
     check_whole,
     check_workers,
 )
+from actor_mimic.common.settings import flag_of, setting
 from actor_mimic.errors import UserError
 
 OPTIMIZERS = ("rmsprop", "adam")
-# Fields whose command-line flag is not simply --field-name, so messages name what users type.
-FLAGS = {"total_steps": "--steps", "target_update_updates": "--target-update",
-         "checkpoint_every_minutes": "--checkpoint-minutes"}  # fmt: skip
-
-
-def flag(field_name: str) -> str:
-    return FLAGS.get(field_name, "--" + field_name.replace("_", "-"))
 
 
 @dataclass
 class DQNConfig:
-    """Every setting of a DQN run. Stored with its checkpoints, so a resumed run keeps them."""
+    """Every setting of a DQN run. Stored with its checkpoints, so a resumed run keeps them.
+
+    Each field declared with `setting` is also a flag (and --config key) of `amn train-dqn`
+    and `amn transfer`, where it overrides the preset only when given (common/settings.py)."""
 
     # Budget and environment stepping.
-    total_steps: int = 10_000_000
-    num_envs: int = 4  # environments stepped in lockstep; each vector step is num_envs agent steps
-    env_threads: int = 1
-    torch_threads: int = 1
-    seed: int = 0
+    total_steps: int = setting(10_000_000, "training budget in agent steps (4 emulator frames each)", flag="--steps")
+    num_envs: int = setting(4, "environments stepped in lockstep; each vector step is num_envs agent steps")
+    env_threads: int = setting(1, "threads of ale-py's vector env")
+    torch_threads: int = setting(1, "torch's intra-op threads")
+    seed: int = setting(0, "seed of the network, the environments and exploration")
     # The learning problem.
-    discount: float = 0.99
-    n_step: int = 1
-    double_dqn: bool = False
-    clip_rewards: bool = True  # rewards clipped to [-1, 1] for learning only
-    huber_delta: float = 1.0  # TD errors beyond this get a constant gradient (the paper's clip at 1)
+    discount: float = setting(0.99, "discount of future rewards")
+    n_step: int = setting(1, "steps of reward in each TD target (n-step returns)")
+    double_dqn: bool = setting(False, "Double DQN targets")
+    clip_rewards: bool = setting(True, "clip rewards to [-1, 1] for learning only")
+    huber_delta: float = setting(1.0, "TD errors beyond this get a constant gradient (the paper's clip at 1)")
     # Optimisation.
-    optimizer: str = "rmsprop"
-    learning_rate: float = 0.00025
-    adam_eps: float = 1.5e-4
-    rmsprop_alpha: float = 0.95
-    rmsprop_eps: float = 0.01
-    max_grad_norm: float = 0.0  # 0: no gradient clipping
-    batch_size: int = 32
-    train_every: int = 4  # one update per this many agent steps
-    target_update_updates: int = 10_000
-    learning_starts: int = 50_000
-    replay_capacity: int = 1_000_000  # agent steps (frames stored once)
+    optimizer: str = setting("rmsprop", "rmsprop or adam")
+    learning_rate: float = setting(0.00025, "the optimiser's step size")
+    adam_eps: float = setting(1.5e-4, "Adam's epsilon")
+    rmsprop_alpha: float = setting(0.95, "RMSProp's smoothing constant")
+    rmsprop_eps: float = setting(0.01, "RMSProp's epsilon")
+    max_grad_norm: float = setting(0.0, "clip gradients to this norm; 0: no clipping")
+    batch_size: int = setting(32, "transitions per update")
+    train_every: int = setting(4, "one update per this many agent steps")
+    target_update_updates: int = setting(
+        10_000, "sync the target network every this many updates", flag="--target-update"
+    )
+    learning_starts: int = setting(50_000, "agent steps of play before the first update")
+    replay_capacity: int = setting(1_000_000, "replay memory size in agent steps (frames stored once)")
     # Exploration.
-    epsilon_start: float = 1.0
-    epsilon_end: float = 0.1
-    epsilon_decay_steps: int = 1_000_000
+    epsilon_start: float = setting(1.0, "exploration epsilon at the first step")
+    epsilon_end: float = setting(0.1, "exploration epsilon after the decay")
+    epsilon_decay_steps: int = setting(1_000_000, "agent steps of the linear epsilon decay")
     # Evaluation (the shared protocol) and bookkeeping.
-    eval_every: int = 250_000
-    eval_steps: int = 125_000
-    eval_epsilon: float = 0.05
-    eval_num_envs: int = 8
-    checkpoint_every_minutes: float = 15.0
-    max_wall_minutes: float = 0.0  # 0: no limit; otherwise stop (and save) after this long
+    eval_every: int = setting(250_000, "evaluate every this many agent steps")
+    eval_steps: int = setting(125_000, "agent steps per evaluation")
+    eval_epsilon: float = 0.05  # the shared evaluation protocol's: not a flag, so scores stay comparable
+    eval_num_envs: int = setting(8, "environments of each evaluation")
+    checkpoint_every_minutes: float = setting(
+        15.0, "save the learner every this many wall-clock minutes", flag="--checkpoint-minutes"
+    )
+    max_wall_minutes: float = setting(0.0, "stop (save, evaluate, export) after this many minutes; 0: no limit")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -100,18 +102,18 @@ class DQNConfig:
         check_workers(self.torch_threads, flag("torch_threads"), low=1)
         check_seed(self.seed, flag("seed"))
         if self.optimizer not in OPTIMIZERS:
-            raise UserError(f"--optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        check_real(self.discount, "--discount", 0.0, 1.0)
+            raise UserError(f"{flag('optimizer')} must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        check_real(self.discount, flag("discount"), 0.0, 1.0)
         for name in ("learning_rate", "adam_eps", "rmsprop_eps", "huber_delta", "checkpoint_every_minutes"):
             if check_real(getattr(self, name), flag(name)) <= 0:
                 raise UserError(f"{flag(name)} must be positive, got {getattr(self, name)}")
         check_real(self.rmsprop_alpha, flag("rmsprop_alpha"), 0.0, 1.0, high_open=True)
-        check_real(self.max_grad_norm, "--max-grad-norm", low=0.0)
-        check_real(self.max_wall_minutes, "--max-wall-minutes", low=0.0)
+        check_real(self.max_grad_norm, flag("max_grad_norm"), low=0.0)
+        check_real(self.max_wall_minutes, flag("max_wall_minutes"), low=0.0)
         for name in ("epsilon_start", "epsilon_end", "eval_epsilon"):
             check_real(getattr(self, name), flag(name), 0.0, 1.0)
-        check_whole(self.learning_starts, "--learning-starts", 0, MAX_STEPS)
-        check_whole(self.epsilon_decay_steps, "--epsilon-decay-steps", 0, MAX_STEPS)
+        check_whole(self.learning_starts, flag("learning_starts"), 0, MAX_STEPS)
+        check_whole(self.epsilon_decay_steps, flag("epsilon_decay_steps"), 0, MAX_STEPS)
         per_env = self.replay_capacity // self.num_envs
         if per_env < self.n_step + 8:
             raise UserError(
@@ -148,6 +150,11 @@ PRESETS: dict[str, dict] = {
         "eval_steps": 25_000,
     },
 }
+
+
+def flag(field_name: str) -> str:
+    """How messages name a DQNConfig field: the flag users type (--steps for total_steps)."""
+    return flag_of(DQNConfig, field_name)
 
 
 def preset(name: str, **overrides) -> DQNConfig:

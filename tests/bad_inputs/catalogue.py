@@ -79,7 +79,7 @@ CASES = [
     Case(f"{COLLECT} {STEPS} --compression none:3", "takes no level", "a level for no compression"),
     Case(f"{COLLECT} {STEPS} --epsilon 1.5", "epsilon must lie in [0, 1]", "epsilon above 1"),
     Case(f"{COLLECT} {STEPS} --epsilon nan", "epsilon must be a finite number", "epsilon NaN"),
-    Case(f"{COLLECT} {STEPS} --sticky 1", "--sticky must lie in [0, 1)", "sticky actions always on"),
+    Case(f"{COLLECT} {STEPS} --sticky-actions 1", "--sticky-actions must lie in [0, 1)", "sticky actions always on"),
     Case(f"{COLLECT} {STEPS} --noop-max -1", "--noop-max must be between 0 and", "negative no-op starts"),
     Case(f"{COLLECT} {STEPS} --frame-skip 3", "'frame_skip': 3", "a frame skip other than the expert's"),
     Case(f"{COLLECT} {STEPS} --game pongg", "unknown Atari game 'pongg'", "an unknown game"),
