@@ -29,7 +29,7 @@ EXPORT_NAME = "amn.safetensors"
 
 def amn_metadata(model: ActorMimic, extra_provenance: dict | None = None) -> CheckpointMetadata:
     """The shared-checkpoint metadata of the AMN inside `model`."""
-    tasks, hparams = model.hparams.tasks, model.hparams
+    tasks, hparams = model.tasks, model.hparams
     provenance = {
         "source": "amn distill",
         "trained": model.global_step > 0,
@@ -40,17 +40,17 @@ def amn_metadata(model: ActorMimic, extra_provenance: dict | None = None) -> Che
         "beta": float(hparams.beta),
         "feature_transform": hparams.feature_transform if hparams.beta > 0 else None,
         "hidden_layer": hparams.hidden_layer,
-        "expert_hidden_sizes": dict(tasks["hidden_sizes"]),
-        "stores": list(tasks["stores"]),
+        "expert_hidden_sizes": {task.game: task.hidden_size for task in tasks.games},
+        "stores": tasks.to_dict()["stores"],
         **(extra_provenance or {}),
     }
     return CheckpointMetadata(
         kind="amn",
         architecture=hparams.architecture,
         num_actions=NUM_ALE_ACTIONS,
-        games=list(tasks["games"]),
-        action_sets={game: list(actions) for game, actions in tasks["action_sets"].items()},
-        atari=dict(tasks["atari"]),
+        games=tasks.names,
+        action_sets={task.game: list(task.action_set) for task in tasks.games},
+        atari=dict(tasks.atari),
         provenance=provenance,
     )
 

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise UserError(f"no expert given for {', '.join(missing)}: pass one per game of the config to --experts")
     tasks = describe_tasks([GameStores(e["game"], list(e.get("stores") or [])) for e in games])
-    for game in tasks["games"]:
+    for game in tasks.names:
         _check_same_expert(game, experts[game], tasks)
     trained_step = load_lightning_checkpoint_step(args.ckpt_path)
     read_metadata(args.amn)
@@ -82,14 +82,14 @@ def run(args: argparse.Namespace) -> int:
     hint = "choose another --round or --out-dir"
     round_config = check_output(out_dir / f"distill-{args.round}.yaml", Output("round config", "--out-dir"),
                                 replace_flag=None, exists_hint=hint)  # fmt: skip
-    for game in tasks["games"]:
+    for game in tasks.names:
         check_output(out_dir / f"{game}-{args.round}.zarr", Output("teacher store", "--out-dir", folder=True),
                      replace_flag=None, exists_hint=hint)  # fmt: skip
-    for entry, game in zip(games, tasks["games"]):
+    for entry, game in zip(games, tasks.names):
         store = out_dir / f"{game}-{args.round}.zarr"
         collect(CollectConfig(
             expert=experts[game], behaviour=args.amn, behaviour_epsilon=args.epsilon, round=args.round,
-            hidden_layer=tasks["hidden_layer"][game], out=store, steps=args.steps, seed=args.seed, num_envs=args.num_envs, progress=True,
+            hidden_layer=tasks.task(game).hidden_layer, out=store, steps=args.steps, seed=args.seed, num_envs=args.num_envs, progress=True,
         ))  # fmt: skip
         entry["stores"] = [*entry.get("stores", []), str(store)]
     write_text(round_config, yaml.safe_dump(config, sort_keys=False))
@@ -102,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
     ])  # fmt: skip
 
 
-def _check_same_expert(game: str, expert_path: str, tasks: dict) -> None:
+def _check_same_expert(game: str, expert_path: str, tasks) -> None:
     """A round's labels must come from the expert that labelled the game's other stores."""
     from actor_mimic.common.checkpoint import file_sha256
 
-    known = {s["expert_sha256"] for s in tasks["stores"] if s["game"] == game and s["expert_sha256"]}
+    known = {store.expert_sha256 for store in tasks.stores_of(game) if store.expert_sha256}
     if known and file_sha256(expert_path) not in known:
         raise UserError(
             f"expert {expert_path} did not label {game}'s stores (their expert sha256: "
