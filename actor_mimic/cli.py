@@ -2,9 +2,13 @@
 
 Each subcommand lives in the module that implements it. A module named here provides
 `configure(parser)` to declare its arguments and `run(args) -> int` to execute; modules whose
-command line belongs to another framework (LightningCLI) provide `main(argv) -> int` instead
-and receive the raw arguments. Modules are imported only when their subcommand runs, so
-`amn --help` stays fast.
+command line is partly another framework's (LightningCLI's) provide `main(argv) -> int`
+instead and receive the raw arguments. Modules are imported only when their subcommand runs,
+so `amn --help` stays fast.
+
+A pipeline that spans stages (`actor_mimic.pipelines`) may keep the spelling of a stage's
+command, as `amn distill round` does: it is registered here, in PIPELINE_SUBCOMMANDS, so no
+stage imports a pipeline.
 
 Errors:
 - a `UserError` anywhere below (and any argparse error) becomes one line on stderr, exit 2;
@@ -29,10 +33,15 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("actor_mimic.collect.cli", "roll out an expert and write a teacher store"),
     "dataset": ("actor_mimic.datasets.cli", "inspect and verify teacher stores"),
     "distill": ("actor_mimic.distill.cli", "train an Actor-Mimic Network from teacher stores"),
-    "evaluate": ("actor_mimic.distill.evaluate_cli", "play experts or an AMN in the real games"),
+    "evaluate": ("actor_mimic.pipelines.evaluate", "play experts or an AMN in the real games"),
     "train-dqn": ("actor_mimic.transfer.cli", "train a DQN from scratch or from an AMN"),
     "transfer": ("actor_mimic.transfer.experiment_cli", "random-init vs AMN-init transfer experiment"),
     "checkpoint": ("actor_mimic.common.checkpoint_cli", "inspect and import expert checkpoints"),
+}
+
+# (command, its first argument) -> (module, one-line help): pipelines spelled as a stage's subcommand.
+PIPELINE_SUBCOMMANDS: dict[tuple[str, str], tuple[str, str]] = {
+    ("distill", "round"): ("actor_mimic.pipelines.student_round", "collect a student-acts round and resume the fit"),
 }
 
 OUTPUT_RULES = """\
@@ -79,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         rest = argv[1:]
-        module = importlib.import_module(SUBCOMMANDS[name][0])
+        pipeline = PIPELINE_SUBCOMMANDS.get((name, rest[0] if rest else ""))
+        if pipeline is not None:  # e.g. `amn distill round`
+            module, rest = importlib.import_module(pipeline[0]), rest[1:]
+        else:
+            module = importlib.import_module(SUBCOMMANDS[name][0])
         if hasattr(module, "main"):
             return int(module.main(rest) or 0)
         sub = ArgumentParser(prog=f"amn {name}", description=SUBCOMMANDS[name][1])

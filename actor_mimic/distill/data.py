@@ -11,7 +11,7 @@
       num_workers: 2
 
 The stores are checked against the config and each other when the module is built
-(`tasks.describe_tasks`), before any training starts; `self.tasks` describes them for the
+(`tasks.describe_tasks`), before any training starts; `self.tasks` (a `Tasks`) describes them for the
 model and the export. The datasets are opened in `setup`, by whole episodes split into
 training and validation (the same split for `validate` and `test`, which use the held-out
 episodes).
@@ -22,19 +22,19 @@ from __future__ import annotations
 import pytorch_lightning as pl
 
 from actor_mimic.common.limits import check_memory, check_real, check_seed, check_whole, check_workers
-from actor_mimic.distill.tasks import GameStores, describe_tasks
+from actor_mimic.distill.tasks import GameStores, Tasks, describe_tasks
 from actor_mimic.errors import UserError
 
 WEIGHTINGS = ("balanced", "proportional")
 MAX_BATCH_SIZE = 1 << 20
 
 
-def _sample_bytes(tasks: dict) -> int:
+def _sample_bytes(tasks: Tasks) -> int:
     """Bytes of one sample in a batch: its frame stack, the 18-way targets and mask, the
     widest expert hidden layer (as float32) and a few scalars."""
-    shape = tasks["preprocessing"]
+    shape = tasks.preprocessing
     frames = int(shape["stack_size"]) * int(shape["screen_size"]) ** 2
-    return frames + 18 * 5 + 4 * max(int(size) for size in tasks["hidden_sizes"].values()) + 64
+    return frames + 18 * 5 + 4 * max(task.hidden_size for task in tasks.games) + 64
 
 
 class TeacherDataModule(pl.LightningDataModule):
@@ -82,8 +82,8 @@ class TeacherDataModule(pl.LightningDataModule):
         if self.train_mixture is not None:
             return
         train_sets, val_sets = [], []
-        for game in self.tasks["games"]:
-            stores = [store["path"] for store in self.tasks["stores"] if store["game"] == game]
+        for game in self.tasks.names:
+            stores = [store.path for store in self.tasks.stores_of(game)]
             dataset = TeacherDataset(stores, allow_incomplete=self.hparams.allow_incomplete)
             if self.hparams.val_fraction > 0:
                 if dataset.num_episodes < 2:

@@ -29,7 +29,7 @@ EXPORT_NAME = "amn.safetensors"
 
 def amn_metadata(model: ActorMimic, extra_provenance: dict | None = None) -> CheckpointMetadata:
     """The shared-checkpoint metadata of the AMN inside `model`."""
-    tasks, hparams = model.hparams.tasks, model.hparams
+    tasks, hparams = model.tasks, model.hparams
     provenance = {
         "source": "amn distill",
         "trained": model.global_step > 0,
@@ -40,17 +40,17 @@ def amn_metadata(model: ActorMimic, extra_provenance: dict | None = None) -> Che
         "beta": float(hparams.beta),
         "feature_transform": hparams.feature_transform if hparams.beta > 0 else None,
         "hidden_layer": hparams.hidden_layer,
-        "expert_hidden_sizes": dict(tasks["hidden_sizes"]),
-        "stores": list(tasks["stores"]),
+        "expert_hidden_sizes": {task.game: task.hidden_size for task in tasks.games},
+        "stores": tasks.to_dict()["stores"],
         **(extra_provenance or {}),
     }
     return CheckpointMetadata(
         kind="amn",
         architecture=hparams.architecture,
         num_actions=NUM_ALE_ACTIONS,
-        games=list(tasks["games"]),
-        action_sets={game: list(actions) for game, actions in tasks["action_sets"].items()},
-        atari=dict(tasks["atari"]),
+        games=tasks.names,
+        action_sets={task.game: list(task.action_set) for task in tasks.games},
+        atari=dict(tasks.atari),
         provenance=provenance,
     )
 
@@ -138,7 +138,11 @@ def load_lightning_checkpoint_step(path: str | Path) -> int:
 def load_lightning_checkpoint(path: str | Path) -> ActorMimic:
     """Rebuild the module from one's own Lightning checkpoint (see _read_lightning_checkpoint)."""
     path = check_lightning_checkpoint(path)
-    document = _read_lightning_checkpoint(path)
+    return _module_from(_read_lightning_checkpoint(path), path)
+
+
+def _module_from(document: dict, path: Path) -> ActorMimic:
+    """The ActorMimic a checkpoint's hyperparameters describe, with its weights."""
     # LightningCLI adds its own bookkeeping keys (e.g. `_instantiator`); keep the model's.
     accepted = inspect.signature(ActorMimic.__init__).parameters
     try:
@@ -149,9 +153,6 @@ def load_lightning_checkpoint(path: str | Path) -> ActorMimic:
     wrong = [k for k in missing + unexpected if not k.startswith("metrics.")]
     if wrong:
         raise UserError(f"{path}: weights do not fit the model its hyperparameters describe ({wrong[:3]})")
-    # Lightning keeps the step counter outside the module; restore it for the provenance.
-    model._exported_step = int(document.get("global_step", 0))
-    model._exported_epoch = int(document.get("epoch", 0))
     return model
 
 
@@ -159,13 +160,13 @@ def export_lightning_checkpoint(ckpt_path: str | Path, out: str | Path, overwrit
     """`amn distill export`: Lightning checkpoint -> shared AMN checkpoint. `out` is checked
     before the checkpoint is read."""
     check_checkpoint_output(out, overwrite)
-    model = load_lightning_checkpoint(ckpt_path)
-    extra = {
-        "global_step": model._exported_step,
-        "epoch": model._exported_epoch,
-        "trained": model._exported_step > 0,
-        "lightning_checkpoint": Path(ckpt_path).name,
-    }
+    path = check_lightning_checkpoint(ckpt_path)
+    document = _read_lightning_checkpoint(path)
+    model = _module_from(document, path)
+    # Lightning keeps the step and epoch counters outside the module: the provenance takes
+    # them from the file (check_lightning_checkpoint made sure they are counts).
+    step, epoch = document["global_step"], document["epoch"]
+    extra = {"global_step": step, "epoch": epoch, "trained": step > 0, "lightning_checkpoint": path.name}
     return export_amn(model, out, extra, overwrite=overwrite)
 
 

@@ -32,6 +32,7 @@ from actor_mimic.common.atari import NUM_ALE_ACTIONS
 from actor_mimic.common.limits import check_real
 from actor_mimic.common.networks import build_network
 from actor_mimic.distill import losses
+from actor_mimic.distill.tasks import Tasks
 from actor_mimic.errors import UserError
 
 METRICS = ("policy_loss", "feature_loss", "kl", "agreement")
@@ -41,9 +42,10 @@ FEATURE_TRANSFORMS = ("linear", "identity")
 class ActorMimic(pl.LightningModule):
     """Trains an AMN to mimic one expert per game from teacher-store batches.
 
-    tasks: the dict of `actor_mimic.distill.tasks.describe_tasks` (games, action sets, expert
-        hidden sizes, Atari settings, store provenance). Under `amn distill` it is filled in
-        from the data section; it is saved with the checkpoint, so a resume needs no stores.
+    tasks: the `Tasks` of `actor_mimic.distill.tasks.describe_tasks` (games, action sets, expert
+        hidden sizes, Atari settings, store provenance), or their `Tasks.to_dict` form (as a
+        checkpoint keeps them). Under `amn distill` they are filled in from the data section;
+        they are saved with the checkpoint (as a dict), so a resume needs no stores.
     architecture: "nature_dqn" or "multitask_amn".
     hidden_layer: the AMN layer whose activations are regressed onto the experts' ("fc").
     tau: temperature of the expert's Boltzmann policy softmax(Q_E / tau).
@@ -53,7 +55,7 @@ class ActorMimic(pl.LightningModule):
 
     def __init__(
         self,
-        tasks: dict | None = None,
+        tasks: Tasks | dict | None = None,
         architecture: str = "nature_dqn",
         hidden_layer: str = "fc",
         tau: float = 1.0,
@@ -75,13 +77,18 @@ class ActorMimic(pl.LightningModule):
             raise UserError(f"model.adam_betas must be two numbers, got {adam_betas}")
         for value in adam_betas:
             check_real(value, "model.adam_betas", 0.0, 1.0, high_open=True)
-        if not isinstance(tasks, dict) or not isinstance(tasks.get("games"), list) or not tasks["games"]:
+        if isinstance(tasks, dict) and isinstance(tasks.get("games"), list) and tasks["games"]:
+            tasks = Tasks.from_dict(tasks)  # a checkpoint's form
+        if not isinstance(tasks, Tasks) or not tasks.games:
             raise UserError("model.tasks must describe the games (amn distill links them from data.games)")
         if feature_transform not in FEATURE_TRANSFORMS:
             raise UserError(f"feature_transform must be one of {FEATURE_TRANSFORMS}, got {feature_transform!r}")
         self.save_hyperparameters()
-        self.games: list[str] = list(tasks["games"])
-        preprocessing = tasks.get("preprocessing", {})
+        # The checkpoint keeps plain data, which loads with weights_only=True.
+        self.hparams["tasks"] = tasks.to_dict()
+        self.tasks = tasks
+        self.games: list[str] = tasks.names
+        preprocessing = tasks.preprocessing
         self.amn = build_network(
             architecture,
             NUM_ALE_ACTIONS,
@@ -90,18 +97,18 @@ class ActorMimic(pl.LightningModule):
         )
         if hidden_layer not in self.amn.hidden_layers:
             raise UserError(f"{architecture} has no hidden layer {hidden_layer!r}: choose one of {self.amn.hidden_layers}")
-        self.max_hidden = max(int(tasks["hidden_sizes"][g]) for g in self.games)
+        self.max_hidden = max(task.hidden_size for task in tasks.games)
         self.transforms = self._build_transforms(tasks) if beta > 0 else None
         self.metrics = nn.ModuleDict(
             {f"{stage}_{game}_{name}": MeanMetric() for stage in ("val", "test") for game in self.games for name in METRICS}
         )
 
-    def _build_transforms(self, tasks: dict) -> nn.ModuleDict:
+    def _build_transforms(self, tasks: Tasks) -> nn.ModuleDict:
         """f_i per game: AMN hidden (H_amn) -> that game's expert hidden (H_i)."""
         amn_size = self.amn.hidden_size(self.hparams.hidden_layer)
         transforms = {}
-        for game in self.games:
-            expert_size = int(tasks["hidden_sizes"][game])
+        for task in tasks.games:
+            game, expert_size = task.game, task.hidden_size
             if self.hparams.feature_transform == "identity":
                 if expert_size != amn_size:
                     raise UserError(

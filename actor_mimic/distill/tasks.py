@@ -6,22 +6,24 @@ The config names games and their teacher stores:
       - {game: pong, stores: [pong-0.zarr, pong-1.zarr]}
       - {game: breakout, stores: [breakout-0.zarr]}
 
-`describe_tasks` reads only the stores' attribute documents (not their data) and returns a plain
-JSON-able dict that the model is built from and that the exported AMN records:
+`describe_tasks` reads only the stores' attribute documents (not their data) and returns the
+`Tasks` the model is built from and the exported AMN records:
 
-    games          ROM ids, in config order (game_id i in a batch is games[i])
-    action_sets    game -> the expert's ALE action ids
-    hidden_sizes   game -> the expert's hidden size (feature-regression target width)
-    hidden_layer   game -> the expert layer the hidden activations come from
+    games          one GameTask per game, in config order (game_id i in a batch is games[i]):
+                   its ROM id, the expert's ALE action ids, hidden size and hidden layer
     atari          the Atari settings (without the game) of the first store
     preprocessing  the observation form every store shares
-    stores         one provenance record per store (path, game, expert sha256, behaviour, round, ...)
+    stores         one StoreRecord per store (path, game, expert sha256, behaviour, round, ...)
+
+A Lightning checkpoint keeps them as the plain dict of `Tasks.to_dict` (its hyperparameter
+`tasks`); `Tasks.from_dict` reads that form back, from checkpoints of every version.
 
 Every mismatch a user can make raises a one-line UserError naming the store and the fix.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from actor_mimic.common.atari import AtariConfig, action_set, canonical_game, preprocessing_differences
@@ -38,7 +40,86 @@ class GameStores:
     stores: list[str] = field(default_factory=list)
 
 
-def describe_tasks(games: list[GameStores], allow_incomplete: bool = False) -> dict:
+@dataclass(frozen=True)
+class GameTask:
+    """One game the AMN learns, as its expert defines it."""
+
+    game: str  # ROM id, e.g. "pong"
+    action_set: list[int]  # (A_i,) the expert's ALE action ids
+    hidden_size: int  # H_i: width of the expert's hidden layer, the feature-regression target
+    hidden_layer: str  # the expert layer the stored activations come from ("fc", "conv")
+
+
+@dataclass(frozen=True)
+class StoreRecord:
+    """Where one teacher store's data came from (recorded in the exported AMN's provenance)."""
+
+    path: str
+    game: str
+    expert_sha256: str | None  # the expert that labelled it
+    behaviour: dict | None = None  # who acted; None: the expert itself
+    round: str | None = None  # the student-acts round that collected it
+    num_steps: int | None = None
+    num_episodes: int | None = None
+    created: str | None = None
+
+
+@dataclass
+class Tasks:
+    """The games of one AMN and the stores that teach them."""
+
+    games: list[GameTask]
+    atari: dict = field(default_factory=dict)
+    preprocessing: dict = field(default_factory=dict)
+    stores: list[StoreRecord] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        """The games' ROM ids, in order."""
+        return [task.game for task in self.games]
+
+    def task(self, game: str) -> GameTask:
+        return next(task for task in self.games if task.game == game)
+
+    def stores_of(self, game: str) -> list[StoreRecord]:
+        return [store for store in self.stores if store.game == game]
+
+    def to_dict(self) -> dict:
+        """The plain, JSON-able form a checkpoint keeps (the form of every version so far):
+        {"games": [names], "action_sets": {game: ids}, "hidden_sizes": {game: H},
+        "hidden_layer": {game: layer}, "atari": {...}, "preprocessing": {...}, "stores": [...]}."""
+        return {
+            "games": self.names,
+            "action_sets": {task.game: list(task.action_set) for task in self.games},
+            "hidden_sizes": {task.game: task.hidden_size for task in self.games},
+            "hidden_layer": {task.game: task.hidden_layer for task in self.games},
+            "atari": dict(self.atari),
+            "preprocessing": dict(self.preprocessing),
+            "stores": [dataclasses.asdict(store) for store in self.stores],
+        }
+
+    @classmethod
+    def from_dict(cls, document: dict) -> Tasks:
+        """Read `to_dict`'s form. Raises KeyError/TypeError/ValueError if it is not that form;
+        keys a checkpoint may lack (hidden_layer, atari, preprocessing, stores) get defaults."""
+        if not isinstance(document, dict) or not isinstance(document.get("games"), list) or not document["games"]:
+            raise ValueError("tasks must name the games")
+        layers = document.get("hidden_layer") or {}
+        games = [
+            GameTask(
+                game=str(game),
+                action_set=[int(action) for action in document["action_sets"][game]],
+                hidden_size=int(document["hidden_sizes"][game]),
+                hidden_layer=str(layers.get(game, "fc")),
+            )
+            for game in document["games"]
+        ]
+        known = {f.name for f in dataclasses.fields(StoreRecord)}
+        stores = [StoreRecord(**{k: v for k, v in record.items() if k in known}) for record in document.get("stores") or []]
+        return cls(games, dict(document.get("atari") or {}), dict(document.get("preprocessing") or {}), stores)
+
+
+def describe_tasks(games: list[GameStores], allow_incomplete: bool = False) -> Tasks:
     """Check the configured games and their stores against each other; describe them."""
     if not games:
         raise UserError("no games configured: give data.games as a list of {game: NAME, stores: [PATHS]}")
@@ -48,7 +129,7 @@ def describe_tasks(games: list[GameStores], allow_incomplete: bool = False) -> d
     if duplicates:
         raise UserError(f"game {duplicates[0]} is listed twice: give each game once with all its stores")
 
-    tasks: dict = {"games": names, "action_sets": {}, "hidden_sizes": {}, "hidden_layer": {}, "stores": []}
+    tasks = Tasks(games=[])
     for name, entry in zip(names, games):
         if not entry.stores:
             raise UserError(f"game {name} has no teacher store: give its stores, e.g. stores: [{name}.zarr]")
@@ -75,7 +156,7 @@ def _read_attrs(path: str, allow_incomplete: bool) -> dict:
     return {**info.attrs, "num_committed_steps": info.num_steps, "num_committed_episodes": info.num_episodes}
 
 
-def _check_store(tasks: dict, game: str, path: str, attrs: dict) -> None:
+def _check_store(tasks: Tasks, game: str, path: str, attrs: dict) -> None:
     """Fold one store into `tasks`, refusing any disagreement with the config or earlier stores."""
     if attrs["game"] != game:
         raise UserError(f"store {path} holds {attrs['game']}, not {game}: list it under game {attrs['game']}")
@@ -86,38 +167,38 @@ def _check_store(tasks: dict, game: str, path: str, attrs: dict) -> None:
             f"store {path}: its action set {attrs['action_set']} is not {game}'s {expected_actions} "
             "under its Atari settings; recollect it with this actor-mimic"
         )
-    if "preprocessing" not in tasks:
-        tasks["preprocessing"] = attrs["preprocessing"]
-        tasks["atari"] = {k: v for k, v in attrs["atari"].items() if k != "game"}
-    elif attrs["preprocessing"] != tasks["preprocessing"]:
+    if not tasks.stores:  # the first store sets the observation form and Atari settings
+        tasks.preprocessing = attrs["preprocessing"]
+        tasks.atari = {k: v for k, v in attrs["atari"].items() if k != "game"}
+    elif attrs["preprocessing"] != tasks.preprocessing:
         raise UserError(
             f"store {path}: its preprocessing differs from the first store's "
-            f"({preprocessing_differences(tasks['preprocessing'], attrs['preprocessing'])}); stores of one AMN must share it"
+            f"({preprocessing_differences(tasks.preprocessing, attrs['preprocessing'])}); stores of one AMN must share it"
         )
-    hidden_layer = attrs.get("expert", {}).get("hidden_layer", "fc")
-    known = tasks["action_sets"].get(game)
+    expert = attrs.get("expert", {})
+    hidden_layer = expert.get("hidden_layer", "fc")
+    known = next((task for task in tasks.games if task.game == game), None)
     if known is None:
-        tasks["action_sets"][game] = expected_actions
-        tasks["hidden_sizes"][game] = int(attrs["hidden_size"])
-        tasks["hidden_layer"][game] = hidden_layer
-    elif list(attrs["action_set"]) != known:
-        raise UserError(f"store {path}: its action set {attrs['action_set']} differs from {game}'s other stores' {known}")
-    elif int(attrs["hidden_size"]) != tasks["hidden_sizes"][game] or hidden_layer != tasks["hidden_layer"][game]:
+        tasks.games.append(GameTask(game, expected_actions, int(attrs["hidden_size"]), hidden_layer))
+    elif list(attrs["action_set"]) != known.action_set:
+        raise UserError(
+            f"store {path}: its action set {attrs['action_set']} differs from {game}'s other stores' {known.action_set}"
+        )
+    elif int(attrs["hidden_size"]) != known.hidden_size or hidden_layer != known.hidden_layer:
         raise UserError(
             f"store {path}: its expert hidden layer ({hidden_layer}, {attrs['hidden_size']} units) differs "
             f"from {game}'s other stores; label all of a game's stores with the same expert"
         )
-    expert = attrs.get("expert", {})
     behaviour = attrs.get("behaviour", {})
-    tasks["stores"].append(
-        {
-            "path": str(location(path)),
-            "game": game,
-            "expert_sha256": expert.get("sha256") or expert.get("weights_sha256"),
-            "behaviour": behaviour.get("policy"),
-            "round": behaviour.get("round"),
-            "num_steps": attrs["num_committed_steps"],
-            "num_episodes": attrs["num_committed_episodes"],
-            "created": attrs.get("created"),
-        }
+    tasks.stores.append(
+        StoreRecord(
+            path=str(location(path)),
+            game=game,
+            expert_sha256=expert.get("sha256") or expert.get("weights_sha256"),
+            behaviour=behaviour.get("policy"),
+            round=behaviour.get("round"),
+            num_steps=attrs["num_committed_steps"],
+            num_episodes=attrs["num_committed_episodes"],
+            created=attrs.get("created"),
+        )
     )

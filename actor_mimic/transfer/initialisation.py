@@ -45,24 +45,13 @@ def fresh_network(config: AtariConfig, architecture: str = "nature_dqn", seed: i
 
 
 def amn_variant(metadata: CheckpointMetadata) -> str:
-    """"feature" if the AMN was trained with feature regression, "policy" if with policy
-    regression only, "unknown" if its provenance does not say."""
-    provenance = metadata.provenance or {}
-    for key in ("feature_regression", "featreg", "use_feature_regression"):
-        if key in provenance:
-            return "feature" if provenance[key] else "policy"
-    for key in ("beta", "feature_beta", "featreg_scale", "feature_regression_scale"):
-        if key in provenance:
-            try:
-                return "feature" if float(provenance[key]) > 0 else "policy"
-            except (TypeError, ValueError):
-                break
-    loss = str(provenance.get("loss", provenance.get("objective", ""))).lower()
-    if "feature" in loss:
-        return "feature"
-    if "policy" in loss:
-        return "policy"
-    return "unknown"
+    """"feature" if the AMN was trained with feature regression (`amn distill` records its
+    weight beta in the provenance), "policy" if with policy regression only (beta 0),
+    "unknown" if its provenance does not say (an AMN from elsewhere)."""
+    beta = (metadata.provenance or {}).get("beta")
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
+        return "unknown"
+    return "feature" if beta > 0 else "policy"
 
 
 def check_preprocessing(metadata: CheckpointMetadata, config: AtariConfig, source: str) -> None:

@@ -46,7 +46,7 @@ def mean_terms(model: ActorMimic, mixture) -> dict[str, float]:
 
 def test_tasks_describe_both_games_and_their_expert_sizes(stores):
     data = data_module(stores)
-    tasks = data.tasks
+    tasks = data.tasks.to_dict()
     assert tasks["games"] == ["pong", "breakout"]
     assert tasks["action_sets"] == {"pong": list(action_set(PONG)), "breakout": list(action_set(BREAKOUT))}
     assert tasks["hidden_sizes"] == {"pong": 512, "breakout": 3136}
@@ -88,7 +88,7 @@ def test_fit_lowers_policy_loss_and_kl_on_the_training_data(stores, tmp_path):
     meta = loaded.metadata
     assert (meta.kind, meta.architecture, meta.num_actions) == ("amn", "nature_dqn", 18)
     assert meta.games == ["pong", "breakout"]
-    assert meta.action_sets == data.tasks["action_sets"]
+    assert meta.action_sets == data.tasks.to_dict()["action_sets"]
     assert meta.atari_config("breakout").preprocessing() == BREAKOUT.preprocessing()
     assert meta.provenance["tau"] == 0.01 and meta.provenance["beta"] == 0.01
     assert meta.provenance["global_step"] == 30 and meta.provenance["trained"] is True
@@ -124,7 +124,7 @@ def test_identity_transform_needs_equal_hidden_sizes(stores):
     tasks = data_module(stores).tasks
     with pytest.raises(UserError, match="identity needs equal hidden sizes"):
         ActorMimic(tasks=tasks, feature_transform="identity")
-    only_pong = {**tasks, "games": ["pong"]}
+    only_pong = {**tasks.to_dict(), "games": ["pong"]}
     model = ActorMimic(tasks=only_pong, feature_transform="identity")
     assert isinstance(model.transforms["pong"], torch.nn.Identity)
 

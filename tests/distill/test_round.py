@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import torch
+import yaml
+
 from actor_mimic.cli import main
 from actor_mimic.common.checkpoint import read_metadata
 from actor_mimic.common.store import open_store
@@ -34,3 +37,55 @@ def test_a_round_collects_student_data_into_new_stores_and_resumes(stores, exper
     assert exported.provenance["global_step"] == 6  # 3 before the round, 3 after
     rounds = [(s["game"], s["round"]) for s in exported.provenance["stores"]]
     assert rounds == [("pong", None), ("pong", "r1"), ("breakout", None), ("breakout", "r1")]
+
+
+def test_the_fit_gets_the_configs_and_overrides_and_not_the_collectors_torch_threads(stores, experts, tmp_path, monkeypatch):
+    """The fit's config is the run's (several files, overrides) plus the round's stores, and
+    the collector's one-thread torch setting is gone by the time the fit starts."""
+    from actor_mimic.distill.export import export_amn
+    from actor_mimic.distill.module import ActorMimic
+    from actor_mimic.distill.tasks import GameStores, describe_tasks
+    from actor_mimic.pipelines import student_round
+
+    config = write_config(tmp_path, stores)
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("model:\n  tau: 0.5\n")
+    tasks = describe_tasks([GameStores("pong", [str(stores["pong"])]), GameStores("breakout", [str(stores["breakout"])])])
+    export_amn(ActorMimic(tasks=tasks), tmp_path / "amn.safetensors")
+    ckpt = tmp_path / "last.ckpt"
+    torch.save({"pytorch-lightning_version": "2.6.0", "global_step": 3, "epoch": 1, "state_dict": {},
+                "hyper_parameters": {"tasks": tasks.to_dict()}}, ckpt)  # fmt: skip
+
+    threads_seen = {}
+    real_collect = student_round.collect
+
+    def collect(collect_config):
+        path = real_collect(collect_config)
+        threads_seen.setdefault("collect", torch.get_num_threads())
+        return path
+
+    def fit(fit_config):
+        threads_seen["fit"] = torch.get_num_threads()
+        threads_seen["config"] = fit_config
+
+    monkeypatch.setattr(student_round, "collect", collect)
+    monkeypatch.setattr(student_round, "fit", fit)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        args = [
+            "distill", "round", "--config", config, "--config", str(extra), "--ckpt_path", str(ckpt),
+            "--amn", str(tmp_path / "amn.safetensors"), "--experts", str(experts["pong"]), str(experts["breakout"]),
+            "--round", "r1", "--steps", "16", "--num-envs", "1", "--out-dir", str(tmp_path / "round1"),
+            "--more-steps", "4", "--data.batch_size", "8",
+        ]  # fmt: skip
+        assert main(args) == 0
+    finally:
+        torch.set_num_threads(before)
+
+    assert threads_seen["collect"] == 1 and threads_seen["fit"] == 2
+    fit_config = threads_seen["config"]
+    assert fit_config["model"]["tau"] == 0.5 and fit_config["data"]["batch_size"] == 8
+    assert fit_config["ckpt_path"] == str(ckpt) and fit_config["trainer"]["max_steps"] == 7
+    assert [len(entry["stores"]) for entry in fit_config["data"]["games"]] == [2, 2]
+    assert yaml.safe_load((tmp_path / "round1" / "distill-r1.yaml").read_text()) == fit_config

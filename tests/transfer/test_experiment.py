@@ -29,7 +29,7 @@ def test_transfer_table_averages_evaluations_per_block():
 
 
 def test_amn_transfer_runs_both_variants_with_the_same_seeds(tmp_path, capsys):
-    make_amn(tmp_path / "policy.safetensors", provenance={"feature_regression": False})
+    make_amn(tmp_path / "policy.safetensors", provenance={"beta": 0.0})
     out = tmp_path / "exp"
     argv = [
         "transfer", "--game", "breakout", "--amn", str(tmp_path / "policy.safetensors"),
@@ -68,7 +68,7 @@ def test_amn_transfer_runs_both_variants_with_the_same_seeds(tmp_path, capsys):
 
 
 def test_wall_clock_limit_stops_the_experiment_and_the_same_command_continues(tmp_path, capsys):
-    make_amn(tmp_path / "policy.safetensors", provenance={"feature_regression": False})
+    make_amn(tmp_path / "policy.safetensors", provenance={"beta": 0.0})
     out = tmp_path / "exp"
     argv = [
         "transfer", "--game", "breakout", "--amn", str(tmp_path / "policy.safetensors"),

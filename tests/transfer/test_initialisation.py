@@ -30,7 +30,7 @@ def make_amn(path, provenance=None, screen_size=84, stack_size=4, kind="amn", se
         kind=kind, architecture="nature_dqn", num_actions=18, games=games,
         action_sets={g: list(action_set(AtariConfig(g))) for g in games} if kind == "amn" else {g: list(range(18)) for g in games},
         atari={k: v for k, v in source.to_dict().items() if k != "game"},
-        provenance=provenance or {"feature_regression": False},
+        provenance=provenance or {"beta": 0.0},  # what `amn distill` records for an AMN-policy run
     )  # fmt: skip
     save_checkpoint(path, network, metadata)
     return network
@@ -96,7 +96,6 @@ def test_amn_variant_reads_provenance():
     def meta(provenance):
         return CheckpointMetadata("amn", "nature_dqn", 18, ["pong"], {"pong": [0]}, {}, provenance)
 
-    assert amn_variant(meta({"feature_regression": True})) == "feature"
-    assert amn_variant(meta({"featreg_scale": 0.0})) == "policy"
-    assert amn_variant(meta({"loss": "policy regression"})) == "policy"
+    assert amn_variant(meta({"beta": 0.01})) == "feature"
+    assert amn_variant(meta({"beta": 0.0})) == "policy"
     assert amn_variant(meta({})) == "unknown"

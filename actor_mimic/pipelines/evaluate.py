@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             results[role] = result
             details.append({"role": role, "checkpoint": str(policy.path), "sha256": policy.sha256, **result.to_dict()})
             if args.video:
-                from actor_mimic.distill.video import save_episode_gif
+                from actor_mimic.pipelines.video import save_episode_gif
 
                 gif = save_episode_gif(policy.network, config, outputs, Path(args.video) / f"{game}-{role}.gif",
                                        epsilon=args.epsilon, seed=args.seed, max_steps=args.video_steps)  # fmt: skip

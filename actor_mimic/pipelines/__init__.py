@@ -1,0 +1,9 @@
+"""Pipelines that span stages: they call the stages' Python functions, never their command lines.
+
+    student_round.py   `amn distill round`: the AMN acts, the experts label (collect), the
+                       fit resumes on the new stores (distill)
+    evaluate.py        `amn evaluate`: experts and AMNs play the games; the paper's table
+
+This package sits above collect, datasets, distill and transfer: it may import any of them,
+and only `actor_mimic.cli` imports it.
+"""
