@@ -21,7 +21,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 VARIANTS = {  # name in the work folder -> how the tables call it
     "policy-tau1": "AMN-policy, tau 1",

@@ -16,4 +16,4 @@ from actor_mimic.collect.collector import collect
 from actor_mimic.collect.config import CollectConfig, split_target
 from actor_mimic.collect.interrupt import CollectionInterrupted
 
-__all__ = ["CollectConfig", "collect", "CollectionInterrupted", "split_target"]
+__all__ = ["CollectConfig", "CollectionInterrupted", "collect", "split_target"]

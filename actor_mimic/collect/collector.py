@@ -33,15 +33,6 @@ from actor_mimic.collect.config import CollectConfig
 from actor_mimic.collect.interrupt import CollectionInterrupted, stop_on_signals
 from actor_mimic.collect.lanes import DRAWS_PER_STEP, Lane, episode_rng, episode_seed, resume_lanes, start_lanes
 from actor_mimic.collect.metadata import behaviour_metadata, store_metadata
-from actor_mimic.collect.policies import (
-    Actor,
-    Labeller,
-    check_behaviour,
-    checkpoint_identity,
-    describe,
-    load_policy,
-    resolve_environment,
-)
 from actor_mimic.collect.output import (
     REPLACES_KEY,
     aside_path,
@@ -50,6 +41,15 @@ from actor_mimic.collect.output import (
     existing_store,
     replacing_store,
     will_replace,
+)
+from actor_mimic.collect.policies import (
+    Actor,
+    Labeller,
+    check_behaviour,
+    checkpoint_identity,
+    describe,
+    load_policy,
+    resolve_environment,
 )
 from actor_mimic.collect.rows import RowBuffer
 from actor_mimic.collect.writer import BackgroundWriter, open_writer

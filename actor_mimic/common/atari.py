@@ -170,7 +170,7 @@ def display_name(game: str) -> str:
     return "".join(part.capitalize() for part in canonical_game(game).split("_"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _minimal_action_set(game: str) -> tuple[int, ...]:
     ale_py = _quiet_ale()
     ale = ale_py.ALEInterface()

@@ -34,9 +34,10 @@ import difflib
 import functools
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from actor_mimic.errors import UserError, one_line
 
@@ -88,7 +89,7 @@ class Setting:
         return self.options.get("show", str)(value)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def settings_of(cls) -> tuple[Setting, ...]:
     """The settings of dataclass `cls`, in field order."""
     hints = typing.get_type_hints(cls)

@@ -84,7 +84,6 @@ import numpy as np
 from actor_mimic.common.kill_points import kill_point
 from actor_mimic.common.outputs import remove
 from actor_mimic.common.store_backends import open_backend, parse_compression
-from actor_mimic.common.store_dedup import WindowIndex, window_for
 from actor_mimic.common.store_checksums import (
     ChunkGuard,
     checksum_name,
@@ -93,6 +92,7 @@ from actor_mimic.common.store_checksums import (
     read_checksums,
     record_checksums,
 )
+from actor_mimic.common.store_dedup import WindowIndex, window_for
 from actor_mimic.common.store_read import (
     LaneInfo,
     StoreInfo,

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from actor_mimic.common.store import open_attrs, open_store, stored_path
-from actor_mimic.common.store_dedup import bad_reference
-from actor_mimic.common.store_schema import array_problems, expected_arrays, hidden_window, lane_sources
 from actor_mimic.common.store_backends import bytes_on_disk
 from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
+from actor_mimic.common.store_dedup import bad_reference
 from actor_mimic.common.store_files import store_size
+from actor_mimic.common.store_schema import array_problems, expected_arrays, hidden_window, lane_sources
 from actor_mimic.datasets.zarr_chunks import ChunkFiles
 from actor_mimic.errors import UserError
 

@@ -119,7 +119,7 @@ def export_minari(
 def _minari():
     try:
         import minari
-        import minari.namespace  # noqa: F401
+        import minari.namespace
     except ImportError:
         raise UserError("export-minari needs the minari package: pip install 'actor-mimic[minari]'") from None
     return minari

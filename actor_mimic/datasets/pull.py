@@ -21,7 +21,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actor_mimic.common.outputs import Output, check_folder, check_output, make_parents, remove, rename_into_place, shown
+from actor_mimic.common.outputs import (
+    Output,
+    check_folder,
+    check_output,
+    make_parents,
+    remove,
+    rename_into_place,
+    shown,
+)
 from actor_mimic.common.store_card import CARD_NAME, card_path, is_generated_card
 from actor_mimic.common.store_checksums import crc32c
 from actor_mimic.common.store_files import ROOT_METADATA, recorded_checksums, store_files

@@ -27,8 +27,8 @@ from actor_mimic.common.store_backends import ZarrBackend
 from actor_mimic.common.store_card import CARD_NAME, card_path
 from actor_mimic.common.store_checksums import crc32c
 from actor_mimic.common.store_files import ROOT_METADATA, recorded_checksums, store_files
-from actor_mimic.common.store_schema import SCHEMA
 from actor_mimic.common.store_location import RemoteFiles, is_remote, location, open_url
+from actor_mimic.common.store_schema import SCHEMA
 from actor_mimic.datasets.inspection import verify_store
 from actor_mimic.datasets.transfer_files import (
     checked_keys,

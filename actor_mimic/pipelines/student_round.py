@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from pathlib import Path
 
 import torch
 import yaml

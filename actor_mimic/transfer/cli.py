@@ -40,12 +40,11 @@ import signal
 from pathlib import Path
 
 from actor_mimic.common.atari import AtariConfig, action_set
-from actor_mimic.common.checkpoint import check_checkpoint_output
+from actor_mimic.common.checkpoint import check_checkpoint_output, load_checkpoint
 from actor_mimic.common.outputs import Output, check_folder, check_output
+from actor_mimic.common.settings import add_settings, build, chosen, given_fields
 from actor_mimic.errors import UserError
 from actor_mimic.transfer import run_state
-from actor_mimic.common.checkpoint import load_checkpoint
-from actor_mimic.common.settings import add_settings, build, chosen, given_fields
 from actor_mimic.transfer.config import DQNConfig, preset
 from actor_mimic.transfer.export import export_expert, is_scores_file, write_scores
 from actor_mimic.transfer.initialisation import fresh_network, network_from_amn, network_from_expert

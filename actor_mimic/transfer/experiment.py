@@ -38,7 +38,6 @@ from actor_mimic.transfer.initialisation import amn_variant, check_preprocessing
 from actor_mimic.transfer.learner import DQNLearner
 from actor_mimic.transfer.logs import read_csv
 
-
 FINISHED = "finished.json"
 
 

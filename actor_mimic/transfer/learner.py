@@ -31,13 +31,13 @@ import torch
 from actor_mimic.common.atari import AtariConfig, action_set, make_vector_env
 from actor_mimic.common.networks import build_network
 from actor_mimic.common.run_lock import RunLock
+from actor_mimic.errors import UserError
 from actor_mimic.transfer import run_state
 from actor_mimic.transfer.config import DQNConfig, epsilon_at
 from actor_mimic.transfer.initialisation import InitialisedNetwork, expert_network
 from actor_mimic.transfer.logs import RunLogger
 from actor_mimic.transfer.losses import game_q_values, td_loss
 from actor_mimic.transfer.replay import ReplayMemory
-from actor_mimic.errors import UserError
 
 # Settings a resumed session may change: they decide when the process stops or saves, never
 # what the learner computes.

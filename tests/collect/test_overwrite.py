@@ -16,8 +16,8 @@ from actor_mimic.cli import main
 from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.checkpoint import random_init_expert, save_checkpoint
 from tests.collect.conftest import BREAKOUT, read_store
-from tests.collect.test_errors import tree_snapshot
 from tests.collect.forked import run_amn
+from tests.collect.test_errors import tree_snapshot
 from tests.collect.test_interrupt import committed_steps
 
 

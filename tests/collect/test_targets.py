@@ -7,8 +7,8 @@ import pytest
 
 from actor_mimic.cli import main
 from actor_mimic.collect import CollectConfig, collect, split_target
-from actor_mimic.datasets.inspection import summarize
 from actor_mimic.common.atari import action_set
+from actor_mimic.datasets.inspection import summarize
 from tests.collect.conftest import BREAKOUT, assert_episode_table_consistent, read_store
 
 PER_STEP = ("frames", "actions", "rewards", "terminated", "truncated", "lives", "q_values", "hidden")

@@ -28,15 +28,13 @@ def test_a_complete_output_is_renamed_into_place_with_its_parents_made(tmp_path)
 def test_a_failed_write_leaves_the_old_output_and_nothing_else(tmp_path, failure):
     old = tmp_path / "table.csv"
     old.write_text("ours, old\n")
-    with pytest.raises(type(failure)):
-        with atomic_output(old) as temporary:
-            temporary.write_text("half of the new")
-            raise failure
+    with pytest.raises(type(failure)), atomic_output(old) as temporary:
+        temporary.write_text("half of the new")
+        raise failure
     assert old.read_text() == "ours, old\n" and tree(tmp_path) == ["table.csv"]
-    with pytest.raises(RuntimeError):
-        with atomic_output(tmp_path / "new" / "deeper" / "t.csv") as temporary:
-            temporary.write_text("half")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_output(tmp_path / "new" / "deeper" / "t.csv") as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("killed")
     assert tree(tmp_path) == ["table.csv"], "the folders made for the output are removed again"
 
 

@@ -13,7 +13,7 @@ from actor_mimic.cli import main
 from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.checkpoint import load_checkpoint
 from actor_mimic.common.store import SCHEMA_VERSION, open_store
-from actor_mimic.common.store_backends import bytes_on_disk, open_backend
+from actor_mimic.common.store_backends import bytes_on_disk
 from actor_mimic.common.store_card import (
     card_path,
     front_matter,

@@ -7,7 +7,6 @@ import numpy as np
 from actor_mimic.cli import main
 from actor_mimic.common.store_backends import bytes_on_disk, open_backend
 from actor_mimic.datasets import TeacherDataset
-
 from tests.datasets.conftest import copy_store, edit_row, mark_incomplete
 
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from actor_mimic.cli import main
-from actor_mimic.common.store_files import ROOT_METADATA, StoreFile, store_files
 from actor_mimic.common.store_backends import open_backend
+from actor_mimic.common.store_files import ROOT_METADATA, StoreFile, store_files
 from actor_mimic.datasets import TeacherDataset, make_loader
 from actor_mimic.datasets.inspection import verify_store
 from actor_mimic.datasets.transfer_files import safe_key, store_name
