@@ -120,5 +120,6 @@ def main() -> None:
     print(f"  collect / env only (steps/s): {paired(speeds, 'collect', 'env only'):5.2f}")
     print(f"  rollout / env only (steps/s): {paired(speeds, 'rollout', 'env only'):5.2f}")
 
+
 if __name__ == "__main__":
     main()

@@ -175,7 +175,9 @@ def main() -> None:
                 bare = bare_rate(data, args.steps, args.warmup)
                 lightning = lightning_rate(data, args.steps, args.warmup, folder / f"logs{repeat}")
             ratios.append(lightning / bare)
-            print(f"  run {repeat}: bare loop {bare:8.1f} samples/s   Lightning {lightning:8.1f} samples/s   ratio {lightning / bare:.3f}")
+            print(
+                f"  run {repeat}: bare loop {bare:8.1f} samples/s   Lightning {lightning:8.1f} samples/s   ratio {lightning / bare:.3f}"
+            )
         print(f"Lightning / bare loop: {statistics.median(ratios):.3f} (median of {len(ratios)}; target >= 0.95)")
 
         loader = loader_rate(data, batches=max(50, args.steps))

@@ -95,7 +95,9 @@ def bench_learner(atari: AtariConfig, preset_name: str, num_envs: int, steps: in
         learner.close()
     seconds = timer.seconds
     if learn:
-        seconds["  of which gradient steps"] = seconds["updates (incl. sampling)"] - seconds.get("  of which replay sampling", 0.0)
+        seconds["  of which gradient steps"] = seconds["updates (incl. sampling)"] - seconds.get(
+            "  of which replay sampling", 0.0
+        )
     return {"steps_per_second": played / elapsed, "elapsed": elapsed, "seconds": seconds,
             "updates": played // config.train_every if learn else 0}  # fmt: skip
 

@@ -128,16 +128,58 @@ CANDIDATES = {
         ("row-major", CHUNK, "blosc zstd 3, bit shuffle", chunked(blosc(3, Blosc.BITSHUFFLE), CHUNK), ""),
         ("row-major", CHUNK, "zstd 19", chunked(zstd(19), CHUNK), ""),
         ("unit-major", CHUNK, "blosc zstd 3, byte shuffle", chunked(blosc(3), CHUNK, True), ""),
-        ("unit-major", CHUNK, "blosc zstd 5, byte shuffle, one block", chunked(blosc(5, one_block=True), CHUNK, True), ""),
+        (
+            "unit-major",
+            CHUNK,
+            "blosc zstd 5, byte shuffle, one block",
+            chunked(blosc(5, one_block=True), CHUNK, True),
+            "",
+        ),
         ("unit-major", CHUNK, "blosc zstd 9 (zstd 22), one block", chunked(blosc(9, one_block=True), CHUNK, True), ""),
         ("unit-major", CHUNK, "blosc zstd 5, bit shuffle", chunked(blosc(5, Blosc.BITSHUFFLE), CHUNK, True), ""),
-        ("unit-major, held 4 chunks", 4 * CHUNK, "blosc zstd 5, one block", chunked(blosc(5, one_block=True), 4 * CHUNK, True), ""),
-        ("unit-major, held 16 chunks", 16 * CHUNK, "blosc zstd 5, one block", chunked(blosc(5, one_block=True), 16 * CHUNK, True), ""),
-        ("once per 4,096-step window", CHUNK, "blosc zstd 5, one block", windowed(blosc(5, one_block=True), CHUNK, 4096), ""),
-        ("once per 8,192-step window", CHUNK, "blosc zstd 5, one block", windowed(blosc(5, one_block=True), CHUNK, 8192), ""),
-        ("once per 16,384-step window", CHUNK, "blosc zstd 5, one block", windowed(blosc(5, one_block=True), CHUNK, WINDOW), "after (Zarr)"),
+        (
+            "unit-major, held 4 chunks",
+            4 * CHUNK,
+            "blosc zstd 5, one block",
+            chunked(blosc(5, one_block=True), 4 * CHUNK, True),
+            "",
+        ),
+        (
+            "unit-major, held 16 chunks",
+            16 * CHUNK,
+            "blosc zstd 5, one block",
+            chunked(blosc(5, one_block=True), 16 * CHUNK, True),
+            "",
+        ),
+        (
+            "once per 4,096-step window",
+            CHUNK,
+            "blosc zstd 5, one block",
+            windowed(blosc(5, one_block=True), CHUNK, 4096),
+            "",
+        ),
+        (
+            "once per 8,192-step window",
+            CHUNK,
+            "blosc zstd 5, one block",
+            windowed(blosc(5, one_block=True), CHUNK, 8192),
+            "",
+        ),
+        (
+            "once per 16,384-step window",
+            CHUNK,
+            "blosc zstd 5, one block",
+            windowed(blosc(5, one_block=True), CHUNK, WINDOW),
+            "after (Zarr)",
+        ),
         ("once per 16,384-step window, row-major", CHUNK, "blosc zstd 3", windowed(blosc(3), CHUNK, WINDOW), ""),
-        ("once per 32,768-step window", CHUNK, "blosc zstd 5, one block", windowed(blosc(5, one_block=True), CHUNK, 2 * WINDOW), ""),
+        (
+            "once per 32,768-step window",
+            CHUNK,
+            "blosc zstd 5, one block",
+            windowed(blosc(5, one_block=True), CHUNK, 2 * WINDOW),
+            "",
+        ),
     ],
     "frames": [
         ("row-major", CHUNK, "zstd 3", chunked(zstd(3), CHUNK), "before"),
@@ -196,12 +238,16 @@ def main() -> None:
     steps = sum(len(lane["actions"]) for lane in lanes)
     num_actions = int(info.attrs["num_actions"])
     naive = 4 * 84 * 84 + 4 * num_actions + 4 * 512
-    print(f"{steps} steps of {EXPERT.name} in {len(lanes)} lanes of {steps // len(lanes)}; naive {naive:,} B/transition")
+    print(
+        f"{steps} steps of {EXPERT.name} in {len(lanes)} lanes of {steps // len(lanes)}; naive {naive:,} B/transition"
+    )
 
     results = {name: [(*spec, *measure(lanes, name, spec[3])) for spec in specs] for name, specs in CANDIDATES.items()}
     chosen = {name: next(r[5] for r in rows if "after" in r[4]) for name, rows in results.items()}
     other = sum(measure(lanes, name, chunked(blosc(3), CHUNK))[0] for name in SMALL)
-    print("\n| array | layout | steps per chunk | codec | B/step | store B/step | vs naive | encode MB/s | decode MB/s | |")
+    print(
+        "\n| array | layout | steps per chunk | codec | B/step | store B/step | vs naive | encode MB/s | decode MB/s | |"
+    )
     print("|---|---|---:|---|---:|---:|---:|---:|---:|---|")
     for name, rows in results.items():
         for layout, chunk_len, codec, _, label, size, encode, decode in rows:
@@ -223,8 +269,10 @@ def main() -> None:
         path = write_store(lanes, info, folder / f"store.{suffix}")
         size = bytes_on_disk(path) / steps
         print(f"  {suffix:5s} {size:7.1f} B/transition, {naive / size:6.1f}x smaller than naive")
-    print(f"  (the tables above count {other:.1f} B/step for actions, rewards, flags and lives; the files "
-          "add checksums, metadata and the card)")
+    print(
+        f"  (the tables above count {other:.1f} B/step for actions, rewards, flags and lives; the files "
+        "add checksums, metadata and the card)"
+    )
 
 
 if __name__ == "__main__":

@@ -49,7 +49,9 @@ def read_pass(path: Path) -> int:
 
 def checksum_pass(path: Path) -> None:
     backend, attrs = open_attrs(path)
-    problems = [p for name, rows in stored_arrays(attrs).items() for p in check_chunks(backend, path, attrs, name, rows)]
+    problems = [
+        p for name, rows in stored_arrays(attrs).items() for p in check_chunks(backend, path, attrs, name, rows)
+    ]
     backend.close()
     assert not problems, problems
 
@@ -82,7 +84,9 @@ def main(argv=None) -> int:
     }
     print(f"median of {args.rounds} rounds, page cache warm:")
     for name, seconds in results.items():
-        print(f"  {name:<10} {seconds:7.2f} s  {stored / seconds / 1e9:6.2f} GB/s  {seconds / results['read']:5.1f}x read")
+        print(
+            f"  {name:<10} {seconds:7.2f} s  {stored / seconds / 1e9:6.2f} GB/s  {seconds / results['read']:5.1f}x read"
+        )
     return 0
 
 

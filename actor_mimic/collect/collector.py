@@ -92,7 +92,9 @@ def collect(config: CollectConfig) -> Path | None:
         behaviour_metadata(config, behaviour_identity, behaviour.metadata.kind if behaviour else None),
         backend_name(config) if config.record else "zarr",
     )
-    fields = step_fields(len(actions_of_game), labeller.hidden_size, atari.screen_size, config.q_dtype, config.hidden_dtype)
+    fields = step_fields(
+        len(actions_of_game), labeller.hidden_size, atari.screen_size, config.q_dtype, config.hidden_dtype
+    )
     config.check_sizes(fields)
     expert_name = describe(expert, "expert")
     if config.record and will_replace(config):
@@ -209,7 +211,9 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
             steps_done += len(active)
             bar.update(len(active))
             if resets and recent_returns:
-                bar.set_postfix(episodes=sum(lane.episodes for lane in lanes), mean_return=f"{np.mean(recent_returns):.1f}")
+                bar.set_postfix(
+                    episodes=sum(lane.episodes for lane in lanes), mean_return=f"{np.mean(recent_returns):.1f}"
+                )
         stop_all(complete=True, reason="target")
     finally:
         bar.close()
@@ -220,7 +224,10 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
     # The rollout's own speed (env setup excluded), for users and for benchmarks/bench_collect.py;
     # cpu_seconds counts every thread of the process (env threads, store writer).
     log.info(
-        "collected %d steps in %.1f s (%.0f steps/s)", recorded, seconds, recorded / max(seconds, 1e-9),
+        "collected %d steps in %.1f s (%.0f steps/s)",
+        recorded,
+        seconds,
+        recorded / max(seconds, 1e-9),
         extra={"steps": recorded, "seconds": seconds, "cpu_seconds": cpu_seconds},
     )
     return Path(config.out) if writer is not None else None
@@ -236,8 +243,7 @@ def _check_labels(q_values: np.ndarray, hidden: np.ndarray, expert_name: str, ro
     for name, values in (("Q-values", q_values), ("hidden activations", hidden)):
         if not np.isfinite(values[rows]).all():
             raise UserError(
-                f"{expert_name} produced NaN or infinite {name}: the checkpoint is broken, "
-                "collect with a sound expert"
+                f"{expert_name} produced NaN or infinite {name}: the checkpoint is broken, collect with a sound expert"
             )
 
 
@@ -249,5 +255,3 @@ def _what_was_kept(writer, resumed: bool, out) -> str:
         remove(Path(writer.backend.path))  # the new store, or an HDF5 store's collection in progress
         return "nothing was written"
     return f"{out} keeps the {writer.num_steps} steps stored before it, marked incomplete"
-
-

@@ -74,7 +74,9 @@ class CollectConfig:
     episodes: int | None = setting(
         None, "collect exactly N episodes over all shards that the game ended (or timed out)", exclusive="target"
     )
-    epsilon: float = setting(DEFAULT_EPSILON, "epsilon-greedy exploration of the acting policy; the default is the paper's test protocol")
+    epsilon: float = setting(
+        DEFAULT_EPSILON, "epsilon-greedy exploration of the acting policy; the default is the paper's test protocol"
+    )
     behaviour: Any = setting(
         None, "another checkpoint acts (an expert of this game or an AMN) while --expert labels every state"
     )
@@ -84,9 +86,7 @@ class CollectConfig:
     hidden_layer: str = setting("fc", "expert layer whose activations are stored; fc is the paper's h")
     seed: int = setting(0, "seed of envs and exploration")
     num_envs: int = setting(8, "parallel environments")
-    shard: tuple[int, int] = setting(
-        (0, 1), "collect shard I of N (I/N)", parse=parse_shard, show=show_shard
-    )
+    shard: tuple[int, int] = setting((0, 1), "collect shard I of N (I/N)", parse=parse_shard, show=show_shard)
     backend: str | None = setting(None, "storage engine (default: from --out's suffix)", choices=BACKENDS)
     chunk_len: int = setting(1024, "steps per stored chunk")
     compression: str = setting("zstd", "zstd|lz4|gzip|none, optionally :level")

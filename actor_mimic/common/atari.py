@@ -129,8 +129,7 @@ def settings_from_dict(cls, data: dict, what: str):
     unknown = sorted(set(data) - known)
     if unknown:
         raise UserError(
-            f"unknown {what} {unknown}: this file was written by a newer actor-mimic; "
-            "upgrade actor-mimic to read it"
+            f"unknown {what} {unknown}: this file was written by a newer actor-mimic; upgrade actor-mimic to read it"
         )
     required = [f.name for f in dataclasses.fields(cls)
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]  # fmt: skip

@@ -97,6 +97,7 @@ class CheckpointMetadata:
 
     def validate(self, source: str = "checkpoint") -> None:
         """Every field of its type and in range; the games, action sets and settings agree."""
+
         def wrong(field: str, expected: str):
             return UserError(f"{source}: checkpoint metadata field {field!r} must be {expected}, "
                              f"got {json.dumps(getattr(self, field))[:80]}")  # fmt: skip
@@ -104,10 +105,7 @@ class CheckpointMetadata:
         if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise UserError(f"{source}: kind must be one of {KINDS}, got {self.kind!r}")
         if not isinstance(self.architecture, str) or self.architecture not in ARCHITECTURES:
-            raise UserError(
-                f"{source}: unknown architecture {self.architecture!r} "
-                f"(known: {sorted(ARCHITECTURES)})"
-            )
+            raise UserError(f"{source}: unknown architecture {self.architecture!r} (known: {sorted(ARCHITECTURES)})")
         if isinstance(self.num_actions, bool) or not isinstance(self.num_actions, int):
             raise wrong("num_actions", "a whole number")
         if not 1 <= self.num_actions <= NUM_ALE_ACTIONS:
@@ -122,12 +120,16 @@ class CheckpointMetadata:
             raise wrong("games", "one game for an expert")
         for game in self.games:
             if canonical_game(game) != game:
-                raise UserError(f"{source}: game {game!r} is not an ale-py ROM id (did you mean {canonical_game(game)!r}?)")
+                raise UserError(
+                    f"{source}: game {game!r} is not an ale-py ROM id (did you mean {canonical_game(game)!r}?)"
+                )
         if not isinstance(self.action_sets, dict) or set(self.games) != set(self.action_sets):
             raise UserError(f"{source}: 'games' and 'action_sets' must name the same games")
         for game, actions in self.action_sets.items():
-            if not isinstance(actions, list) or not actions or any(
-                isinstance(a, bool) or not isinstance(a, int) for a in actions
+            if (
+                not isinstance(actions, list)
+                or not actions
+                or any(isinstance(a, bool) or not isinstance(a, int) for a in actions)
             ):
                 raise UserError(f"{source}: the action set of {game} must be a non-empty list of ALE action ids")
             if any(not 0 <= a < NUM_ALE_ACTIONS for a in actions) or len(set(actions)) != len(actions):
@@ -171,7 +173,9 @@ def file_sha256(path: str | Path) -> str:
 CHECKPOINT_OUTPUT = Output("checkpoint", suffixes=(".safetensors",), is_ours=lambda path: is_checkpoint(path))
 
 
-def check_checkpoint_output(path, overwrite: bool = False, flag: str = "--out", overwrite_flag: str = "--overwrite") -> Path:
+def check_checkpoint_output(
+    path, overwrite: bool = False, flag: str = "--out", overwrite_flag: str = "--overwrite"
+) -> Path:
     """Where a checkpoint may be written: a `.safetensors` path that is free, or (with
     `overwrite`) holds an actor-mimic checkpoint. Touches nothing (see `common.outputs`)."""
     return check_output(path, dataclasses.replace(CHECKPOINT_OUTPUT, flag=flag), overwrite, overwrite_flag)
@@ -201,10 +205,7 @@ def save_checkpoint(
 
     metadata.validate(str(path))
     path = check_checkpoint_output(path, overwrite)
-    tensors = {
-        name: tensor.detach().to("cpu", dtype).contiguous()
-        for name, tensor in network.state_dict().items()
-    }
+    tensors = {name: tensor.detach().to("cpu", dtype).contiguous() for name, tensor in network.state_dict().items()}
     with atomic_output(path) as temporary:
         save_file(tensors, str(temporary), metadata={METADATA_KEY: metadata.to_json()})
     return path
@@ -252,8 +253,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     for name, tensor in tensors.items():
         if tensor.shape != expected[name].shape:
             raise UserError(
-                f"{path}: weight {name} has shape {tuple(tensor.shape)}, "
-                f"expected {tuple(expected[name].shape)}"
+                f"{path}: weight {name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)}"
             )
         if not tensor.is_floating_point():
             raise UserError(f"{path}: weight {name} has dtype {tensor.dtype}, not a floating-point type")

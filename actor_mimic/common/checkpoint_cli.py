@@ -44,8 +44,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         importer.add_argument("path")
         importer.add_argument("--game", required=True, help="the game the expert was trained on")
         importer.add_argument("--out", required=True, help="the .safetensors file to write")
-        importer.add_argument("--sticky", type=float, default=0.0,
-                              help="repeat_action_probability it was trained with (default 0)")
+        importer.add_argument(
+            "--sticky", type=float, default=0.0, help="repeat_action_probability it was trained with (default 0)"
+        )
         importer.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
 

@@ -188,9 +188,7 @@ def _episode_quota(episodes: int | None, num_envs: int) -> np.ndarray | None:
     """int64 (num_envs,): how many episodes each env contributes, summing to `episodes`."""
     if episodes is None:
         return None
-    return np.array(
-        [episodes // num_envs + (i < episodes % num_envs) for i in range(num_envs)], dtype=np.int64
-    )
+    return np.array([episodes // num_envs + (i < episodes % num_envs) for i in range(num_envs)], dtype=np.int64)
 
 
 def _done(played: int, steps: int | None, finished: np.ndarray, quota: np.ndarray | None) -> bool:

@@ -57,9 +57,7 @@ def import_sb3(path: str | Path, config: AtariConfig) -> Checkpoint:
             with archive.open("policy.pth") as handle:
                 state = _load_tensors(handle, path)
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as error:
-        raise UserError(
-            f"{path}: not a Stable-Baselines3 model zip with 'data' and 'policy.pth' ({error})"
-        ) from None
+        raise UserError(f"{path}: not a Stable-Baselines3 model zip with 'data' and 'policy.pth' ({error})") from None
     space = data.get("observation_space") if isinstance(data, dict) else None
     if not isinstance(space, dict) or not isinstance(data.get("policy_kwargs") or {}, dict):
         raise UserError(f"{path}: its 'data' file is not the JSON document Stable-Baselines3 writes")
@@ -74,8 +72,11 @@ def import_sb3(path: str | Path, config: AtariConfig) -> Checkpoint:
     if policy_kwargs.get("normalize_images") is False:
         raise UserError(f"{path}: trained with normalize_images=False; only the default (x/255) imports")
     q_net = {k: v for k, v in state.items() if k.startswith("q_net.")}
-    source = {"source": "stable-baselines3", "file": path.name,
-              "sb3_version": data.get("_stable_baselines3_version") or _zip_text(path, "_stable_baselines3_version")}
+    source = {
+        "source": "stable-baselines3",
+        "file": path.name,
+        "sb3_version": data.get("_stable_baselines3_version") or _zip_text(path, "_stable_baselines3_version"),
+    }
     return _build(_rename(q_net, SB3_PREFIXES, path), config, source, path)
 
 
@@ -107,9 +108,7 @@ def _rename(state: dict, prefixes: dict[str, str], path: Path) -> dict[str, torc
     for name, tensor in state.items():
         prefix = next((p for p in prefixes if name.startswith(p)), None)
         if prefix is None:
-            raise UserError(
-                f"{path}: unexpected weight {name!r}; only the default Nature-DQN network imports"
-            )
+            raise UserError(f"{path}: unexpected weight {name!r}; only the default Nature-DQN network imports")
         renamed[prefixes[prefix] + name[len(prefix) :]] = tensor
     return renamed
 

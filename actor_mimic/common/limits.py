@@ -46,9 +46,7 @@ def check_whole(value, name: str, low: int | None = None, high: int | None = Non
     return value
 
 
-def check_real(
-    value, name: str, low: float | None = None, high: float | None = None, high_open: bool = False
-) -> float:
+def check_real(value, name: str, low: float | None = None, high: float | None = None, high_open: bool = False) -> float:
     """`value` as a finite float in [low, high] (or [low, high) when `high_open`)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UserError(f"{name} must be a number, got {value!r}")
@@ -104,8 +102,7 @@ def check_memory(num_bytes: int, what: str, fix: str) -> None:
     available = available_memory()
     if num_bytes > available:
         raise UserError(
-            f"{what} needs {format_bytes(num_bytes)} of memory, but {format_bytes(available)} "
-            f"are available: {fix}"
+            f"{what} needs {format_bytes(num_bytes)} of memory, but {format_bytes(available)} are available: {fix}"
         )
 
 

@@ -103,9 +103,7 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
 }
 
 
-def build_network(
-    architecture: str, num_actions: int, in_channels: int = 4, screen_size: int = 84
-) -> nn.Module:
+def build_network(architecture: str, num_actions: int, in_channels: int = 4, screen_size: int = 84) -> nn.Module:
     """A freshly initialised network of a named architecture.
 
     Sizes usually come from a checkpoint's or a store's metadata, so they are checked here,
@@ -115,9 +113,7 @@ def build_network(
     from actor_mimic.errors import UserError
 
     if architecture not in ARCHITECTURES:
-        raise UserError(
-            f"unknown architecture {architecture!r}: choose one of {sorted(ARCHITECTURES)}"
-        )
+        raise UserError(f"unknown architecture {architecture!r}: choose one of {sorted(ARCHITECTURES)}")
     check_whole(num_actions, "the number of actions", 1, 18)
     check_whole(in_channels, "stack_size", 1, 16)
     check_whole(screen_size, "screen_size", 8, 256)
@@ -125,6 +121,5 @@ def build_network(
         return ARCHITECTURES[architecture](num_actions, in_channels, screen_size)
     except RuntimeError:  # a convolution's output would be empty
         raise UserError(
-            f"{architecture} cannot take {screen_size}x{screen_size} screens: they are too small "
-            "for its convolutions"
+            f"{architecture} cannot take {screen_size}x{screen_size} screens: they are too small for its convolutions"
         ) from None

@@ -83,8 +83,7 @@ def check_output(
         raise UserError(f"{what.flag} is empty: give the path of the {what.noun} to write")
     if not text.isprintable():
         raise UserError(
-            f"{what.flag} {shown(text)} holds control characters (a newline, a tab, an escape): "
-            "choose a plain name"
+            f"{what.flag} {shown(text)} holds control characters (a newline, a tab, an escape): choose a plain name"
         )
     target = Path(text)
     if target.name in ("", "..") or text.rstrip("/").endswith(("/.", "/..")):
@@ -153,7 +152,9 @@ def check_writable(folder: Path, flag: str, target: Path) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise UserError(f"{flag} {shown(target)}: cannot write in {shown(folder)} ({error.strerror or error})") from None
+        raise UserError(
+            f"{flag} {shown(target)}: cannot write in {shown(folder)} ({error.strerror or error})"
+        ) from None
 
 
 def make_parents(folder: Path) -> list[Path]:

@@ -188,9 +188,7 @@ class StoreWriter:
         candidates = (path, partial_path(path)) if target == "hdf5" else (path,)
         existing = [p for p in candidates if p.exists() or p.is_symlink()]
         if existing:
-            raise UserError(
-                f"{existing[0]} already exists: pass --resume to continue it or --overwrite to replace it"
-            )
+            raise UserError(f"{existing[0]} already exists: pass --resume to continue it or --overwrite to replace it")
         for name, dtype in (("Q-value", q_dtype), ("hidden", hidden_dtype)):
             if dtype not in VALUE_DTYPES:
                 raise UserError(f"{name} dtype must be one of {VALUE_DTYPES}, got {dtype!r}")
@@ -201,7 +199,9 @@ class StoreWriter:
         if hidden_window is None:
             hidden_window = window_for(chunk_len, hidden_size * np.dtype(hidden_dtype).itemsize)
         if hidden_window < 1 or hidden_window % chunk_len:
-            raise UserError(f"the activation window must be a whole number of chunks of {chunk_len} steps, got {hidden_window}")
+            raise UserError(
+                f"the activation window must be a whole number of chunks of {chunk_len} steps, got {hidden_window}"
+            )
         codec = parse_compression(compression)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Rows are written to a Zarr store; an HDF5 store is written whole when complete.
@@ -331,7 +331,9 @@ class StoreWriter:
             self._write(lane, self._buffered[lane], commit=False)
         self.lanes[lane]["complete"] = True
         if cut:
-            self.attrs["cut_episodes"] = sorted([*self.attrs.get("cut_episodes", []), [lane, self.lanes[lane]["episodes"] - 1]])
+            self.attrs["cut_episodes"] = sorted(
+                [*self.attrs.get("cut_episodes", []), [lane, self.lanes[lane]["episodes"] - 1]]
+            )
         self._commit()
 
     def close(self, complete: bool, **extra_attrs) -> None:

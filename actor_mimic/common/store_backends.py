@@ -344,6 +344,4 @@ def bytes_on_disk(path: str | Path) -> int:
     path = Path(path)
     if path.is_file():
         return path.stat().st_size
-    return sum(
-        os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files
-    )
+    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)

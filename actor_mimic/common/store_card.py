@@ -267,7 +267,9 @@ FIELD_MEANINGS = {
 def _fields(facts: _Facts) -> str:
     attrs = facts.attrs
     screen = int((attrs.get("preprocessing") or {}).get("screen_size", 84))
-    fields = step_fields(int(attrs["num_actions"]), int(attrs["hidden_size"]), screen, attrs["q_dtype"], attrs["hidden_dtype"])
+    fields = step_fields(
+        int(attrs["num_actions"]), int(attrs["hidden_size"]), screen, attrs["q_dtype"], attrs["hidden_dtype"]
+    )
     lines = ["## Fields (one row per step)\n", "| array | dtype | per step | meaning |", "|---|---|---|---|"]
     for name, (shape, dtype) in fields.items():
         lines.append(f"| `{name}` | {np.dtype(dtype).name} | {tuple(shape)} | {FIELD_MEANINGS.get(name, '')} |")
@@ -372,7 +374,9 @@ def _sources(facts: _Facts) -> str:
         behaviour = source.get("behaviour") or {}
         policy = behaviour.get("policy")
         if isinstance(policy, dict):
-            policy = f"{policy.get('kind', 'policy')} `{(policy.get('sha256') or policy.get('weights_sha256') or '?')[:12]}`"
+            policy = (
+                f"{policy.get('kind', 'policy')} `{(policy.get('sha256') or policy.get('weights_sha256') or '?')[:12]}`"
+            )
         lines.append(f"| {source.get('name')} | {len(lanes)} | {sum(lane['steps'] for lane in lanes)} | {policy} | "
                      f"{behaviour.get('epsilon')} | {behaviour.get('round')} | {source.get('seed')} | {source.get('shard')} |")  # fmt: skip
     return "\n".join(lines) + "\n"
@@ -406,14 +410,14 @@ def _versions(facts: _Facts) -> str:
 
 def _loading(facts: _Facts) -> str:
     name = facts.name
-    reader = "zarr.open_group(path, mode=\"r\")" if facts.backend == "zarr" else "h5py.File(path, \"r\")"
+    reader = 'zarr.open_group(path, mode="r")' if facts.backend == "zarr" else 'h5py.File(path, "r")'
     module = "zarr" if facts.backend == "zarr" else "h5py, hdf5plugin  # hdf5plugin registers the codecs"
     return (
         "## How to load\n\n"
         "With actor-mimic installed:\n\n"
         "```python\n"
         "from actor_mimic.datasets import TeacherDataset, make_loader\n\n"
-        f"dataset = TeacherDataset(\"{name}\")  # this store (several shards: a list of paths)\n"
+        f'dataset = TeacherDataset("{name}")  # this store (several shards: a list of paths)\n'
         "sample = dataset[0]  # frames (4, 84, 84) uint8, q_values, action_mask, hidden, ...\n"
         "for batch in make_loader(dataset, batch_size=256, seed=0):\n"
         "    ...\n"
@@ -428,10 +432,10 @@ def _loading(facts: _Facts) -> str:
         "last end flag belong to an unfinished episode):\n\n"
         "```python\n"
         f"import {module}\n\n"
-        f"path = \"{name}\"\n"
+        f'path = "{name}"\n'
         f"store = {reader}\n"
-        f"lane = store[\"{lane_prefix(0).rstrip('/')}\"]\n"
-        "frames, q_values, hidden = lane[\"frames\"], lane[\"q_values\"], lane[\"hidden\"]\n"
+        f'lane = store["{lane_prefix(0).rstrip("/")}"]\n'
+        'frames, q_values, hidden = lane["frames"], lane["q_values"], lane["hidden"]\n'
         "```\n"
     )
 
@@ -472,4 +476,3 @@ def table_rows(card: str) -> dict:
         if line.startswith("| ") and len(cells) == 2 and cells[0]:
             rows[cells[0]] = cells[1]
     return rows
-

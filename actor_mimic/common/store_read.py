@@ -209,6 +209,8 @@ def read_episodes(backend, info: StoreInfo):
     """Every closed episode's rows (a dict of per-step arrays), lane after lane, in stored
     order, each chunk checked against its checksum."""
     for lane in info.lanes:
-        rows = {name: read_field(backend, info.attrs, lane.prefix, name, 0, lane.num_steps) for name in info.attrs["fields"]}
+        rows = {
+            name: read_field(backend, info.attrs, lane.prefix, name, 0, lane.num_steps) for name in info.attrs["fields"]
+        }
         for start, length in zip(lane.episode_starts, lane.episode_lengths):
             yield {name: values[start : start + length] for name, values in rows.items()}

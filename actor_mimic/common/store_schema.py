@@ -19,7 +19,9 @@ import numpy as np
 from actor_mimic.errors import UserError
 
 SCHEMA = "actor-mimic-teacher-store"
-SCHEMA_VERSION = 3  # written by a collection. 3: activations stored once per window (store_dedup.py); 2: lanes; 1: one stream
+SCHEMA_VERSION = (
+    3  # written by a collection. 3: activations stored once per window (store_dedup.py); 2: lanes; 1: one stream
+)
 SOURCES_SCHEMA_VERSION = 4  # 4: schema 3 whose lanes come from several collections (`amn dataset merge`)
 NEWEST_SCHEMA_VERSION = SOURCES_SCHEMA_VERSION  # the newest this actor-mimic reads
 VALUE_DTYPES = ("float32", "float16")
@@ -45,9 +47,7 @@ def lane_prefix(lane: int) -> str:
     return f"lanes/{lane}/"
 
 
-def step_fields(
-    num_actions: int, hidden_size: int, screen_size: int, q_dtype: str, hidden_dtype: str
-) -> dict:
+def step_fields(num_actions: int, hidden_size: int, screen_size: int, q_dtype: str, hidden_dtype: str) -> dict:
     """name -> (per-step shape, dtype) of every per-step array."""
     return {
         "frames": ((screen_size, screen_size), np.uint8),
@@ -144,7 +144,9 @@ class _Document:
 
     def integer_list(self, key: str, low: int, high: int, length: int | None = None) -> list:
         value = self.attrs.get(key, [])
-        if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high for v in value):
+        if not isinstance(value, list) or any(
+            isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high for v in value
+        ):
             self.fail(key, f"a list of whole numbers in {low}..{high}")
         if length is not None and len(value) != length:
             self.fail(key, f"a list of {length} whole numbers")
@@ -158,8 +160,7 @@ def checked_attrs(attrs, path: str | Path) -> dict:
         raise UserError(f"{path} is not an actor-mimic teacher store (no '{SCHEMA}' attributes)")
     if attrs.get("creating"):
         raise UserError(
-            f"{path} was interrupted while being created and holds nothing: start the collection "
-            "again with --overwrite"
+            f"{path} was interrupted while being created and holds nothing: start the collection again with --overwrite"
         )
     doc = _Document(attrs, path)
     version = attrs.get("schema_version")
@@ -235,7 +236,11 @@ def _check_lanes(doc: _Document, attrs: dict) -> None:
 def _check_sources(doc: _Document, attrs: dict) -> None:
     """Schema 4: the collections the lanes came from, and each lane's own."""
     sources = attrs.get("sources")
-    if not isinstance(sources, list) or not 1 <= len(sources) <= MAX_LANES or not all(isinstance(s, dict) for s in sources):
+    if (
+        not isinstance(sources, list)
+        or not 1 <= len(sources) <= MAX_LANES
+        or not all(isinstance(s, dict) for s in sources)
+    ):
         doc.fail("sources", f"a list of 1..{MAX_LANES} collection records (JSON objects)")
     for source in sources:
         record = _Document(source, doc.path)

@@ -1,5 +1,6 @@
 """Reading teacher stores fast: datasets of one game, mixtures of games, and a chunk-wise loader.
 
+Usage:
     from actor_mimic.datasets import TeacherDataset, TeacherMixture, make_loader
     pong = TeacherDataset(["pong-0.zarr", "pong-1.zarr"])     # shards of one game, read as one
     train, val = pong.split_episodes(val_fraction=0.05, seed=0)

@@ -49,7 +49,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     card.add_argument("store", metavar="STORE", help="a teacher store (.zarr directory or .h5 file)")
     card.add_argument("--write", action="store_true", help="write the card (STORE/README.md; STORE.README.md for HDF5)")
     card.add_argument("--license", help="license id of the dataset, e.g. cc-by-4.0 (kept when the card is rewritten)")
-    card.add_argument("--overwrite", action="store_true", help="with --write: replace a README.md that is not a generated card")
+    card.add_argument(
+        "--overwrite", action="store_true", help="with --write: replace a README.md that is not a generated card"
+    )
     convert = sub.add_parser("convert", help="rewrite a complete store in the other engine (Zarr <-> HDF5), exactly")
     convert.add_argument("source", metavar="SOURCE", help="a complete teacher store")
     convert.add_argument("target", metavar="TARGET", help="the new store: .h5/.hdf5 for HDF5, else a Zarr directory")
@@ -58,7 +60,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     convert.add_argument("--overwrite", action="store_true", help="replace an existing teacher store at TARGET")
     push = sub.add_parser("push", help="upload a verified store to a URL (hf://, s3://, gs://, file://), then check it")
     push.add_argument("store", metavar="STORE", help="a complete local teacher store")
-    push.add_argument("url", metavar="URL", help="where the store goes, its name included (hf://datasets/USER/REPO/pong.zarr)")
+    push.add_argument(
+        "url", metavar="URL", help="where the store goes, its name included (hf://datasets/USER/REPO/pong.zarr)"
+    )
     push.add_argument("--overwrite", action="store_true", help="replace a teacher store already at URL")
     push.add_argument("--no-progress", action="store_true", help="no progress bar")
     pull = sub.add_parser("pull", help="fetch a store from a URL into DIR/NAME, every chunk checked; resumable")
@@ -146,9 +150,10 @@ def _store_text(store: dict) -> str:
     if store["expert_sha256"] is None:
         expert = "unknown"
     else:
-        expert = store["expert_sha256"] + {True: " (random init, untrained)", False: " (trained)", None: ""}[
-            store["expert_untrained"]
-        ]
+        expert = (
+            store["expert_sha256"]
+            + {True: " (random init, untrained)", False: " (trained)", None: ""}[store["expert_untrained"]]
+        )
     pending = store["committed_steps"] - store["steps"]
     lines = [
         f"{store['path']}",

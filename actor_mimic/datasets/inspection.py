@@ -102,8 +102,14 @@ def summarize(path: str | Path) -> dict:
         "round": round_label,
         "shard": info.attrs.get("shard"),
         "lane_sources": [
-            {"source": record.get("name"), "lane": lane, "behaviour": describe_behaviour(record)[0],
-             "round": record.get("behaviour", {}).get("round"), "seed": record.get("seed"), "shard": record.get("shard")}
+            {
+                "source": record.get("name"),
+                "lane": lane,
+                "behaviour": describe_behaviour(record)[0],
+                "round": record.get("behaviour", {}).get("round"),
+                "seed": record.get("seed"),
+                "shard": record.get("shard"),
+            }
             for record, lane in lane_sources(info.attrs)
         ],  # fmt: skip
     }
@@ -212,13 +218,17 @@ def _check_episode_table(lane, attrs: dict) -> list[str]:
     """A schema 1 store's stored episode table: contiguous, non-empty, within the commit."""
     starts, lengths, committed = lane.episode_starts, lane.episode_lengths, int(attrs["num_steps"])
     if len(starts) == 0:
-        return [] if committed == 0 or not attrs["complete"] else [f"episodes: none committed but {committed} steps are"]
+        return (
+            [] if committed == 0 or not attrs["complete"] else [f"episodes: none committed but {committed} steps are"]
+        )
     problems = []
     if starts[0] != 0:
         problems.append(f"episodes: the first episode starts at step {starts[0]}, not 0")
     gaps = np.flatnonzero(starts[1:] != starts[:-1] + lengths[:-1])
     if len(gaps):
-        problems.append(f"episodes: episode {gaps[0] + 1} does not start where episode {gaps[0]} ends ({len(gaps)} gaps)")
+        problems.append(
+            f"episodes: episode {gaps[0] + 1} does not start where episode {gaps[0]} ends ({len(gaps)} gaps)"
+        )
     if (lengths < 1).any():
         problems.append(f"episodes: {int((lengths < 1).sum())} episode(s) have no steps")
     covered = int(lengths.sum())
@@ -251,7 +261,9 @@ def _scan_rows(backend, info, lane, where: str) -> list[str]:
     bad = {"flag": [], "unflagged": [], "q_values": [], "hidden": [], "actions": [], "hidden_ref": []}
     num_actions = len(info.action_set)
     window = hidden_window(info.attrs)
-    names = ("terminated", "truncated", "rewards", "actions", "q_values", "hidden") + (("hidden_ref",) if window else ())
+    names = ("terminated", "truncated", "rewards", "actions", "q_values", "hidden") + (
+        ("hidden_ref",) if window else ()
+    )
     # The stored activation rows are scanned as stored: every step's activations are one of them.
     readers = {name: _row_reader(backend, info.path, lane.prefix + name) for name in names}
     for low in range(0, lane.committed, SCAN_ROWS):

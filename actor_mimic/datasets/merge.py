@@ -80,7 +80,9 @@ def _check_paths(out: Path, paths: list[Path], engine: str) -> None:
         if path in resolved[:index]:
             raise UserError(f"{shown(paths[index])} is given twice: each store is merged once")
         if out.resolve() == path or out.resolve().is_relative_to(path):
-            raise UserError(f"OUT {shown(out)} is the input {shown(paths[index])} or lies inside it: choose another path")
+            raise UserError(
+                f"OUT {shown(out)} is the input {shown(paths[index])} or lies inside it: choose another path"
+            )
     if engine == "hdf5" and partial_path(out).exists():
         raise UserError(
             f"{shown(partial_path(out))} holds the collection in progress of {shown(out)}: "

@@ -105,8 +105,19 @@ def merged_document(stores: list, lanes: list[dict], names: list[str]) -> dict:
     for _, attrs in stores:
         cut += [[offset + lane, episode] for lane, episode in attrs.get("cut_episodes", [])]
         offset += len(attrs["lanes"])
-    shared = {key: value for key, value in first.items() if key in ("game", "atari", "preprocessing", "action_set", "rom")}
-    layout = ("fields", "num_actions", "hidden_size", "q_dtype", "hidden_dtype", "chunk_len", "hidden_window", "compression")
+    shared = {
+        key: value for key, value in first.items() if key in ("game", "atari", "preprocessing", "action_set", "rom")
+    }
+    layout = (
+        "fields",
+        "num_actions",
+        "hidden_size",
+        "q_dtype",
+        "hidden_dtype",
+        "chunk_len",
+        "hidden_window",
+        "compression",
+    )
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     return {
         **shared,

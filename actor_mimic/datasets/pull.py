@@ -54,7 +54,9 @@ def pull(url: str, folder, overwrite: bool = False, progress: bool = True) -> tu
     from an interrupted pull)."""
     url = str(url).rstrip("/")
     if protocol_of(url) is None:
-        raise UserError(f"URL {shown(url)} is not a URL (hf://, s3://, gs://, http(s)://, file://...): copy local stores with cp")
+        raise UserError(
+            f"URL {shown(url)} is not a URL (hf://, s3://, gs://, http(s)://, file://...): copy local stores with cp"
+        )
     if is_remote(url):
         open_url(url)  # an unknown protocol or a missing package, before anything else
     name = store_name(url)
@@ -63,7 +65,9 @@ def pull(url: str, folder, overwrite: bool = False, progress: bool = True) -> tu
     what = Output("teacher store", flag="DIR/NAME", folder=not hdf5, is_ours=is_teacher_store)
     target = check_output(folder / name, what, replace=overwrite)
     source = location(url)
-    if not is_remote(url) and (source.resolve() == target.resolve() or target.resolve().is_relative_to(source.resolve())):
+    if not is_remote(url) and (
+        source.resolve() == target.resolve() or target.resolve().is_relative_to(source.resolve())
+    ):
         raise UserError(f"DIR/NAME {shown(target)} is the source store or lies inside it: choose another DIR")
     partial = target.with_name(target.name + PARTIAL)
     if partial.is_symlink() or (partial.exists() and partial.is_dir() == hdf5):

@@ -49,16 +49,22 @@ def push(store, url: str, overwrite: bool = False, progress: bool = True) -> tup
     if not is_remote(url) and not str(url).startswith("file://"):
         raise UserError(f"URL {shown(url)} is not a URL: give hf://, s3://, gs://, file://... (cp copies local stores)")
     if url.startswith(("http://", "https://")):
-        raise UserError(f"{url}: http(s) URLs are read-only (pull, info, verify, training); push to hf://, s3:// or gs://")
+        raise UserError(
+            f"{url}: http(s) URLs are read-only (pull, info, verify, training); push to hf://, s3:// or gs://"
+        )
     open_url(url)  # an unknown protocol or a missing package, before anything is read
     store = location(store)
     if is_hdf5_name(str(store)) != is_hdf5_name(url):
-        raise UserError(f"{url}: an {'HDF5' if is_hdf5_name(str(store)) else 'Zarr'} store keeps its suffix: name the URL like {store.name}")
+        raise UserError(
+            f"{url}: an {'HDF5' if is_hdf5_name(str(store)) else 'Zarr'} store keeps its suffix: name the URL like {store.name}"
+        )
     backend, attrs = complete_store(store, "teacher store")
     backend.close()
     problems = verify_store(store)
     if problems:
-        raise UserError(f"{store}: {problems[0]}; fix the store before sharing it (`amn dataset verify` lists every problem)")
+        raise UserError(
+            f"{store}: {problems[0]}; fix the store before sharing it (`amn dataset verify` lists every problem)"
+        )
     if is_hdf5_name(str(store)):
         return _push_hdf5(Path(store), url, overwrite, progress)
     return _push_zarr(store, url, overwrite, progress)
@@ -157,7 +163,9 @@ def _upload(remote: RemoteFiles, key: str, data: bytes) -> None:
     try:
         remote.fs.pipe_file(path, data)
     except PermissionError as error:
-        raise UserError(f"{path}: not allowed to write there ({error}); log in (HF_TOKEN, AWS or gcloud credentials)") from None
+        raise UserError(
+            f"{path}: not allowed to write there ({error}); log in (HF_TOKEN, AWS or gcloud credentials)"
+        ) from None
 
 
 def _check_copy(local, remote: RemoteFiles, files, url: str) -> None:
@@ -209,7 +217,6 @@ def _upload_file(remote: RemoteFiles, data: bytes) -> None:
     except (OSError, NotImplementedError):
         pass
     remote.fs.pipe_file(remote.root, data)
-
 
 
 def _is_hdf5_store(remote: RemoteFiles) -> bool:

@@ -149,7 +149,9 @@ class Shard:
             return fast.read(start, stop)
         # Any other layout (HDF5 among them): the chunks' stored bytes are checked, then the
         # engine decodes them.
-        return read_checked(self._backend, self.prefix + name, start, stop, self.guards[name].checksums, store=self.path)
+        return read_checked(
+            self._backend, self.prefix + name, start, stop, self.guards[name].checksums, store=self.path
+        )
 
     def read_at(self, name: str, steps: np.ndarray) -> np.ndarray:
         """Rows at `steps` (sorted, unique): one slice per chunk touched, from its first to

@@ -12,7 +12,9 @@ import argparse
 
 
 def configure_merge(sub) -> None:
-    merge = sub.add_parser("merge", help="several collections of one game (shards, seeds, rounds) as one store, exactly")
+    merge = sub.add_parser(
+        "merge", help="several collections of one game (shards, seeds, rounds) as one store, exactly"
+    )
     merge.add_argument("out", metavar="OUT", help="the new store: .h5/.hdf5 for HDF5, else a Zarr directory")
     merge.add_argument("stores", nargs="+", metavar="STORE", help="teacher stores of one game and expert (two or more)")
     merge.add_argument(
@@ -24,14 +26,22 @@ def configure_merge(sub) -> None:
 def configure_export_minari(sub) -> None:
     export = sub.add_parser("export-minari", help="write a store's episodes as a Minari dataset")
     export.add_argument("store", metavar="STORE", help="a complete teacher store")
-    export.add_argument("dataset_id", metavar="DATASET_ID", help="the Minari dataset id, e.g. atari/breakout/teacher-v0")
-    export.add_argument("--data-path", metavar="DIR", help="Minari's datasets folder (default: $MINARI_DATASETS_PATH or ~/.minari/datasets)")
+    export.add_argument(
+        "dataset_id", metavar="DATASET_ID", help="the Minari dataset id, e.g. atari/breakout/teacher-v0"
+    )
+    export.add_argument(
+        "--data-path",
+        metavar="DIR",
+        help="Minari's datasets folder (default: $MINARI_DATASETS_PATH or ~/.minari/datasets)",
+    )
     export.add_argument(
         "--allow-incomplete", action="store_true", help="export an interrupted store's finished episodes"
     )
     export.add_argument("--author", help="the dataset's author, for its metadata")
     export.add_argument("--author-email", help="the author's contact, for its metadata")
-    export.add_argument("--overwrite", action="store_true", help="replace a dataset of this id that actor-mimic exported")
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace a dataset of this id that actor-mimic exported"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,9 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def episode_start_of_steps(
-    episode_starts: np.ndarray, episode_lengths: np.ndarray, steps: np.ndarray
-) -> np.ndarray:
+def episode_start_of_steps(episode_starts: np.ndarray, episode_lengths: np.ndarray, steps: np.ndarray) -> np.ndarray:
     """int64 (N,): the first step of the episode that contains each of `steps`.
 
     episode_starts, episode_lengths: (E,) the episode table, sorted by start.

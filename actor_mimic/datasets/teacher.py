@@ -147,9 +147,7 @@ class TeacherDataset:
     def _subset(self, keep: np.ndarray) -> TeacherDataset:
         """A dataset over the held episodes where `keep` (bool, per held episode) is True."""
         offsets = np.cumsum([0] + [len(e) for e in self.selected_episodes])
-        episodes = [
-            chosen[keep[offsets[i] : offsets[i + 1]]] for i, chosen in enumerate(self.selected_episodes)
-        ]
+        episodes = [chosen[keep[offsets[i] : offsets[i + 1]]] for i, chosen in enumerate(self.selected_episodes)]
         return TeacherDataset._from_shards(self.shards, episodes)
 
     # ------------------------------------------------------------------ random access
@@ -164,9 +162,7 @@ class TeacherDataset:
         """int64 (N,): the dataset indices of held `steps` (N,) of one shard."""
         first, last = self._shard_first_episode[shard_id], self._shard_first_episode[shard_id + 1]
         episode = first + np.searchsorted(self._episode_start[first:last], steps, side="right") - 1
-        return self._episode_end_index[episode] - self._episode_length[episode] + (
-            steps - self._episode_start[episode]
-        )
+        return self._episode_end_index[episode] - self._episode_length[episode] + (steps - self._episode_start[episode])
 
     def __getitem__(self, index) -> dict:
         """dict of numpy arrays (batch.py) for an int (no batch axis), a slice or int array."""

@@ -64,10 +64,14 @@ def complete_store(location, what: str):
     backend, attrs = open_attrs(location)
     if not attrs.get("complete"):
         backend.close()
-        raise UserError(f"{what} {location} is incomplete: finish its collection (`amn collect ... --resume`) before sharing it")
+        raise UserError(
+            f"{what} {location} is incomplete: finish its collection (`amn collect ... --resume`) before sharing it"
+        )
     if attrs["schema_version"] < 2:
         backend.close()
-        raise UserError(f"{what} {location} uses store schema {attrs['schema_version']} (no checksums): convert or recollect it")
+        raise UserError(
+            f"{what} {location} uses store schema {attrs['schema_version']} (no checksums): convert or recollect it"
+        )
     return backend, attrs
 
 

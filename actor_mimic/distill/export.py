@@ -55,7 +55,9 @@ def amn_metadata(model: ActorMimic, extra_provenance: dict | None = None) -> Che
     )
 
 
-def export_amn(model: ActorMimic, path: str | Path, extra_provenance: dict | None = None, overwrite: bool = False) -> Path:
+def export_amn(
+    model: ActorMimic, path: str | Path, extra_provenance: dict | None = None, overwrite: bool = False
+) -> Path:
     """Write the AMN of `model` as a shared `.safetensors` checkpoint (an existing checkpoint
     at `path` is replaced only with `overwrite`)."""
     return save_checkpoint(path, model.amn, amn_metadata(model, extra_provenance), overwrite=overwrite)

@@ -96,11 +96,18 @@ class ActorMimic(pl.LightningModule):
             screen_size=preprocessing.get("screen_size", 84),
         )
         if hidden_layer not in self.amn.hidden_layers:
-            raise UserError(f"{architecture} has no hidden layer {hidden_layer!r}: choose one of {self.amn.hidden_layers}")
+            raise UserError(
+                f"{architecture} has no hidden layer {hidden_layer!r}: choose one of {self.amn.hidden_layers}"
+            )
         self.max_hidden = max(task.hidden_size for task in tasks.games)
         self.transforms = self._build_transforms(tasks) if beta > 0 else None
         self.metrics = nn.ModuleDict(
-            {f"{stage}_{game}_{name}": MeanMetric() for stage in ("val", "test") for game in self.games for name in METRICS}
+            {
+                f"{stage}_{game}_{name}": MeanMetric()
+                for stage in ("val", "test")
+                for game in self.games
+                for name in METRICS
+            }
         )
 
     def _build_transforms(self, tasks: Tasks) -> nn.ModuleDict:

@@ -115,7 +115,9 @@ class Tasks:
             for game in document["games"]
         ]
         known = {f.name for f in dataclasses.fields(StoreRecord)}
-        stores = [StoreRecord(**{k: v for k, v in record.items() if k in known}) for record in document.get("stores") or []]
+        stores = [
+            StoreRecord(**{k: v for k, v in record.items() if k in known}) for record in document.get("stores") or []
+        ]
         return cls(games, dict(document.get("atari") or {}), dict(document.get("preprocessing") or {}), stores)
 
 

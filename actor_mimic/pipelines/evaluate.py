@@ -159,7 +159,9 @@ def _load(path: str, kind: str, device: str) -> Checkpoint:
         flag = "--amn" if kind == "amn" else "--experts"
         raise UserError(f"{path} is an {checkpoint.metadata.kind} checkpoint, but {flag} takes {kind} checkpoints")
     if kind == "amn" and checkpoint.metadata.num_actions != NUM_ALE_ACTIONS:
-        raise UserError(f"{path}: an AMN must have {NUM_ALE_ACTIONS} outputs, this one has {checkpoint.metadata.num_actions}")
+        raise UserError(
+            f"{path}: an AMN must have {NUM_ALE_ACTIONS} outputs, this one has {checkpoint.metadata.num_actions}"
+        )
     return checkpoint
 
 
@@ -256,4 +258,3 @@ def write_table(rows: list[dict], details: list[dict], out: Path) -> tuple[Path,
     csv_path = write_text(out / "evaluation.csv", table.getvalue())
     json_path = write_text(out / "evaluation.json", json.dumps({"table": rows, "runs": details}, indent=2) + "\n")
     return csv_path, json_path
-

@@ -136,7 +136,9 @@ def _configured_games(config: dict, paths: list[str]) -> list[dict]:
     """data.games of a parsed fit config: [{game: NAME, stores: [PATHS]}, ...]."""
     games = (config.get("data") or {}).get("games")
     if not isinstance(games, list) or not games:
-        raise UserError(f"config {', '.join(paths)} names no data.games: a round adds stores to an existing run's games")
+        raise UserError(
+            f"config {', '.join(paths)} names no data.games: a round adds stores to an existing run's games"
+        )
     for entry in games:
         stores = entry.get("stores") or []
         entry["stores"] = [stores] if isinstance(stores, str) else list(stores)

@@ -84,7 +84,9 @@ def check_outputs(options: TrainOptions, has_checkpoint: bool) -> None:
             )
     if options.export is not None:
         export = check_checkpoint_output(options.export, options.overwrite, "--export")
-        check_output(export.with_suffix(".json"), Output("score file", "--export", is_ours=is_scores_file), options.overwrite)
+        check_output(
+            export.with_suffix(".json"), Output("score file", "--export", is_ours=is_scores_file), options.overwrite
+        )
 
 
 def _resume(options: TrainOptions, overrides: dict) -> DQNLearner:
@@ -156,11 +158,15 @@ def run(args: argparse.Namespace) -> int:
     environment = given_fields(AtariConfig, given)  # over the shared Atari settings (or the expert's)
     has_checkpoint = run_state.checkpoint_dir(options.run_dir) is not None if options.run_dir else False
     if has_checkpoint and not options.resume:
-        raise UserError(f"{options.run_dir} already holds a run: pass --resume to continue it, or choose another --run-dir")
+        raise UserError(
+            f"{options.run_dir} already holds a run: pass --resume to continue it, or choose another --run-dir"
+        )
     check_outputs(options, has_checkpoint)
     if has_checkpoint:
         if options.init or options.fresh_head or options.init_expert:
-            raise UserError("--init, --init-expert and --fresh-head only apply when a run starts; drop them with --resume")
+            raise UserError(
+                "--init, --init-expert and --fresh-head only apply when a run starts; drop them with --resume"
+            )
         learner = _resume(options, overrides)
     else:
         learner = _start(options, overrides, environment)

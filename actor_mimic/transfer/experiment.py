@@ -70,7 +70,9 @@ def label_amns(paths: list[str]) -> dict[str, str]:
         if not sep:
             name, path = f"amn-{amn_variant(read_metadata(item))}", item
         if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or name in (".", ".."):
-            raise UserError(f"--amn label {name!r} must be a plain name (letters, digits, '.', '_', '-'): it names a folder")
+            raise UserError(
+                f"--amn label {name!r} must be a plain name (letters, digits, '.', '_', '-'): it names a folder"
+            )
         if name == "random":
             raise UserError("'random' names the random-init baseline; label the AMN differently")
         base, count = name, 2

@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     atari = atari_config(options.game, given_fields(AtariConfig, given))
     config = preset(options.preset, **given_fields(DQNConfig, given))
     if config.eval_every > config.total_steps:
-        raise UserError(f"--eval-every {config.eval_every} exceeds --steps {config.total_steps}: nothing would be evaluated")
+        raise UserError(
+            f"--eval-every {config.eval_every} exceeds --steps {config.total_steps}: nothing would be evaluated"
+        )
     out_dir = check_folder(options.out_dir, "--out-dir", "experiment folder")
     amns = label_amns(options.amn)
     for label, path in amns.items():  # every AMN is checked before the first run trains

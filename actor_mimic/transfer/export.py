@@ -54,8 +54,11 @@ def training_summary(learner) -> dict:
         "evaluation_curve": prior.get("evaluation_curve", []) + curve,
         "training_curve": prior.get("training_curve", []) + returns_curve,
         "dqn_config": learner.config.to_dict(),
-        "versions": {"ale_py": ale_py.__version__, "torch": torch.__version__,
-                     "python": platform.python_version()},  # fmt: skip
+        "versions": {
+            "ale_py": ale_py.__version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },  # fmt: skip
     }
 
 
@@ -65,7 +68,9 @@ def evaluation_entry(result: dict) -> dict:
     return {k: result[k] for k in keys} | {"protocol": "shared evaluate(): epsilon-greedy, full games, no-op starts"}
 
 
-def export_expert(learner, path: str | Path, evaluation: dict | None, dtype: str = "float16", overwrite: bool = False) -> Path:
+def export_expert(
+    learner, path: str | Path, evaluation: dict | None, dtype: str = "float16", overwrite: bool = False
+) -> Path:
     """Write the learner's online network as a kind-"expert" checkpoint at `path` (an existing
     checkpoint there is replaced only with `overwrite`)."""
     game = learner.atari.game

@@ -45,7 +45,7 @@ def fresh_network(config: AtariConfig, architecture: str = "nature_dqn", seed: i
 
 
 def amn_variant(metadata: CheckpointMetadata) -> str:
-    """"feature" if the AMN was trained with feature regression (`amn distill` records its
+    """ "feature" if the AMN was trained with feature regression (`amn distill` records its
     weight beta in the provenance), "policy" if with policy regression only (beta 0),
     "unknown" if its provenance does not say (an AMN from elsewhere)."""
     beta = (metadata.provenance or {}).get("beta")
@@ -77,15 +77,12 @@ def network_from_amn(
     checkpoint = load_checkpoint(path)
     metadata = checkpoint.metadata
     if metadata.kind != "amn":
-        raise UserError(
-            f"{path}: --init needs an AMN checkpoint (kind 'amn'), this one is an {metadata.kind!r}"
-        )
+        raise UserError(f"{path}: --init needs an AMN checkpoint (kind 'amn'), this one is an {metadata.kind!r}")
     check_preprocessing(metadata, config, str(path))
     actions = list(action_set(config))
     if metadata.num_actions <= max(actions):
         raise UserError(
-            f"{path}: the AMN has {metadata.num_actions} outputs, too few for {config.game}'s "
-            f"ALE actions {actions}"
+            f"{path}: the AMN has {metadata.num_actions} outputs, too few for {config.game}'s ALE actions {actions}"
         )
     network = checkpoint.network
     provenance = {

@@ -55,4 +55,6 @@ def test_bad_input_is_one_line_and_changes_nothing(case, world, capsys, monkeypa
 def test_the_catalogue_is_large_and_its_docs_are_current():
     assert len(CASES) >= 80
     assert len({case.command for case in CASES}) == len(CASES), "a row is repeated"
-    assert DOCS.read_text() == render_markdown(), "regenerate: python -m tests.bad_inputs.catalogue > docs/bad_inputs.md"
+    assert DOCS.read_text() == render_markdown(), (
+        "regenerate: python -m tests.bad_inputs.catalogue > docs/bad_inputs.md"
+    )

@@ -59,8 +59,11 @@ STORE_EDITS = {
     "schema_newer": lambda a: {**a, "schema_version": 99},
     "not_a_store": lambda a: {**a, "schema": "something-else"},
     "action_set_18": lambda a: {**a, "action_set": list(range(18))},
-    "frame_skip_3": lambda a: {**a, "atari": {**a["atari"], "frame_skip": 3},
-                               "preprocessing": {**a["preprocessing"], "frame_skip": 3}},
+    "frame_skip_3": lambda a: {
+        **a,
+        "atari": {**a["atari"], "frame_skip": 3},
+        "preprocessing": {**a["preprocessing"], "frame_skip": 3},
+    },
 }
 
 
@@ -122,7 +125,9 @@ def build_world(w: Path) -> Path:
         archive.writestr("data", json.dumps({"observation_space": {"_shape": [4, 84, 84]}}))
 
     store = w / "store.zarr"
-    collect(CollectConfig(expert=str(w / "expert.safetensors"), out=store, steps=40, num_envs=1, chunk_len=16, epsilon=1.0))
+    collect(
+        CollectConfig(expert=str(w / "expert.safetensors"), out=store, steps=40, num_envs=1, chunk_len=16, epsilon=1.0)
+    )
     (w / "rounds").mkdir()
     shutil.copytree(store, w / "rounds" / "breakout-r1.zarr")  # a round's store, already collected
     (w / "stores").mkdir()

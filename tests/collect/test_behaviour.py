@@ -26,8 +26,13 @@ def test_an_amn_acts_over_the_games_actions_and_the_expert_labels(tmp_path, expe
     amn = random_amn(expert)
     path = collect(
         CollectConfig(
-            expert=expert, behaviour=amn, behaviour_epsilon=0.0, round="dagger-1",
-            out=tmp_path / "s.zarr", steps=150, num_envs=1,
+            expert=expert,
+            behaviour=amn,
+            behaviour_epsilon=0.0,
+            round="dagger-1",
+            out=tmp_path / "s.zarr",
+            steps=150,
+            num_envs=1,
         )  # fmt: skip
     )
     arrays, info = read_store(path)

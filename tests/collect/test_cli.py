@@ -28,7 +28,5 @@ def test_resume_command_reproduces_every_setting():
     printed = resume_command(config)
     assert printed.startswith("amn collect ") and printed.endswith(" --resume") and "--overwrite" not in printed
     resumed = parse(shlex.split(printed)[2:])
-    differing = {
-        f.name for f in dataclasses.fields(config) if getattr(config, f.name) != getattr(resumed, f.name)
-    }
+    differing = {f.name for f in dataclasses.fields(config) if getattr(config, f.name) != getattr(resumed, f.name)}
     assert differing == {"resume", "overwrite"} and resumed.resume and not resumed.overwrite

@@ -126,7 +126,9 @@ def test_a_store_not_written_by_collect_is_not_resumed(capsys, tmp_path, expert_
     from actor_mimic.common.store import StoreWriter
 
     out = tmp_path / "converted.zarr"
-    StoreWriter.create(out, metadata={"game": "breakout", "action_set": [0, 1, 3, 4]}, num_actions=4, hidden_size=512).close(complete=False)
+    StoreWriter.create(
+        out, metadata={"game": "breakout", "action_set": [0, 1, 3, 4]}, num_actions=4, hidden_size=512
+    ).close(complete=False)
     snapshot = tree_snapshot(out)
     message = amn_collect(capsys, "--expert", expert_file, "--out", out, "--steps", 30, "--resume")
     assert "was not written by `amn collect`" in message

@@ -40,7 +40,9 @@ def assert_same_lanes(path, reference) -> None:
 def test_sigint_keeps_whole_chunks_and_the_printed_resume_completes_the_same_store(tmp_path, expert_file):
     store, reference = tmp_path / "s.zarr", tmp_path / "reference.zarr"
     flags = ["--steps", 900, "--num-envs", 2, "--chunk-len", 64, "--epsilon", 1, "--seed", 5]
-    collect(CollectConfig(expert=str(expert_file), out=reference, steps=900, num_envs=2, chunk_len=64, epsilon=1.0, seed=5))
+    collect(
+        CollectConfig(expert=str(expert_file), out=reference, steps=900, num_envs=2, chunk_len=64, epsilon=1.0, seed=5)
+    )
     status, stderr = run_amn("collect", "--no-progress", "--expert", expert_file, "--out", store, *flags,
                              stop_when=lambda: committed_steps(store) >= 256, signal_number=signal.SIGINT)  # fmt: skip
     assert status == 128 + signal.SIGINT and "Traceback" not in stderr

@@ -49,7 +49,9 @@ def test_ten_kills_then_resume_equals_the_uninterrupted_store(tmp_path, expert_f
     kills = 0
     for where in [*KILLS, LAST_KILL[engine]]:
         env = {"AMN_TEST_KILL_AT": where if where != "random" else "chunk:6"}
-        status, stderr = run_amn(*command, "--resume", env=env, stop_after=rng.uniform(0.3, 1.5) if where == "random" else None)
+        status, stderr = run_amn(
+            *command, "--resume", env=env, stop_after=rng.uniform(0.3, 1.5) if where == "random" else None
+        )
         if status == 2 and "interrupted while being created" in stderr:
             assert "--overwrite" in stderr and "Traceback" not in stderr  # the way out, said
             status, stderr = run_amn(*command, "--overwrite", env=env)

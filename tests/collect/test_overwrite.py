@@ -50,7 +50,17 @@ def test_a_run_that_stores_nothing_puts_the_old_store_back(capsys, tmp_path, exp
         broken.network.convs[0].weight.fill_(3e38)
         broken.network.convs[0].bias.fill_(-1.0)
     overflowing = save_checkpoint(tmp_path.parent / "overflowing.safetensors", broken.network, broken.metadata)
-    args = ["collect", "--no-progress", "--expert", str(overflowing), "--out", str(path), "--steps", "40", "--overwrite"]
+    args = [
+        "collect",
+        "--no-progress",
+        "--expert",
+        str(overflowing),
+        "--out",
+        str(path),
+        "--steps",
+        "40",
+        "--overwrite",
+    ]
     assert main(args) == 2
     assert "produced NaN or infinite" in capsys.readouterr().err
     assert tree_snapshot(tmp_path) == snapshot
@@ -61,7 +71,17 @@ def test_an_aside_store_from_an_unfinished_overwrite_is_never_replaced(capsys, t
     aside = path.with_name(f"s.previous{path.suffix}")
     collect(CollectConfig(expert=expert_file, out=aside, steps=20, num_envs=2))
     snapshot = tree_snapshot(tmp_path)
-    args = ["collect", "--no-progress", "--expert", str(expert_file), "--out", str(path), "--steps", "40", "--overwrite"]
+    args = [
+        "collect",
+        "--no-progress",
+        "--expert",
+        str(expert_file),
+        "--out",
+        str(path),
+        "--steps",
+        "40",
+        "--overwrite",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert f"{aside} exists: it holds the store an earlier --overwrite" in err and err.count("\n") == 1

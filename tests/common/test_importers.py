@@ -47,8 +47,9 @@ def test_sb3_dqn_import_reproduces_sb3_q_values(tmp_path, channels_last):
     env = make_env(config)
     if channels_last:
         env = ChannelsLast(env)
-    model = sb3.DQN("CnnPolicy", env, buffer_size=1000, learning_starts=100, train_freq=4,
-                    batch_size=16, seed=0, verbose=0)
+    model = sb3.DQN(
+        "CnnPolicy", env, buffer_size=1000, learning_starts=100, train_freq=4, batch_size=16, seed=0, verbose=0
+    )
     model.learn(300)  # a few hundred real steps, so the weights are trained, not initial
     model.save(tmp_path / "sb3_breakout.zip")
 

@@ -73,8 +73,13 @@ def test_existing_outputs_are_replaced_only_when_asked_and_only_if_ours(tmp_path
 
 @pytest.mark.parametrize(
     "path, message",
-    [("", "--out is empty"), (".", "--out . names a folder"), ("sub/..", "names a folder"), ("a\tb", "control characters"),
-     ("notes.txt/t.csv", "notes.txt is a file, not a folder")],
+    [
+        ("", "--out is empty"),
+        (".", "--out . names a folder"),
+        ("sub/..", "names a folder"),
+        ("a\tb", "control characters"),
+        ("notes.txt/t.csv", "notes.txt is a file, not a folder"),
+    ],
 )
 def test_paths_that_cannot_be_an_output(tmp_path, monkeypatch, path, message):
     monkeypatch.chdir(tmp_path)

@@ -96,7 +96,10 @@ def test_a_config_file_gives_the_same_settings_as_the_same_flags(tmp_path):
 
 def test_flags_override_the_file_wherever_they_stand(tmp_path):
     config = write(tmp_path, "num_envs: 4\nseeds: [1, 2]\nsteps: 100\n")
-    for argv in (["--config", config, "--num-envs", 2, "--seeds", 7], ["--num-envs", 2, "--seeds", 7, "--config", config]):
+    for argv in (
+        ["--config", config, "--num-envs", 2, "--seeds", 7],
+        ["--num-envs", 2, "--seeds", 7, "--config", config],
+    ):
         assert parse(argv) == Tiny(num_envs=2, seeds=[7], steps=100, progress=True)
     # A flag of an exclusive group overrides the file's rival too.
     assert parse(["--config", config, "--episodes", 3]) == Tiny(num_envs=4, seeds=[1, 2], episodes=3, progress=True)

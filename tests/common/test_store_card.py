@@ -28,7 +28,14 @@ SHIPPED_EXPERT = Path(__file__).resolve().parents[2] / "experts" / "breakout.saf
 FRONT = {
     "pretty_name": "Breakout teacher dataset (actor-mimic)",
     "license": "other",
-    "tags": ["actor-mimic", "atari", "arcade-learning-environment", "policy-distillation", "teacher-dataset", "breakout"],
+    "tags": [
+        "actor-mimic",
+        "atari",
+        "arcade-learning-environment",
+        "policy-distillation",
+        "teacher-dataset",
+        "breakout",
+    ],
     "task_categories": ["reinforcement-learning"],
     "size_categories": ["n<1K"],
     "viewer": False,
@@ -78,7 +85,10 @@ def test_a_collection_writes_the_card_with_the_stores_facts(zarr_store):
     expert = load_checkpoint(SHIPPED_EXPERT).metadata  # the card quotes it exactly
     trained, score = expert.provenance, expert.evaluation["breakout"]
     assert rows["trained"] == f"amn train-dqn, {trained['agent_steps']:,} agent steps, preset {trained['preset']}"
-    assert rows["score (breakout)"] == f"{score['mean']:.2f} ± {score['std']:.2f} ({score['num_episodes']} episodes, epsilon 0.05)"
+    assert (
+        rows["score (breakout)"]
+        == f"{score['mean']:.2f} ± {score['std']:.2f} ({score['num_episodes']} episodes, epsilon 0.05)"
+    )
     assert rows["acting policy"] == "expert" and rows["epsilon-greedy epsilon"] == "0.05"
     assert rows["round"] == "none (the expert's own play)"
     assert rows["format"] == f"Zarr v3 directory, schema `actor-mimic-teacher-store` version {SCHEMA_VERSION}"
@@ -107,7 +117,9 @@ def test_hdf5_card_lives_beside_the_file(capsys, hdf5_store):
     rows = table_rows(card)
     assert front_matter(card) == FRONT
     assert rows["format"] == f"HDF5 file, schema `actor-mimic-teacher-store` version {SCHEMA_VERSION}"
-    assert rows["size on disk"] == f"{hdf5_store.stat().st_size:,} bytes ({hdf5_store.stat().st_size / 200:.0f} per step)"
+    assert (
+        rows["size on disk"] == f"{hdf5_store.stat().st_size:,} bytes ({hdf5_store.stat().st_size / 200:.0f} per step)"
+    )
     assert 'store = h5py.File(path, "r")' in card
     assert main(["dataset", "card", str(hdf5_store)]) == 0
     assert capsys.readouterr().out == card
@@ -137,8 +149,10 @@ def test_a_hand_written_readme_is_never_replaced_without_overwrite(capsys, tmp_p
     (store / "README.md").write_text("# my notes\n")
     assert main(["dataset", "card", str(store), "--write"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"amn dataset: error: {store / 'README.md'} exists and is not a dataset card written by "
-                   "actor-mimic: pass --overwrite to replace it with the generated card, or move it away")
+    assert err == (
+        f"amn dataset: error: {store / 'README.md'} exists and is not a dataset card written by "
+        "actor-mimic: pass --overwrite to replace it with the generated card, or move it away"
+    )
     assert (store / "README.md").read_text() == "# my notes\n"
     assert refresh_card(store) is None and (store / "README.md").read_text() == "# my notes\n"
     assert main(["dataset", "card", str(store), "--write", "--overwrite"]) == 0
@@ -147,4 +161,6 @@ def test_a_hand_written_readme_is_never_replaced_without_overwrite(capsys, tmp_p
 
 def test_a_missing_store_is_one_line(capsys, tmp_path):
     assert main(["dataset", "card", str(tmp_path / "none.zarr")]) == 2
-    assert capsys.readouterr().err.strip() == f"amn dataset: error: teacher store {tmp_path / 'none.zarr'} does not exist"
+    assert (
+        capsys.readouterr().err.strip() == f"amn dataset: error: teacher store {tmp_path / 'none.zarr'} does not exist"
+    )

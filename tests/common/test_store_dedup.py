@@ -103,7 +103,9 @@ def test_a_reference_out_of_its_window_is_refused_by_readers_and_verify(tmp_path
     backend.array("lanes/0/hidden_ref")[60] = 10  # step 60's window starts at 48
     record_checksums(backend, "lanes/0/hidden_ref", 3, 4)  # a faulty writer: checksums match
     backend.close()
-    assert verify_store(path) == [f"rows: hidden_ref points outside its window of {WINDOW} steps, first at lane 0 step 60"]
+    assert verify_store(path) == [
+        f"rows: hidden_ref points outside its window of {WINDOW} steps, first at lane 0 step 60"
+    ]
     with pytest.raises(UserError, match="hidden_ref of step 60 points outside its window of 48 steps"):
         TeacherDataset(path)[:100]
 
@@ -158,5 +160,7 @@ def test_schema_2_stores_are_read_verified_and_resumed_as_they_are(tmp_path):
     assert info.attrs["schema_version"] == 2 and not backend.has_array("lanes/0/hidden_ref")
     assert read_field(backend, info.attrs, "lanes/0/", "hidden", 0, 100).tobytes() == data["hidden"].tobytes()
     backend.close()
-    assert TeacherDataset(tmp_path / "old.zarr")[:100]["hidden"].tobytes() == data["hidden"].astype(np.float32).tobytes()
+    assert (
+        TeacherDataset(tmp_path / "old.zarr")[:100]["hidden"].tobytes() == data["hidden"].astype(np.float32).tobytes()
+    )
     assert verify_store(tmp_path / "old.zarr") == []

@@ -59,7 +59,9 @@ def raw_arrays(path) -> dict:
     """Every served per-step array of a store, as stored, lane after lane."""
     backend, info = open_store(path, allow_incomplete=True)
     arrays = {
-        name: np.concatenate([read_field(backend, info.attrs, lane.prefix, name, 0, lane.num_steps) for lane in info.lanes])
+        name: np.concatenate(
+            [read_field(backend, info.attrs, lane.prefix, name, 0, lane.num_steps) for lane in info.lanes]
+        )
         for name in info.attrs["fields"]
     }
     backend.close()

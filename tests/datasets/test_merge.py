@@ -82,7 +82,9 @@ def test_merge_keeps_every_lane_exactly_with_its_provenance(capsys, tmp_path, co
     assert "behaviour" not in info.attrs and "seed" not in info.attrs  # they differ: per lane only
     assert info.attrs["expert"] == open_store(collections[0])[1].attrs["expert"]
     inputs = [open_store(path)[1] for path in collections]
-    assert info.num_steps == sum(i.num_steps for i in inputs) and info.num_episodes == sum(i.num_episodes for i in inputs)
+    assert info.num_steps == sum(i.num_steps for i in inputs) and info.num_episodes == sum(
+        i.num_episodes for i in inputs
+    )
     assert len(TeacherDataset(out)) == sum(len(TeacherDataset(path)) for path in collections)
     card = read_card(out)
     assert "| round1.zarr | 1 | 200 | expert | 0.9 | r1 | 1 | [0, 1] |" in card

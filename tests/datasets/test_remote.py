@@ -186,7 +186,9 @@ def test_file_names_that_leave_the_folder_are_refused(breakout_zarr, tmp_path, m
     # A remote store whose listing names a file outside the target folder.
     import actor_mimic.datasets.pull as pull_module
 
-    monkeypatch.setattr(pull_module, "store_files", lambda backend, attrs: [StoreFile("../x"), StoreFile(ROOT_METADATA)])
+    monkeypatch.setattr(
+        pull_module, "store_files", lambda backend, attrs: [StoreFile("../x"), StoreFile(ROOT_METADATA)]
+    )
     assert amn("pull", "--no-progress", f"file://{breakout_zarr}", tmp_path / "got") == 2
     assert "refusing the file name '../x'" in one_error_line(capsys)
     assert not (tmp_path / "x").exists() and not (tmp_path / "got" / "breakout.zarr").exists()
@@ -221,7 +223,7 @@ def test_hdf5_store_round_trip_with_its_card(breakout_h5, tmp_path, capsys):
     assert (tmp_path / "got" / "breakout.h5.README.md").read_bytes() == card.read_bytes()
     # an interrupted HDF5 pull continues from the bytes it has
     pulled.unlink()
-    (tmp_path / "got" / "breakout.h5.partial").write_bytes(breakout_h5.read_bytes()[: 4096])
+    (tmp_path / "got" / "breakout.h5.partial").write_bytes(breakout_h5.read_bytes()[:4096])
     capsys.readouterr()
     assert amn("pull", "--no-progress", "--overwrite", url, tmp_path / "got") == 0
     assert pulled.read_bytes() == breakout_h5.read_bytes()

@@ -36,7 +36,9 @@ def test_values_are_the_experts_scattered_onto_the_18_ale_actions(breakout_zarr,
     assert np.array_equal(sample["q_values"], expected_q)
     # stored as float16 (the default), served as float32: exactly the expert's, rounded to float16
     assert sample["hidden"].dtype == np.float32
-    assert np.array_equal(sample["hidden"], torch.cat([h for _, h in labels]).numpy().astype(np.float16).astype(np.float32))
+    assert np.array_equal(
+        sample["hidden"], torch.cat([h for _, h in labels]).numpy().astype(np.float16).astype(np.float32)
+    )
     assert sample["q_values"].dtype == np.float32 and sample["action_mask"].dtype == bool
     assert np.array_equal(sample["action_mask"], np.tile(np.isin(np.arange(18), game_actions), (700, 1)))
     assert np.array_equal(ds.action_mask, np.isin(np.arange(18), game_actions))

@@ -52,25 +52,27 @@ def write_config(folder, stores: dict, games: str | None = None, name: str = "di
     `games`); returns its path."""
     settings = {"max_steps": 6, "batch_size": 16, "val_fraction": 0.3, "beta": 0.01, "tau": 1.0}
     settings.update(overrides)
-    default_games = f'[{{game: pong, stores: ["{stores["pong"]}"]}}, {{game: breakout, stores: ["{stores["breakout"]}"]}}]'
+    default_games = (
+        f'[{{game: pong, stores: ["{stores["pong"]}"]}}, {{game: breakout, stores: ["{stores["breakout"]}"]}}]'
+    )
     text = textwrap.dedent(
         f"""\
         model:
-          tau: {settings['tau']}
-          beta: {settings['beta']}
+          tau: {settings["tau"]}
+          beta: {settings["beta"]}
         data:
           games: {games or default_games}
-          batch_size: {settings['batch_size']}
-          val_fraction: {settings['val_fraction']}
+          batch_size: {settings["batch_size"]}
+          val_fraction: {settings["val_fraction"]}
           num_workers: 0
         trainer:
-          max_steps: {settings['max_steps']}
+          max_steps: {settings["max_steps"]}
           max_epochs: 50
           limit_train_batches: 3   # epochs of 3 steps, each followed by validation
           log_every_n_steps: 1
           enable_progress_bar: false
           enable_model_summary: false
-          default_root_dir: "{folder / 'runs'}"
+          default_root_dir: "{folder / "runs"}"
         """
     )
     path = folder / name

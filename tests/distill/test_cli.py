@@ -101,7 +101,10 @@ def _bad_games(stores, tmp_path) -> dict:
 
     return {
         "no games": ("[]", "no games configured"),
-        "game without store": (f'[{{game: pong}}, {{game: breakout, stores: ["{breakout}"]}}]', "pong has no teacher store"),
+        "game without store": (
+            f'[{{game: pong}}, {{game: breakout, stores: ["{breakout}"]}}]',
+            "pong has no teacher store",
+        ),
         "store of another game": (f'[{{game: pong, stores: ["{breakout}"]}}]', "holds breakout, not pong"),
         "missing store": (f'[{{game: pong, stores: ["{tmp_path}/nowhere.zarr"]}}]', "does not exist"),
         "unknown game": (f'[{{game: pongg, stores: ["{pong}"]}}]', "unknown Atari game"),

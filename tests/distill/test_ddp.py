@@ -22,11 +22,12 @@ REPO = Path(__file__).resolve().parents[2]
 def test_two_ranks_see_disjoint_shares_of_the_stores(stores, tmp_path):
     digests_dir = tmp_path / "digests"
     config = tmp_path / "ddp.yaml"
-    config.write_text(textwrap.dedent(f"""\
+    config.write_text(
+        textwrap.dedent(f"""\
         data:
           games:
-            - {{game: pong, stores: ["{stores['pong']}"]}}
-            - {{game: breakout, stores: ["{stores['breakout']}"]}}
+            - {{game: pong, stores: ["{stores["pong"]}"]}}
+            - {{game: breakout, stores: ["{stores["breakout"]}"]}}
           weighting: proportional    # every stored step once per epoch, split over the ranks
           val_fraction: 0.3          # held-out episodes: per-game metrics gathered over both ranks
           batch_size: 32
@@ -38,11 +39,12 @@ def test_two_ranks_see_disjoint_shares_of_the_stores(stores, tmp_path):
           max_epochs: 1
           enable_progress_bar: false
           enable_model_summary: false
-          default_root_dir: "{tmp_path / 'runs'}"
+          default_root_dir: "{tmp_path / "runs"}"
           callbacks:
             - class_path: tests.distill.ddp_probe.SampleDigests
               init_args: {{out_dir: "{digests_dir}"}}
-        """))
+        """)
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "actor_mimic", "distill", "fit", "--config", str(config)],

@@ -39,7 +39,9 @@ def test_a_round_collects_student_data_into_new_stores_and_resumes(stores, exper
     assert rounds == [("pong", None), ("pong", "r1"), ("breakout", None), ("breakout", "r1")]
 
 
-def test_the_fit_gets_the_configs_and_overrides_and_not_the_collectors_torch_threads(stores, experts, tmp_path, monkeypatch):
+def test_the_fit_gets_the_configs_and_overrides_and_not_the_collectors_torch_threads(
+    stores, experts, tmp_path, monkeypatch
+):
     """The fit's config is the run's (several files, overrides) plus the round's stores, and
     the collector's one-thread torch setting is gone by the time the fit starts."""
     from actor_mimic.distill.export import export_amn
@@ -50,7 +52,9 @@ def test_the_fit_gets_the_configs_and_overrides_and_not_the_collectors_torch_thr
     config = write_config(tmp_path, stores)
     extra = tmp_path / "extra.yaml"
     extra.write_text("model:\n  tau: 0.5\n")
-    tasks = describe_tasks([GameStores("pong", [str(stores["pong"])]), GameStores("breakout", [str(stores["breakout"])])])
+    tasks = describe_tasks(
+        [GameStores("pong", [str(stores["pong"])]), GameStores("breakout", [str(stores["breakout"])])]
+    )
     export_amn(ActorMimic(tasks=tasks), tmp_path / "amn.safetensors")
     ckpt = tmp_path / "last.ckpt"
     torch.save({"pytorch-lightning_version": "2.6.0", "global_step": 3, "epoch": 1, "state_dict": {},

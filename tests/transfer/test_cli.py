@@ -151,7 +151,9 @@ def test_init_expert_starts_from_the_experts_weights(tmp_path):
 )
 def test_init_expert_refuses_mismatches(capsys, tmp_path, extra, message):
     path = tmp_path / "e.safetensors"
-    assert main(["train-dqn", "--game", "breakout", "--run-dir", str(tmp_path / "r"), "--export", str(path), *TINY]) == 0
+    assert (
+        main(["train-dqn", "--game", "breakout", "--run-dir", str(tmp_path / "r"), "--export", str(path), *TINY]) == 0
+    )
     capsys.readouterr()
     status, _, err = run_cli(capsys, "--init-expert", str(path), "--run-dir", str(tmp_path / "r2"), *extra, *TINY)
     if message is None:

@@ -58,9 +58,7 @@ def test_the_learner_learns_and_counts(uninterrupted):
     fresh = fresh_network(ATARI, seed=0).network.state_dict()
     assert any(not torch.equal(fresh[k], v) for k, v in learner.online.state_dict().items())
     # The target network is the online network as of the last multiple of 10 updates.
-    assert learner.updates % 10 != 0 or torch.equal(
-        learner.target.head.weight, learner.online.head.weight
-    )
+    assert learner.updates % 10 != 0 or torch.equal(learner.target.head.weight, learner.online.head.weight)
 
 
 def test_same_seed_same_weights_other_seed_other_weights(uninterrupted, tmp_path):
@@ -87,6 +85,7 @@ def test_resume_after_a_kill_continues_bit_for_bit(uninterrupted, tmp_path):
     for a, b in zip(resumed.optimizer.state_dict()["state"].values(),
                     uninterrupted.optimizer.state_dict()["state"].values()):  # fmt: skip
         assert torch.equal(a["exp_avg_sq"], b["exp_avg_sq"])
+
     def episodes(run_dir):  # wall-clock times differ, the episodes do not
         return [(r["step"], r["env"], r["return"], r["length"]) for r in read_csv(run_dir / "episodes.csv")]
 
@@ -120,7 +119,11 @@ def test_epsilon_schedule():
 def test_paper_preset_is_the_papers_settings():
     paper = preset("paper")
     assert (paper.optimizer, paper.learning_rate, paper.epsilon_end, paper.epsilon_decay_steps) == (
-        "rmsprop", 0.00025, 0.1, 1_000_000)
+        "rmsprop",
+        0.00025,
+        0.1,
+        1_000_000,
+    )
     assert (paper.replay_capacity, paper.batch_size, paper.target_update_updates,
             paper.learning_starts, paper.discount, paper.huber_delta) == (
         1_000_000, 32, 10_000, 50_000, 0.99, 1.0)  # fmt: skip

@@ -30,9 +30,16 @@ def test_train_dqn_config_file_equals_the_flags_and_flags_override_it(tmp_path):
     assert from_file == parse(train_cli, flags)
     assert given_fields(DQNConfig, from_file) == {"total_steps": 500000, "learning_rate": 1e-4, "double_dqn": False}
     assert given_fields(AtariConfig, from_file) == {"repeat_action_probability": 0.25}
-    assert build(TrainOptions, from_file) == TrainOptions(game="breakout", run_dir="runs/b", preset="cheap", progress=False)
+    assert build(TrainOptions, from_file) == TrainOptions(
+        game="breakout", run_dir="runs/b", preset="cheap", progress=False
+    )
     overridden = parse(train_cli, ["--config", str(config), "--steps", "100", "--seed", "2"])
-    assert given_fields(DQNConfig, overridden) == {"total_steps": 100, "learning_rate": 1e-4, "double_dqn": False, "seed": 2}
+    assert given_fields(DQNConfig, overridden) == {
+        "total_steps": 100,
+        "learning_rate": 1e-4,
+        "double_dqn": False,
+        "seed": 2,
+    }
 
 
 def test_transfer_config_file_takes_lists_and_has_no_seed(tmp_path):
