@@ -176,7 +176,8 @@ def main() -> None:
                 lightning = lightning_rate(data, args.steps, args.warmup, folder / f"logs{repeat}")
             ratios.append(lightning / bare)
             print(
-                f"  run {repeat}: bare loop {bare:8.1f} samples/s   Lightning {lightning:8.1f} samples/s   ratio {lightning / bare:.3f}"
+                f"  run {repeat}: bare loop {bare:8.1f} samples/s   Lightning {lightning:8.1f} samples/s   "
+                f"ratio {lightning / bare:.3f}"
             )
         print(f"Lightning / bare loop: {statistics.median(ratios):.3f} (median of {len(ratios)}; target >= 0.95)")
 

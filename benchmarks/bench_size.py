@@ -246,7 +246,8 @@ def main() -> None:
     chosen = {name: next(r[5] for r in rows if "after" in r[4]) for name, rows in results.items()}
     other = sum(measure(lanes, name, chunked(blosc(3), CHUNK))[0] for name in SMALL)
     print(
-        "\n| array | layout | steps per chunk | codec | B/step | store B/step | vs naive | encode MB/s | decode MB/s | |"
+        "\n| array | layout | steps per chunk | codec | B/step | store B/step | vs naive "
+        "| encode MB/s | decode MB/s | |"
     )
     print("|---|---|---:|---|---:|---:|---:|---:|---:|---|")
     for name, rows in results.items():

@@ -108,7 +108,7 @@ def collect(config: CollectConfig) -> Path | None:
         venv.close()
 
 
-def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fields, expert_name, stop):
+def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fields, expert_name, stop):  # noqa: C901 - the rollout loop, one pass per step; splitting it would scatter its shared state
     num_envs = config.num_envs
     # Probe the expert before touching the disk: weights that give NaN or overflow on the
     # zero-padded first stack of every episode fail here, with nothing written.

@@ -95,7 +95,7 @@ class CheckpointMetadata:
         metadata.validate(source)
         return metadata
 
-    def validate(self, source: str = "checkpoint") -> None:
+    def validate(self, source: str = "checkpoint") -> None:  # noqa: C901 - a flat list of independent checks, one per field
         """Every field of its type and in range; the games, action sets and settings agree."""
 
         def wrong(field: str, expected: str):
@@ -143,9 +143,9 @@ class CheckpointMetadata:
             raise wrong("atari", "an object of Atari settings")
         if "game" in self.atari:
             raise UserError(f"{source}: its 'atari' settings must not name the game ('games' does)")
-        for field in ("provenance", "evaluation"):
-            if not isinstance(getattr(self, field), dict):
-                raise wrong(field, "an object")
+        for name in ("provenance", "evaluation"):
+            if not isinstance(getattr(self, name), dict):
+                raise wrong(name, "an object")
         try:
             self.atari_config()
         except UserError as error:

@@ -296,9 +296,9 @@ def _environment(facts: _Facts) -> str:
         ("sticky actions (repeat_action_probability)", atari.get("repeat_action_probability")),
         ("no-op starts (up to)", atari.get("noop_max")),
         ("episode limit (frames)", atari.get("max_episode_frames")),
-        ("frames", f"{pre.get('screen_size')}x{pre.get('screen_size')} "
+        ("frames", (f"{pre.get('screen_size')}x{pre.get('screen_size')} "
                    f"{'grayscale' if pre.get('grayscale') else 'colour'}"
-                   f"{', max of the last two frames of each skip' if pre.get('maxpool_last_two') else ''}"),
+                   f"{', max of the last two frames of each skip' if pre.get('maxpool_last_two') else ''}")),
         ("stacks", f"{pre.get('stack_size')} frames, padded with {pre.get('stack_padding')} at an episode's start"),
     ]  # fmt: skip
     return "## Game and preprocessing\n\n" + _table(rows)
@@ -365,8 +365,8 @@ def _behaviour(facts: _Facts) -> str:
 def _sources(facts: _Facts) -> str:
     """A merged store (`amn dataset merge`): who acted, per collection its lanes came from."""
     lines = ["## Behaviour policies, per collection\n",
-             f"Merged by `amn dataset merge` from {len(facts.attrs['sources'])} collection(s); each lane "
-             "keeps its collection's provenance (`sources` and `lanes[i].source` in the metadata).\n",
+             (f"Merged by `amn dataset merge` from {len(facts.attrs['sources'])} collection(s); each lane "
+             "keeps its collection's provenance (`sources` and `lanes[i].source` in the metadata).\n"),
              "| collection | lanes | steps | acting policy | epsilon | round | seed | shard |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for index, source in enumerate(facts.attrs["sources"]):
@@ -377,16 +377,18 @@ def _sources(facts: _Facts) -> str:
             policy = (
                 f"{policy.get('kind', 'policy')} `{(policy.get('sha256') or policy.get('weights_sha256') or '?')[:12]}`"
             )
-        lines.append(f"| {source.get('name')} | {len(lanes)} | {sum(lane['steps'] for lane in lanes)} | {policy} | "
-                     f"{behaviour.get('epsilon')} | {behaviour.get('round')} | {source.get('seed')} | {source.get('shard')} |")  # fmt: skip
+        lines.append(
+            f"| {source.get('name')} | {len(lanes)} | {sum(lane['steps'] for lane in lanes)} | {policy} | "
+            f"{behaviour.get('epsilon')} | {behaviour.get('round')} | {source.get('seed')} | {source.get('shard')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def _layout(facts: _Facts) -> str:
     attrs = facts.attrs
     rows = [
-        ("format", f"{'Zarr v3 directory' if facts.backend == 'zarr' else 'HDF5 file'}, schema "
-                   f"`{attrs.get('schema')}` version {attrs.get('schema_version')}"),
+        ("format", (f"{'Zarr v3 directory' if facts.backend == 'zarr' else 'HDF5 file'}, schema "
+                   f"`{attrs.get('schema')}` version {attrs.get('schema_version')}")),
         ("lanes", len(attrs.get("lanes") or [None])),
         ("chunks", f"{attrs.get('chunk_len')} steps"),
         ("compression", f"`{attrs.get('compression')}` (lossless)"),

@@ -213,7 +213,7 @@ def _check_lanes(doc: _Document, attrs: dict) -> None:
     lanes = attrs.get("lanes")
     if not isinstance(lanes, list) or not 1 <= len(lanes) <= MAX_LANES:
         doc.fail("lanes", f"a list of 1..{MAX_LANES} lane records")
-    for lane, record in enumerate(lanes):
+    for record in lanes:
         if not isinstance(record, dict):
             doc.fail("lanes", "a list of lane records (JSON objects)")
         entry = _Document(record, doc.path)

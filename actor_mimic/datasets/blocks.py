@@ -10,6 +10,7 @@ one step, so DDP ranks make the same number of batches.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,7 +89,7 @@ def split_evenly(datasets: list[TeacherDataset], blocks: list[Block], num_parts:
     total = int(ends[-1]) if len(ends) else 0
     bounds = [total * part // num_parts for part in range(num_parts + 1)]
     shares = []
-    for low, high in zip(bounds[:-1], bounds[1:]):
+    for low, high in itertools.pairwise(bounds):
         share = []
         first = int(np.searchsorted(ends, low, side="right"))
         for index in range(first, len(blocks)):

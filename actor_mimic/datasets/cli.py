@@ -160,11 +160,16 @@ def _store_text(store: dict) -> str:
         f"  game        {store['game']} (actions {list(store['action_set'])})",
         f"  steps       {store['steps']}" + (f" (+{pending} committed of an unfinished episode)" if pending else ""),
         f"  episodes    {store['episodes']}, return {_returns(store)}",
-        f"  size        {_size(store['bytes_on_disk'])} on disk, {_size(store['raw_bytes'])} raw, "
-        f"compression {store['compression_ratio']:.1f}x ({store['compression']})",
-        f"  layout      {store['backend']}{'' if store['rows_at'] == store['path'] else ' (collecting in ' + store['rows_at'] + ')'}, "
-        f"chunks of {store['chunk_len']} steps, Q-values "
-        f"{store['q_dtype']}, hidden {store['hidden_size']} x {store['hidden_dtype']}",
+        (
+            f"  size        {_size(store['bytes_on_disk'])} on disk, {_size(store['raw_bytes'])} raw, "
+            f"compression {store['compression_ratio']:.1f}x ({store['compression']})"
+        ),
+        (
+            f"  layout      {store['backend']}"
+            f"{'' if store['rows_at'] == store['path'] else ' (collecting in ' + store['rows_at'] + ')'}, "
+            f"chunks of {store['chunk_len']} steps, Q-values "
+            f"{store['q_dtype']}, hidden {store['hidden_size']} x {store['hidden_dtype']}"
+        ),
         f"  complete    {'yes' if store['complete'] else 'NO: interrupted, finish it with amn collect ... --resume'}",
         f"  expert      {expert}",
         f"  behaviour   {store['behaviour'] or 'unknown'}, round {store['round']}",

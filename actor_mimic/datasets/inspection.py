@@ -111,7 +111,7 @@ def summarize(path: str | Path) -> dict:
                 "shard": record.get("shard"),
             }
             for record, lane in lane_sources(info.attrs)
-        ],  # fmt: skip
+        ],
     }
 
 

@@ -23,8 +23,9 @@ What one epoch is:
 
 Iterating the loader again starts the next epoch (a new order), unless `set_epoch(e)` was
 called since; order depends only on (seed, epoch, rank, world_size, num_workers).
-Workers start with the "spawn" method by default: fork after Zarr or h5py were used can
-deadlock (FIELD_NOTES); stores are opened lazily inside each worker.
+Workers start with the "spawn" method by default: h5py and zarr handles are not fork-safe
+(a fork after Zarr or h5py were used can deadlock the worker); stores are opened lazily
+inside each worker.
 """
 
 from __future__ import annotations

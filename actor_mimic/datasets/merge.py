@@ -123,7 +123,8 @@ def _write_lanes(sources: list, target, attrs: dict) -> None:
 
 
 def _same_encoding(source, source_attrs: dict, prefix: str, target, attrs: dict) -> bool:
-    """Are the stored chunks of the lane at `prefix` (and its store's others) exactly what the output would store for the same rows?
+    """Are the stored chunks of the lane at `prefix` (and its store's others) exactly what the
+    output would store for the same rows?
     Only between Zarr stores whose chunk length and compression agree; then the arrays'
     whole Zarr metadata (chunking, codecs and their settings) is compared, after creating
     the output's first array to compare with (a store written by another zarr version may

@@ -235,8 +235,16 @@ def _record(store, info) -> dict:
     sources = []
     for record, lane in lane_sources(info.attrs):
         behaviour = record.get("behaviour") or {}
-        sources.append({"collection": record.get("name"), "lane": lane, "seed": record.get("seed"), "round": behaviour.get("round"),
-                        "epsilon": behaviour.get("epsilon"), "policy": json.dumps(behaviour.get("policy"))})  # fmt: skip
+        sources.append(
+            {
+                "collection": record.get("name"),
+                "lane": lane,
+                "seed": record.get("seed"),
+                "round": behaviour.get("round"),
+                "epsilon": behaviour.get("epsilon"),
+                "policy": json.dumps(behaviour.get("policy")),
+            }
+        )
     expert = info.attrs.get("expert") or {}
     return {
         "store": Path(store).name,

@@ -20,6 +20,7 @@ An HDF5 store is its file plus its card sibling (`NAME.h5.README.md`).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from actor_mimic.common.outputs import shown
@@ -56,9 +57,10 @@ def push(store, url: str, overwrite: bool = False, progress: bool = True) -> tup
     store = location(store)
     if is_hdf5_name(str(store)) != is_hdf5_name(url):
         raise UserError(
-            f"{url}: an {'HDF5' if is_hdf5_name(str(store)) else 'Zarr'} store keeps its suffix: name the URL like {store.name}"
+            f"{url}: an {'HDF5' if is_hdf5_name(str(store)) else 'Zarr'} store keeps its suffix: "
+            f"name the URL like {store.name}"
         )
-    backend, attrs = complete_store(store, "teacher store")
+    backend, _attrs = complete_store(store, "teacher store")
     backend.close()
     problems = verify_store(store)
     if problems:
@@ -156,10 +158,8 @@ def _intact(remote: RemoteFiles, key: str, data: bytes, expected_crc: int | None
 def _upload(remote: RemoteFiles, key: str, data: bytes) -> None:
     path = remote.path(key)
     parent = path.rsplit("/", 1)[0]
-    try:
+    with contextlib.suppress(OSError, NotImplementedError):
         remote.fs.makedirs(parent, exist_ok=True)  # object stores have no folders: a no-op there
-    except (OSError, NotImplementedError):
-        pass
     try:
         remote.fs.pipe_file(path, data)
     except PermissionError as error:
@@ -212,10 +212,8 @@ def _push_hdf5(store: Path, url: str, overwrite: bool, progress: bool) -> tuple[
 
 def _upload_file(remote: RemoteFiles, data: bytes) -> None:
     parent = remote.root.rsplit("/", 1)[0]
-    try:
+    with contextlib.suppress(OSError, NotImplementedError):
         remote.fs.makedirs(parent, exist_ok=True)
-    except (OSError, NotImplementedError):
-        pass
     remote.fs.pipe_file(remote.root, data)
 
 

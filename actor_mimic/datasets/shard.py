@@ -1,9 +1,11 @@
 """One lane of a teacher store, opened for reading: its metadata at once, its arrays lazily.
 
-The lanes of a store (store.py) read as shards of one dataset. A `Shard` is pickled into DataLoader workers, so it holds only plain data (path, attribute
-document, committed episode table). Array handles are opened on first use in the process
-that reads, and reopened after a fork: h5py objects cannot be pickled, and a Zarr handle
-made before forking can deadlock in the child (FIELD_NOTES).
+The lanes of a store (store.py) read as shards of one dataset. A `Shard` is pickled into
+DataLoader workers, so it holds only plain data (path, attribute document, committed episode
+table). Array handles are opened on first use in the process that reads, and reopened after
+a fork: h5py objects cannot be pickled, and neither h5py nor zarr handles are fork-safe (a
+Zarr handle made before forking can deadlock in the child, its async event loop and thread
+pool do not survive the fork).
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ class Shard:
         return self._read_stored(name, start, stop)
 
     def _read_stored(self, name: str, start: int, stop: int) -> np.ndarray:
-        array = self.array(name)
+        self.array(name)  # opens the store in this process (after a fork too), filling _chunk_files
         fast = self._chunk_files.get(name)
         if fast is not None:
             return fast.read(start, stop)

@@ -1,7 +1,8 @@
 """The `amn dataset` actions that make stores for others: `merge` and `export-minari`.
 
     amn dataset merge OUT STORE STORE... [--allow-incomplete] [--overwrite]
-    amn dataset export-minari STORE DATASET_ID [--data-path DIR] [--allow-incomplete] [--author NAME] [--author-email ADDRESS] [--overwrite]
+    amn dataset export-minari STORE DATASET_ID [--data-path DIR] [--allow-incomplete]
+        [--author NAME] [--author-email ADDRESS] [--overwrite]
 
 Kept apart from datasets/cli.py so each action's options and dispatch sit with its module.
 """

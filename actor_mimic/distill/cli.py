@@ -36,8 +36,11 @@ def export(argv: list[str]) -> int:
     )
     parser.add_argument("ckpt_path", help="a .ckpt written by `amn distill fit` (your own run, a local file)")
     parser.add_argument("--out", required=True, help="the .safetensors file to write")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace --out if it holds an actor-mimic checkpoint (nothing else is replaced)")  # fmt: skip
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out if it holds an actor-mimic checkpoint (nothing else is replaced)",
+    )
     args = parser.parse_args(argv)
     from actor_mimic.distill.export import export_lightning_checkpoint
 

@@ -102,7 +102,7 @@ class _Parsed(Exception):
         self.config = config
 
 
-def run_lightning_cli(args: list[str] | dict, parse_only: bool = False):
+def run_lightning_cli(args: list[str] | dict, parse_only: bool = False):  # noqa: C901 - mccabe counts the nested DistillCLI's hooks, each short, as one function
     """Build (and, unless parse_only, run) the DistillCLI on command-line `args` or a parsed
     config `{"subcommand": "fit", "fit": {...}}`."""
     import torch

@@ -120,7 +120,8 @@ class ActorMimic(pl.LightningModule):
                 if expert_size != amn_size:
                     raise UserError(
                         f"feature_transform identity needs equal hidden sizes, but the AMN's "
-                        f"{self.hparams.hidden_layer} has {amn_size} units and {game}'s expert {expert_size}: use linear"
+                        f"{self.hparams.hidden_layer} has {amn_size} units and {game}'s expert {expert_size}: "
+                        "use linear"
                     )
                 transforms[game] = nn.Identity()
             else:

@@ -175,7 +175,8 @@ def _check_store(tasks: Tasks, game: str, path: str, attrs: dict) -> None:
     elif attrs["preprocessing"] != tasks.preprocessing:
         raise UserError(
             f"store {path}: its preprocessing differs from the first store's "
-            f"({preprocessing_differences(tasks.preprocessing, attrs['preprocessing'])}); stores of one AMN must share it"
+            f"({preprocessing_differences(tasks.preprocessing, attrs['preprocessing'])}); "
+            "stores of one AMN must share it"
         )
     expert = attrs.get("expert", {})
     hidden_layer = expert.get("hidden_layer", "fc")

@@ -60,8 +60,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", help="directory for evaluation.csv and evaluation.json (created if missing)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace evaluation.csv/json (and GIFs) this command wrote before in --out/--video")  # fmt: skip
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace evaluation.csv/json (and GIFs) this command wrote before in --out/--video",
+    )
     parser.add_argument("--video", metavar="DIR", help="save one GIF of an episode per policy and game")
     parser.add_argument("--video-steps", type=int, default=1000, help="at most this many agent steps per GIF")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -238,8 +241,10 @@ def format_table(rows: list[dict]) -> str:
     keys = ["game", "expert_mean", "expert_std", "amn_mean", "amn_std", "amn_percent_of_expert"]
     cells = [header] + [[_cell(row[key]) for key in keys] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-    lines = ["  ".join(text.rjust(width) if i else text.ljust(width) for i, (text, width) in enumerate(zip(line, widths)))
-             for line in cells]  # fmt: skip
+    lines = [
+        "  ".join(text.rjust(width) if i else text.ljust(width) for i, (text, width) in enumerate(zip(line, widths)))
+        for line in cells
+    ]
     return "\n".join(lines)
 
 

@@ -45,8 +45,12 @@ STUDENT_EPSILON = 0.1  # the paper's acting epsilon for the AMN
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, action="append",
-                        help="the `amn distill fit` YAML config of the run (repeat for several files, as for fit)")  # fmt: skip
+    parser.add_argument(
+        "--config",
+        required=True,
+        action="append",
+        help="the `amn distill fit` YAML config of the run (repeat for several files, as for fit)",
+    )
     parser.add_argument("--ckpt_path", required=True, help="the run's Lightning checkpoint to resume")
     parser.add_argument("--amn", required=True, help="the AMN that acts (the run's amn.safetensors)")
     parser.add_argument("--experts", nargs="+", required=True, help="one expert checkpoint per game; they label")
@@ -63,7 +67,8 @@ def main(argv: list[str]) -> int:
     """`amn distill round ARGV`: the round's flags; anything else overrides the fit's config."""
     parser = ArgumentParser(
         prog="amn distill round", description=__doc__.splitlines()[0],
-        epilog="Any other --KEY VALUE is an `amn distill fit` override of the run's config, e.g. --trainer.accelerator cpu.",
+        epilog="Any other --KEY VALUE is an `amn distill fit` override of the run's config, "
+        "e.g. --trainer.accelerator cpu.",
     )  # fmt: skip
     configure(parser)
     args, fit_overrides = parser.parse_known_args(argv)

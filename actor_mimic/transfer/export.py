@@ -58,7 +58,7 @@ def training_summary(learner) -> dict:
             "ale_py": ale_py.__version__,
             "torch": torch.__version__,
             "python": platform.python_version(),
-        },  # fmt: skip
+        },
     }
 
 

@@ -139,8 +139,10 @@ def network_from_expert(checkpoint: Checkpoint, config: AtariConfig) -> Initiali
     provenance = metadata.provenance or {}
     prior = {key: provenance[key] for key in PRIOR_TRAINING_KEYS if key in provenance}
     if "agent_steps" in prior and "segments" not in prior:  # trained before segments were kept
-        prior["segments"] = [{key: prior.get(key) for key in ("agent_steps", "updates", "wall_hours")}
-                             | {"init": provenance.get("init"), "seed": provenance.get("dqn_config", {}).get("seed")}]  # fmt: skip
+        prior["segments"] = [
+            {key: prior.get(key) for key in ("agent_steps", "updates", "wall_hours")}
+            | {"init": provenance.get("init"), "seed": provenance.get("dqn_config", {}).get("seed")}
+        ]
     return InitialisedNetwork(
         checkpoint.network.train(),
         list(range(len(actions))),

@@ -60,7 +60,7 @@ class RunLogger:
                     csv.writer(handle).writerow(columns)
             else:
                 _drop_rows_after(path, resume_step)
-            self.files[name] = open(path, "a", newline="")
+            self.files[name] = open(path, "a", newline="")  # noqa: SIM115 - the log stays open for the run, closed in close()
         self.writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter

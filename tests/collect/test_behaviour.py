@@ -33,7 +33,7 @@ def test_an_amn_acts_over_the_games_actions_and_the_expert_labels(tmp_path, expe
             out=tmp_path / "s.zarr",
             steps=150,
             num_envs=1,
-        )  # fmt: skip
+        )
     )
     arrays, info = read_store(path)
     stacks = stored_stacks(arrays)

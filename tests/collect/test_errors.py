@@ -115,7 +115,7 @@ def test_an_existing_store_is_neither_touched_nor_mixed(capsys, tmp_path, expert
     assert tree_snapshot(out) == snapshot
     # The same settings: resuming a complete store is a no-op.
     assert main(["collect", "--no-progress", *map(str, same)]) == 0
-    arrays, info = read_store(out)
+    _arrays, info = read_store(out)
     assert info.num_steps == 30 and len(info.attrs["segments"]) == 1
     # --overwrite replaces it.
     collect(CollectConfig(expert=expert, out=out, steps=20, num_envs=2, overwrite=True))

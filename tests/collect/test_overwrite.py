@@ -34,7 +34,7 @@ def test_overwrite_replaces_the_store_and_deletes_the_old_one_after(tmp_path, ex
     args = ["collect", "--no-progress", "--expert", str(expert_file), "--out", str(path), "--steps", "40",
             "--num-envs", "2", "--overwrite"]  # fmt: skip
     assert main(args) == 0
-    arrays, info = read_store(path)
+    _arrays, info = read_store(path)
     assert info.num_steps == 40 and info.complete
     assert info.attrs["replaces"] == f"s.previous{path.suffix}"
     card = [f"{path.name}.README.md"] if suffix == "h5" else []  # an HDF5 store's card is its sibling

@@ -51,9 +51,11 @@ def test_a_folder_output_replaces_the_old_folder_whole(tmp_path):
 
 
 def test_file_system_errors_name_the_output(tmp_path):
-    with pytest.raises(UserError, match=r"cannot create the folder /sys/amn-test"):
-        with atomic_output("/sys/amn-test/t.csv") as temporary:
-            temporary.write_text("x")
+    with (
+        pytest.raises(UserError, match=r"cannot create the folder /sys/amn-test"),
+        atomic_output("/sys/amn-test/t.csv") as temporary,
+    ):
+        temporary.write_text("x")
 
 
 def test_existing_outputs_are_replaced_only_when_asked_and_only_if_ours(tmp_path):

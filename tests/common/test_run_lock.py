@@ -29,8 +29,8 @@ def test_a_second_holder_is_refused_until_the_first_releases(tmp_path):
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from actor_mimic.common.run_lock import RunLock; RunLock(sys.argv[1]); "
-         "print('held', flush=True); time.sleep(60)", str(tmp_path)],
+         ("import sys, time; from actor_mimic.common.run_lock import RunLock; RunLock(sys.argv[1]); "
+         "print('held', flush=True); time.sleep(60)"), str(tmp_path)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

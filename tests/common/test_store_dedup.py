@@ -45,8 +45,15 @@ def steps(count: int, seed: int) -> dict:
 
 
 def new_store(path):
-    return StoreWriter.create(path, metadata={"game": "breakout", "action_set": [0, 1, 3, 4]}, num_actions=4,
-                              hidden_size=HIDDEN, chunk_len=CHUNK, hidden_window=WINDOW, hidden_dtype="float16")  # fmt: skip
+    return StoreWriter.create(
+        path,
+        metadata={"game": "breakout", "action_set": [0, 1, 3, 4]},
+        num_actions=4,
+        hidden_size=HIDDEN,
+        chunk_len=CHUNK,
+        hidden_window=WINDOW,
+        hidden_dtype="float16",
+    )
 
 
 @pytest.fixture(params=["zarr", "h5"])

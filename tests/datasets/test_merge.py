@@ -181,7 +181,7 @@ def test_verify_names_a_damaged_lane_source_and_merged_stores_are_not_resumed(ca
     edits = (({"source": 7}, "'source' must be a whole number in 0..1"),
              ({"source_lane": "x"}, "'source_lane' must be a whole number"))  # fmt: skip
     for index, (lane_edit, message) in enumerate(edits):
-        damage = lambda a: {**a, "lanes": [{**a["lanes"][0], **lane_edit}, *a["lanes"][1:]]}  # noqa: E731
+        damage = lambda a: {**a, "lanes": [{**a["lanes"][0], **lane_edit}, *a["lanes"][1:]]}  # noqa: E731, B023 - called in this iteration
         damaged = edited(out, tmp_path / f"damaged{index}.zarr", damage)
         assert main(["dataset", "verify", str(damaged)]) == 2
         assert message in capsys.readouterr().err

@@ -68,7 +68,7 @@ def http_folder(tmp_path):
 
 def test_push_to_a_file_url_then_pull_back_is_exact(breakout_zarr, tmp_path, capsys):
     url = f"file://{tmp_path}/remote/breakout.zarr"
-    chunks, files = data_chunks(breakout_zarr)
+    _chunks, files = data_chunks(breakout_zarr)
     assert amn("push", "--no-progress", breakout_zarr, url) == 0
     assert f"{files} file(s) uploaded, 0 already there" in capsys.readouterr().out
     assert amn("push", "--no-progress", breakout_zarr, url) == 0  # the same push again: nothing to do

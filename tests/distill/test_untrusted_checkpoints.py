@@ -12,6 +12,7 @@ import functools
 import http.server
 import os
 import threading
+from typing import ClassVar
 
 import pytest
 import torch
@@ -44,7 +45,7 @@ def hostile(tmp_path_factory):
 
 
 class CountingHandler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
     def do_GET(self):
         CountingHandler.requests.append(self.path)

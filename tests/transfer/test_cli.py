@@ -37,7 +37,7 @@ def run_cli(capsys, *argv):
 )
 def test_bad_input_exits_2_with_one_line(capsys, tmp_path, argv, message):
     argv = ["--run-dir", str(tmp_path / "run"), *argv] if "--run-dir" not in argv else argv
-    status, out, err = run_cli(capsys, *argv)
+    status, _out, err = run_cli(capsys, *argv)
     assert status == 2
     assert err.count("\n") == 1 and err.startswith("amn train-dqn: error: ")
     assert message in err
@@ -79,8 +79,20 @@ def test_tiny_run_exports_an_expert_and_refuses_to_overwrite_the_run(capsys, tmp
     assert status == 2 and "breakout.safetensors already exists: pass --overwrite" in err and out == ""
     assert export.read_bytes() == exported
     # Session settings may change: the finished run is re-evaluated and re-exported.
-    status, out, err = run_cli(capsys, "--run-dir", str(run_dir), "--resume", "--max-wall-minutes", "5",
-                               "--final-eval-steps", "40", "--no-progress", "--export", str(export), "--overwrite")  # fmt: skip
+    status, out, err = run_cli(
+        capsys,
+        "--run-dir",
+        str(run_dir),
+        "--resume",
+        "--max-wall-minutes",
+        "5",
+        "--final-eval-steps",
+        "40",
+        "--no-progress",
+        "--export",
+        str(export),
+        "--overwrite",
+    )
     assert status == 0, err
     assert "resuming" in out and '"steps": ' in out
     assert load_checkpoint(export).metadata.provenance["agent_steps"] == meta.provenance["agent_steps"]
@@ -105,7 +117,7 @@ def test_init_expert_continues_the_expert_with_its_settings_and_history(capsys, 
     before = load_checkpoint(first).metadata.provenance
     # No --game, no --preset, no hyper-parameters: all come from the expert.
     second = tmp_path / "second.safetensors"
-    status, out, err = run_cli(capsys, "--init-expert", str(first), "--run-dir", str(tmp_path / "r2"),
+    status, _out, err = run_cli(capsys, "--init-expert", str(first), "--run-dir", str(tmp_path / "r2"),
                                "--steps", "80", "--final-eval-steps", "40", "--export", str(second),
                                "--no-progress")  # fmt: skip
     assert status == 0, err

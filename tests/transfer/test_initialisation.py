@@ -28,7 +28,7 @@ def make_amn(path, provenance=None, screen_size=84, stack_size=4, kind="amn", se
     games = ["pong", "boxing"]
     metadata = CheckpointMetadata(
         kind=kind, architecture="nature_dqn", num_actions=18, games=games,
-        action_sets={g: list(action_set(AtariConfig(g))) for g in games} if kind == "amn" else {g: list(range(18)) for g in games},
+        action_sets={g: list(action_set(AtariConfig(g))) if kind == "amn" else list(range(18)) for g in games},
         atari={k: v for k, v in source.to_dict().items() if k != "game"},
         provenance=provenance or {"beta": 0.0},  # what `amn distill` records for an AMN-policy run
     )  # fmt: skip
