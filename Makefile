@@ -1,12 +1,12 @@
 # Two commands on a fresh machine:
 #   make demo   set up, then run the pipeline on the built-in default (see README)
-#   make test   set up, then run the test suite
+#   make test   set up, then lint (ruff, mypy) and run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo bench clean
+.PHONY: setup lint test demo bench clean
 
 setup: $(STAMP)
 
@@ -18,7 +18,14 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-test: setup
+# Cheap checks first, so a style or type error fails in seconds (configured in pyproject.toml).
+LINTED := actor_mimic tests benchmarks scripts results
+lint: setup
+	$(BIN)/python -m ruff check $(LINTED)
+	$(BIN)/python -m ruff format --check $(LINTED)
+	$(BIN)/python -m mypy actor_mimic
+
+test: lint
 	$(BIN)/python -m pytest -q tests
 
 demo: setup
