@@ -28,6 +28,7 @@ from actor_mimic.common.settings import setting
 from actor_mimic.common.store import VALUE_DTYPES
 from actor_mimic.common.store_backends import BACKENDS, parse_compression
 from actor_mimic.common.store_dedup import window_for
+from actor_mimic.common.store_schema import MAX_HIDDEN_WINDOW
 from actor_mimic.errors import UserError
 
 # The paper's test protocol plays its networks epsilon-greedy with epsilon 0.05; collecting
@@ -90,6 +91,12 @@ class CollectConfig:
     backend: str | None = setting(None, "storage engine (default: from --out's suffix)", choices=BACKENDS)
     chunk_len: int = setting(1024, "steps per stored chunk")
     compression: str = setting("zstd", "zstd|lz4|gzip|none, optionally :level")
+    hidden_window: int | None = setting(
+        None,
+        "steps of a lane within which each distinct activation row is stored once, a whole number of "
+        "--chunk-len (default: 16384, fewer for wide layers); longer stores less, and makes the loader "
+        "decode more (docs/storage.md)",
+    )
     q_dtype: str = setting(
         "float32", "dtype of stored Q-values; float32 as they are the distillation targets", choices=VALUE_DTYPES
     )
@@ -148,6 +155,13 @@ class CollectConfig:
             if dtype not in VALUE_DTYPES:
                 raise UserError(f"{flag} must be one of {', '.join(VALUE_DTYPES)}, got {dtype!r}")
         check_whole(self.chunk_len, "--chunk-len", 1, MAX_CHUNK_LEN)
+        if self.hidden_window is not None:
+            check_whole(self.hidden_window, "--hidden-window", 1, MAX_HIDDEN_WINDOW)
+            if self.hidden_window % self.chunk_len:
+                raise UserError(
+                    f"--hidden-window {self.hidden_window} must be a whole number of chunks of "
+                    f"--chunk-len {self.chunk_len} steps (a chunk never straddles two windows)"
+                )
         parse_compression(self.compression)
         if self.resume and self.overwrite:
             raise UserError("--resume and --overwrite contradict each other: pass one of them")
@@ -178,9 +192,10 @@ class CollectConfig:
         # lane's index of the distinct activation rows of its window (common/store_dedup.py).
         hidden_bytes = int(np.prod(fields["hidden"][0], dtype=np.int64)) * np.dtype(fields["hidden"][1]).itemsize
         buffered = (self.num_envs + 8) * self.chunk_len * step_bytes
-        buffered += self.num_envs * window_for(self.chunk_len, hidden_bytes) * hidden_bytes
-        check_memory(buffered, f"collecting with --num-envs {self.num_envs} and --chunk-len {self.chunk_len}",
-                     "lower --chunk-len or --num-envs")  # fmt: skip
+        window = self.hidden_window or window_for(self.chunk_len, hidden_bytes)
+        buffered += self.num_envs * window * hidden_bytes
+        doing = f"collecting with --num-envs {self.num_envs}, --chunk-len {self.chunk_len}, windows of {window} steps"
+        check_memory(buffered, doing, "lower --chunk-len, --num-envs or --hidden-window")
 
     @property
     def target_kind(self) -> str:

@@ -37,6 +37,11 @@ def open_writer(config: CollectConfig, metadata: dict, num_actions: int, hidden_
             "compression": config.compression,
         }
         check_resume(stored, wanted, path)
+        if config.hidden_window is not None and stored.get("hidden_window") != config.hidden_window:
+            raise UserError(
+                f"{path} was collected with an activation window of {stored.get('hidden_window')} steps, this run "
+                f"asks for {config.hidden_window}: resume without --hidden-window, or with the store's"
+            )
         if stored["complete"] and stored_path(path) == path:
             return None
         return StoreWriter.resume(path)
@@ -51,6 +56,7 @@ def open_writer(config: CollectConfig, metadata: dict, num_actions: int, hidden_
             hidden_dtype=config.hidden_dtype,
             chunk_len=config.chunk_len,
             compression=config.compression,
+            hidden_window=config.hidden_window,
             backend=backend_name(config),
             lanes=config.num_envs,
         )

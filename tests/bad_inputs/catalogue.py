@@ -36,6 +36,16 @@ CASES = [
     # --- amn collect: where it writes -----------------------------------------------------
     Case(f"{COLLECT} --out '' --steps 10 --overwrite", "--out is empty", "an empty --out, with --overwrite"),
     Case(
+        f"{COLLECT} --out {{w}}/out/s.zarr --steps 10 --chunk-len 64 --hidden-window 100",
+        "--hidden-window 100 must be a whole number of chunks of --chunk-len 64",
+        "an activation window of part chunks",
+    ),
+    Case(
+        f"{COLLECT} --out {{w}}/out/s.zarr --steps 10 --hidden-window 0",
+        "--hidden-window must be between",
+        "an activation window of 0 steps",
+    ),
+    Case(
         f"{COLLECT} --out . --steps 10 --overwrite", "--out . names a folder, not a teacher store", "`.` as the store"
     ),
     Case(f"{COLLECT} --out .. --steps 10 --overwrite", "--out .. names a folder", "`..` as the store"),

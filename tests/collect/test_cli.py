@@ -20,8 +20,8 @@ def test_resume_command_reproduces_every_setting():
         "--expert", "experts/pong v2.safetensors", "--out", "stores/pong-1.h5", "--episodes", "40",
         "--epsilon", "0.1", "--behaviour", "amn.safetensors", "--behaviour-epsilon", "0.2", "--round", "r1",
         "--hidden-layer", "conv", "--seed", "3", "--num-envs", "4", "--shard", "1/3", "--chunk-len", "256",
-        "--compression", "lz4:3", "--q-dtype", "float16", "--hidden-dtype", "float32", "--noop-max", "0",
-        "--sticky", "0.25", "--backend", "hdf5", "--overwrite",
+        "--hidden-window", "2048", "--compression", "lz4:3", "--q-dtype", "float16", "--hidden-dtype", "float32",
+        "--noop-max", "0", "--sticky", "0.25", "--backend", "hdf5", "--overwrite",
     ]  # fmt: skip
     config = parse(command)
     assert (config.episodes, config.shard, config.shard_target) == (40, (1, 3), 13)

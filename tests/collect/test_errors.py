@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,6 +11,7 @@ from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.checkpoint import CheckpointMetadata, random_init_expert, save_checkpoint
 from actor_mimic.common.networks import build_network
+from actor_mimic.errors import UserError
 from tests.collect.conftest import BREAKOUT, read_store
 
 
@@ -158,3 +160,18 @@ def test_list_games(capsys):
     assert main(["collect", "--list-games"]) == 0
     games = capsys.readouterr().out.split()
     assert {"breakout", "pong", "space_invaders"} <= set(games) and games == sorted(games)
+
+
+def test_the_activation_window_is_chosen_and_kept_on_resume(tmp_path, expert_file):
+    """--hidden-window sets the store's window; the activations read back are the same rows as
+    with the default window; a resume asking for another window is refused."""
+    out, default = tmp_path / "s.zarr", tmp_path / "default.zarr"
+    collect(CollectConfig(expert=expert_file, out=out, steps=256, num_envs=2, chunk_len=32, hidden_window=64))
+    collect(CollectConfig(expert=expert_file, out=default, steps=256, num_envs=2, chunk_len=32))
+    (chosen, chosen_info), (reference, reference_info) = read_store(out), read_store(default)
+    assert chosen_info.attrs["hidden_window"] == 64 and reference_info.attrs["hidden_window"] != 64
+    assert np.array_equal(chosen["hidden"], reference["hidden"])
+    assert np.array_equal(chosen["frames"], reference["frames"])
+    with pytest.raises(UserError, match=r"activation window of 64 steps, this run asks for 128"):
+        collect(CollectConfig(expert=expert_file, out=out, steps=256, num_envs=2, chunk_len=32, hidden_window=128,
+                              resume=True))  # fmt: skip
