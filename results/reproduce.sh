@@ -9,7 +9,7 @@
 #
 # Stages (each skips what it already finished, so the script resumes after any stop):
 #   1. teacher stores: one per source game, its expert acting (epsilon 0.05) and labelling;
-#      4 environments, so lanes are 25k steps long (docs/storage.md: 100x from 16k-step lanes)
+#      4 environments (25k-step lanes), each lane one activation window (docs/storage.md)
 #   2. AMNs: AMN-policy (beta 0) and AMN-feature (beta 0.01), at tau 1 (the paper's) and a
 #      smaller tau, the same number of updates each
 #   3. evaluation: experts and AMNs in the real games, same protocol, same seeds
@@ -82,7 +82,7 @@ for game in "${SOURCES[@]}"; do
   store="$WORK/stores/$game.zarr"
   if [ -f "$WORK/stores/$game.done" ]; then continue; fi
   timed "collect-$game" "$BIN/amn" collect --expert "experts/$game.safetensors" --out "$store" \
-    --steps "$COLLECT_STEPS" --num-envs 4 --seed 0 --no-progress --resume
+    --steps "$COLLECT_STEPS" --num-envs 4 --hidden-window 32768 --seed 0 --no-progress --resume
   touch "$WORK/stores/$game.done"
 done
 "$BIN/amn" dataset info "$WORK"/stores/*.zarr --json > "$WORK/stores.json"
