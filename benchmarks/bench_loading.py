@@ -61,8 +61,8 @@ def build_store(cache: Path, steps: int, source_steps: int, backend: str, compre
     path = cache / f"breakout-{steps}-{compression.replace(':', '')}-hidden-{hidden_dtype}{suffix}"
     if path.exists():
         try:
-            backend_handle, info = open_store(path)
-            backend_handle.close()
+            with open_store(path) as (_, info):
+                pass
             if info.num_steps >= steps:
                 print(f"reusing {path} ({info.num_steps} steps)")
                 return path
@@ -74,9 +74,8 @@ def build_store(cache: Path, steps: int, source_steps: int, backend: str, compre
         expert = random_init_expert(AtariConfig("breakout", noop_max=0), seed=0)
         collect(CollectConfig(expert=expert, out=source, steps=source_steps, epsilon=1.0, num_envs=8, seed=0,
                               hidden_dtype="float32"))  # fmt: skip
-    handle, info = open_store(source)
-    episodes = list(read_episodes(handle, info))
-    handle.close()
+    with open_store(source) as (handle, info):
+        episodes = list(read_episodes(handle, info))
     print(f"writing {path}: the {len(episodes)} source episodes repeated up to {steps} steps ...", flush=True)
     kept = ("game", "atari", "preprocessing", "action_set", "expert", "behaviour", "seed", "versions")
     metadata = {k: v for k, v in info.attrs.items() if k in kept}

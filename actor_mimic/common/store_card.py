@@ -125,8 +125,8 @@ def render_card(store: str | Path, license_id: str | None = None) -> str:
         existing = front_matter(read_card(store) or "").get("license")
         license_id = str(existing) if existing and _LICENSE_ID.match(str(existing)) else DEFAULT_LICENSE
     check_license(license_id)
-    backend, info = open_store(store, allow_incomplete=True)
-    backend.close()
+    with open_store(store, allow_incomplete=True) as (_, info):
+        pass  # the card is made from the document and episode table alone
     facts = _Facts(store, info)
     return _front(facts, license_id) + "\n" + _body(facts, license_id)
 

@@ -53,8 +53,7 @@ def convert(
             f"{shown(partial_path(target))} holds the collection in progress of {shown(target)}: "
             "finish it with `amn collect --resume` or choose another TARGET"
         )
-    backend, info = open_store(source)
-    try:
+    with open_store(source) as (backend, info):
         attrs = info.attrs
         if attrs["schema_version"] < 2:
             raise UserError(
@@ -91,8 +90,6 @@ def convert(
             except BaseException:
                 remove_created(created)
                 raise
-    finally:
-        backend.close()
     refresh_card(target)
     return target
 

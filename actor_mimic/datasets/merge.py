@@ -27,6 +27,7 @@ card is written.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -52,10 +53,8 @@ def merge(out: str | Path, inputs: list, allow_incomplete: bool = False, overwri
     if len(paths) < 2:
         raise UserError("merge needs two stores or more: OUT STORE STORE...")
     _check_paths(out, paths, engine)
-    opened = []
-    try:
-        for path in paths:
-            opened.append(open_store(path, allow_incomplete=allow_incomplete))
+    with contextlib.ExitStack() as closing:
+        opened = [closing.enter_context(open_store(path, allow_incomplete=allow_incomplete)) for path in paths]
         stores = [(path, info.attrs) for path, (_, info) in zip(paths, opened)]
         check_mergeable(stores)
         lanes = source_lanes(stores)
@@ -66,9 +65,6 @@ def merge(out: str | Path, inputs: list, allow_incomplete: bool = False, overwri
                 _write_lanes(sources, ZarrBackend(temporary, "w"), attrs)
         else:
             _write_hdf5(sources, out, attrs)
-    finally:
-        for backend, _ in opened:
-            backend.close()
     refresh_card(out)
     return out
 
