@@ -10,6 +10,11 @@ of zstd / blosc / gzip) it reads the chunk files itself and decodes them with nu
 codecs zarr itself uses. For any other layout `ChunkFiles.for_array` returns
 None and callers slice the zarr array as usual.
 
+It reaches into zarr-python's internals (array metadata, store classes, chunk key encoding),
+so it lives behind the storage backend: `ZarrBackend.row_reader` (store_backends.py) is the
+one place that uses it, and tests/datasets/test_zarr_chunks.py checks it against the pinned
+zarr, array by array.
+
 The chunk bytes come from a byte source (common/store_location.py): a local folder, read
 file by file exactly as before, or a remote store through fsspec, one request per chunk
 (only the chunks a read needs).
