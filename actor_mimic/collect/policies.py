@@ -138,6 +138,15 @@ class Labeller:
         return q_values.numpy(), hidden.numpy()
 
 
+@dataclass
+class Players:
+    """Who plays a collection: the expert labels every state, the actor picks the actions."""
+
+    labeller: Labeller
+    actor: Actor
+    expert_name: str  # "the expert PATH", for messages
+
+
 class Actor:
     """Epsilon-greedy actions (indices into the game's action set) from one set of scores."""
 
