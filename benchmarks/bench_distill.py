@@ -55,8 +55,8 @@ def make_stores(folder: Path, steps: int) -> list[str]:
 def data_module(stores: list[str], batch_size: int, workers: int) -> TeacherDataModule:
     games = []
     for path in stores:
-        backend, info = open_store(path)
-        backend.close()
+        with open_store(path) as (_, info):
+            pass
         games.append(GameStores(info.game, [path]))
     data = TeacherDataModule(games=games, batch_size=batch_size, val_fraction=0.0, num_workers=workers)
     data.setup("fit")

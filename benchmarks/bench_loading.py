@@ -27,7 +27,6 @@ absolute figures.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import torch
 from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.checkpoint import random_init_expert
+from actor_mimic.common.outputs import remove
 from actor_mimic.common.store import StoreWriter, open_store, read_episodes
 from actor_mimic.datasets import TeacherDataset, make_loader
 from actor_mimic.datasets.batch import GameLayout, empty_batch, write_values
@@ -61,8 +61,8 @@ def build_store(cache: Path, steps: int, source_steps: int, backend: str, compre
     path = cache / f"breakout-{steps}-{compression.replace(':', '')}-hidden-{hidden_dtype}{suffix}"
     if path.exists():
         try:
-            backend_handle, info = open_store(path)
-            backend_handle.close()
+            with open_store(path) as (_, info):
+                pass
             if info.num_steps >= steps:
                 print(f"reusing {path} ({info.num_steps} steps)")
                 return path
@@ -74,14 +74,13 @@ def build_store(cache: Path, steps: int, source_steps: int, backend: str, compre
         expert = random_init_expert(AtariConfig("breakout", noop_max=0), seed=0)
         collect(CollectConfig(expert=expert, out=source, steps=source_steps, epsilon=1.0, num_envs=8, seed=0,
                               hidden_dtype="float32"))  # fmt: skip
-    handle, info = open_store(source)
-    episodes = list(read_episodes(handle, info))
-    handle.close()
+    with open_store(source) as (handle, info):
+        episodes = list(read_episodes(handle, info))
     print(f"writing {path}: the {len(episodes)} source episodes repeated up to {steps} steps ...", flush=True)
     kept = ("game", "atari", "preprocessing", "action_set", "expert", "behaviour", "seed", "versions")
     metadata = {k: v for k, v in info.attrs.items() if k in kept}
     if path.exists():  # a stale or smaller copy in the benchmark's own cache
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        remove(path)
     writer = StoreWriter.create(
         path, metadata=metadata, num_actions=int(info.attrs["num_actions"]),
         hidden_size=int(info.attrs["hidden_size"]), chunk_len=int(info.attrs["chunk_len"]),

@@ -50,8 +50,8 @@ def source_store(cache: Path, steps: int, num_envs: int) -> Path:
     digest = hashlib.sha256(EXPERT.read_bytes()).hexdigest()[:12]
     path = cache / f"breakout-expert-{digest}-{steps}-{num_envs}envs.zarr"
     try:
-        backend, info = open_store(path)
-        backend.close()
+        with open_store(path) as (_, info):
+            pass
         if info.num_steps == steps:
             print(f"reusing {path}")
             return path
@@ -64,12 +64,14 @@ def source_store(cache: Path, steps: int, num_envs: int) -> Path:
 
 
 def read_lanes(path: Path) -> tuple[list[dict], object]:
-    backend, info = open_store(path)
-    lanes = [
-        {name: read_field(backend, info.attrs, lane.prefix, name, 0, lane.num_steps) for name in info.attrs["fields"]}
-        for lane in info.lanes
-    ]
-    backend.close()
+    with open_store(path) as (backend, info):
+        lanes = [
+            {
+                name: read_field(backend, info.attrs, lane.prefix, name, 0, lane.num_steps)
+                for name in info.attrs["fields"]
+            }
+            for lane in info.lanes
+        ]
     return lanes, info
 
 

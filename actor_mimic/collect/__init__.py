@@ -7,9 +7,10 @@
 See `CollectConfig` for every option, `actor_mimic.common.store` for what a store holds, and
 `actor_mimic.collect.metadata` for the provenance a collection records in it.
 
-Layout: config (what to do) -> policies (expert labels, who acts) -> episodes (per-env
-buffers) -> writer (create / resume a store, background appends) -> collector (the loop) ->
-cli (`amn collect`). interrupt: clean stops on SIGINT/SIGTERM.
+Layout: config (what to do) -> policies (expert labels, who acts) -> lanes (one per env) ->
+rows (per-env buffers) -> writer (create / resume a store, background appends) -> recording
+(the rows of a run on their way to the store) -> collector (the loop) -> cli (`amn collect`).
+interrupt: clean stops on SIGINT/SIGTERM.
 """
 
 from actor_mimic.collect.collector import collect

@@ -15,6 +15,10 @@ The loop, per step of the vector env (all envs at once):
 Each env fills one lane of the store until the lane's quota of steps (the last episode cut,
 marked truncated) or of game-ended episodes; a lane that reached it idles. A stop (signal,
 kill) keeps every lane's committed chunks; `--resume` replays what is missing exactly.
+
+`_roll_out` is that loop and nothing else; what watches it is passed in, as dqn_zoo's
+`run_loop` takes its trackers: the `Recording` (recording.py: row buffers, the store, its
+segment) when the run records, and the `Progress` bar. `_run` sets them up and closes them.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import torch
 
 from actor_mimic.collect.config import CollectConfig
 from actor_mimic.collect.interrupt import CollectionInterrupted, stop_on_signals
-from actor_mimic.collect.lanes import DRAWS_PER_STEP, Lane, episode_rng, episode_seed, resume_lanes, start_lanes
+from actor_mimic.collect.lanes import DRAWS_PER_STEP, Lane, episode_seed, resume_lanes, start_lanes
 from actor_mimic.collect.metadata import behaviour_metadata, store_metadata
 from actor_mimic.collect.output import (
     REPLACES_KEY,
@@ -45,18 +49,17 @@ from actor_mimic.collect.output import (
 from actor_mimic.collect.policies import (
     Actor,
     Labeller,
+    Players,
     check_behaviour,
     checkpoint_identity,
     describe,
     load_policy,
     resolve_environment,
 )
-from actor_mimic.collect.rows import RowBuffer
-from actor_mimic.collect.writer import BackgroundWriter, open_writer
+from actor_mimic.collect.recording import Recording
+from actor_mimic.collect.writer import open_writer
 from actor_mimic.common.atari import action_set, make_vector_env
-from actor_mimic.common.outputs import remove
 from actor_mimic.common.store import step_fields, stored_path
-from actor_mimic.common.store_card import refresh_card
 from actor_mimic.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -100,127 +103,49 @@ def collect(config: CollectConfig) -> Path | None:
     if config.record and will_replace(config):
         metadata[REPLACES_KEY] = aside_path(existing_store(Path(config.out))).name
 
+    actor = Actor(config.acting_epsilon, len(actions_of_game), behaviour, actions_of_game)
+    players = Players(labeller, actor, expert_name)
     venv = make_vector_env(atari, config.num_envs, num_threads=config.env_threads)
     try:
         with stop_on_signals() as stop, replacing_store(config) if config.record else nullcontext():
-            return _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fields, expert_name, stop)
+            return _run(config, atari, venv, players, metadata, fields, stop)
     finally:
         venv.close()
 
 
-def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fields, expert_name, stop):  # noqa: C901 - the rollout loop, one pass per step; splitting it would scatter its shared state
-    num_envs = config.num_envs
+def _run(config: CollectConfig, atari, venv, players: Players, metadata: dict, fields: dict, stop) -> Path | None:
+    """Open the store (or resume it), bring every env to where its lane stands, roll out."""
     # Probe the expert before touching the disk: weights that give NaN or overflow on the
     # zero-padded first stack of every episode fail here, with nothing written.
     probe = np.zeros((1, *atari.observation_shape), dtype=np.uint8)
-    _check_labels(*labeller(probe), expert_name, [0])
-    resumed = config.record and config.resume and stored_path(config.out).exists()
-    writer = None
-    lanes = [Lane.start(config, lane) for lane in range(num_envs)]
-    heads = [None] * num_envs
+    _check_labels(*players.labeller(probe), players.expert_name, [0])
+    lanes = [Lane.start(config, lane) for lane in range(config.num_envs)]
+    heads = [None] * config.num_envs
+    recording = None
     if config.record:
-        writer = open_writer(config, metadata, len(actions_of_game), labeller.hidden_size, atari.screen_size)
+        resumed = config.resume and stored_path(config.out).exists()
+        writer = open_writer(
+            config, metadata, players.actor.num_actions, players.labeller.hidden_size, atari.screen_size
+        )
         if writer is None:  # a complete store: nothing to do
             return Path(config.out)
         lanes, heads = resume_lanes(config, writer)
-    start_steps = [lane.rows for lane in lanes]
-    segment = None  # this run's entry in the store's list of segments (runs that wrote it)
-    if writer is not None:
-        segment = {"start_steps": start_steps, "versions": metadata["versions"]}  # a resume may run other versions
-        writer.attrs.setdefault("segments", []).append(segment)
-    actor = Actor(config.acting_epsilon, len(actions_of_game), behaviour, actions_of_game)
-    buffers = [RowBuffer(fields, config.chunk_len) for _ in range(num_envs)] if writer is not None else []
-    background = BackgroundWriter(writer) if writer is not None else None
-    recent_returns: collections.deque = collections.deque(maxlen=20)
-
-    def stop_all(complete: bool, reason: str) -> None:
-        """Close the store, recording why it stopped. Rows short of a chunk are not kept."""
-        if writer is None:
-            return
-        background.drain()
-        segment.update(end_steps=[record["steps"] for record in writer.lanes], stopped_by=reason)
-        writer.close(complete=complete)
-        if writer.num_steps or complete:  # (a run that stored nothing removes its store)
-            refresh_card(config.out)  # the store changed: its README.md says what it now holds
-
-    from tqdm import tqdm
-
-    steps_done = sum(start_steps)
-    bar = tqdm(
-        total=config.shard_target if config.target_kind == "steps" else None,
-        initial=steps_done if config.target_kind == "steps" else 0,
-        unit="step",
-        disable=not config.progress,
-        dynamic_ncols=True,
-    )
+        start_steps = [lane.rows for lane in lanes]
+        recording = Recording(config.out, writer, fields, config.chunk_len, start_steps, metadata["versions"], resumed)
+    progress = Progress(config, steps_done=sum(lane.rows for lane in lanes))
+    steps_before = progress.steps_done
     obs, lives = start_lanes(venv, config, lanes, heads, config.out)
     started, started_cpu = time.perf_counter(), time.process_time()
-    uniforms = np.zeros((num_envs, DRAWS_PER_STEP))
     try:
-        while not all(lane.done for lane in lanes):
-            if stop:
-                stop_all(complete=False, reason=f"signal {stop.signal_number}")
-                kept = (writer.num_steps, writer.num_episodes) if writer is not None else (steps_done, 0)
-                raise CollectionInterrupted(config.out, *kept, stop.signal_number)
-            active = [lane.index for lane in lanes if not lane.done]
-            q_values, hidden = labeller(obs)
-            try:
-                _check_labels(q_values, hidden, expert_name, active)
-            except UserError as error:
-                stop_all(complete=False, reason="non-finite expert output")
-                raise UserError(f"{error} ({_what_was_kept(writer, resumed, config.out)})") from None
-            for env in active:
-                uniforms[env] = lanes[env].rng.random(DRAWS_PER_STEP)
-            actions = actor.act(obs, q_values, uniforms)
-            venv.send(actions.astype(np.int32))
-            if writer is not None:
-                frames = obs[:, -1]
-                for env in active:  # while the envs step
-                    buffers[env].add_state(frames[env], lives[env], actions[env], q_values[env], hidden[env])
-            obs, rewards, terminated, truncated, info = venv.recv()
-            lives = info["lives"]
-            resets = []
-            for env in active:
-                lane = lanes[env]
-                lane.rows += 1
-                lane.head += 1
-                lane.episode_return += float(rewards[env])
-                cut = not lane.by_episodes and lane.rows == lane.quota and not (terminated[env] or truncated[env])
-                if writer is not None:
-                    buffers[env].add_outcome(rewards[env], terminated[env], truncated[env] or cut)
-                    if buffers[env].full:
-                        background.submit(writer.append, env, buffers[env].take())
-                if terminated[env] or truncated[env] or cut:
-                    lane.episodes += 1
-                    if not cut:
-                        recent_returns.append(lane.episode_return)
-                    lane.head, lane.episode_return = 0, 0.0
-                    lane.rng = episode_rng(config, env, lane.episodes)
-                    resets.append(env)
-                if lane.reached:
-                    lane.done = True
-                    if writer is not None:
-                        background.submit(_finish_lane, writer, env, buffers[env].take(), cut)
-            resets = [env for env in resets if not lanes[env].done]
-            if resets:
-                mask = np.zeros(num_envs, dtype=bool)
-                mask[resets] = True
-                seeds = np.array([episode_seed(config, env, lanes[env].episodes) for env in resets], dtype=np.int64)
-                obs, info = venv.reset(seed=seeds, options={"reset_mask": mask})
-                lives = info["lives"]
-            steps_done += len(active)
-            bar.update(len(active))
-            if resets and recent_returns:
-                bar.set_postfix(
-                    episodes=sum(lane.episodes for lane in lanes), mean_return=f"{np.mean(recent_returns):.1f}"
-                )
-        stop_all(complete=True, reason="target")
+        _roll_out(venv, config, lanes, obs, lives, players, recording=recording, progress=progress, stop=stop)
+        if recording is not None:
+            recording.stop(complete=True, reason="target")
     finally:
-        bar.close()
-        if background is not None:
-            background.shutdown()
+        progress.close()
+        if recording is not None:
+            recording.shutdown()
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
-    recorded = steps_done - sum(start_steps)
+    recorded = progress.steps_done - steps_before
     # The rollout's own speed (env setup excluded), for users and for benchmarks/bench_collect.py;
     # cpu_seconds counts every thread of the process (env threads, store writer).
     log.info(
@@ -230,12 +155,99 @@ def _run(config, atari, venv, labeller, behaviour, actions_of_game, metadata, fi
         recorded / max(seconds, 1e-9),
         extra={"steps": recorded, "seconds": seconds, "cpu_seconds": cpu_seconds},
     )
-    return Path(config.out) if writer is not None else None
+    return Path(config.out) if recording is not None else None
 
 
-def _finish_lane(writer, lane: int, rows: dict, cut: bool) -> None:
-    writer.append(lane, rows)
-    writer.finish_lane(lane, cut=cut)
+def _roll_out(venv, config: CollectConfig, lanes: list[Lane], obs, lives, players: Players, *,
+              recording: Recording | None, progress: Progress, stop) -> None:  # fmt: skip
+    """Step every env until each lane reached its quota (the loop of the module docstring).
+
+    obs uint8 (N, K, H, W) and lives (N,): where the envs stand. `recording` (None: not
+    recording) gets every row, `progress` every step and finished episode. A signal stops
+    the loop, the store closed first, with CollectionInterrupted.
+    """
+    uniforms = np.zeros((config.num_envs, DRAWS_PER_STEP))
+    while not all(lane.done for lane in lanes):
+        if stop:
+            _stop(recording, f"signal {stop.signal_number}")
+            kept = recording.kept() if recording is not None else (progress.steps_done, 0)
+            raise CollectionInterrupted(config.out, *kept, stop.signal_number)
+        active = [lane.index for lane in lanes if not lane.done]
+        q_values, hidden = players.labeller(obs)
+        try:
+            _check_labels(q_values, hidden, players.expert_name, active)
+        except UserError as error:
+            _stop(recording, "non-finite expert output")
+            kept = recording.what_was_kept() if recording is not None else "nothing was written"
+            raise UserError(f"{error} ({kept})") from None
+        for env in active:  # each lane draws from its own generator (lanes.py)
+            uniforms[env] = lanes[env].rng.random(DRAWS_PER_STEP)
+        actions = players.actor.act(obs, q_values, uniforms)
+        venv.send(actions.astype(np.int32))
+        if recording is not None:  # while the envs step
+            recording.add_states(active, obs[:, -1], lives, actions, q_values, hidden)
+        obs, rewards, terminated, truncated, info = venv.recv()
+        lives = info["lives"]
+        resets = []
+        for env in active:
+            lane = lanes[env]
+            ended = bool(terminated[env] or truncated[env])
+            cut = lane.step(float(rewards[env]), ended)  # the lane's quota cut its episode short
+            if recording is not None:
+                recording.add_outcome(env, rewards[env], terminated[env], truncated[env] or cut)
+            if ended or cut:
+                if not cut:
+                    progress.episode_ended(lane.episode_return)
+                lane.next_episode(config)
+                resets.append(env)
+            if lane.reached:
+                lane.done = True
+                if recording is not None:
+                    recording.finish_lane(env, cut)
+        resets = [env for env in resets if not lanes[env].done]
+        if resets:
+            mask = np.zeros(config.num_envs, dtype=bool)
+            mask[resets] = True
+            seeds = np.array([episode_seed(config, env, lanes[env].episodes) for env in resets], dtype=np.int64)
+            obs, info = venv.reset(seed=seeds, options={"reset_mask": mask})
+            lives = info["lives"]
+        progress.stepped(len(active), lanes, bool(resets))
+
+
+def _stop(recording, reason: str) -> None:
+    if recording is not None:
+        recording.stop(complete=False, reason=reason)
+
+
+class Progress:
+    """The progress bar: steps played (recorded ones included), the last episodes' mean return."""
+
+    def __init__(self, config, steps_done: int):
+        from tqdm import tqdm
+
+        self.steps_done = steps_done
+        self.recent_returns: collections.deque = collections.deque(maxlen=20)
+        self.bar = tqdm(
+            total=config.shard_target if config.target_kind == "steps" else None,
+            initial=steps_done if config.target_kind == "steps" else 0,
+            unit="step",
+            disable=not config.progress,
+            dynamic_ncols=True,
+        )
+
+    def episode_ended(self, episode_return: float) -> None:
+        self.recent_returns.append(episode_return)
+
+    def stepped(self, count: int, lanes, any_reset: bool) -> None:
+        self.steps_done += count
+        self.bar.update(count)
+        if any_reset and self.recent_returns:
+            self.bar.set_postfix(
+                episodes=sum(lane.episodes for lane in lanes), mean_return=f"{np.mean(self.recent_returns):.1f}"
+            )
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _check_labels(q_values: np.ndarray, hidden: np.ndarray, expert_name: str, rows) -> None:
@@ -245,13 +257,3 @@ def _check_labels(q_values: np.ndarray, hidden: np.ndarray, expert_name: str, ro
             raise UserError(
                 f"{expert_name} produced NaN or infinite {name}: the checkpoint is broken, collect with a sound expert"
             )
-
-
-def _what_was_kept(writer, resumed: bool, out) -> str:
-    """After a failure: keep what earlier steps stored, remove a store this run made empty."""
-    if writer is None:
-        return "nothing was written"
-    if writer.num_steps == 0 and not resumed:
-        remove(Path(writer.backend.path))  # the new store, or an HDF5 store's collection in progress
-        return "nothing was written"
-    return f"{out} keeps the {writer.num_steps} steps stored before it, marked incomplete"

@@ -70,6 +70,21 @@ class Lane:
     def reached(self) -> bool:
         return (self.episodes if self.by_episodes else self.rows) >= self.quota
 
+    def step(self, reward: float, ended: bool) -> bool:
+        """Count one recorded step of the running episode (`ended`: it terminated or was
+        truncated there). Returns True when this step fills a steps quota while the episode
+        runs on: the lane cuts it, and it is stored as truncated."""
+        self.rows += 1
+        self.head += 1
+        self.episode_return += reward
+        return not self.by_episodes and self.rows == self.quota and not ended
+
+    def next_episode(self, config: CollectConfig) -> None:
+        """The running episode ended or was cut: the next starts, with its own generator."""
+        self.episodes += 1
+        self.head, self.episode_return = 0, 0.0
+        self.rng = episode_rng(config, self.index, self.episodes)
+
 
 @dataclass
 class Head:

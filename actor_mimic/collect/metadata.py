@@ -17,26 +17,20 @@ Beyond the brief's fields, two lists describe how the store came to be:
 from __future__ import annotations
 
 import hashlib
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from actor_mimic.collect.config import CollectConfig
 from actor_mimic.collect.policies import same_identity
 from actor_mimic.common.atari import AtariConfig, action_set
+from actor_mimic.common.versions import library_versions
 from actor_mimic.errors import UserError
 
 PACKAGES = ("actor_mimic", "ale_py", "gymnasium", "numpy", "torch")
 
 
-def library_versions(backend: str) -> dict:
-    versions = {}
-    for package in (*PACKAGES, "zarr" if backend == "zarr" else "h5py"):
-        distribution = "actor-mimic" if package == "actor_mimic" else package.replace("_", "-")
-        try:
-            versions[package] = importlib_metadata.version(distribution)
-        except importlib_metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
+def collection_versions(backend: str) -> dict:
+    """The versions of the libraries a collection's rows depend on, its store engine's too."""
+    return library_versions((*PACKAGES, "zarr" if backend == "zarr" else "h5py"))
 
 
 def rom_identity(game: str) -> dict:
@@ -71,7 +65,7 @@ def store_metadata(
         "num_envs": int(config.num_envs),
         "shard": [index, count],
         "target": {config.target_kind: config.shard_target, "total": config.total_target},
-        "versions": library_versions(backend),
+        "versions": collection_versions(backend),
         "segments": [],
         "cut_episodes": [],
         **config.extra_metadata,

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from actor_mimic.collect.config import CollectConfig
 from actor_mimic.common.outputs import Output, check_output, make_parents, remove, remove_created, shown
+from actor_mimic.common.store_backends import backend_by_name
 from actor_mimic.errors import UserError
 
 REPLACES_KEY = "replaces"
@@ -34,7 +35,7 @@ REPLACES_KEY = "replaces"
 def backend_name(config: CollectConfig) -> str:
     if config.backend is not None:
         return config.backend
-    return "hdf5" if Path(config.out).suffix in (".h5", ".hdf5") else "zarr"
+    return backend_by_name(config.out)
 
 
 def is_teacher_store(path: Path) -> bool:

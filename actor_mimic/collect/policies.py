@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actor_mimic.common.atari import AtariConfig, action_set, canonical_game
+from actor_mimic.common.atari import NUM_ALE_ACTIONS, AtariConfig, action_set, canonical_game
 from actor_mimic.common.checkpoint import Checkpoint, load_checkpoint
+from actor_mimic.common.policies import epsilon_greedy_from_uniforms, game_columns
 from actor_mimic.errors import UserError
 
 
@@ -137,6 +138,15 @@ class Labeller:
         return q_values.numpy(), hidden.numpy()
 
 
+@dataclass
+class Players:
+    """Who plays a collection: the expert labels every state, the actor picks the actions."""
+
+    labeller: Labeller
+    actor: Actor
+    expert_name: str  # "the expert PATH", for messages
+
+
 class Actor:
     """Epsilon-greedy actions (indices into the game's action set) from one set of scores."""
 
@@ -147,7 +157,7 @@ class Actor:
         # An AMN scores all 18 ALE actions; keep only the game's, in action-set order.
         self.columns = None
         if behaviour is not None and behaviour.metadata.kind == "amn":
-            self.columns = torch.as_tensor(list(game_actions))
+            self.columns = torch.as_tensor(game_columns(range(NUM_ALE_ACTIONS), game_actions))
 
     def act(self, frames: np.ndarray, expert_q_values: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         """int64 (N,): greedy on the acting policy's scores, uniformly random with prob. epsilon.
@@ -162,7 +172,4 @@ class Actor:
                 if self.columns is not None:
                     q = q[:, self.columns]
             scores = q.numpy()
-        actions = scores.argmax(axis=1).astype(np.int64)
-        explore = uniforms[:, 0] < self.epsilon
-        random_actions = np.minimum((uniforms[:, 1] * self.num_actions).astype(np.int64), self.num_actions - 1)
-        return np.where(explore, random_actions, actions)
+        return epsilon_greedy_from_uniforms(scores.argmax(axis=1), self.epsilon, uniforms, self.num_actions)

@@ -24,7 +24,6 @@ actions (`numpy.random.default_rng(seed)`), so the same seed gives the same retu
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -32,6 +31,8 @@ import torch
 from torch import nn
 
 from actor_mimic.common.atari import AtariConfig, action_set, make_vector_env
+from actor_mimic.common.policies import epsilon_greedy, greedy_env_actions, output_to_env_actions
+from actor_mimic.common.rollout import EpisodeTracker
 from actor_mimic.errors import UserError
 
 
@@ -59,24 +60,6 @@ class EvaluationResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def output_to_env_actions(output_actions: list[int], game_actions: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """How the network's outputs map onto the environment's action indices.
-
-    Returns (valid, env_index): bool (O,) True where output j's ALE action is one of the
-    game's; int64 (O,) the environment's action index of output j (-1 where invalid).
-    """
-    position = {ale: i for i, ale in enumerate(game_actions)}
-    env_index = np.array([position.get(int(a), -1) for a in output_actions], dtype=np.int64)
-    return env_index >= 0, env_index
-
-
-def greedy_env_actions(q_values: torch.Tensor, valid: np.ndarray, env_index: np.ndarray) -> np.ndarray:
-    """int64 (B,): the environment action of the best valid output of each row of q_values (B, O)."""
-    masked = q_values.masked_fill(~torch.from_numpy(valid).to(q_values.device), -math.inf)
-    best_output = masked.argmax(dim=1).cpu().numpy()
-    return env_index[best_output]
 
 
 def evaluate(
@@ -114,33 +97,26 @@ def evaluate(
     venv = make_vector_env(config, num_envs)
     bar = _progress_bar(progress, steps, episodes, config.game)
     returns: list[float] = []
-    running = np.zeros(num_envs, dtype=np.float64)  # return of each env's current episode
+    running = EpisodeTracker(num_envs)  # each env's running episode; autoresets are not agent steps
     finished = np.zeros(num_envs, dtype=np.int64)  # completed episodes per env
-    resetting = np.zeros(num_envs, dtype=bool)  # next step of this env is an autoreset
     played = 0
     try:
         frames, _ = venv.reset(seed=seed)
         while not _done(played, steps, finished, quota):
             with torch.no_grad():
                 q_values = network(torch.from_numpy(frames).to(device))
-            actions = greedy_env_actions(q_values, valid, env_index)
-            # Draw for every env every step, so the random stream does not depend on
+            # Every env draws every step, resetting or not: the stream does not depend on
             # which envs happen to be resetting.
-            explore = rng.random(num_envs) < epsilon
-            random_actions = rng.integers(0, len(game_actions), size=num_envs)
-            actions = np.where(explore, random_actions, actions)
+            actions = epsilon_greedy(greedy_env_actions(q_values, valid, env_index), epsilon, rng, len(game_actions))
 
             frames, rewards, terminated, truncated, _ = venv.step(actions)
-            agent_steps = int((~resetting).sum())
+            playing, ended, ended_episodes = running.step(rewards, terminated, truncated)
+            agent_steps = int(playing.sum())
             played += agent_steps
-            running += np.where(resetting, 0.0, rewards)
-            ended = (terminated | truncated) & ~resetting
-            for env in np.flatnonzero(ended):
-                if quota is None or finished[env] < quota[env]:
-                    returns.append(float(running[env]))
-                finished[env] += 1
-                running[env] = 0.0
-            resetting = ended
+            for episode in ended_episodes:
+                if quota is None or finished[episode.env] < quota[episode.env]:
+                    returns.append(episode.episode_return)
+                finished[episode.env] += 1
             if bar is not None:
                 bar.update(int(ended.sum()) if steps is None else agent_steps)
     finally:
@@ -150,7 +126,7 @@ def evaluate(
         network.train(was_training)
 
     partial = not returns
-    scores = running[~resetting].tolist() if partial else returns
+    scores = running.returns[~running.resetting].tolist() if partial else returns
     if not scores:  # every env ended on the very last step: those episodes completed
         scores = [0.0]
     values = np.asarray(scores, dtype=np.float64)

@@ -83,7 +83,7 @@ import numpy as np
 
 from actor_mimic.common.kill_points import kill_point
 from actor_mimic.common.outputs import remove
-from actor_mimic.common.store_backends import open_backend, parse_compression
+from actor_mimic.common.store_backends import backend_by_name, open_backend, parse_compression
 from actor_mimic.common.store_checksums import (
     ChunkGuard,
     checksum_name,
@@ -184,7 +184,7 @@ class StoreWriter:
         `PATH.partial`) is refused; `amn collect --overwrite` sets the old store aside first
         (see `actor_mimic.collect.output`)."""
         path = Path(path)
-        target = backend or ("hdf5" if path.suffix in (".h5", ".hdf5") else "zarr")
+        target = backend or backend_by_name(path)
         candidates = (path, partial_path(path)) if target == "hdf5" else (path,)
         existing = [p for p in candidates if p.exists() or p.is_symlink()]
         if existing:
@@ -355,10 +355,6 @@ class StoreWriter:
             remove(partial_path(self.path))  # the store's own staging copy, now written out
             return
         self.backend.close()
-
-    def update_attrs(self, **extra_attrs) -> None:
-        self.attrs.update(extra_attrs)
-        self._commit()
 
     def _write(self, lane: int, count: int, commit: bool = True) -> None:
         """Write the first `count` buffered rows of `lane` after its committed ones (a whole

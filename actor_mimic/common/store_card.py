@@ -40,7 +40,7 @@ import numpy as np
 import yaml
 
 from actor_mimic.common.outputs import shown, write_text
-from actor_mimic.common.store_backends import bytes_on_disk
+from actor_mimic.common.store_backends import backend_by_name, bytes_on_disk
 from actor_mimic.common.store_read import open_store, partial_path, stored_path
 from actor_mimic.common.store_schema import lane_prefix, step_fields
 from actor_mimic.errors import UserError
@@ -66,7 +66,7 @@ def card_path(store: str | Path) -> Path:
     """Where the card of the store at `store` lives (see the module docstring). An HDF5 store
     still being collected (`X.h5.partial`) already has its card at `X.h5.README.md`."""
     store = Path(store)
-    if store.is_dir() or (not store.exists() and store.suffix not in (".h5", ".hdf5")):
+    if store.is_dir() or (not store.exists() and backend_by_name(store) != "hdf5"):
         return store / CARD_NAME
     return store.with_name(store.name + "." + CARD_NAME)
 
@@ -125,8 +125,8 @@ def render_card(store: str | Path, license_id: str | None = None) -> str:
         existing = front_matter(read_card(store) or "").get("license")
         license_id = str(existing) if existing and _LICENSE_ID.match(str(existing)) else DEFAULT_LICENSE
     check_license(license_id)
-    backend, info = open_store(store, allow_incomplete=True)
-    backend.close()
+    with open_store(store, allow_incomplete=True) as (_, info):
+        pass  # the card is made from the document and episode table alone
     facts = _Facts(store, info)
     return _front(facts, license_id) + "\n" + _body(facts, license_id)
 

@@ -126,6 +126,18 @@ def record_checksums(backend, name: str, first: int, last: int) -> None:
     backend.array(label)[first:last] = np.array(values, dtype=CHECKSUM_DTYPE)
 
 
+class CheckedRows:
+    """Reads rows of array `name` of `backend` through the engine's own slicing, each chunk's
+    stored bytes checked by `guard` first (`read_checked`): the reader of any layout the fast
+    Zarr chunk reader does not handle, and of every HDF5 store."""
+
+    def __init__(self, backend, name: str, guard: ChunkGuard):
+        self.backend, self.name, self.guard = backend, name, guard
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return read_checked(self.backend, self.name, start, stop, self.guard.checksums, store=self.guard.store)
+
+
 def read_checked(backend, name: str, start: int, stop: int, checksums: np.ndarray | None, store=None) -> np.ndarray:
     """Rows start..stop-1 of `name`, after checking the stored bytes of every chunk they lie
     in against `checksums` (uint32 (n,), from chunk 0; None for a schema 1 store). Raises

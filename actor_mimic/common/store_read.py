@@ -1,4 +1,7 @@
-"""Opening a teacher store for reading: `open_store` -> (backend, StoreInfo).
+"""Opening a teacher store for reading: `with open_store(path) as (backend, info): ...`.
+
+`open_store` gives an `OpenStore`, the pair (backend, StoreInfo); used in a `with` block it
+closes the backend on leaving. (Unpacked without `with`, the caller closes the backend.)
 
 Schema 2 stores keep no episode table: a lane's episodes are where its terminated/truncated
 flags say, so the table is derived here from the committed rows (their chunks checked against
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -128,8 +132,21 @@ def open_attrs(path: str | Path, check_arrays: bool = True, mode: str = "r"):
         raise
 
 
-def open_store(path: str | Path, allow_incomplete: bool = False):
-    """Open a teacher store for reading: (backend, StoreInfo).
+class OpenStore(NamedTuple):
+    """An opened teacher store: its backend (the arrays) and what `open_store` found."""
+
+    backend: Any  # a ZarrBackend or HDF5Backend, open for reading
+    info: StoreInfo
+
+    def __enter__(self) -> OpenStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.backend.close()
+
+
+def open_store(path: str | Path, allow_incomplete: bool = False) -> OpenStore:
+    """Open a teacher store for reading: `with open_store(path) as (backend, info):`.
 
     Refuses, with a UserError saying what to do, everything `open_attrs` refuses and (unless
     `allow_incomplete`) a store whose collection was interrupted. The arrays may hold rows of
@@ -156,7 +173,7 @@ def open_store(path: str | Path, allow_incomplete: bool = False):
     except BaseException:
         backend.close()
         raise
-    return backend, StoreInfo(backend.path, backend.name, attrs, lanes)
+    return OpenStore(backend, StoreInfo(backend.path, backend.name, attrs, lanes))
 
 
 def _derived_table(backend, attrs: dict, prefix: str, rows: int) -> LaneInfo:

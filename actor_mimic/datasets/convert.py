@@ -17,20 +17,16 @@ is killed leaves no half-written store. Only complete stores of schema 2 or late
 from __future__ import annotations
 
 import datetime
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from actor_mimic.common.outputs import Output, atomic_output, check_output, make_parents, remove_created, shown
-from actor_mimic.common.store_backends import ZarrBackend, open_backend, parse_compression
+from actor_mimic.common.store_backends import ZarrBackend, backend_by_name, open_backend, parse_compression
 from actor_mimic.common.store_card import refresh_card
 from actor_mimic.common.store_hdf5 import copy_lanes, write_hdf5
 from actor_mimic.common.store_read import open_store, partial_path
 from actor_mimic.common.store_schema import MAX_CHUNK_LEN, SCHEMA
+from actor_mimic.common.versions import installed_version
 from actor_mimic.errors import UserError
-
-
-def target_backend(path: Path) -> str:
-    return "hdf5" if path.suffix in (".h5", ".hdf5") else "zarr"
 
 
 def convert(
@@ -43,7 +39,7 @@ def convert(
     """Write the complete store `source` again at `target` (engine from its suffix: .h5/.hdf5
     for HDF5, anything else Zarr). Compression and chunk length default to the source's."""
     source = Path(source)
-    engine = target_backend(Path(target))
+    engine = backend_by_name(target)
     what = Output("teacher store", flag="TARGET", folder=engine == "zarr", is_ours=is_teacher_store)
     target = check_output(target, what, replace=overwrite)
     if compression is not None:
@@ -57,8 +53,7 @@ def convert(
             f"{shown(partial_path(target))} holds the collection in progress of {shown(target)}: "
             "finish it with `amn collect --resume` or choose another TARGET"
         )
-    backend, info = open_store(source)
-    try:
+    with open_store(source) as (backend, info):
         attrs = info.attrs
         if attrs["schema_version"] < 2:
             raise UserError(
@@ -82,7 +77,7 @@ def convert(
                 "chunk_len": attrs["chunk_len"],
                 "compression": attrs["compression"],
                 "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "actor_mimic": _version("actor-mimic"),
+                "actor_mimic": installed_version("actor-mimic"),
             },
         }
         if engine == "zarr":
@@ -95,8 +90,6 @@ def convert(
             except BaseException:
                 remove_created(created)
                 raise
-    finally:
-        backend.close()
     refresh_card(target)
     return target
 
@@ -114,10 +107,3 @@ def is_teacher_store(path: Path) -> bool:
     finally:
         backend.close()
     return isinstance(attrs, dict) and attrs.get("schema") == SCHEMA
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return importlib_metadata.version(distribution)
-    except importlib_metadata.PackageNotFoundError:
-        return None

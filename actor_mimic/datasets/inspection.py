@@ -18,11 +18,10 @@ import numpy as np
 
 from actor_mimic.common.store import open_attrs, open_store, stored_path
 from actor_mimic.common.store_backends import bytes_on_disk
-from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
+from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checksums
 from actor_mimic.common.store_dedup import bad_reference
 from actor_mimic.common.store_files import store_size
 from actor_mimic.common.store_schema import array_problems, expected_arrays, hidden_window, lane_sources
-from actor_mimic.datasets.zarr_chunks import ChunkFiles
 from actor_mimic.errors import UserError
 
 SCAN_ROWS = 8192  # rows per read while scanning; whole chunks for the usual chunk lengths
@@ -59,8 +58,7 @@ def describe_behaviour(attrs: dict) -> tuple[str | None, object]:
 
 def summarize(path: str | Path) -> dict:
     """A JSON-ready description of one store (see `amn dataset info`)."""
-    backend, info = open_store(path, allow_incomplete=True)
-    try:
+    with open_store(path, allow_incomplete=True) as (backend, info):
         raw_bytes = 0
         for name in expected_arrays(info.attrs):
             if name.endswith("hidden_ref"):
@@ -69,8 +67,6 @@ def summarize(path: str | Path) -> dict:
             raw_bytes += int(np.prod(array.shape)) * np.dtype(array.dtype).itemsize
         remote = getattr(backend, "files", None) is not None and backend.files.remote
         disk = store_size(backend, info.attrs) if remote else bytes_on_disk(info.path)
-    finally:
-        backend.close()
     returns = info.episode_returns
     sha, untrained = expert_identity(info.attrs)
     behaviour, round_label = describe_behaviour(info.attrs)
@@ -151,10 +147,10 @@ def verify_store(path: str | Path, allow_incomplete: bool = False) -> list[str]:
     if any(p.startswith(("schema", "chunks")) for p in problems):
         return problems  # the rows cannot be decoded as the schema says
     try:
-        backend, info = open_store(path, allow_incomplete=True)
+        opened = open_store(path, allow_incomplete=True)
     except UserError as error:
         return problems + [_without_path(error, path)]
-    try:
+    with opened as (backend, info):
         if attrs["schema_version"] < 2:
             problems += _check_episode_table(info.lanes[0], attrs)
         if not any(p.startswith("episodes") for p in problems):
@@ -162,8 +158,6 @@ def verify_store(path: str | Path, allow_incomplete: bool = False) -> list[str]:
                 where = f"lane {lane} step" if attrs["schema_version"] >= 2 else "step"
                 problems += _scan_rows(backend, info, record, where)
         return problems
-    finally:
-        backend.close()
 
 
 def _without_path(error: UserError, path) -> str:
@@ -244,12 +238,7 @@ def _row_reader(backend, path: Path, name: str):
     allows (zarr's own slicing is several times slower). The chunks' bytes were compared
     with their checksums just before; a chunk that fails to decode is still named."""
     chunk_len = int(backend.array(name).chunks[0])
-    fast = None
-    if backend.name == "zarr":
-        fast = ChunkFiles.for_array(backend.array(name), ChunkGuard(path, name, chunk_len, None), backend.files)
-    if fast is not None:
-        return fast.read
-    return lambda low, high: read_checked(backend, name, low, high, None, store=path)
+    return backend.row_reader(name, ChunkGuard(path, name, chunk_len, None)).read
 
 
 def _scan_rows(backend, info, lane, where: str) -> list[str]:

@@ -27,17 +27,18 @@ card is written.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
 from actor_mimic.common.outputs import Output, atomic_output, check_output, make_parents, remove, remove_created, shown
-from actor_mimic.common.store_backends import ZarrBackend, parse_compression
+from actor_mimic.common.store_backends import ZarrBackend, backend_by_name, parse_compression
 from actor_mimic.common.store_card import refresh_card
 from actor_mimic.common.store_checksums import ChunkGuard, checksum_name, chunks_of, create_checksums, read_checksums
 from actor_mimic.common.store_hdf5 import copy_lane, write_hdf5
 from actor_mimic.common.store_read import open_store, partial_path
 from actor_mimic.common.store_schema import lane_prefix, lane_rows, stored_fields
-from actor_mimic.datasets.convert import is_teacher_store, target_backend
+from actor_mimic.datasets.convert import is_teacher_store
 from actor_mimic.datasets.merge_document import check_mergeable, merged_document, source_lanes
 from actor_mimic.errors import UserError
 
@@ -45,17 +46,15 @@ from actor_mimic.errors import UserError
 def merge(out: str | Path, inputs: list, allow_incomplete: bool = False, overwrite: bool = False) -> Path:
     """Write the lanes of the stores `inputs` (two or more) as one store at `out` (HDF5 for a
     .h5/.hdf5 name, else Zarr). Returns the path written."""
-    engine = target_backend(Path(out))
+    engine = backend_by_name(out)
     what = Output("teacher store", flag="OUT", folder=engine == "zarr", is_ours=is_teacher_store)
     out = check_output(out, what, replace=overwrite)
     paths = [Path(path) for path in inputs]
     if len(paths) < 2:
         raise UserError("merge needs two stores or more: OUT STORE STORE...")
     _check_paths(out, paths, engine)
-    opened = []
-    try:
-        for path in paths:
-            opened.append(open_store(path, allow_incomplete=allow_incomplete))
+    with contextlib.ExitStack() as closing:
+        opened = [closing.enter_context(open_store(path, allow_incomplete=allow_incomplete)) for path in paths]
         stores = [(path, info.attrs) for path, (_, info) in zip(paths, opened)]
         check_mergeable(stores)
         lanes = source_lanes(stores)
@@ -66,9 +65,6 @@ def merge(out: str | Path, inputs: list, allow_incomplete: bool = False, overwri
                 _write_lanes(sources, ZarrBackend(temporary, "w"), attrs)
         else:
             _write_hdf5(sources, out, attrs)
-    finally:
-        for backend, _ in opened:
-            backend.close()
     refresh_card(out)
     return out
 

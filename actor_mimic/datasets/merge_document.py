@@ -20,9 +20,9 @@ field on which all sources agree; a field on which they differ is left out (read
 from __future__ import annotations
 
 import datetime
-from importlib import metadata as importlib_metadata
 
 from actor_mimic.common.store_schema import SCHEMA_VERSION, SOURCES_SCHEMA_VERSION, collection_record, lane_sources
+from actor_mimic.common.versions import installed_version
 from actor_mimic.errors import UserError
 
 # Fields of the game and of the labels that every input must share: (name in messages, value).
@@ -136,7 +136,7 @@ def merged_document(stores: list, lanes: list[dict], names: list[str]) -> dict:
         "complete": True,  # whole: a merged store is not resumed, whatever its sources were
         "created": now,
         "updated": now,
-        "merged": {"inputs": names, "at": now, "actor_mimic": _version("actor-mimic")},
+        "merged": {"inputs": names, "at": now, "actor_mimic": installed_version("actor-mimic")},
     }
 
 
@@ -171,10 +171,3 @@ def source_lanes(stores: list) -> list[dict]:
                 lanes.append({**record, "source": base, "source_lane": index})
             base += 1
     return lanes
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return importlib_metadata.version(distribution)
-    except importlib_metadata.PackageNotFoundError:
-        return None

@@ -79,8 +79,7 @@ def export_minari(
     root = _datasets_root(data_path)
     what = Output("Minari dataset", flag="DATASET_ID", folder=True, is_ours=is_our_export)
     target = check_output(root / dataset_id, what, replace=overwrite)
-    backend, info = open_store(store, allow_incomplete=allow_incomplete)
-    try:
+    with open_store(store, allow_incomplete=allow_incomplete) as (backend, info):
         if info.num_episodes == 0:
             raise UserError(f"{store} holds no finished episode: there is nothing to export")
         atari = AtariConfig.from_dict(info.attrs["atari"])
@@ -107,8 +106,6 @@ def export_minari(
             finally:
                 remove(scratch)
         env.close()
-    finally:
-        backend.close()
     if namespace is not None:
         with _minari_root(root):
             if namespace not in minari.namespace.list_local_namespaces():

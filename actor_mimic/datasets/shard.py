@@ -18,10 +18,9 @@ import torch
 
 from actor_mimic.common.store import open_store
 from actor_mimic.common.store_backends import open_backend
-from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checked, read_checksums
+from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checksums
 from actor_mimic.common.store_dedup import gather
 from actor_mimic.common.store_schema import hidden_window
-from actor_mimic.datasets.zarr_chunks import ChunkFiles
 from actor_mimic.errors import UserError
 
 STEP_ARRAYS = ("frames", "actions", "q_values", "hidden")
@@ -45,8 +44,7 @@ def store_preprocessing(attrs: dict) -> dict:
 
 def open_shards(path: str | Path, allow_incomplete: bool = False) -> list[Shard]:
     """One Shard per lane of the teacher store at `path` (a schema 1 store: one)."""
-    backend, info = open_store(path, allow_incomplete=allow_incomplete)
-    try:
+    with open_store(path, allow_incomplete=allow_incomplete) as (backend, info):
         chunk_len, version = int(info.attrs["chunk_len"]), int(info.attrs["schema_version"])
         shards = []
         for index, lane in enumerate(info.lanes):
@@ -56,8 +54,6 @@ def open_shards(path: str | Path, allow_incomplete: bool = False) -> list[Shard]
             }
             shards.append(Shard(info, index, lane, checksums))
         return shards
-    finally:
-        backend.close()
 
 
 class Shard:
@@ -95,13 +91,13 @@ class Shard:
         screen = int(self.preprocessing.get("screen_size", 84))
         self.frame_shape = (self.stack_size, screen, screen)  # one observation
         self._arrays: dict | None = None
-        self._chunk_files: dict = {}
+        self._readers: dict = {}  # name -> the backend's row reader (fast Zarr chunks, or checked slicing)
         self._backend = None
         self._pid: int | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.update(_arrays=None, _backend=None, _pid=None, _chunk_files={})
+        state.update(_arrays=None, _backend=None, _pid=None, _readers={})
         return state
 
     def __repr__(self) -> str:
@@ -112,10 +108,7 @@ class Shard:
         if self._arrays is None or self._pid != os.getpid():
             self._backend = open_backend(self.path, "r", self.backend_name)
             self._arrays = {n: self._backend.array(self.prefix + n) for n in self.arrays_read}
-            self._chunk_files = {}
-            if self.backend_name == "zarr":  # zarr's own slicing is the slow part (zarr_chunks.py)
-                files = self._backend.files  # the store's bytes: a local folder or a URL
-                self._chunk_files = {n: ChunkFiles.for_array(a, self.guards[n], files) for n, a in self._arrays.items()}
+            self._readers = {n: self._backend.row_reader(self.prefix + n, self.guards[n]) for n in self.arrays_read}
             self._pid = os.getpid()
         return self._arrays[name]
 
@@ -145,15 +138,8 @@ class Shard:
         return self._read_stored(name, start, stop)
 
     def _read_stored(self, name: str, start: int, stop: int) -> np.ndarray:
-        self.array(name)  # opens the store in this process (after a fork too), filling _chunk_files
-        fast = self._chunk_files.get(name)
-        if fast is not None:
-            return fast.read(start, stop)
-        # Any other layout (HDF5 among them): the chunks' stored bytes are checked, then the
-        # engine decodes them.
-        return read_checked(
-            self._backend, self.prefix + name, start, stop, self.guards[name].checksums, store=self.path
-        )
+        self.array(name)  # opens the store in this process on first use
+        return self._readers[name].read(start, stop)
 
     def read_at(self, name: str, steps: np.ndarray) -> np.ndarray:
         """Rows at `steps` (sorted, unique): one slice per chunk touched, from its first to

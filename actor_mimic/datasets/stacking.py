@@ -2,8 +2,8 @@
 
 A store keeps only the newest frame of each observation. The observation at step t is the
 stack of frames t-(K-1) .. t, oldest first, where any position before the start of t's
-episode is a zero frame: exactly what the environment itself returns after a reset
-(`actor_mimic.common.atari`), and never a frame of the previous episode.
+episode is a zero frame (the rule, `stack_offsets`, is common/stacking.py's: the DQN's replay
+memory rebuilds its stacks by it too).
 
 The loader reads whole blocks of consecutive frames; the few frames just before a block
 (needed only by the first K-1 steps of an episode that began before the block) come as a
@@ -13,6 +13,8 @@ separate small `context` array, so a block never has to be copied to prepend the
 from __future__ import annotations
 
 import numpy as np
+
+from actor_mimic.common.stacking import stack_offsets
 
 
 def episode_start_of_steps(episode_starts: np.ndarray, episode_lengths: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -25,15 +27,6 @@ def episode_start_of_steps(episode_starts: np.ndarray, episode_lengths: np.ndarr
     if np.any(episode < 0) or np.any(steps >= episode_starts[episode] + episode_lengths[episode]):
         raise IndexError("a step lies outside every episode of the table")
     return np.asarray(episode_starts, dtype=np.int64)[episode]
-
-
-def stack_offsets(steps: np.ndarray, step_episode_starts: np.ndarray, stack_size: int):
-    """(offsets, inside), both (N, stack_size): the step each stack position shows, oldest
-    first, and whether that step is inside the episode (False means a zero frame)."""
-    steps = np.asarray(steps, dtype=np.int64)
-    offsets = steps[:, None] - np.arange(stack_size - 1, -1, -1, dtype=np.int64)[None, :]
-    inside = offsets >= np.asarray(step_episode_starts, dtype=np.int64)[:, None]
-    return offsets, inside
 
 
 def gather_stacks(

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from actor_mimic.common.atari import preprocessing_differences
+from actor_mimic.common.stacking import stack_offsets
 from actor_mimic.datasets.batch import GameLayout, empty_batch, write_values
 from actor_mimic.datasets.shard import Shard, as_float32, check_values_finite, open_shards
-from actor_mimic.datasets.stacking import stack_offsets
 from actor_mimic.errors import UserError
 
 

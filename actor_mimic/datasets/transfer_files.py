@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+from actor_mimic.common.store_backends import backend_by_name
 from actor_mimic.common.store_files import StoreFile
 from actor_mimic.common.store_read import open_attrs
 from actor_mimic.common.store_schema import SCHEMA
@@ -56,7 +57,7 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def is_hdf5_name(name: str) -> bool:
-    return name.endswith((".h5", ".hdf5"))
+    return backend_by_name(name) == "hdf5"
 
 
 def complete_store(location, what: str):

@@ -151,8 +151,8 @@ def _as_game_stores(entry) -> GameStores:
 
 
 def _read_attrs(path: str, allow_incomplete: bool) -> dict:
-    backend, info = open_store(path, allow_incomplete=allow_incomplete)
-    backend.close()
+    with open_store(path, allow_incomplete=allow_incomplete) as (_, info):
+        pass  # the document and the episode table are all it needs
     if info.num_steps == 0:
         raise UserError(f"teacher store {path} holds no complete episode: collect more steps into it")
     return {**info.attrs, "num_committed_steps": info.num_steps, "num_committed_episodes": info.num_episodes}

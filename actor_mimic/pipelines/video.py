@@ -1,7 +1,8 @@
 """A short GIF of one episode, for looking at what a policy does (`amn evaluate --video`).
 
 Played on the single-env reference path (`make_env`, rendered in colour) with the same
-epsilon-greedy rule and action masking as `actor_mimic.common.evaluation`. Needs Pillow.
+epsilon-greedy rule and action masking as `actor_mimic.common.evaluation` (common/policies.py).
+Needs Pillow.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import torch
 from torch import nn
 
 from actor_mimic.common.atari import AtariConfig, action_set, make_env
-from actor_mimic.common.evaluation import greedy_env_actions, output_to_env_actions
 from actor_mimic.common.outputs import atomic_output
+from actor_mimic.common.policies import epsilon_greedy, greedy_env_actions, output_to_env_actions
 from actor_mimic.errors import UserError
 
 # One agent step is frame_skip emulator frames at 60 Hz: 4/60 s, so ~70 ms plays in real time.
@@ -50,9 +51,8 @@ def save_episode_gif(
         for _ in range(max_steps):
             with torch.no_grad():
                 q_values = network(torch.from_numpy(np.asarray(frames)[None]).to(device))
-            action = int(greedy_env_actions(q_values, valid, env_index)[0])
-            if rng.random() < epsilon:
-                action = int(rng.integers(len(game_actions)))
+            greedy = greedy_env_actions(q_values, valid, env_index)
+            action = int(epsilon_greedy(greedy, epsilon, rng, len(game_actions))[0])
             frames, _, terminated, truncated, _ = env.step(action)
             images.append(Image.fromarray(env.render()))
             if terminated or truncated:

@@ -18,6 +18,7 @@ import torch
 from actor_mimic.common.atari import action_set
 from actor_mimic.common.checkpoint import expert_metadata, save_checkpoint
 from actor_mimic.common.outputs import write_text
+from actor_mimic.common.versions import library_versions
 from actor_mimic.transfer.logs import training_curve
 
 DTYPES = {"float16": torch.float16, "float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -30,8 +31,6 @@ def training_summary(learner) -> dict:
     expert (`--init-expert`) adds its own to the expert's `prior_training`, and `segments`
     lists each run's share.
     """
-    import ale_py
-
     provenance = dict(learner.provenance)
     prior = provenance.pop("prior_training", {})
     steps_before = prior.get("agent_steps", 0)
@@ -54,11 +53,7 @@ def training_summary(learner) -> dict:
         "evaluation_curve": prior.get("evaluation_curve", []) + curve,
         "training_curve": prior.get("training_curve", []) + returns_curve,
         "dqn_config": learner.config.to_dict(),
-        "versions": {
-            "ale_py": ale_py.__version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": library_versions(("ale_py", "torch")) | {"python": platform.python_version()},
     }
 
 

@@ -26,6 +26,7 @@ from torch import nn
 from actor_mimic.common.atari import AtariConfig, action_set, preprocessing_differences
 from actor_mimic.common.checkpoint import Checkpoint, CheckpointMetadata, load_checkpoint
 from actor_mimic.common.networks import build_network
+from actor_mimic.common.policies import game_columns
 from actor_mimic.errors import UserError
 
 
@@ -100,7 +101,7 @@ def network_from_amn(
         output_indices = list(range(len(actions)))
         provenance["init_seed"] = seed
     else:
-        output_indices = actions
+        output_indices = game_columns(range(metadata.num_actions), actions)  # the AMN's output i is ALE action i
     return InitialisedNetwork(network.train(), output_indices, provenance)
 
 

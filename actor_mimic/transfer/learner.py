@@ -30,6 +30,8 @@ import torch
 
 from actor_mimic.common.atari import AtariConfig, action_set, make_vector_env
 from actor_mimic.common.networks import build_network
+from actor_mimic.common.policies import epsilon_greedy
+from actor_mimic.common.rollout import EndedEpisode, EpisodeTracker
 from actor_mimic.common.run_lock import RunLock
 from actor_mimic.errors import UserError
 from actor_mimic.transfer import run_state
@@ -90,9 +92,7 @@ class DQNLearner:
         self.updates = 0
         self.next_eval_step = config.eval_every
         self.action_log: list[np.ndarray] = []  # one (num_envs,) array per vector step
-        self.episode_returns = np.zeros(config.num_envs)
-        self.episode_lengths = np.zeros(config.num_envs, dtype=np.int64)
-        self.resetting = np.zeros(config.num_envs, dtype=bool)
+        self.episodes = EpisodeTracker(config.num_envs)  # running returns, lengths, autoresets
         self.episodes_finished = 0
         self.recent_returns: list[float] = []  # the last 100 finished episodes
         self.evaluations: list[dict] = []
@@ -113,35 +113,25 @@ class DQNLearner:
         the random stream does not depend on the network's choices."""
         with torch.no_grad():
             q_values = game_q_values(self.online, torch.from_numpy(frames), self._index)
-        greedy = q_values.argmax(dim=1).numpy()
-        explore = self.rng.random(len(frames)) < epsilon
-        random_actions = self.rng.integers(0, self.num_actions, size=len(frames))
-        return np.where(explore, random_actions, greedy).astype(np.int64)
+        return epsilon_greedy(q_values.argmax(dim=1).numpy(), epsilon, self.rng, self.num_actions)
 
     def env_step(self, actions: np.ndarray) -> None:
         """Step every environment once, record what happened."""
         frames, rewards, terminated, truncated, _ = self.env.step(actions)
         self.action_log.append(actions.astype(np.int64))
         self.replay.record_step(actions, rewards)
-        ended = (terminated | truncated) & ~self.resetting
-        self.replay.add_observations(frames[:, -1], self.resetting, ended, terminated & ended)
-        playing = ~self.resetting
+        playing, ended, episodes = self.episodes.step(rewards, terminated, truncated)
+        self.replay.add_observations(frames[:, -1], ~playing, ended, terminated & ended)
         self.step += int(playing.sum())
-        self.episode_returns += np.where(playing, rewards, 0.0)
-        self.episode_lengths += playing
-        for env in np.flatnonzero(ended):
-            self._finish_episode(int(env))
-        self.resetting = ended
+        for episode in episodes:
+            self._finish_episode(episode)
         self.frames = frames
 
-    def _finish_episode(self, env: int) -> None:
-        episode_return = float(self.episode_returns[env])
-        self.logger.log("episodes", step=self.step, env=env, **{"return": episode_return},
-                        length=int(self.episode_lengths[env]), wall_seconds=round(self.wall_seconds, 2))  # fmt: skip
-        self.recent_returns = (self.recent_returns + [episode_return])[-100:]
+    def _finish_episode(self, episode: EndedEpisode) -> None:
+        self.logger.log("episodes", step=self.step, env=episode.env, **{"return": episode.episode_return},
+                        length=episode.length, wall_seconds=round(self.wall_seconds, 2))  # fmt: skip
+        self.recent_returns = (self.recent_returns + [episode.episode_return])[-100:]
         self.episodes_finished += 1
-        self.episode_returns[env] = 0.0
-        self.episode_lengths[env] = 0
 
     # --- learning ------------------------------------------------------------------------
     def updates_due(self) -> int:
@@ -262,8 +252,8 @@ class DQNLearner:
             "architecture": self.online.architecture, "num_outputs": self.online.head.out_features,
             "output_indices": self.output_indices, "provenance": self.provenance,
             "step": self.step, "updates": self.updates, "next_eval_step": self.next_eval_step,
-            "episode_returns": self.episode_returns.tolist(),
-            "episode_lengths": self.episode_lengths.tolist(), "resetting": self.resetting.tolist(),
+            "episode_returns": self.episodes.returns.tolist(),
+            "episode_lengths": self.episodes.lengths.tolist(), "resetting": self.episodes.resetting.tolist(),
             "episodes_finished": self.episodes_finished, "recent_returns": self.recent_returns,
             "evaluations": self.evaluations, "wall_seconds": self.wall_seconds,
             "last_loss": self.last_loss, "last_mean_q": self.last_mean_q,
@@ -306,9 +296,9 @@ class DQNLearner:
         for name in ("step", "updates", "next_eval_step", "episodes_finished", "recent_returns",
                      "evaluations", "wall_seconds", "last_loss", "last_mean_q"):  # fmt: skip
             setattr(learner, name, state[name])
-        learner.episode_returns = np.array(state["episode_returns"], dtype=np.float64)
-        learner.episode_lengths = np.array(state["episode_lengths"], dtype=np.int64)
-        learner.resetting = np.array(state["resetting"], dtype=bool)
+        learner.episodes.returns = np.array(state["episode_returns"], dtype=np.float64)
+        learner.episodes.lengths = np.array(state["episode_lengths"], dtype=np.int64)
+        learner.episodes.resetting = np.array(state["resetting"], dtype=bool)
         learner.rng = run_state.rng_from_json(state["rng"])
         learner._replay_environment(actions)
         return learner

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from actor_mimic.common.limits import check_memory
+from actor_mimic.common.stacking import stack_offsets
 from actor_mimic.errors import UserError
 
 _ARRAYS = ("frames", "actions", "rewards", "first", "last", "terminal")
@@ -115,15 +116,14 @@ class ReplayMemory:
         """
         logical = np.asarray(logical, dtype=np.int64)
         envs = np.asarray(envs, dtype=np.int64)
-        height, width = self.frames.shape[2:]
-        out = np.zeros((len(logical), self.stack_size, height, width), dtype=np.uint8)
-        inside = np.ones(len(logical), dtype=bool)
-        for back in range(self.stack_size):  # back = 0 is the newest frame
-            if back > 0:
-                # Frame j-back belongs to the episode only if j-back+1 did not start it.
-                inside &= ~self.first[self._row(logical - back + 1), envs]
-            rows = self._row(logical - back)
-            out[inside, self.stack_size - 1 - back] = self.frames[rows[inside], envs[inside]]
+        # Row j's episode starts at the newest row flagged first among j-(K-2) .. j; if none
+        # is, all K frames are the episode's (the start lies at j-(K-1) or before).
+        starts = logical - (self.stack_size - 1)
+        for back in range(self.stack_size - 2, -1, -1):  # oldest first: the newest start wins
+            starts = np.where(self.first[self._row(logical - back), envs], logical - back, starts)
+        offsets, inside = stack_offsets(logical, starts, self.stack_size)
+        out = self.frames[self._row(offsets), envs[:, None]]  # (B, K, H, W)
+        out[~inside] = 0
         return out
 
     def can_sample(self, n_step: int) -> bool:
