@@ -10,7 +10,7 @@ class UserError(Exception):
     """A mistake in the user's input: printed as one line, never as a traceback."""
 
 
-def one_line(text: str) -> str:
+def one_line(text: object) -> str:
     """`text` on one printable line: newlines, tabs and escape characters (say, in a file name
     the user gave) are shown escaped, as Python would write them."""
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(text).strip())

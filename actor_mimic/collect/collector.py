@@ -29,13 +29,14 @@ import logging
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 
 from actor_mimic.collect.config import CollectConfig
 from actor_mimic.collect.interrupt import CollectionInterrupted, stop_on_signals
-from actor_mimic.collect.lanes import DRAWS_PER_STEP, Lane, episode_seed, resume_lanes, start_lanes
+from actor_mimic.collect.lanes import DRAWS_PER_STEP, Head, Lane, episode_seed, resume_lanes, start_lanes
 from actor_mimic.collect.metadata import behaviour_metadata, store_metadata
 from actor_mimic.collect.output import (
     REPLACES_KEY,
@@ -101,7 +102,7 @@ def collect(config: CollectConfig) -> Path | None:
     config.check_sizes(fields)
     expert_name = describe(expert, "expert")
     if config.record and will_replace(config):
-        metadata[REPLACES_KEY] = aside_path(existing_store(Path(config.out))).name
+        metadata[REPLACES_KEY] = aside_path(existing_store(Path(cast("str | Path", config.out)))).name
 
     actor = Actor(config.acting_epsilon, len(actions_of_game), behaviour, actions_of_game)
     players = Players(labeller, actor, expert_name)
@@ -120,10 +121,11 @@ def _run(config: CollectConfig, atari, venv, players: Players, metadata: dict, f
     probe = np.zeros((1, *atari.observation_shape), dtype=np.uint8)
     _check_labels(*players.labeller(probe), players.expert_name, [0])
     lanes = [Lane.start(config, lane) for lane in range(config.num_envs)]
-    heads = [None] * config.num_envs
+    heads: list[Head | None] = [None] * config.num_envs
     recording = None
     if config.record:
-        resumed = config.resume and stored_path(config.out).exists()
+        assert config.out is not None  # check(): recording needs --out
+        resumed = config.resume and cast(Path, stored_path(config.out)).exists()  # local: check_out took a Path
         writer = open_writer(
             config, metadata, players.actor.num_actions, players.labeller.hidden_size, atari.screen_size
         )
@@ -155,7 +157,7 @@ def _run(config: CollectConfig, atari, venv, players: Players, metadata: dict, f
         recorded / max(seconds, 1e-9),
         extra={"steps": recorded, "seconds": seconds, "cpu_seconds": cpu_seconds},
     )
-    return Path(config.out) if recording is not None else None
+    return Path(cast("str | Path", config.out)) if recording is not None else None
 
 
 def _roll_out(venv, config: CollectConfig, lanes: list[Lane], obs, lives, players: Players, *,
@@ -178,10 +180,12 @@ def _roll_out(venv, config: CollectConfig, lanes: list[Lane], obs, lives, player
             _check_labels(q_values, hidden, players.expert_name, active)
         except UserError as error:
             _stop(recording, "non-finite expert output")
-            kept = recording.what_was_kept() if recording is not None else "nothing was written"
-            raise UserError(f"{error} ({kept})") from None
+            what_kept = recording.what_was_kept() if recording is not None else "nothing was written"
+            raise UserError(f"{error} ({what_kept})") from None
         for env in active:  # each lane draws from its own generator (lanes.py)
-            uniforms[env] = lanes[env].rng.random(DRAWS_PER_STEP)
+            rng = lanes[env].rng
+            assert rng is not None  # Lane.start and Lane.next_episode set it
+            uniforms[env] = rng.random(DRAWS_PER_STEP)
         actions = players.actor.act(obs, q_values, uniforms)
         venv.send(actions.astype(np.int32))
         if recording is not None:  # while the envs step

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -204,7 +204,7 @@ class CollectConfig:
     @property
     def total_target(self) -> int:
         """The target of the whole run, over all shards."""
-        return int(self.steps if self.steps is not None else self.episodes)
+        return int(cast(int, self.steps if self.steps is not None else self.episodes))  # check(): one is set
 
     @property
     def shard_target(self) -> int:

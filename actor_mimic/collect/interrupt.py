@@ -12,12 +12,15 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from pathlib import Path
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class CollectionInterrupted(KeyboardInterrupt):
     """Raised by `collect()` after it stored everything and closed the store on a signal."""
+
+    previous_store: Path | None  # set by collect/output.py's replacing_store
 
     def __init__(self, path, num_steps: int, num_episodes: int, signal_number: int):
         super().__init__(f"collection into {path} stopped by signal {signal_number}")

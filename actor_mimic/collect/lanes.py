@@ -21,6 +21,7 @@ per lane, without expert forward passes.)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -123,8 +124,10 @@ def lane_of_store(config: CollectConfig, writer, lane: int) -> tuple[Lane, Head]
     ended = writer.read_rows(lane, "terminated", 0, state.rows) | writer.read_rows(lane, "truncated", 0, state.rows)
     closed = int(np.flatnonzero(ended)[-1]) + 1 if ended.any() else 0
     state.head = state.rows - closed
-    head = Head(*(writer.read_rows(lane, name, closed, state.rows) for name in ("actions", "frames", "rewards")),
-                ended=ended[closed:])  # fmt: skip
+    actions, frames, rewards = (
+        writer.read_rows(lane, name, closed, state.rows) for name in ("actions", "frames", "rewards")
+    )
+    head = Head(actions, frames, rewards, ended=ended[closed:])
     state.episode_return = float(np.sum(head.rewards, dtype=np.float64))
     state.rng = episode_rng(config, lane, state.episodes)
     state.rng.random(DRAWS_PER_STEP * state.head)  # the draws the head used
@@ -150,18 +153,18 @@ def start_lanes(venv, config: CollectConfig, lanes: list[Lane], heads: list[Head
             lives = info["lives"]
         position = step - (longest - lengths)  # index into each head, where replaying
         for env in np.flatnonzero((position >= 0) & (position < lengths)):
-            if not np.array_equal(obs[env, -1], heads[env].frames[position[env]]):
+            if not np.array_equal(obs[env, -1], cast(Head, heads[env]).frames[position[env]]):  # lengths[env] > 0
                 _diverged(path, env, position[env], "frame")
         if step == longest:
             break
         replaying = (position >= 0) & (position < lengths)
         actions = np.zeros(len(lanes), dtype=np.int32)
-        actions[replaying] = [heads[env].actions[position[env]] for env in np.flatnonzero(replaying)]
+        actions[replaying] = [cast(Head, heads[env]).actions[position[env]] for env in np.flatnonzero(replaying)]
         venv.send(actions)
         obs, rewards, terminated, truncated, info = venv.recv()
         lives = info["lives"]
         for env in np.flatnonzero(replaying):
-            head, row = heads[env], position[env]
+            head, row = cast(Head, heads[env]), position[env]  # lengths[env] > 0
             if rewards[env] != head.rewards[row] or bool(terminated[env] or truncated[env]) != bool(head.ended[row]):
                 _diverged(path, env, row, "reward or end flag")
         waiting = (position < 0) & (terminated | truncated)
@@ -171,7 +174,7 @@ def start_lanes(venv, config: CollectConfig, lanes: list[Lane], heads: list[Head
     return obs, lives
 
 
-def _diverged(path, lane: int, row: int, what: str) -> None:
+def _diverged(path, lane: int | np.integer, row: int | np.integer, what: str) -> None:
     raise UserError(
         f"{path}: replaying lane {lane}'s running episode gave another {what} at its step {row} than "
         "the one stored: resume with the library versions the store was collected with (its "

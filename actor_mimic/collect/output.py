@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import cast
 
 from actor_mimic.collect.config import CollectConfig
 from actor_mimic.common.outputs import Output, check_output, make_parents, remove, remove_created, shown
@@ -35,7 +36,7 @@ REPLACES_KEY = "replaces"
 def backend_name(config: CollectConfig) -> str:
     if config.backend is not None:
         return config.backend
-    return backend_by_name(config.out)
+    return backend_by_name(cast("str | Path", config.out))  # recording: check() requires --out
 
 
 def is_teacher_store(path: Path) -> bool:
@@ -87,7 +88,9 @@ def existing_store(out: Path) -> Path:
 
 def will_replace(config: CollectConfig) -> bool:
     """True when this run replaces an existing store (call after `check_out`)."""
-    return bool(config.record and config.overwrite and _holds_something(existing_store(Path(config.out))))
+    return bool(
+        config.record and config.overwrite and _holds_something(existing_store(Path(cast("str | Path", config.out))))
+    )
 
 
 @contextlib.contextmanager
@@ -97,7 +100,7 @@ def replacing_store(config: CollectConfig):
     An interruption (`CollectionInterrupted`) gets `previous_store`: the aside path or None."""
     from actor_mimic.collect.interrupt import CollectionInterrupted
 
-    out = Path(config.out)
+    out = Path(cast("str | Path", config.out))  # recording: check() requires --out
     existing = existing_store(out)
     aside = aside_path(existing) if will_replace(config) else None
     started_complete = aside is None and _complete(out)

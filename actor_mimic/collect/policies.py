@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -75,7 +76,7 @@ def resolve_environment(
     if game is not None and canonical_game(game) != expert_game:
         raise UserError(f"{name} plays {expert_game}, not {canonical_game(game)}: pass the matching --game or expert")
     base = meta.atari_config(expert_game)
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if noop_max is not None:
         overrides["noop_max"] = noop_max
     if sticky is not None:
@@ -129,7 +130,7 @@ class Labeller:
 
     @property
     def hidden_size(self) -> int:
-        return int(self.network.hidden_size(self.hidden_layer))
+        return int(cast(Any, self.network).hidden_size(self.hidden_layer))  # a models.py network
 
     def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """frames uint8 (N, 4, 84, 84) -> q_values float32 (N, A), hidden float32 (N, H)."""

@@ -9,6 +9,7 @@ resumed when its expert, game and settings match and it passes StoreWriter.resum
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from actor_mimic.collect.config import CollectConfig
 from actor_mimic.collect.metadata import check_resume
@@ -26,7 +27,7 @@ def stored_attrs(path: Path) -> dict:
 def open_writer(config: CollectConfig, metadata: dict, num_actions: int, hidden_size: int, screen_size: int):
     """A StoreWriter with one lane per env: a new store, or the store at `config.out` checked
     and positioned at its commit (`--resume`); None when that store is already complete."""
-    path = Path(config.out)
+    path = Path(cast("str | Path", config.out))  # recording: check() requires --out
     if config.resume and stored_path(path).exists():
         stored = stored_attrs(path)
         wanted = {

@@ -168,6 +168,7 @@ def add_settings(parser: argparse.ArgumentParser, *sections) -> None:
 
 def _add_flag(container, item: Setting) -> None:
     common = {"dest": item.key, "default": argparse.SUPPRESS}
+    kwargs: dict[str, Any]
     if item.kind is bool:
         kwargs = {"action": argparse.BooleanOptionalAction}
     else:
@@ -299,7 +300,7 @@ def build(cls, chosen_settings: dict, **extra):
 def command_line(settings, skip: tuple[str, ...] = ()) -> list[str]:
     """The flags that turn the command's defaults into `settings` (for a printed command)."""
     words = []
-    for item in settings_of(type(settings)):
+    for item in settings_of(type(settings)):  # type: ignore[arg-type]  # a class is hashable; mypy: type[Any] is not Hashable
         value = getattr(settings, item.name)
         if item.name in skip or value == item.default or value is None:
             continue

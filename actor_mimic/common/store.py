@@ -156,7 +156,7 @@ class StoreWriter:
         self.path = path  # the store's name: X.h5 while its rows live in X.h5.partial
         self.chunk_len = int(attrs["chunk_len"])
         self.lanes: list[dict] = attrs["lanes"]  # the commit, per lane
-        self._buffers = [{name: [] for name in attrs["fields"]} for _ in self.lanes]
+        self._buffers: list[dict[str, list]] = [{name: [] for name in attrs["fields"]} for _ in self.lanes]
         self._buffered = [0] * len(self.lanes)
         self.window = hidden_window(attrs)  # None: a schema 2 store, activations stored plainly
         self._index = [WindowIndex(self.window) for _ in self.lanes] if self.window else []

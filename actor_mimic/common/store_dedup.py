@@ -115,4 +115,5 @@ def gather(refs: np.ndarray, start: int, window: int, chunk_len: int, read_store
             out = np.empty((len(refs), *rows.shape[1:]), dtype=rows.dtype)
         inside = (refs >= low) & (refs < high)
         out[inside] = rows[refs[inside] - low]
+    assert out is not None  # two runs or more
     return out

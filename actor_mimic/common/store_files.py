@@ -40,7 +40,9 @@ def store_files(backend, attrs: dict) -> list[StoreFile]:
     """Every file of the Zarr store open in `backend` (a checked document `attrs`):
     metadata, checksum chunks and the card first (small, needed to check the rest), then the
     data chunks, then the root metadata."""
-    small, chunks, groups = [], [], {}
+    small: list[StoreFile] = []
+    chunks: list[StoreFile] = []
+    groups: dict[str, None] = {}
     for name in expected_arrays(attrs):
         pairs = ((checksum_name(name), False), (name, True)) if attrs["schema_version"] >= 2 else ((name, True),)
         for array, is_data in pairs:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import overload
 
 from actor_mimic.errors import UserError
 
@@ -46,6 +47,10 @@ def is_remote(text) -> bool:
     return protocol_of(text) not in (None, "file", "local")
 
 
+@overload
+def location(text: Path) -> Path: ...
+@overload
+def location(text: object) -> Path | str: ...
 def location(text) -> Path | str:
     """A store location as code keeps it: the URL text if remote, else a local Path."""
     if is_remote(text):

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 
 from actor_mimic.common.store_backends import bytes_on_disk, detect_backend, open_backend
 from actor_mimic.common.store_checksums import chunks_of, read_checked, read_checksums
 from actor_mimic.common.store_dedup import gather as gather_rows
-from actor_mimic.common.store_location import is_remote, location
+from actor_mimic.common.store_location import location
 from actor_mimic.common.store_schema import (
     EPISODE_CHUNK,
     EPISODE_FIELDS,
@@ -45,6 +45,10 @@ def partial_path(path: str | Path) -> Path:
     return path.with_name(path.name + PARTIAL_SUFFIX)
 
 
+@overload
+def stored_path(path: Path) -> Path: ...
+@overload
+def stored_path(path: str | Path) -> Path | str: ...
 def stored_path(path: str | Path) -> Path | str:
     """The store to open for `path`: itself, or its partial Zarr store while `path` is absent
     (a URL: itself)."""
@@ -117,7 +121,7 @@ def open_attrs(path: str | Path, check_arrays: bool = True, mode: str = "r"):
     a document that fails `checked_attrs`, and (with `check_arrays`) arrays that are not what
     the schema says. Reads nothing but metadata."""
     path = stored_path(path)
-    if not is_remote(path) and not path.exists():
+    if isinstance(path, Path) and not path.exists():  # a str is a URL
         raise UserError(f"teacher store {path} does not exist")
     backend = open_backend(path, mode, detect_backend(path))
     try:

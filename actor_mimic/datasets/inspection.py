@@ -247,7 +247,7 @@ def _scan_rows(backend, info, lane, where: str) -> list[str]:
     starts, lengths = lane.episode_starts, lane.episode_lengths
     ends = starts + lengths - 1
     returns = np.zeros(len(starts), dtype=np.float64)
-    bad = {"flag": [], "unflagged": [], "q_values": [], "hidden": [], "actions": [], "hidden_ref": []}
+    bad: dict[str, list] = {"flag": [], "unflagged": [], "q_values": [], "hidden": [], "actions": [], "hidden_ref": []}
     num_actions = len(info.action_set)
     window = hidden_window(info.attrs)
     names = ("terminated", "truncated", "rewards", "actions", "q_values", "hidden") + (

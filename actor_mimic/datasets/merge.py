@@ -129,7 +129,8 @@ def _same_encoding(source, source_attrs: dict, prefix: str, target, attrs: dict)
         attrs["chunk_len"], attrs["compression"]
     ):  # fmt: skip
         return False
-    probe = ZarrBackend(Path(tempfile.mkdtemp(prefix=".probe-", dir=target.path.parent)), "w")
+    folder = Path(tempfile.mkdtemp(prefix=".probe-", dir=target.path.parent))
+    probe = ZarrBackend(folder, "w")
     try:
         codec = parse_compression(attrs["compression"])
         for name, (tail, dtype) in stored_fields(attrs).items():
@@ -138,7 +139,7 @@ def _same_encoding(source, source_attrs: dict, prefix: str, target, attrs: dict)
                 return False
         return True
     finally:
-        remove(probe.path)
+        remove(folder)
 
 
 def _encoding(array) -> dict:

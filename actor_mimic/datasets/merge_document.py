@@ -79,7 +79,7 @@ def _compared_fields(first: dict, other: dict):
 def _check_distinct_collections(stores: list) -> None:
     """A lane's steps are a function of (seed, shard, lane) and the behaviour policy: two
     lanes alike in those hold the same steps, and merging them would count them twice."""
-    seen = {}
+    seen: dict[str, object] = {}
     for path, attrs in stores:
         for record, lane in lane_sources(attrs):
             key = repr((record.get("seed"), record.get("shard"), record.get("behaviour"), lane))

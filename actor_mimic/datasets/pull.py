@@ -65,7 +65,7 @@ def pull(url: str, folder, overwrite: bool = False, progress: bool = True) -> tu
     what = Output("teacher store", flag="DIR/NAME", folder=not hdf5, is_ours=is_teacher_store)
     target = check_output(folder / name, what, replace=overwrite)
     source = location(url)
-    if not is_remote(url) and (
+    if isinstance(source, Path) and (  # location(): a Path unless remote
         source.resolve() == target.resolve() or target.resolve().is_relative_to(source.resolve())
     ):
         raise UserError(f"DIR/NAME {shown(target)} is the source store or lies inside it: choose another DIR")

@@ -174,7 +174,7 @@ def as_float32(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32, copy=False)
 
 
-def check_values_finite(values: np.ndarray, name: str, path: Path, steps) -> None:
+def check_values_finite(values: np.ndarray, name: str, path: Path | str, steps) -> None:
     """UserError naming the store and the bad steps if `values` (N, D) hold NaN or inf.
 
     steps: the step of row 0 (int), or the step of every row (int array (N,)).

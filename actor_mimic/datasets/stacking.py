@@ -64,6 +64,7 @@ def gather_stacks(
         from_context = inside & (local < 0)
         if from_context.any():
             rows, positions = np.nonzero(from_context)
+            assert context is not None  # needed.min() < -num_context refused above
             out[rows, positions] = context[num_context + local[rows, positions]]
     return out
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from collections.abc import Sequence
 
 import torch
 import yaml
@@ -76,7 +77,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def run(args: argparse.Namespace, fit_overrides: list[str] = ()) -> None:
+def run(args: argparse.Namespace, fit_overrides: Sequence[str] = ()) -> None:
     """Collect one round with the AMN acting, then resume the fit on the stores plus the round's."""
     check_lightning_checkpoint(args.ckpt_path, "--ckpt_path")  # a local file, read without unpickling code
     check_steps(args.more_steps, "--more-steps")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -72,7 +73,7 @@ def write_checkpoint(
 
 # The state document's fields and their JSON types: a hand-edited or damaged state.json is
 # refused with one line instead of failing somewhere inside the resume.
-STATE_FIELDS = {
+STATE_FIELDS: dict[str, type | tuple[type, ...]] = {
     "atari": dict, "config": dict, "architecture": str, "num_outputs": int, "output_indices": list,
     "provenance": dict, "step": int, "updates": int, "next_eval_step": int, "episode_returns": list,
     "episode_lengths": list, "resetting": list, "episodes_finished": int, "recent_returns": list,
@@ -120,7 +121,7 @@ def _tensors(network: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def rng_state_to_json(rng: np.random.Generator) -> dict:
-    return rng.bit_generator.state  # plain ints and strings
+    return cast(dict, rng.bit_generator.state)  # plain ints and strings
 
 
 def rng_from_json(state: dict) -> np.random.Generator:
