@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import cast
 
 from actor_mimic.common.outputs import shown
 from actor_mimic.common.store_backends import ZarrBackend
@@ -74,7 +75,7 @@ def push(store, url: str, overwrite: bool = False, progress: bool = True) -> tup
 
 def _push_zarr(store: Path, url: str, overwrite: bool, progress: bool) -> tuple[int, int]:
     local = ZarrBackend(store, "r")
-    files = checked_keys(store_files(local, local.read_attrs()), str(store))
+    files = checked_keys(store_files(local, cast(dict, local.read_attrs())), str(store))  # verified above
     checksums = recorded_checksums(local, files)
     remote = RemoteFiles(url)
     replaced = _replaced_files(remote, local, files, url, overwrite)
@@ -86,7 +87,7 @@ def _push_zarr(store: Path, url: str, overwrite: bool, progress: bool) -> tuple[
     body, root = files[:-1], files[-1]  # the root document goes last, once the rest is checked
     with progress_bar(len(files), f"push {store.name}", progress) as bar:
         for file in body:
-            data = local.files.read(file.key)
+            data = cast(bytes, local.files.read(file.key))  # store_files listed it
             expected = int(checksums[file.array][file.index]) if file.array else None
             if present.get(file.key) == len(data) and _intact(remote, file.key, data, expected):
                 kept += 1
@@ -98,7 +99,7 @@ def _push_zarr(store: Path, url: str, overwrite: bool, progress: bool) -> tuple[
         if remote.read(root.key) == local.files.read(root.key):
             kept += 1
         else:
-            _upload(remote, root.key, local.files.read(root.key))
+            _upload(remote, root.key, cast(bytes, local.files.read(root.key)))
             uploaded += 1
         _check_copy(local, remote, [root], url)
         bar.update()
@@ -130,7 +131,7 @@ def _replaced_files(remote: RemoteFiles, local, files, url: str, overwrite: bool
     if not overwrite:
         raise UserError(f"{url} already holds another teacher store: pass --overwrite to replace it")
     old = ZarrBackend(location(url), "r")
-    return [f.key for f in store_files(old, old.read_attrs())]
+    return [f.key for f in store_files(old, cast(dict, old.read_attrs()))]  # a teacher store, checked above
 
 
 def _remote_sizes(remote: RemoteFiles) -> dict[str, int]:

@@ -24,6 +24,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -223,7 +224,7 @@ def _players(game: str, amn: Checkpoint | None, experts: dict[str, Checkpoint]):
 
 def table_row(game: str, expert, amn) -> dict:
     """One row of the paper's table; None where a policy did not play."""
-    row = {"game": game}
+    row: dict[str, Any] = {"game": game}
     for role, result in (("expert", expert), ("amn", amn)):
         row[f"{role}_mean"] = None if result is None else result.mean
         row[f"{role}_std"] = None if result is None else result.std

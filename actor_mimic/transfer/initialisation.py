@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -85,8 +86,8 @@ def network_from_amn(
         raise UserError(
             f"{path}: the AMN has {metadata.num_actions} outputs, too few for {config.game}'s ALE actions {actions}"
         )
-    network = checkpoint.network
-    provenance = {
+    network: Any = checkpoint.network  # a networks.py network: head, num_actions
+    provenance: dict[str, Any] = {
         "init": "amn",
         "init_checkpoint": Path(path).name,
         "init_checkpoint_sha256": checkpoint.sha256,
@@ -161,7 +162,7 @@ def expert_network(network: nn.Module, output_indices: list[int]) -> nn.Module:
     at `output_indices`. Its Q-values equal the learner's game Q-values."""
     import copy
 
-    expert = copy.deepcopy(network).cpu()
+    expert: Any = copy.deepcopy(network).cpu()  # a networks.py network: head, num_actions
     if list(output_indices) == list(range(expert.head.out_features)):
         return expert
     index = torch.as_tensor(output_indices, dtype=torch.long)

@@ -24,9 +24,11 @@ from __future__ import annotations
 import copy
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
+from torch import nn
 
 from actor_mimic.common.atari import AtariConfig, action_set, make_vector_env
 from actor_mimic.common.networks import build_network
@@ -74,7 +76,7 @@ class DQNLearner:
         self.num_actions = len(action_set(atari))
         self.online = init.network.cpu().train()
         self.output_indices = list(init.output_indices)
-        identity = self.output_indices == list(range(self.online.head.out_features))
+        identity = self.output_indices == list(range(cast(nn.Linear, self.online.head).out_features))
         self._index = None if identity else torch.as_tensor(self.output_indices, dtype=torch.long)
         self.provenance = dict(init.provenance)
         self.target = copy.deepcopy(self.online).eval()
@@ -177,6 +179,7 @@ class DQNLearner:
             while self.step < until_step:
                 epsilon = epsilon_at(c, self.step)
                 previous_step = self.step
+                assert self.frames is not None  # start() set them
                 self.env_step(self.act(self.frames, epsilon))
                 while self.updates < self.updates_due():
                     self.update()
@@ -249,7 +252,7 @@ class DQNLearner:
         """Everything but tensors and arrays, as JSON-ready values."""
         return {
             "atari": self.atari.to_dict(), "config": self.config.to_dict(),
-            "architecture": self.online.architecture, "num_outputs": self.online.head.out_features,
+            "architecture": self.online.architecture, "num_outputs": cast(nn.Linear, self.online.head).out_features,
             "output_indices": self.output_indices, "provenance": self.provenance,
             "step": self.step, "updates": self.updates, "next_eval_step": self.next_eval_step,
             "episode_returns": self.episodes.returns.tolist(),
