@@ -35,7 +35,7 @@ esac
 # Source games (each with a shipped expert in experts/) and the transfer target, which no
 # expert and no AMN has seen. MAX_WALL_MINUTES (default: none) bounds the transfer stage's
 # session; the same command continues it.
-read -r -a SOURCES <<< "${SOURCES:-breakout crazy_climber seaquest}"
+read -r -a SOURCES <<< "${SOURCES:-breakout crazy_climber seaquest boxing}"
 TARGET=${TARGET:-road_runner}
 MAX_WALL_MINUTES=${MAX_WALL_MINUTES:-0}
 if [ "$SCALE" = full ]; then
