@@ -114,8 +114,9 @@ amn_of() { find "$WORK/amn/$1" -name amn.safetensors 2>/dev/null | sort | tail -
 
 echo "== 2. AMNs ($DISTILL_STEPS updates each)"
 declare -A BETA=([policy]=0 [feature]=0.01)
-for variant in policy feature; do
-  for tau in 1 0.01; do
+# tau 1 first: stage 5 transfers from the tau-1 AMNs, so they are ready soonest.
+for tau in 1 0.01; do
+  for variant in policy feature; do
     name="$variant-tau$tau"
     if [ -n "$(amn_of "$name")" ]; then continue; fi
     timed "distill-$name" "$BIN/amn" distill fit --config "$WORK/distill.yaml" \
