@@ -105,14 +105,30 @@ def is_experiment_file(path: Path) -> bool:
     return path.name == "table.md" and head.startswith(b"| ")
 
 
+class StopRequest:
+    """A stop asked for from outside, e.g. by SIGTERM (call it as the signal handler): the
+    running DQN saves a checkpoint at its next step and the experiment ends as when its
+    wall-clock limit runs out, so the same command continues it."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.learner: DQNLearner | None = None  # the run training now, if any
+
+    def __call__(self, signum: int | None = None, frame: object = None) -> None:
+        self.requested = True
+        if self.learner is not None:
+            self.learner.stop_requested = True
+
+
 def run_dir(experiment: TransferExperiment, variant: str, seed: int) -> Path:
     return experiment.out_dir / variant / f"seed{seed}"
 
 
 def train_one(experiment: TransferExperiment, variant: str, seed: int, progress: bool = False,
-              minutes_left: float = 0.0) -> bool:  # fmt: skip
+              minutes_left: float = 0.0, stop: StopRequest | None = None) -> bool:  # fmt: skip
     """Train (or resume, or skip if finished) one variant with one seed; True once it reached
-    its budget. `minutes_left` (0: no limit) bounds this session of the run."""
+    its budget. `minutes_left` (0: no limit) bounds this session of the run; `stop`, when
+    requested, ends it early with a checkpoint."""
     directory = run_dir(experiment, variant, seed)
     config = dataclasses.replace(experiment.config, seed=seed, max_wall_minutes=minutes_left)
     if finished_steps(directory) >= config.total_steps:
@@ -128,6 +144,9 @@ def train_one(experiment: TransferExperiment, variant: str, seed: int, progress:
             init = network_from_amn(experiment.amns[variant], experiment.atari, experiment.fresh_head, seed)
         init.provenance["variant"] = variant
         learner = DQNLearner(experiment.atari, config, init, directory, progress=progress)
+    if stop is not None:
+        stop.learner = learner
+        learner.stop_requested = stop.requested
     try:
         done = learner.step >= config.total_steps or learner.run()
         if done:
@@ -137,6 +156,8 @@ def train_one(experiment: TransferExperiment, variant: str, seed: int, progress:
             write_text(directory / FINISHED, json.dumps(record, indent=1))
         return done
     finally:
+        if stop is not None:
+            stop.learner = None
         learner.close()
 
 
@@ -239,10 +260,12 @@ def plot_curves(path: Path, curves: list[dict], variants: list[str], game: str) 
     plt.close(figure)
 
 
-def run_experiment(experiment: TransferExperiment, progress: bool = False) -> tuple[list[dict], bool]:
+def run_experiment(experiment: TransferExperiment, progress: bool = False,
+                   stop: StopRequest | None = None) -> tuple[list[dict], bool]:  # fmt: skip
     """Train every variant and seed, then write curves, plot and table of what has been
     evaluated. Returns (table, complete): `complete` is False when the session's wall-clock
-    budget (`config.max_wall_minutes`, over all runs) ran out first; the same call resumes.
+    budget (`config.max_wall_minutes`, over all runs) ran out first, or `stop` was requested;
+    the same call resumes.
 
     Runs go seed by seed (every variant of seed 0, then of seed 1, ...), so a stopped
     experiment has compared the variants on the same seeds."""
@@ -252,12 +275,12 @@ def run_experiment(experiment: TransferExperiment, progress: bool = False) -> tu
     for seed in experiment.seeds:
         for variant in experiment.variants:
             minutes_left = budget - (time.monotonic() - start) / 60 if budget > 0 else 0.0
-            if budget > 0 and minutes_left <= 0:
+            if (budget > 0 and minutes_left <= 0) or (stop is not None and stop.requested):
                 complete = False
                 break
             if progress:
                 print(f"== {variant}, seed {seed}", flush=True)
-            if not train_one(experiment, variant, seed, progress, minutes_left):
+            if not train_one(experiment, variant, seed, progress, minutes_left, stop):
                 complete = False
                 break
         if not complete:

@@ -13,11 +13,13 @@ Every flag is a field of `TransferOptions` (transfer/options.py), `DQNConfig` or
 as for `amn train-dqn`; --config FILE.yaml takes the same settings, flags override it.
 `--max-wall-minutes` bounds the whole experiment's session (not each run): when it runs out,
 the running DQN saves its state and the command stops with what has been evaluated so far.
+SIGTERM does the same (`kill PID` on a detached experiment loses nothing).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.outputs import Output, check_folder, check_output
@@ -27,6 +29,7 @@ from actor_mimic.transfer.cli import ENVIRONMENT, HYPER_PARAMETERS, atari_config
 from actor_mimic.transfer.config import DQNConfig, preset
 from actor_mimic.transfer.experiment import (
     OUTPUT_FILES,
+    StopRequest,
     TransferExperiment,
     check_amn,
     is_experiment_file,
@@ -62,11 +65,18 @@ def run(args: argparse.Namespace) -> int:
         out_dir=out_dir, block_size=options.block_size, fresh_head=options.fresh_head,
         include_random=options.include_random,
     )  # fmt: skip
-    table, complete = run_experiment(experiment, progress=options.progress)
+    stop = StopRequest()
+    previous_handler = signal.signal(signal.SIGTERM, stop)
+    try:
+        table, complete = run_experiment(experiment, progress=options.progress, stop=stop)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
     if table:
         print((experiment.out_dir / "table.md").read_text(), end="")
         print(f"curves, plot and table written to {experiment.out_dir}")
-    if not complete:
+    if stop.requested:
+        print("stopped by SIGTERM: every run saved its state; run the same command again to continue", flush=True)
+    elif not complete:
         print(f"the wall-clock limit (--max-wall-minutes {config.max_wall_minutes:g}) ended this session "
               "before every run finished; run the same command again to continue", flush=True)  # fmt: skip
     return 0

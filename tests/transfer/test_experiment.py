@@ -6,12 +6,15 @@ import csv
 import json
 import math
 import shutil
+import signal
 
 import pytest
 
 from actor_mimic.cli import main
+from actor_mimic.transfer import run_state
 from actor_mimic.transfer.experiment import table_markdown, transfer_table
 from actor_mimic.transfer.logs import read_csv
+from tests.collect.forked import run_amn
 from tests.transfer.test_initialisation import make_amn
 
 
@@ -96,3 +99,20 @@ def test_transfer_refuses_repeated_seeds(tmp_path, capsys):
                    "--out-dir", str(tmp_path / "o"), "--seeds", "1", "1"])  # fmt: skip
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and "repeats a seed" in err
+
+
+def test_sigterm_saves_the_running_dqn_and_the_same_command_continues(tmp_path):
+    out = tmp_path / "exp"
+    argv = [
+        "transfer", "--game", "breakout", "--out-dir", out, "--seeds", "0", "1", "--steps", "100000",
+        "--block-size", "50000", "--preset", "cheap", "--num-envs", "2", "--learning-starts", "100000",
+        "--replay-capacity", "200000", "--eval-every", "100000", "--eval-steps", "16", "--eval-num-envs", "2",
+        "--no-progress",
+    ]  # fmt: skip
+    episodes = out / "random" / "seed0" / "episodes.csv"
+    status, stderr = run_amn(*argv, stop_when=lambda: episodes.is_file(), signal_number=signal.SIGTERM)
+    assert status == 0 and "Traceback" not in stderr, stderr
+    state = run_state.read_state(run_state.checkpoint_dir(out / "random" / "seed0"))
+    assert 0 < state["step"] < 100_000, "saved part-way, at the step it reached"
+    assert not (out / "random" / "seed0" / "finished.json").exists()
+    assert not (out / "random" / "seed1").exists(), "no later run started after the stop"
