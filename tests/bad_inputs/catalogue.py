@@ -27,7 +27,7 @@ TRANSFER = "transfer --no-progress --game breakout --out-dir {w}/out/transfer"
 FIT = "distill fit --config {w}/fit.yaml"
 EXPORT = "distill export {w}/tasks.ckpt"
 ROUND = ("distill round --config {w}/fit.yaml --ckpt_path {w}/tasks.ckpt --amn {w}/amn.safetensors "
-         "--experts {w}/expert.safetensors --round r1 --steps 10 --out-dir {w}/out/round --more-steps 5")  # fmt: skip
+         "--experts {w}/expert.safetensors --round r1 --steps 10 --out_dir {w}/out/round --more_steps 5")  # fmt: skip
 
 CASES = [
     # --- amn itself -----------------------------------------------------------------------
@@ -646,19 +646,19 @@ CASES = [
         "export of a checkpoint that runs code",
     ),
     Case(
-        f"{ROUND.replace('--more-steps 5', '--more-steps 0')}",
-        "--more-steps must be between 1 and",
+        f"{ROUND.replace('--more_steps 5', '--more_steps 0')}",
+        "--more_steps must be between 1 and",
         "a round of 0 steps",
     ),
     Case(f"{ROUND.replace('--round r1', '--round ../up')}", "must be a plain label", "a round label naming a path"),
     Case(
-        f"{ROUND.replace('--out-dir {w}/out/round', '--out-dir {w}/notes.txt')}",
+        f"{ROUND.replace('--out_dir {w}/out/round', '--out_dir {w}/notes.txt')}",
         "is a file; it must name a folder",
         "a file as the round folder",
     ),
     Case(
-        f"{ROUND.replace('--out-dir {w}/out/round', '--out-dir {w}/rounds')}",
-        "breakout-r1.zarr already exists: choose another --round or --out-dir",
+        f"{ROUND.replace('--out_dir {w}/out/round', '--out_dir {w}/rounds')}",
+        "breakout-r1.zarr already exists: choose another --round or --out_dir",
         "a round whose store exists",
     ),
     # --- amn train-dqn --------------------------------------------------------------------
