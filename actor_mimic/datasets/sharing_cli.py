@@ -4,7 +4,8 @@
     amn dataset export-minari STORE DATASET_ID [--data-path DIR] [--allow-incomplete]
         [--author NAME] [--author-email ADDRESS] [--overwrite]
 
-Kept apart from datasets/cli.py so each action's options and dispatch sit with its module.
+Kept apart from datasets/cli.py so these actions' arguments and dispatch sit together; their
+options (flags and --config keys) are `MergeOptions` and `MinariOptions` in datasets/options.py.
 """
 
 from __future__ import annotations
