@@ -3,12 +3,20 @@
 `init` and `import-*` check `--out` before reading anything: a `.safetensors` path that is
 free, or, with `--overwrite`, one that holds an actor-mimic checkpoint (nothing else is ever
 replaced). Missing parent folders are created.
+
+    amn checkpoint init --game pong --out pong-untrained.safetensors --seed 3
+    amn checkpoint import-cleanrl dqn.pt --game pong --out pong.safetensors --sticky-actions 0.25
+    amn checkpoint init --config init.yaml --seed 4    # settings from a file (game: pong), flags win
+
+The options of `init` and `import-*` are the fields of `InitOptions` and `ImportOptions`;
+--config FILE.yaml takes the same settings, keyed by the flags in snake_case.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.checkpoint import (
@@ -20,10 +28,35 @@ from actor_mimic.common.checkpoint import (
 from actor_mimic.common.importers import import_cleanrl, import_sb3
 from actor_mimic.common.limits import check_seed
 from actor_mimic.common.networks import ARCHITECTURES
+from actor_mimic.common.settings import add_settings, build, chosen, setting
 from actor_mimic.errors import UserError
 
 IMPORTERS = {"import-sb3": import_sb3, "import-cleanrl": import_cleanrl}
 OVERWRITE_HELP = "replace --out if it already holds an actor-mimic checkpoint (nothing else is replaced)"
+
+
+@dataclass
+class InitOptions:
+    """`amn checkpoint init`: each field is a flag and a --config key (common/settings.py)."""
+
+    game: str = setting(help="the game the expert plays, e.g. pong", required=True)
+    out: str = setting(help="the .safetensors file to write", required=True)
+    seed: int = setting(0, "seed of the initial weights")
+    architecture: str = setting("nature_dqn", "the network", choices=sorted(ARCHITECTURES))
+    overwrite: bool = setting(False, OVERWRITE_HELP)
+
+
+@dataclass
+class ImportOptions:
+    """`amn checkpoint import-sb3` and `import-cleanrl`; the file to import stays positional."""
+
+    game: str = setting(help="the game the expert was trained on", required=True)
+    out: str = setting(help="the .safetensors file to write", required=True)
+    # Spelled as in `amn collect` and `amn train-dqn`; `--sticky` is the older spelling.
+    sticky: float = setting(
+        0.0, "repeat_action_probability it was trained with", flag="--sticky-actions", aliases=("--sticky",)
+    )
+    overwrite: bool = setting(False, OVERWRITE_HELP)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,40 +64,41 @@ def configure(parser: argparse.ArgumentParser) -> None:
     info = sub.add_parser("info", help="print a checkpoint's metadata as JSON")
     info.add_argument("path")
     init = sub.add_parser("init", help="write a freshly initialised (untrained) expert")
-    init.add_argument("--game", required=True)
-    init.add_argument("--out", required=True, help="the .safetensors file to write")
-    init.add_argument("--seed", type=int, default=0)
-    init.add_argument("--architecture", default="nature_dqn", choices=sorted(ARCHITECTURES))
-    init.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    add_settings(init, InitOptions)
     for name, help_text in (
         ("import-sb3", "convert a Stable-Baselines3 DQN .zip into an actor-mimic expert"),
         ("import-cleanrl", "convert a CleanRL dqn_atari state dict into an actor-mimic expert"),
     ):
         importer = sub.add_parser(name, help=help_text)
-        importer.add_argument("path")
-        importer.add_argument("--game", required=True, help="the game the expert was trained on")
-        importer.add_argument("--out", required=True, help="the .safetensors file to write")
-        importer.add_argument(
-            "--sticky", type=float, default=0.0, help="repeat_action_probability it was trained with (default 0)"
-        )
-        importer.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+        importer.add_argument("path", help="the file to import")
+        add_settings(importer, ImportOptions)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "info":
         print(json.dumps(json.loads(read_metadata(args.path).to_json()), indent=2))
         return 0
-    check_checkpoint_output(args.out, args.overwrite)
     if args.action == "init":
-        config = AtariConfig(args.game)
-        checkpoint = random_init_expert(config, check_seed(args.seed), args.architecture)
-        what = f"an untrained {args.architecture} expert"
-    else:
-        config = AtariConfig(args.game, repeat_action_probability=args.sticky)
-        if args.path == args.out:
-            raise UserError(f"{args.path} is both the file to import and --out: write the import elsewhere")
-        checkpoint = IMPORTERS[args.action](args.path, config)
-        what = f"the {checkpoint.metadata.provenance['source']} expert"
-    path = save_checkpoint(args.out, checkpoint.network, checkpoint.metadata, overwrite=args.overwrite)
+        return write_untrained(build(InitOptions, chosen(args)))
+    return write_import(args.action, args.path, build(ImportOptions, chosen(args)))
+
+
+def write_untrained(options: InitOptions) -> int:
+    check_checkpoint_output(options.out, options.overwrite)
+    checkpoint = random_init_expert(AtariConfig(options.game), check_seed(options.seed), options.architecture)
+    return _save(checkpoint, options.out, options.overwrite, f"an untrained {options.architecture} expert")
+
+
+def write_import(action: str, path: str, options: ImportOptions) -> int:
+    check_checkpoint_output(options.out, options.overwrite)
+    config = AtariConfig(options.game, repeat_action_probability=options.sticky)
+    if path == options.out:
+        raise UserError(f"{path} is both the file to import and --out: write the import elsewhere")
+    checkpoint = IMPORTERS[action](path, config)
+    return _save(checkpoint, options.out, options.overwrite, f"the {checkpoint.metadata.provenance['source']} expert")
+
+
+def _save(checkpoint, out, overwrite: bool, what: str) -> int:
+    path = save_checkpoint(out, checkpoint.network, checkpoint.metadata, overwrite=overwrite)
     print(f"wrote {what} for {checkpoint.metadata.games[0]} to {path}")
     return 0

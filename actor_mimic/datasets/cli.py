@@ -23,6 +23,8 @@
                                              the store's episodes as a Minari dataset
 
 info and verify (and training) read Zarr stores from URLs too, fetching only what they need.
+Every action's options may also come from `--config FILE.yaml`, keyed by the flags in
+snake_case (`chunk_len: 4096`); flags typed override the file (datasets/options.py).
 """
 
 from __future__ import annotations
@@ -31,87 +33,75 @@ import argparse
 import json
 import sys
 
+from actor_mimic.common.settings import add_settings, build, chosen
 from actor_mimic.datasets.inspection import summarize, summarize_games, verify_store
-from actor_mimic.errors import UserError
+from actor_mimic.datasets.options import ACTION_OPTIONS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    """Each action: its positional stores and URLs, then a flag per field of its options
+    (datasets/options.py) and --config FILE.yaml for them."""
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     info = sub.add_parser("info", help="steps, episodes, returns, size, provenance of stores")
     info.add_argument("paths", nargs="+", metavar="PATH", help="teacher stores (.zarr directories or .h5 files)")
-    info.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     verify = sub.add_parser("verify", help="check schema, counts, completeness and values of stores")
     verify.add_argument("paths", nargs="+", metavar="PATH", help="teacher stores (.zarr directories or .h5 files)")
-    verify.add_argument(
-        "--allow-incomplete", action="store_true", help="do not count an interrupted collection as a problem"
-    )
     card = sub.add_parser("card", help="print or write the dataset card (README.md) of a store")
     card.add_argument("store", metavar="STORE", help="a teacher store (.zarr directory or .h5 file)")
-    card.add_argument("--write", action="store_true", help="write the card (STORE/README.md; STORE.README.md for HDF5)")
-    card.add_argument("--license", help="license id of the dataset, e.g. cc-by-4.0 (kept when the card is rewritten)")
-    card.add_argument(
-        "--overwrite", action="store_true", help="with --write: replace a README.md that is not a generated card"
-    )
     convert = sub.add_parser("convert", help="rewrite a complete store in the other engine (Zarr <-> HDF5), exactly")
     convert.add_argument("source", metavar="SOURCE", help="a complete teacher store")
     convert.add_argument("target", metavar="TARGET", help="the new store: .h5/.hdf5 for HDF5, else a Zarr directory")
-    convert.add_argument("--compression", help="zstd|lz4|gzip|none[:level] (default: the source's)")
-    convert.add_argument("--chunk-len", type=int, help="steps per chunk (default: the source's)")
-    convert.add_argument("--overwrite", action="store_true", help="replace an existing teacher store at TARGET")
     push = sub.add_parser("push", help="upload a verified store to a URL (hf://, s3://, gs://, file://), then check it")
     push.add_argument("store", metavar="STORE", help="a complete local teacher store")
     push.add_argument(
         "url", metavar="URL", help="where the store goes, its name included (hf://datasets/USER/REPO/pong.zarr)"
     )
-    push.add_argument("--overwrite", action="store_true", help="replace a teacher store already at URL")
-    push.add_argument("--no-progress", action="store_true", help="no progress bar")
     pull = sub.add_parser("pull", help="fetch a store from a URL into DIR/NAME, every chunk checked; resumable")
     pull.add_argument("url", metavar="URL", help="a teacher store's URL (hf://, s3://, gs://, http(s)://, file://)")
     pull.add_argument("folder", metavar="DIR", help="the folder to put it in (as DIR/NAME, NAME the URL's last part)")
-    pull.add_argument("--overwrite", action="store_true", help="replace a teacher store already at DIR/NAME")
-    pull.add_argument("--no-progress", action="store_true", help="no progress bar")
     from actor_mimic.datasets.sharing_cli import configure_export_minari, configure_merge
 
     configure_merge(sub)
     configure_export_minari(sub)
+    for name, action in sub.choices.items():
+        add_settings(action, ACTION_OPTIONS[name])
 
 
 def run(args: argparse.Namespace) -> int:
+    options = build(ACTION_OPTIONS[args.action], chosen(args))  # the --config file's, then the flags'
     if args.action == "info":
-        return run_info(args.paths, as_json=args.json)
+        return run_info(args.paths, as_json=options.as_json)
+    if args.action == "verify":
+        return run_verify(args.paths, allow_incomplete=options.allow_incomplete)
     if args.action == "card":
-        return run_card(args.store, write=args.write, license_id=args.license, overwrite=args.overwrite)
+        return run_card(args.store, write=options.write, license_id=options.license_id, overwrite=options.overwrite)
     if args.action == "convert":
         from actor_mimic.datasets.convert import convert
 
-        target = convert(args.source, args.target, args.compression, args.chunk_len, overwrite=args.overwrite)
+        target = convert(args.source, args.target, options.compression, options.chunk_len, overwrite=options.overwrite)
         print(f"wrote {target}")
         return 0
     if args.action == "push":
         from actor_mimic.datasets.push import push
 
-        uploaded, kept = push(args.store, args.url, overwrite=args.overwrite, progress=not args.no_progress)
+        uploaded, kept = push(args.store, args.url, overwrite=options.overwrite, progress=options.progress)
         print(f"pushed {args.store} to {args.url}: {uploaded} file(s) uploaded, {kept} already there; copy checked")
         return 0
     if args.action == "pull":
         from actor_mimic.datasets.pull import pull
 
-        target, fetched, kept = pull(args.url, args.folder, overwrite=args.overwrite, progress=not args.no_progress)
+        target, fetched, kept = pull(args.url, args.folder, overwrite=options.overwrite, progress=options.progress)
         print(f"pulled {args.url} to {target}: {fetched} file(s) fetched, {kept} kept from before; verified")
         return 0
-    if args.action in ("merge", "export-minari"):
-        from actor_mimic.datasets.sharing_cli import run as run_sharing
+    from actor_mimic.datasets.sharing_cli import run as run_sharing
 
-        return run_sharing(args)
-    return run_verify(args.paths, allow_incomplete=args.allow_incomplete)
+    return run_sharing(args, options)  # merge, export-minari
 
 
 def run_card(store: str, write: bool = False, license_id: str | None = None, overwrite: bool = False) -> int:
     """Print the card generated from the store's metadata; with `write`, store it too."""
     from actor_mimic.common.store_card import card_path, read_card, render_card, write_card
 
-    if (license_id is not None or overwrite) and not write:
-        raise UserError("--license and --overwrite change the card on disk: pass them with --write")
     if write:
         print(f"wrote {write_card(store, license_id, overwrite=overwrite)}")
         return 0

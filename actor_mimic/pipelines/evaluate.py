@@ -2,6 +2,10 @@
 
     amn evaluate --amn amn.safetensors --experts pong.safetensors breakout.safetensors --steps 10000
     amn evaluate --experts pong.safetensors --episodes 30 --out results/ --video results/
+    amn evaluate --config eval.yaml --seed 3     # settings from a file (num_envs: 4), flags win
+
+Every flag is a field of `EvaluateOptions`, where its default, help text and checks live;
+--config FILE.yaml takes the same settings, keyed by the flags in snake_case.
 
 Every policy plays each of its games under the protocol of `actor_mimic.common.evaluation`
 (epsilon 0.05, full games, no-op starts, a step or episode budget). The table has one row per
@@ -23,6 +27,7 @@ import argparse
 import csv
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,54 +46,94 @@ from actor_mimic.common.limits import (
     check_whole,
 )
 from actor_mimic.common.outputs import Output, check_folder, check_output, write_text
+from actor_mimic.common.settings import add_settings, build, chosen, setting
 from actor_mimic.errors import UserError
 
 COLUMNS = (
     "game", "expert_mean", "expert_std", "expert_max", "expert_episodes",
     "amn_mean", "amn_std", "amn_max", "amn_episodes", "amn_percent_of_expert",
 )  # fmt: skip
+DEFAULT_STEPS = 10_000  # agent steps per game when neither --steps nor --episodes is given
+
+
+@dataclass
+class EvaluateOptions:
+    """One `amn evaluate` run. Each field is a flag and a --config key (common/settings.py);
+    every check of the command line is here, so it runs before any checkpoint is loaded."""
+
+    amn: str | None = setting(None, "an AMN checkpoint (.safetensors, kind amn)")
+    experts: list[str] = setting([], "expert checkpoints, one per game")
+    games: list[str] | None = setting(None, "only these games (default: all the AMN's / experts' games)")
+    steps: int | None = setting(
+        None, f"agent steps per game (paper: 125000; default {DEFAULT_STEPS})", exclusive="budget"
+    )
+    episodes: int | None = setting(None, "play this many whole episodes per game instead", exclusive="budget")
+    epsilon: float = setting(0.05, "test-time exploration; the default is the paper's")
+    num_envs: int = setting(8, "parallel environments per game")
+    seed: int = setting(0, "seed of the environments and of exploration")
+    device: str = setting("cpu", "torch device of the networks (cpu, cuda, cuda:N, mps)")
+    out: str | None = setting(None, "directory for evaluation.csv and evaluation.json (created if missing)")
+    overwrite: bool = setting(
+        False, "replace evaluation.csv/json (and GIFs) this command wrote before in --out/--video"
+    )
+    video: str | None = setting(None, "save one GIF of an episode per policy and game", metavar="DIR")
+    video_steps: int = setting(1000, "at most this many agent steps per GIF")
+    progress: bool = setting(True, "show progress bars")
+
+    def __post_init__(self) -> None:
+        if self.amn is None and not self.experts:
+            raise UserError("nothing to evaluate: give --amn and/or --experts")
+        if self.amn is not None and not self.amn.strip():
+            raise UserError("--amn is empty: give the AMN checkpoint (.safetensors)")
+        if self.steps is not None:
+            check_steps(self.steps, "--steps")
+        if self.episodes is not None:
+            check_steps(self.episodes, "--episodes")
+        check_real(self.epsilon, "--epsilon", 0.0, 1.0)
+        check_num_envs(self.num_envs)
+        check_seed(self.seed)
+        # A whole game is at most 108,000 frames: 27,000 agent steps at frame skip 4.
+        check_whole(self.video_steps, "--video-steps", 1, 27_000)
+        if self.video:  # every frame of a GIF is held in memory, in colour, before it is written
+            check_memory(2 * self.video_steps * 210 * 160 * 3, f"--video-steps {self.video_steps}",
+                         "lower --video-steps")  # fmt: skip
+        check_device(self.device)
+        if self.out:
+            check_folder(self.out, "--out", "results folder")
+        if self.video:
+            check_folder(self.video, "--video", "GIF folder")
+
+    @property
+    def step_budget(self) -> int | None:
+        """Agent steps per game; None when whole episodes are counted instead."""
+        if self.episodes is not None:
+            return None
+        return self.steps if self.steps is not None else DEFAULT_STEPS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--amn", help="an AMN checkpoint (.safetensors, kind amn)")
-    parser.add_argument("--experts", nargs="+", default=[], help="expert checkpoints, one per game")
-    parser.add_argument("--games", nargs="+", help="only these games (default: all the AMN's / experts' games)")
-    budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=int, default=None, help="agent steps per game (paper: 125000; default 10000)")
-    budget.add_argument("--episodes", type=int, default=None, help="play this many whole episodes per game instead")
-    parser.add_argument("--epsilon", type=float, default=0.05, help="test-time exploration (paper: 0.05)")
-    parser.add_argument("--num-envs", type=int, default=8, help="parallel environments per game")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", help="directory for evaluation.csv and evaluation.json (created if missing)")
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace evaluation.csv/json (and GIFs) this command wrote before in --out/--video",
-    )
-    parser.add_argument("--video", metavar="DIR", help="save one GIF of an episode per policy and game")
-    parser.add_argument("--video-steps", type=int, default=1000, help="at most this many agent steps per GIF")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    """A flag per setting of `EvaluateOptions`, and --config FILE.yaml for all of them."""
+    add_settings(parser, EvaluateOptions)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.amn is None and not args.experts:
-        raise UserError("nothing to evaluate: give --amn and/or --experts")
-    if args.amn is not None and not args.amn.strip():
-        raise UserError("--amn is empty: give the AMN checkpoint (.safetensors)")
-    steps = None if args.episodes is not None else (args.steps if args.steps is not None else 10_000)
-    _check_arguments(args, steps)
-    amn = _load(args.amn, "amn", args.device) if args.amn is not None else None
-    experts = _experts_by_game([_load(path, "expert", args.device) for path in args.experts])
-    games = _games(args.games, amn, experts)
+    return evaluate_policies(build(EvaluateOptions, chosen(args)))
+
+
+def evaluate_policies(options: EvaluateOptions) -> int:
+    """Play every policy on each of its games, print the table and write the files asked for."""
+    amn = _load(options.amn, "amn", options.device) if options.amn is not None else None
+    experts = _experts_by_game([_load(path, "expert", options.device) for path in options.experts])
+    games = _games(options.games, amn, experts)
     _check_preprocessing(amn, experts)
-    if args.out:  # every output is checked before the first game is played
+    if options.out:  # every output is checked before the first game is played
         for name, is_ours in (("evaluation.csv", _is_table_csv), ("evaluation.json", _is_table_json)):
-            check_output(Path(args.out) / name, Output("evaluation table", is_ours=is_ours), args.overwrite)
-    if args.video:
+            check_output(Path(options.out) / name, Output("evaluation table", is_ours=is_ours), options.overwrite)
+    if options.video:
         for game in games:
             for role, _, _ in _players(game, amn, experts):
-                check_output(Path(args.video) / f"{game}-{role}.gif", Output("GIF", is_ours=_is_gif), args.overwrite)
+                gif = Path(options.video) / f"{game}-{role}.gif"
+                check_output(gif, Output("GIF", is_ours=_is_gif), options.overwrite)
 
     rows, details = [], []
     for game in games:
@@ -96,44 +141,25 @@ def run(args: argparse.Namespace) -> int:
         results = {}
         for role, policy, outputs in _players(game, amn, experts):
             result = evaluate(
-                policy.network, config, outputs, steps=steps, episodes=args.episodes, epsilon=args.epsilon,
-                num_envs=args.num_envs, seed=args.seed, progress=not args.no_progress,
+                policy.network, config, outputs, steps=options.step_budget, episodes=options.episodes,
+                epsilon=options.epsilon, num_envs=options.num_envs, seed=options.seed, progress=options.progress,
             )  # fmt: skip
             results[role] = result
             details.append({"role": role, "checkpoint": str(policy.path), "sha256": policy.sha256, **result.to_dict()})
-            if args.video:
+            if options.video:
                 from actor_mimic.pipelines.video import save_episode_gif
 
-                gif = save_episode_gif(policy.network, config, outputs, Path(args.video) / f"{game}-{role}.gif",
-                                       epsilon=args.epsilon, seed=args.seed, max_steps=args.video_steps)  # fmt: skip
+                gif = save_episode_gif(policy.network, config, outputs, Path(options.video) / f"{game}-{role}.gif",
+                                       epsilon=options.epsilon, seed=options.seed,
+                                       max_steps=options.video_steps)  # fmt: skip
                 print(f"wrote {gif}")
         rows.append(table_row(game, results.get("expert"), results.get("amn")))
 
     print(format_table(rows))
-    if args.out:
-        csv_path, json_path = write_table(rows, details, Path(args.out))
+    if options.out:
+        csv_path, json_path = write_table(rows, details, Path(options.out))
         print(f"wrote {csv_path} and {json_path}")
     return 0
-
-
-def _check_arguments(args: argparse.Namespace, steps: int | None) -> None:
-    """Everything the command line says, before any checkpoint is loaded or game played."""
-    if steps is not None:
-        check_steps(steps, "--steps")
-    if args.episodes is not None:
-        check_steps(args.episodes, "--episodes")
-    check_real(args.epsilon, "--epsilon", 0.0, 1.0)
-    check_num_envs(args.num_envs)
-    check_seed(args.seed)
-    # A whole game is at most 108,000 frames: 27,000 agent steps at frame skip 4.
-    check_whole(args.video_steps, "--video-steps", 1, 27_000)
-    if args.video:  # every frame of a GIF is held in memory, in colour, before it is written
-        check_memory(2 * args.video_steps * 210 * 160 * 3, f"--video-steps {args.video_steps}", "lower --video-steps")
-    check_device(args.device)
-    if args.out:
-        check_folder(args.out, "--out", "results folder")
-    if args.video:
-        check_folder(args.video, "--video", "GIF folder")
 
 
 def _is_table_csv(path: Path) -> bool:

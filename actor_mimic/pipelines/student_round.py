@@ -3,16 +3,16 @@
     amn distill round --config distill.yaml --ckpt_path runs/distill/version_0/checkpoints/last.ckpt \
         --amn runs/distill/version_0/amn.safetensors \
         --experts pong.safetensors breakout.safetensors \
-        --round r1 --steps 50000 --out-dir stores/ --more-steps 20000
+        --round r1 --steps 50000 --out_dir stores/ --more_steps 20000
 
 1. Config: the run's `amn distill fit` config, resolved as `amn distill fit` resolves it:
    every `--config` file (repeat the flag for several) and every other `--KEY VALUE` given
    here as a fit override (e.g. `--trainer.accelerator cpu`).
 2. Collect: for each game, the AMN acts epsilon-greedily (epsilon 0.1, the paper's) while the
    game's expert labels every visited state; each game's round goes to its own new store,
-   `<out-dir>/<game>-<round>.zarr`, whose metadata records the round label and the acting AMN.
-3. Fit: that config plus the new stores, resumed from `--ckpt_path` for `--more-steps` further
-   optimiser steps, is written to `<out-dir>/distill-<round>.yaml` (so the union of stores
+   `<out_dir>/<game>-<round>.zarr`, whose metadata records the round label and the acting AMN.
+3. Fit: that config plus the new stores, resumed from `--ckpt_path` for `--more_steps` further
+   optimiser steps, is written to `<out_dir>/distill-<round>.yaml` (so the union of stores
    that trained each round is on disk; `amn distill fit --config` on it repeats the fit) and
    fitted. The fit ends by exporting the next AMN, which acts in the next round.
 
@@ -43,6 +43,10 @@ from actor_mimic.distill.tasks import GameStores, Tasks, describe_tasks
 from actor_mimic.errors import UserError
 
 STUDENT_EPSILON = 0.1  # the paper's acting epsilon for the AMN
+# The round is an `amn distill` command, whose flags are LightningCLI's snake_case (--ckpt_path,
+# --trainer.max_steps); its own flags follow them. The kebab-case spellings of earlier versions
+# are still read, as hidden aliases.
+OLD_SPELLINGS = {"--out-dir": "--out_dir", "--more-steps": "--more_steps", "--num-envs": "--num_envs"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -57,34 +61,45 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experts", nargs="+", required=True, help="one expert checkpoint per game; they label")
     parser.add_argument("--round", required=True, help="label of this round, recorded in every new store")
     parser.add_argument("--steps", type=int, required=True, help="agent steps to collect per game")
-    parser.add_argument("--out-dir", required=True, help="where the round's stores and config go")
-    parser.add_argument("--more-steps", type=int, required=True, help="optimiser steps to train after resuming")
+    parser.add_argument("--out_dir", required=True, help="where the round's stores and config go")
+    parser.add_argument("--more_steps", type=int, required=True, help="optimiser steps to train after resuming")
     parser.add_argument("--epsilon", type=float, default=STUDENT_EPSILON, help="the AMN's acting epsilon (0.1)")
     parser.add_argument("--seed", type=int, default=0, help="collection seed (use a new one each round)")
-    parser.add_argument("--num-envs", type=int, default=8)
+    parser.add_argument("--num_envs", type=int, default=8, help="parallel environments per game")
 
 
 def main(argv: list[str]) -> int:
     """`amn distill round ARGV`: the round's flags; anything else overrides the fit's config."""
+    args, fit_overrides = parse(argv)
+    run(args, fit_overrides)
+    return 0
+
+
+def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """(the round's arguments, the fit overrides), old spellings read as today's."""
     parser = ArgumentParser(
         prog="amn distill round", description=__doc__.splitlines()[0],
         epilog="Any other --KEY VALUE is an `amn distill fit` override of the run's config, "
         "e.g. --trainer.accelerator cpu.",
     )  # fmt: skip
     configure(parser)
-    args, fit_overrides = parser.parse_known_args(argv)
-    run(args, fit_overrides)
-    return 0
+    return parser.parse_known_args([_current_spelling(word) for word in argv])
+
+
+def _current_spelling(word: str) -> str:
+    """`--out-dir` -> `--out_dir`, `--more-steps=5` -> `--more_steps=5`; other words as they are."""
+    flag, equals, value = word.partition("=")
+    return OLD_SPELLINGS.get(flag, flag) + equals + value
 
 
 def run(args: argparse.Namespace, fit_overrides: Sequence[str] = ()) -> None:
     """Collect one round with the AMN acting, then resume the fit on the stores plus the round's."""
     check_lightning_checkpoint(args.ckpt_path, "--ckpt_path")  # a local file, read without unpickling code
-    check_steps(args.more_steps, "--more-steps")
+    check_steps(args.more_steps, "--more_steps")
     check_steps(args.steps, "--steps")
     check_real(args.epsilon, "--epsilon", 0.0, 1.0)
     check_seed(args.seed)
-    check_num_envs(args.num_envs)
+    check_num_envs(args.num_envs, "--num_envs")
     if not args.round.isprintable() or not args.round or "/" in args.round:
         raise UserError(f"--round {args.round!r} must be a plain label (it names the round's files)")
     config = parse_fit_config([*(arg for path in args.config for arg in ("--config", path)), *fit_overrides])
@@ -101,13 +116,13 @@ def run(args: argparse.Namespace, fit_overrides: Sequence[str] = ()) -> None:
 
     # Every output of the round is checked before the first store is collected. A round never
     # replaces anything: its files are named by the round, so another label (or folder) is the way out.
-    out_dir = check_folder(args.out_dir, "--out-dir", "round folder")
-    hint = "choose another --round or --out-dir"
-    round_config = check_output(out_dir / f"distill-{args.round}.yaml", Output("round config", "--out-dir"),
+    out_dir = check_folder(args.out_dir, "--out_dir", "round folder")
+    hint = "choose another --round or --out_dir"
+    round_config = check_output(out_dir / f"distill-{args.round}.yaml", Output("round config", "--out_dir"),
                                 replace_flag=None, exists_hint=hint)  # fmt: skip
     stores = {game: out_dir / f"{game}-{args.round}.zarr" for game in tasks.names}
     for store in stores.values():
-        check_output(store, Output("teacher store", "--out-dir", folder=True), replace_flag=None, exists_hint=hint)
+        check_output(store, Output("teacher store", "--out_dir", folder=True), replace_flag=None, exists_hint=hint)
 
     with torch_threads_restored():
         for game in tasks.names:

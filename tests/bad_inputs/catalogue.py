@@ -27,7 +27,7 @@ TRANSFER = "transfer --no-progress --game breakout --out-dir {w}/out/transfer"
 FIT = "distill fit --config {w}/fit.yaml"
 EXPORT = "distill export {w}/tasks.ckpt"
 ROUND = ("distill round --config {w}/fit.yaml --ckpt_path {w}/tasks.ckpt --amn {w}/amn.safetensors "
-         "--experts {w}/expert.safetensors --round r1 --steps 10 --out-dir {w}/out/round --more-steps 5")  # fmt: skip
+         "--experts {w}/expert.safetensors --round r1 --steps 10 --out_dir {w}/out/round --more_steps 5")  # fmt: skip
 
 CASES = [
     # --- amn itself -----------------------------------------------------------------------
@@ -498,7 +498,7 @@ CASES = [
         "import-sb3 of a zip without policy.pth",
     ),
     Case(
-        "checkpoint import-sb3 {w}/no_policy.zip --game pong --out {w}/out/p.safetensors --sticky 1.5",
+        "checkpoint import-sb3 {w}/no_policy.zip --game pong --out {w}/out/p.safetensors --sticky-actions 1.5",
         "repeat_action_probability must lie in [0, 1)",
         "import with sticky actions 1.5",
     ),
@@ -646,19 +646,19 @@ CASES = [
         "export of a checkpoint that runs code",
     ),
     Case(
-        f"{ROUND.replace('--more-steps 5', '--more-steps 0')}",
-        "--more-steps must be between 1 and",
+        f"{ROUND.replace('--more_steps 5', '--more_steps 0')}",
+        "--more_steps must be between 1 and",
         "a round of 0 steps",
     ),
     Case(f"{ROUND.replace('--round r1', '--round ../up')}", "must be a plain label", "a round label naming a path"),
     Case(
-        f"{ROUND.replace('--out-dir {w}/out/round', '--out-dir {w}/notes.txt')}",
+        f"{ROUND.replace('--out_dir {w}/out/round', '--out_dir {w}/notes.txt')}",
         "is a file; it must name a folder",
         "a file as the round folder",
     ),
     Case(
-        f"{ROUND.replace('--out-dir {w}/out/round', '--out-dir {w}/rounds')}",
-        "breakout-r1.zarr already exists: choose another --round or --out-dir",
+        f"{ROUND.replace('--out_dir {w}/out/round', '--out_dir {w}/rounds')}",
+        "breakout-r1.zarr already exists: choose another --round or --out_dir",
         "a round whose store exists",
     ),
     # --- amn train-dqn --------------------------------------------------------------------
@@ -736,6 +736,125 @@ CASES = [
         "transfer --no-progress --game breakout --out-dir {w}/notes.txt --amn {w}/amn.safetensors",
         "is a file; it must name a folder",
         "a file as the experiment folder",
+    ),
+    # --- settings files: --config FILE.yaml of the argparse commands -----------------------
+    Case(
+        f"{EVALUATE} --config {{w}}/settings/typo.yaml",
+        "unknown setting 'num_env': did you mean num_envs?",
+        "evaluate: a misspelt key in the settings file",
+    ),
+    Case(
+        f"{EVALUATE} --config {{w}}/settings/steps_text.yaml",
+        "steps: invalid int value: 'many'",
+        "evaluate: a step count that is not a number in the file",
+    ),
+    Case(
+        f"{EVALUATE} --config {{w}}/nowhere.yaml",
+        "--config {w}/nowhere.yaml does not exist",
+        "evaluate: a missing settings file",
+    ),
+    Case(
+        f"{EVALUATE} --config {{w}}/folder", "--config {w}/folder is not a file", "evaluate: a folder as settings file"
+    ),
+    Case(
+        f"{EVALUATE} --config {{w}}/settings/not_yaml.yaml",
+        "is not valid YAML",
+        "evaluate: a settings file of bad YAML",
+    ),
+    Case(
+        f"{EVALUATE} --config {{w}}/list.yaml",
+        "must hold `key: value` settings, not a list",
+        "evaluate: a settings file that is a YAML list",
+    ),
+    Case(
+        f"{EVALUATE} --config {{w}}/settings/many_envs.yaml",
+        "--num-envs must be between 1 and 256",
+        "evaluate: 10000 environments from the file (checked like the flag)",
+    ),
+    Case(
+        f"{EVALUATE} --config {{w}}/settings/both_budgets.yaml",
+        "must be a single value",
+        "evaluate: a list where one value goes",
+    ),
+    Case(
+        "checkpoint init --config {w}/settings/init_typo.yaml",
+        "unknown setting 'gamee': did you mean game?",
+        "init: a misspelt key in the settings file",
+    ),
+    Case(
+        "checkpoint init --config {w}/settings/seed_text.yaml",
+        "seed: invalid int value: 'three'",
+        "init: a seed that is not a number in the file",
+    ),
+    Case(
+        "checkpoint init --game pong --out {w}/out/p.safetensors --config {w}/nowhere.yaml",
+        "does not exist",
+        "init: a missing settings file",
+    ),
+    Case(
+        "checkpoint init --config {w}/settings/empty.yaml",
+        "the following arguments are required: --game",
+        "init: no game in the file or the flags",
+    ),
+    Case(
+        "checkpoint import-cleanrl {w}/cleanrl_pong.pt --config {w}/settings/sticky_text.yaml",
+        "sticky_actions: invalid float value: 'often'",
+        "import: sticky actions not a number in the file",
+    ),
+    Case(
+        "checkpoint import-sb3 {w}/no_policy.zip --config {w}/settings/path_key.yaml",
+        "unknown setting 'path'",
+        "import: the positional file as a settings key",
+    ),
+    Case(
+        "dataset info {w}/store.zarr --config {w}/settings/json_text.yaml",
+        "json must be true or false",
+        "dataset info: a switch that is not true/false in the file",
+    ),
+    Case(
+        "dataset verify {w}/store.zarr --config {w}/settings/verify_typo.yaml",
+        "did you mean allow_incomplete?",
+        "dataset verify: a misspelt key in the settings file",
+    ),
+    Case(
+        "dataset card {w}/store.zarr --config {w}/settings/license_list.yaml",
+        "license must be a single value",
+        "dataset card: two licenses in the file",
+    ),
+    Case(
+        "dataset card {w}/store.zarr --config {w}/settings/license_only.yaml",
+        "pass them with --write",
+        "dataset card: a license from the file without write",
+    ),
+    Case(
+        "dataset convert {w}/store.zarr {w}/out/c.h5 --config {w}/settings/chunk_text.yaml",
+        "chunk_len: invalid int value: '1k'",
+        "dataset convert: a chunk length not a number in the file",
+    ),
+    Case(
+        "dataset convert {w}/store.zarr {w}/out/c.h5 --config {w}/nowhere.yaml",
+        "does not exist",
+        "dataset convert: a missing settings file",
+    ),
+    Case(
+        "dataset push {w}/store.zarr memory://s.zarr --config {w}/settings/push_typo.yaml",
+        "unknown setting 'progres': did you mean progress?",
+        "dataset push: a misspelt key in the settings file",
+    ),
+    Case(
+        "dataset pull memory://s.zarr {w}/out --config {w}/list.yaml",
+        "not a list",
+        "dataset pull: a settings file that is a YAML list",
+    ),
+    Case(
+        "dataset merge {w}/out/m.zarr {w}/store.zarr {w}/rounds/breakout-r1.zarr --config {w}/settings/bool_text.yaml",
+        "overwrite must be true or false",
+        "dataset merge: a switch that is not true/false in the file",
+    ),
+    Case(
+        "dataset export-minari {w}/store.zarr breakout-v0 --config {w}/settings/minari_typo.yaml",
+        "unknown setting 'author_mail': did you mean author_email?",
+        "dataset export-minari: a misspelt key in the settings file",
     ),
 ]
 

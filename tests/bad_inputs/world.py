@@ -54,6 +54,28 @@ METADATA_EDITS = {
     "not_json": lambda d: "{not json",
 }
 
+# Settings files (--config FILE.yaml) with a mistake: name -> text.
+SETTINGS_FILES = {
+    "typo": "num_env: 2\n",
+    "steps_text": "steps: many\n",
+    "not_yaml": "steps: [\n",
+    "many_envs": "num_envs: 10000\n",
+    "both_budgets": "steps: [10, 20]\n",
+    "init_typo": "gamee: pong\n",
+    "seed_text": "game: pong\nseed: three\n",
+    "empty": "",
+    "sticky_text": "game: pong\nsticky_actions: often\n",
+    "path_key": "path: model.zip\n",
+    "json_text": "json: sure\n",
+    "verify_typo": "allow_incomplet: true\n",
+    "license_list": "license: [mit, cc-by-4.0]\n",
+    "license_only": "license: cc-by-4.0\n",
+    "chunk_text": "chunk_len: 1k\n",
+    "push_typo": "progres: false\n",
+    "bool_text": "overwrite: please\n",
+    "minari_typo": "author_mail: someone@example.org\n",
+}
+
 # Hand edits of the tiny store's attribute document that today's readers already refuse.
 STORE_EDITS = {
     "schema_newer": lambda a: {**a, "schema_version": 99},
@@ -147,6 +169,9 @@ def build_world(w: Path) -> Path:
     write_config(w / "preprocessing_differs.yaml", w,
                  f'[{{game: breakout, stores: ["{store}", "{w}/stores/frame_skip_3.zarr"]}}]')  # fmt: skip
     (w / "list.yaml").write_text("- just\n- a list\n")
+    (w / "settings").mkdir()
+    for name, text in SETTINGS_FILES.items():
+        (w / "settings" / f"{name}.yaml").write_text(text)
 
     damaged = w / "damaged_run" / "checkpoint"
     damaged.mkdir(parents=True)

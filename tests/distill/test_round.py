@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import yaml
 
@@ -93,3 +94,26 @@ def test_the_fit_gets_the_configs_and_overrides_and_not_the_collectors_torch_thr
     assert fit_config["ckpt_path"] == str(ckpt) and fit_config["trainer"]["max_steps"] == 7
     assert [len(entry["stores"]) for entry in fit_config["data"]["games"]] == [2, 2]
     assert yaml.safe_load((tmp_path / "round1" / "distill-r1.yaml").read_text()) == fit_config
+
+
+def test_round_flags_are_snake_case_as_in_amn_distill_and_the_old_spellings_still_parse(capsys):
+    from actor_mimic.pipelines.student_round import parse
+
+    common = ["--config", "fit.yaml", "--ckpt_path", "last.ckpt", "--amn", "amn.safetensors", "--experts", "e.st",
+              "--round", "r1", "--steps", "64", "--trainer.accelerator", "cpu"]  # fmt: skip
+    today = parse([*common, "--out_dir", "rounds", "--more_steps", "3", "--num_envs", "2"])
+    before = parse([*common, "--out-dir", "rounds", "--more-steps=3", "--num-envs", "2"])
+    assert today == before
+    args, fit_overrides = today
+    assert (args.out_dir, args.more_steps, args.num_envs, fit_overrides) == (
+        "rounds",
+        3,
+        2,
+        ["--trainer.accelerator", "cpu"],
+    )
+
+    with pytest.raises(SystemExit):
+        main(["distill", "round", "--help"])
+    shown = capsys.readouterr().out
+    assert "--out_dir" in shown and "--more_steps" in shown and "--num_envs" in shown
+    assert "--out-dir" not in shown and "--more-steps" not in shown  # hidden aliases

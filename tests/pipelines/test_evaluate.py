@@ -112,3 +112,16 @@ def test_refusals(amn, experts, tmp_path, capsys):
 
     assert main(["evaluate", *BUDGET]) == 2
     assert "nothing to evaluate" in _one_error_line(capsys)
+
+
+def test_settings_from_a_config_file_reach_the_run_and_flags_override_them(experts, tmp_path, capsys):
+    config = tmp_path / "evaluate.yaml"
+    config.write_text(f"experts: [{experts['breakout']}]\nsteps: 24\nnum_envs: 1\nepsilon: 0.5\nseed: 7\n"
+                      f"progress: false\nout: {tmp_path / 'results'}\n")  # fmt: skip
+    assert main(["evaluate", "--config", str(config)]) == 0
+    [run] = json.loads((tmp_path / "results" / "evaluation.json").read_text())["runs"]
+    assert (run["game"], run["steps"], run["epsilon"], run["seed"]) == ("breakout", 24, 0.5, 7)
+
+    assert main(["evaluate", "--steps", "16", "--config", str(config), "--seed", "8", "--overwrite"]) == 0
+    [run] = json.loads((tmp_path / "results" / "evaluation.json").read_text())["runs"]
+    assert (run["steps"], run["epsilon"], run["seed"]) == (16, 0.5, 8)
