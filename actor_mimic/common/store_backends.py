@@ -217,11 +217,10 @@ class ZarrBackend:
         array = self._stored_array(name)
         array.resize((length, *array.shape[1:]))
 
-    def read_attrs(self) -> dict | None:
-        attrs = self.group.attrs.asdict().get(ATTRS_KEY)
-        if attrs is not None and not isinstance(attrs, dict):
-            raise UserError(f"{self.path}: the store's {ATTRS_KEY!r} attributes are not a JSON object")
-        return attrs
+    def read_attrs(self) -> object:
+        """The attribute document as stored (None if absent): any JSON value until
+        `store_schema.checked_attrs` has checked it."""
+        return self.group.attrs.asdict().get(ATTRS_KEY)
 
     def write_attrs(self, attrs: dict) -> None:
         self.group.attrs[ATTRS_KEY] = attrs
@@ -327,7 +326,8 @@ class HDF5Backend:
     def resize(self, name, length) -> None:
         self.file[name].resize(length, axis=0)
 
-    def read_attrs(self) -> dict | None:
+    def read_attrs(self) -> object:
+        """The attribute document as stored (None if absent), unchecked like Zarr's."""
         text = self.file.attrs.get(ATTRS_KEY)
         return None if text is None else json.loads(text)
 
