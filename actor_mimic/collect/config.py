@@ -124,18 +124,33 @@ class CollectConfig:
     torch_threads: int | None = setting(1, "torch's intra-op threads")
     extra_metadata: dict = field(default_factory=dict)
 
-    def validate(self) -> None:  # noqa: C901 - a flat list of independent checks, one per setting
+    def validate(self) -> None:
         """Raise UserError for settings that cannot work, before anything is opened."""
         if self.expert is None:
             raise UserError("--expert is required: the expert checkpoint that labels the states")
         if self.record and self.out is None:
             raise UserError("--out is required: where to write the teacher store")
+        target = self._checked_target()
+        self._check_acting()
+        self._check_shard(target)
+        self._check_storage()
+        if self.resume and self.overwrite:
+            raise UserError("--resume and --overwrite contradict each other: pass one of them")
+        self._check_dynamics()
+        self._check_names()
+
+    def _checked_target(self) -> int:
+        """--steps or --episodes, exactly one of them, a positive whole number."""
         if (self.steps is None) == (self.episodes is None):
             raise UserError("give exactly one target: --steps N or --episodes N")
         target = self.steps if self.steps is not None else self.episodes
         if isinstance(target, bool) or not isinstance(target, int) or target < 1:
             raise UserError(f"the target must be a positive whole number, got {target!r}")
         check_steps(target, f"--{self.target_kind}")
+        return target
+
+    def _check_acting(self) -> None:
+        """The policies' epsilons, the seed, the environments and the threads."""
         check_real(self.epsilon, "--epsilon", 0.0, 1.0)
         if self.behaviour_epsilon is not None:
             check_real(self.behaviour_epsilon, "--behaviour-epsilon", 0.0, 1.0)
@@ -144,11 +159,16 @@ class CollectConfig:
         check_workers(self.env_threads, "--env-threads")
         if self.torch_threads is not None:
             check_workers(self.torch_threads, "--torch-threads", low=1)
+
+    def _check_shard(self, target: int) -> None:
         index, count = self.shard
         if count < 1 or not 0 <= index < count:
             raise UserError(f"shard {index}/{count} is invalid: use I/N with 0 <= I < N")
         if target < count:
             raise UserError(f"a target of {target} cannot be split into {count} shards")
+
+    def _check_storage(self) -> None:
+        """The store's engine, value dtypes, chunks, activation windows and compression."""
         if self.backend is not None and self.backend not in BACKENDS:
             raise UserError(f"unknown backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
         for flag, dtype in (("--q-dtype", self.q_dtype), ("--hidden-dtype", self.hidden_dtype)):
@@ -163,14 +183,17 @@ class CollectConfig:
                     f"--chunk-len {self.chunk_len} steps (a chunk never straddles two windows)"
                 )
         parse_compression(self.compression)
-        if self.resume and self.overwrite:
-            raise UserError("--resume and --overwrite contradict each other: pass one of them")
+
+    def _check_dynamics(self) -> None:
+        """The environment's settings given over the expert's."""
         if self.sticky is not None:
             check_real(self.sticky, "--sticky-actions", 0.0, 1.0, high_open=True)
         if self.noop_max is not None:
             check_whole(self.noop_max, "--noop-max", 0, 10_000)
         if self.frame_skip is not None:
             check_whole(self.frame_skip, "--frame-skip", 1, 64)
+
+    def _check_names(self) -> None:
         for flag, text in (("--round", self.round), ("--game", self.game), ("--hidden-layer", self.hidden_layer)):
             if text is not None and (not isinstance(text, str) or not text.isprintable()):
                 raise UserError(f"{flag} must be a plain name, got {text!r}")

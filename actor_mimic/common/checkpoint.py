@@ -95,34 +95,49 @@ class CheckpointMetadata:
         metadata.validate(source)
         return metadata
 
-    def validate(self, source: str = "checkpoint") -> None:  # noqa: C901 - a flat list of independent checks, one per field
-        """Every field of its type and in range; the games, action sets and settings agree."""
+    def validate(self, source: str = "checkpoint") -> None:
+        """Every field of its type and in range; the games, action sets and settings agree.
+        Raises UserError naming `source` and the first field that is wrong."""
+        self._check_network(source)
+        self._check_games(source)
+        self._check_action_sets(source)
+        self._check_settings(source)
 
-        def wrong(field: str, expected: str):
-            return UserError(f"{source}: checkpoint metadata field {field!r} must be {expected}, "
-                             f"got {json.dumps(getattr(self, field))[:80]}")  # fmt: skip
+    def _wrong(self, source: str, field: str, expected: str) -> UserError:
+        return UserError(f"{source}: checkpoint metadata field {field!r} must be {expected}, "
+                         f"got {json.dumps(getattr(self, field))[:80]}")  # fmt: skip
 
+    def _check_network(self, source: str) -> None:
+        """kind, architecture and num_actions."""
         if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise UserError(f"{source}: kind must be one of {KINDS}, got {self.kind!r}")
         if not isinstance(self.architecture, str) or self.architecture not in ARCHITECTURES:
             raise UserError(f"{source}: unknown architecture {self.architecture!r} (known: {sorted(ARCHITECTURES)})")
         if isinstance(self.num_actions, bool) or not isinstance(self.num_actions, int):
-            raise wrong("num_actions", "a whole number")
+            raise self._wrong(source, "num_actions", "a whole number")
         if not 1 <= self.num_actions <= NUM_ALE_ACTIONS:
-            raise wrong("num_actions", f"between 1 and {NUM_ALE_ACTIONS} (ALE has {NUM_ALE_ACTIONS} actions)")
+            raise self._wrong(
+                source, "num_actions", f"between 1 and {NUM_ALE_ACTIONS} (ALE has {NUM_ALE_ACTIONS} actions)"
+            )
         if self.kind == "amn" and self.num_actions != NUM_ALE_ACTIONS:
-            raise wrong("num_actions", f"{NUM_ALE_ACTIONS} for an AMN (one output per ALE action)")
+            raise self._wrong(source, "num_actions", f"{NUM_ALE_ACTIONS} for an AMN (one output per ALE action)")
+
+    def _check_games(self, source: str) -> None:
+        """games: distinct ale-py ROM ids, one for an expert."""
         if not isinstance(self.games, list) or not self.games or not all(isinstance(g, str) for g in self.games):
-            raise wrong("games", "a non-empty list of game names")
+            raise self._wrong(source, "games", "a non-empty list of game names")
         if len(set(self.games)) != len(self.games):
-            raise wrong("games", "a list of distinct games")
+            raise self._wrong(source, "games", "a list of distinct games")
         if self.kind == "expert" and len(self.games) != 1:
-            raise wrong("games", "one game for an expert")
+            raise self._wrong(source, "games", "one game for an expert")
         for game in self.games:
             if canonical_game(game) != game:
                 raise UserError(
                     f"{source}: game {game!r} is not an ale-py ROM id (did you mean {canonical_game(game)!r}?)"
                 )
+
+    def _check_action_sets(self, source: str) -> None:
+        """action_sets: per game, distinct ALE action ids (an expert's: one per output)."""
         if not isinstance(self.action_sets, dict) or set(self.games) != set(self.action_sets):
             raise UserError(f"{source}: 'games' and 'action_sets' must name the same games")
         for game, actions in self.action_sets.items():
@@ -139,13 +154,16 @@ class CheckpointMetadata:
                     f"{source}: the expert has {self.num_actions} outputs but its action set "
                     f"for {game} has {len(actions)} actions"
                 )
+
+    def _check_settings(self, source: str) -> None:
+        """atari (settings that build an AtariConfig, without the game), provenance, evaluation."""
         if not isinstance(self.atari, dict):
-            raise wrong("atari", "an object of Atari settings")
+            raise self._wrong(source, "atari", "an object of Atari settings")
         if "game" in self.atari:
             raise UserError(f"{source}: its 'atari' settings must not name the game ('games' does)")
         for name in ("provenance", "evaluation"):
             if not isinstance(getattr(self, name), dict):
-                raise wrong(name, "an object")
+                raise self._wrong(source, name, "an object")
         try:
             self.atari_config()
         except UserError as error:

@@ -97,13 +97,15 @@ class MultitaskAMN(nn.Module):
         return q_values, {"conv": conv, "fc1": fc1, "fc": fc}[hidden_layer]
 
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {
+Network = NatureDQN | MultitaskAMN  # every architecture: `hidden_layers`, `hidden_size`, forward
+
+ARCHITECTURES: dict[str, type[Network]] = {
     NatureDQN.architecture: NatureDQN,
     MultitaskAMN.architecture: MultitaskAMN,
 }
 
 
-def build_network(architecture: str, num_actions: int, in_channels: int = 4, screen_size: int = 84) -> nn.Module:
+def build_network(architecture: str, num_actions: int, in_channels: int = 4, screen_size: int = 84) -> Network:
     """A freshly initialised network of a named architecture.
 
     Sizes usually come from a checkpoint's or a store's metadata, so they are checked here,

@@ -76,7 +76,6 @@ written by actor-mimic before lanes) stay readable; they cannot be resumed.
 from __future__ import annotations
 
 import datetime
-import re
 from pathlib import Path
 
 import numpy as np
@@ -84,14 +83,7 @@ import numpy as np
 from actor_mimic.common.kill_points import kill_point
 from actor_mimic.common.outputs import remove
 from actor_mimic.common.store_backends import backend_by_name, open_backend, parse_compression
-from actor_mimic.common.store_checksums import (
-    ChunkGuard,
-    checksum_name,
-    chunks_of,
-    create_checksums,
-    read_checksums,
-    record_checksums,
-)
+from actor_mimic.common.store_checksums import chunks_of, create_checksums, record_checksums
 from actor_mimic.common.store_dedup import WindowIndex, window_for
 from actor_mimic.common.store_read import (
     LaneInfo,
@@ -103,13 +95,13 @@ from actor_mimic.common.store_read import (
     read_field,
     stored_path,
 )
+from actor_mimic.common.store_resume import open_for_resume
 from actor_mimic.common.store_schema import (
     EPISODE_FIELDS,
     MAX_CHUNK_LEN,
     MAX_LANES,
     SCHEMA,
     SCHEMA_VERSION,
-    SOURCES_SCHEMA_VERSION,
     VALUE_DTYPES,
     hidden_window,
     lane_prefix,
@@ -239,33 +231,13 @@ class StoreWriter:
 
     @classmethod
     def resume(cls, path: str | Path) -> StoreWriter:
-        """Reopen an interrupted store to append to it, after checking it.
-
-        Checks the document and every array (store_schema.py), that each unfinished lane
-        committed whole chunks only, and the last committed chunk of every array against its
-        checksum; then drops the rows and temporary files a killed writer left past the commit.
-        """
+        """Reopen an interrupted store to append to it, after checking it (store_resume.py:
+        the document, every array's last committed chunk against its checksum; the rows and
+        temporary files a killed writer left past the commit are dropped)."""
         path = Path(path)
-        rows_at = stored_path(path)
-        if not rows_at.exists():
-            raise UserError(f"{path} does not exist: there is nothing to resume")
-        backend, attrs = open_attrs(path, mode="a")
+        backend, attrs = open_for_resume(path)
         try:
-            if attrs["schema_version"] < 2:
-                raise UserError(
-                    f"{path} was written by an older actor-mimic (store schema {attrs['schema_version']}) "
-                    "that cannot be resumed: read it as it is, or start again with --overwrite"
-                )
-            if attrs["schema_version"] >= SOURCES_SCHEMA_VERSION:
-                raise UserError(
-                    f"{path} was merged from several collections (`amn dataset merge`): it is not resumed; "
-                    "resume the collections it was merged from, then merge them again"
-                )
-            if backend.name != "zarr":  # an HDF5 file is only ever written whole
-                raise UserError(f"{path} is complete: there is nothing to resume")
             writer = cls(backend, attrs, path)
-            writer._check_tails()
-            writer._drop_uncommitted()
             writer._restore_windows()
         except BaseException:
             backend.close()
@@ -391,42 +363,6 @@ class StoreWriter:
         self.backend.flush()
 
     # ------------------------------------------------------------------ resuming
-    def _check_tails(self) -> None:
-        """Every unfinished lane committed whole chunks; every array's last committed chunk
-        matches its checksum (a store damaged since, or by the kill, is named here)."""
-        for lane, (prefix, rows) in enumerate(lane_rows(self.attrs)):
-            if not self.lanes[lane]["complete"] and rows % self.chunk_len:
-                raise UserError(
-                    f"{self.backend.path}: lane {lane} of an unfinished collection commits {rows} rows, not "
-                    f"whole chunks of {self.chunk_len}: the store is corrupt; start again with --overwrite"
-                )
-            if rows == 0:
-                continue
-            last = (rows - 1) // self.chunk_len
-            for name in stored_fields(self.attrs):
-                checksums = read_checksums(self.backend, prefix + name, last + 1, SCHEMA_VERSION)
-                guard = ChunkGuard(self.backend.path, prefix + name, self.chunk_len, checksums)
-                problem = guard.problem(last, self.backend.read_chunk(prefix + name, last))
-                if problem is not None:
-                    raise UserError(
-                        f"{self.backend.path}: {problem}, so it cannot be resumed; `amn dataset verify "
-                        f"--allow-incomplete` lists all damage; start again with --overwrite"
-                    )
-
-    def _drop_uncommitted(self) -> None:
-        """Rows and files a killed writer left past the commit: never committed, so dropped."""
-        for prefix, rows in lane_rows(self.attrs):
-            for name in stored_fields(self.attrs):
-                if self.backend.array(prefix + name).shape[0] > rows:
-                    self.backend.resize(prefix + name, rows)
-                label = checksum_name(prefix + name)
-                if self.backend.array(label).shape[0] > chunks_of(rows, self.chunk_len):
-                    self.backend.resize(label, chunks_of(rows, self.chunk_len))
-        if self.backend.name == "zarr":  # zarr writes FILE.<32 hex>.partial, then renames it
-            for leftover in self.backend.path.rglob("*.partial"):
-                if leftover.is_file() and re.search(r"\.[0-9a-f]{32}\.partial$", leftover.name):
-                    leftover.unlink()
-
     def _restore_windows(self) -> None:
         """Rebuild each unfinished lane's index of its current activation window from the
         committed rows, so its next chunks refer exactly as an uninterrupted writer's would."""

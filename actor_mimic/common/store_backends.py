@@ -30,11 +30,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from actor_mimic.common.store_location import LocalFiles, RemoteFiles, is_remote
 from actor_mimic.errors import UserError
+
+if TYPE_CHECKING:
+    import zarr
+    from zarr.core.array_spec import ArrayConfigParams
+    from zarr.core.metadata import ArrayMetadata
 
 ATTRS_KEY = "actor_mimic"
 COMPRESSIONS = ("zstd", "lz4", "gzip", "none")
@@ -45,6 +51,8 @@ MAX_LEVEL = 9
 BYTES_ZSTD_LEVEL = 9  # uint8 frames: 25% smaller than level 3, decoded as fast
 VALUES_BLOSC_LEVEL = 3  # Q-values, flags, counters
 UNIT_MAJOR_BLOSC_LEVEL = 5  # activations: 2% smaller than 3; level 7 saves 0.3% more at 1/5 the speed
+# This module's modes ("a" appends to an existing store) in each engine's words.
+ZARR_MODES: dict[str, Literal["r", "r+", "w"]] = {"r": "r", "a": "r+", "w": "w"}
 
 
 def parse_compression(spec: str) -> tuple[str, int | None]:
@@ -109,12 +117,13 @@ class ZarrBackend:
         import zarr
 
         self.path = path
-        self._chunk_keys: dict = {}
-        self.files = RemoteFiles(path) if is_remote(path) else LocalFiles(path)  # the store's raw bytes
+        self._chunk_keys: dict[str, tuple[ArrayMetadata, tuple[int, ...]]] = {}
+        # the store's raw bytes
+        self.files = RemoteFiles(str(path)) if is_remote(path) else LocalFiles(Path(path))
         if self.files.remote and mode != "r":
             raise UserError(f"{path}: remote stores are read-only here; pull it to change it")
         try:
-            self.group = zarr.open_group(str(path), mode={"r": "r", "a": "r+", "w": "w"}[mode])
+            self.group = zarr.open_group(str(path), mode=ZARR_MODES[mode])
         except FileNotFoundError as error:
             if self.files.remote:
                 raise UserError(f"teacher store {path} does not exist (no zarr.json at that URL)") from None
@@ -139,22 +148,34 @@ class ZarrBackend:
             fill_value=0,
         )
 
-    def array(self, name):
+    def array(self, name: str) -> zarr.Array:
         # Every chunk gets a file, even one that holds only zeros (a runtime setting, not
         # stored): a missing chunk file is then always damage, refused by every reader.
-        return self.group[name].with_config({"write_empty_chunks": True})
+        # zarr marks "order" NotRequired via typing.NotRequired, which mypy's Python 3.10 target lacks.
+        config: ArrayConfigParams = {"write_empty_chunks": True}  # type: ignore[typeddict-item]
+        return self._stored_array(name).with_config(config)
+
+    def _stored_array(self, name: str) -> zarr.Array:
+        import zarr
+
+        node = self.group[name]
+        if not isinstance(node, zarr.Array):
+            raise UserError(f"{self.path}: {name} is a group, not an array")
+        return node
 
     def chunk_key(self, name: str, index: int) -> str:
         """The key (file name inside the store) of chunk `index` (along the first axis) of `name`."""
         if name not in self._chunk_keys:  # opening an array reads its metadata: once per name
-            array = self.group[name]
-            self._chunk_keys[name] = (array.metadata.chunk_key_encoding, (0,) * (array.ndim - 1))
-        encoding, tail = self._chunk_keys[name]
-        return f"{name}/{encoding.encode_chunk_key((index, *tail))}"
+            array = self._stored_array(name)
+            self._chunk_keys[name] = (array.metadata, (0,) * (array.ndim - 1))
+        metadata, tail = self._chunk_keys[name]
+        return f"{name}/{metadata.encode_chunk_key((index, *tail))}"
 
     def chunk_file(self, name: str, index: int) -> Path:
         """The local file of chunk `index` (along the first axis) of array `name`."""
-        return self.path / self.chunk_key(name, index)
+        if not isinstance(self.files, LocalFiles):
+            raise UserError(f"{self.path}: a remote store's chunks have no local files")
+        return self.files.path(self.chunk_key(name, index))
 
     def read_chunk(self, name: str, index: int) -> bytes | None:
         """The stored (encoded) bytes of chunk `index` of `name`; None if it has no file."""
@@ -192,11 +213,13 @@ class ZarrBackend:
                         "files (copy the store with its data, e.g. `cp -rL`, or recollect it)"
                     )
 
-    def resize(self, name, length) -> None:
-        array = self.group[name]
+    def resize(self, name: str, length: int) -> None:
+        array = self._stored_array(name)
         array.resize((length, *array.shape[1:]))
 
-    def read_attrs(self) -> dict | None:
+    def read_attrs(self) -> object:
+        """The attribute document as stored (None if absent): any JSON value until
+        `store_schema.checked_attrs` has checked it."""
         return self.group.attrs.asdict().get(ATTRS_KEY)
 
     def write_attrs(self, attrs: dict) -> None:
@@ -303,7 +326,8 @@ class HDF5Backend:
     def resize(self, name, length) -> None:
         self.file[name].resize(length, axis=0)
 
-    def read_attrs(self) -> dict | None:
+    def read_attrs(self) -> object:
+        """The attribute document as stored (None if absent), unchecked like Zarr's."""
         text = self.file.attrs.get(ATTRS_KEY)
         return None if text is None else json.loads(text)
 
@@ -336,7 +360,7 @@ def _zarr_codecs(dtype: np.dtype, compression: tuple[str, int | None], unit_majo
         return [GzipCodec(level=level)]
     if name == "zstd" and dtype.itemsize == 1:
         return [ZstdCodec(level=level)]
-    cname = "zstd" if name == "zstd" else "lz4"
+    cname: Literal["zstd", "lz4"] = "zstd" if name == "zstd" else "lz4"
     return [
         BloscCodec(
             cname=cname,
@@ -361,7 +385,7 @@ def _hdf5_filter(dtype: np.dtype, compression: tuple[str, int | None]) -> dict:
     if name == "zstd" and dtype.itemsize == 1:
         return dict(hdf5plugin.Zstd(clevel=level))
     shuffle = hdf5plugin.Blosc.SHUFFLE if dtype.itemsize > 1 else hdf5plugin.Blosc.NOSHUFFLE
-    cname = "zstd" if name == "zstd" else "lz4"
+    cname: Literal["zstd", "lz4"] = "zstd" if name == "zstd" else "lz4"
     return dict(hdf5plugin.Blosc(cname=cname, clevel=level, shuffle=shuffle))
 
 

@@ -13,6 +13,7 @@ number in the file. Array names are the schema's own, never taken from the docum
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -110,7 +111,7 @@ class _Document:
         self.attrs = attrs
         self.path = path
 
-    def fail(self, key: str, wanted: str):
+    def fail(self, key: str, wanted: str) -> NoReturn:
         shown = repr(self.attrs.get(key, "<missing>"))
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         raise UserError(

@@ -77,7 +77,8 @@ class TeacherStream(IterableDataset):
         self.samples_per_game = samples_per_game or max(len(ds) for ds in mixture.datasets)
         self.blocks = [plan_blocks(ds, game_id, block_chunks) for game_id, ds in enumerate(mixture.datasets)]
         self.epoch = 0
-        self._given_placement = (rank, world_size)
+        # (rank, world_size) as given to make_loader; None: asked of torch.distributed
+        self._given_placement = None if rank is None or world_size is None else (rank, world_size)
         self.rank, self.world_size = 0, 1  # the placement in effect (resolve_distributed)
 
     def set_epoch(self, epoch: int) -> None:
@@ -89,7 +90,7 @@ class TeacherStream(IterableDataset):
         loader may be made before DDP starts; worker processes keep their parent's answer."""
         if get_worker_info() is not None:
             return self.rank, self.world_size
-        if self._given_placement[0] is not None:
+        if self._given_placement is not None:
             self.rank, self.world_size = self._given_placement
         elif torch.distributed.is_available() and torch.distributed.is_initialized():
             self.rank, self.world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
@@ -198,23 +199,24 @@ class TeacherLoader(DataLoader):
             multiprocessing_context=multiprocessing_context if stream.num_workers else None,
             pin_memory=pin_memory,
         )
+        self.stream = stream  # also `self.dataset`, which DataLoader types as any Dataset
         self._started = False
         self._epoch_was_set = False
 
     def set_epoch(self, epoch: int) -> None:
         """The epoch the next iteration serves (fixes its order)."""
-        self.dataset.set_epoch(epoch)
+        self.stream.set_epoch(epoch)
         self._epoch_was_set = True
 
     @property
     def epoch(self) -> int:
-        return self.dataset.epoch
+        return self.stream.epoch
 
     def __iter__(self):
         if self._started and not self._epoch_was_set:
-            self.dataset.set_epoch(self.dataset.epoch + 1)
+            self.stream.set_epoch(self.stream.epoch + 1)
         self._started, self._epoch_was_set = True, False
-        self.dataset.resolve_distributed()  # before workers copy the stream
+        self.stream.resolve_distributed()  # before workers copy the stream
         return _OneLineErrors(super().__iter__())
 
 
@@ -293,7 +295,7 @@ def make_loader(
             raise UserError(f"{name} must be a whole number >= {low}, got {value!r}")
     if (rank is None) != (world_size is None):
         raise UserError("give both rank and world_size, or neither (then torch.distributed decides)")
-    if world_size is not None and not 0 <= rank < world_size:
+    if rank is not None and world_size is not None and not 0 <= rank < world_size:
         raise UserError(f"rank must lie in 0..{world_size - 1}, got {rank}")
     stream = TeacherStream(
         data, batch_size, seed, shuffle, shuffle_buffer, block_chunks, drop_last,

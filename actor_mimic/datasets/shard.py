@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from actor_mimic.common.store import open_store
-from actor_mimic.common.store_backends import open_backend
+from actor_mimic.common.store_backends import HDF5Backend, ZarrBackend, open_backend
 from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checksums
 from actor_mimic.common.store_dedup import gather
 from actor_mimic.common.store_schema import hidden_window
@@ -92,7 +92,7 @@ class Shard:
         self.frame_shape = (self.stack_size, screen, screen)  # one observation
         self._arrays: dict | None = None
         self._readers: dict = {}  # name -> the backend's row reader (fast Zarr chunks, or checked slicing)
-        self._backend = None
+        self._backend: ZarrBackend | HDF5Backend | None = None
         self._pid: int | None = None
 
     def __getstate__(self) -> dict:
@@ -106,10 +106,10 @@ class Shard:
     def array(self, name: str):
         """The backend's array `name`, opened in this process on first use."""
         if self._arrays is None or self._pid != os.getpid():
-            self._backend = open_backend(self.path, "r", self.backend_name)
-            self._arrays = {n: self._backend.array(self.prefix + n) for n in self.arrays_read}
-            self._readers = {n: self._backend.row_reader(self.prefix + n, self.guards[n]) for n in self.arrays_read}
-            self._pid = os.getpid()
+            backend = open_backend(self.path, "r", self.backend_name)
+            self._arrays = {n: backend.array(self.prefix + n) for n in self.arrays_read}
+            self._readers = {n: backend.row_reader(self.prefix + n, self.guards[n]) for n in self.arrays_read}
+            self._backend, self._pid = backend, os.getpid()
         return self._arrays[name]
 
     def close(self) -> None:
@@ -174,7 +174,7 @@ def as_float32(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32, copy=False)
 
 
-def check_values_finite(values: np.ndarray, name: str, path: Path | str, steps) -> None:
+def check_values_finite(values: np.ndarray, name: str, path: Path | str, steps: int | np.ndarray) -> None:
     """UserError naming the store and the bad steps if `values` (N, D) hold NaN or inf.
 
     steps: the step of row 0 (int), or the step of every row (int array (N,)).
@@ -186,7 +186,7 @@ def check_values_finite(values: np.ndarray, name: str, path: Path | str, steps) 
     finite = np.isfinite(values)
     if not finite.all():
         bad = np.flatnonzero(~finite.reshape(len(values), -1).all(axis=1))
-        bad_steps = bad + steps if np.isscalar(steps) else np.asarray(steps)[bad]
+        bad_steps = bad + steps if isinstance(steps, (int, np.integer)) else np.asarray(steps)[bad]
         raise UserError(
             f"{path}: {name} holds NaN or infinite values at {len(bad)} step(s), first at step "
             f"{int(bad_steps[0])}; the expert or the store is broken, recollect it"

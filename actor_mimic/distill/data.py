@@ -19,11 +19,17 @@ episodes).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import pytorch_lightning as pl
 
 from actor_mimic.common.limits import check_memory, check_real, check_seed, check_whole, check_workers
 from actor_mimic.distill.tasks import GameStores, Tasks, describe_tasks
 from actor_mimic.errors import UserError
+
+if TYPE_CHECKING:
+    from actor_mimic.datasets import TeacherMixture
 
 WEIGHTINGS = ("balanced", "proportional")
 MAX_BATCH_SIZE = 1 << 20
@@ -66,15 +72,15 @@ class TeacherDataModule(pl.LightningDataModule):
         check_real(val_fraction, "data.val_fraction", 0.0, 1.0, high_open=True)
         check_workers(num_workers, "data.num_workers")
         check_seed(seed, "data.seed")
-        self.save_hyperparameters()
+        self.save_hyperparameters()  # read back by key: Lightning types `hparams` as a MutableMapping
         self.tasks = describe_tasks(games, allow_incomplete)
         check_memory(
             (2 + 2 * num_workers) * batch_size * _sample_bytes(self.tasks),
             f"data.batch_size {batch_size} with data.num_workers {num_workers}",
             "lower data.batch_size",
         )
-        self.train_mixture = None
-        self.val_mixture = None
+        self.train_mixture: TeacherMixture | None = None  # both made by setup
+        self.val_mixture: TeacherMixture | None = None  # None: nothing held out
 
     def setup(self, stage: str | None = None) -> None:
         from actor_mimic.datasets import TeacherDataset, TeacherMixture
@@ -83,20 +89,22 @@ class TeacherDataModule(pl.LightningDataModule):
             return
         train_sets, val_sets = [], []
         for game in self.tasks.names:
-            stores = [store.path for store in self.tasks.stores_of(game)]
-            dataset = TeacherDataset(stores, allow_incomplete=self.hparams.allow_incomplete)
-            if self.hparams.val_fraction > 0:
+            stores: list[str | Path] = [store.path for store in self.tasks.stores_of(game)]
+            dataset = TeacherDataset(stores, allow_incomplete=self.hparams["allow_incomplete"])
+            if self.hparams["val_fraction"] > 0:
                 if dataset.num_episodes < 2:
                     raise UserError(
                         f"game {game} has {dataset.num_episodes} episode in its stores, too few to hold "
                         "whole episodes out: collect more episodes or set data.val_fraction: 0"
                     )
-                train, val = dataset.split_episodes(val_fraction=self.hparams.val_fraction, seed=self.hparams.seed)
+                train, val = dataset.split_episodes(
+                    val_fraction=self.hparams["val_fraction"], seed=self.hparams["seed"]
+                )
                 train_sets.append(train)
                 val_sets.append(val)
             else:
                 train_sets.append(dataset)
-        self.train_mixture = TeacherMixture(train_sets, weighting=self.hparams.weighting)
+        self.train_mixture = TeacherMixture(train_sets, weighting=self.hparams["weighting"])
         # Validation reads every held-out step exactly once, in stored order; per-game means
         # make the games count equally however many steps each holds.
         self.val_mixture = TeacherMixture(val_sets, weighting="proportional") if val_sets else None
@@ -108,9 +116,11 @@ class TeacherDataModule(pl.LightningDataModule):
         # resumed run see the orders an uninterrupted one would. Each new pass over the loader
         # advances its epoch by itself.
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        if self.train_mixture is None:
+            raise RuntimeError("TeacherDataModule.setup() must run before train_dataloader()")
         return make_loader(
-            self.train_mixture, batch_size=self.hparams.batch_size, seed=self.hparams.seed,
-            num_workers=self.hparams.num_workers, epoch=epoch,
+            self.train_mixture, batch_size=self.hparams["batch_size"], seed=self.hparams["seed"],
+            num_workers=self.hparams["num_workers"], epoch=epoch,
         )  # fmt: skip
 
     def val_dataloader(self):
@@ -119,8 +129,8 @@ class TeacherDataModule(pl.LightningDataModule):
         if self.val_mixture is None:
             return []
         return make_loader(
-            self.val_mixture, batch_size=self.hparams.batch_size, seed=self.hparams.seed,
-            shuffle=False, num_workers=self.hparams.num_workers,
+            self.val_mixture, batch_size=self.hparams["batch_size"], seed=self.hparams["seed"],
+            shuffle=False, num_workers=self.hparams["num_workers"],
         )  # fmt: skip
 
     def test_dataloader(self):

@@ -36,17 +36,17 @@ def amn_metadata(model: ActorMimic, extra_provenance: dict | None = None) -> Che
         "actor_mimic": __version__,
         "global_step": int(model.global_step),
         "epoch": int(model.current_epoch),
-        "tau": float(hparams.tau),
-        "beta": float(hparams.beta),
-        "feature_transform": hparams.feature_transform if hparams.beta > 0 else None,
-        "hidden_layer": hparams.hidden_layer,
+        "tau": float(hparams["tau"]),
+        "beta": float(hparams["beta"]),
+        "feature_transform": hparams["feature_transform"] if hparams["beta"] > 0 else None,
+        "hidden_layer": hparams["hidden_layer"],
         "expert_hidden_sizes": {task.game: task.hidden_size for task in tasks.games},
         "stores": tasks.to_dict()["stores"],
         **(extra_provenance or {}),
     }
     return CheckpointMetadata(
         kind="amn",
-        architecture=hparams.architecture,
+        architecture=hparams["architecture"],
         num_actions=NUM_ALE_ACTIONS,
         games=tasks.names,
         action_sets={task.game: list(task.action_set) for task in tasks.games},
@@ -188,13 +188,15 @@ class ExportAMN(pl.Callback):
             return Path(self.path)
         return Path(trainer.log_dir or trainer.default_root_dir) / EXPORT_NAME
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: ActorMimic) -> None:
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Refuse an export path that is taken now, not after hours of training."""
         target = self.target(trainer)  # on every rank: trainer.log_dir is a collective under DDP
         if trainer.is_global_zero:
             check_checkpoint_output(target, self.overwrite, "--export.path", "--export.overwrite true")
 
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: ActorMimic) -> None:
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not isinstance(pl_module, ActorMimic):
+            raise TypeError(f"ExportAMN exports an ActorMimic model, not a {type(pl_module).__name__}")
         target = self.target(trainer)  # on every rank: trainer.log_dir is a collective under DDP
         if trainer.is_global_zero:  # one writer
             path = export_amn(pl_module, target, overwrite=self.overwrite)

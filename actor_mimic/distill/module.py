@@ -23,6 +23,8 @@ because the averaged gradient is ~B times smaller, and would throttle learning: 
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytorch_lightning as pl
 import torch
 from torch import nn
@@ -83,7 +85,7 @@ class ActorMimic(pl.LightningModule):
             raise UserError("model.tasks must describe the games (amn distill links them from data.games)")
         if feature_transform not in FEATURE_TRANSFORMS:
             raise UserError(f"feature_transform must be one of {FEATURE_TRANSFORMS}, got {feature_transform!r}")
-        self.save_hyperparameters()
+        self.save_hyperparameters()  # read back by key: Lightning types `hparams` as a MutableMapping
         # The checkpoint keeps plain data, which loads with weights_only=True.
         self.hparams["tasks"] = tasks.to_dict()
         self.tasks = tasks
@@ -112,15 +114,15 @@ class ActorMimic(pl.LightningModule):
 
     def _build_transforms(self, tasks: Tasks) -> nn.ModuleDict:
         """f_i per game: AMN hidden (H_amn) -> that game's expert hidden (H_i)."""
-        amn_size = self.amn.hidden_size(self.hparams.hidden_layer)
-        transforms = {}
+        amn_size = self.amn.hidden_size(self.hparams["hidden_layer"])
+        transforms: dict[str, nn.Module] = {}
         for task in tasks.games:
             game, expert_size = task.game, task.hidden_size
-            if self.hparams.feature_transform == "identity":
+            if self.hparams["feature_transform"] == "identity":
                 if expert_size != amn_size:
                     raise UserError(
                         f"feature_transform identity needs equal hidden sizes, but the AMN's "
-                        f"{self.hparams.hidden_layer} has {amn_size} units and {game}'s expert {expert_size}: "
+                        f"{self.hparams['hidden_layer']} has {amn_size} units and {game}'s expert {expert_size}: "
                         "use linear"
                     )
                 transforms[game] = nn.Identity()
@@ -139,6 +141,8 @@ class ActorMimic(pl.LightningModule):
         Every game's transform runs on its own samples, even when there are none in this batch
         (an empty matmul), so every parameter is in the graph each step, as DDP requires.
         """
+        if self.transforms is None:
+            raise RuntimeError("predicted_hidden needs the feature transforms, which exist only when beta > 0")
         predicted = hidden.new_zeros(hidden.shape[0], self.max_hidden)
         for index, game in enumerate(self.games):
             rows = (game_id == index).nonzero(as_tuple=True)[0]
@@ -148,8 +152,8 @@ class ActorMimic(pl.LightningModule):
 
     def per_sample_terms(self, batch: dict) -> dict[str, torch.Tensor]:
         """Each term of the objective and each metric, one value per sample (B,)."""
-        logits, hidden = self.amn(batch["frames"], hidden_layer=self.hparams.hidden_layer)
-        q_values, mask, tau = batch["q_values"], batch["action_mask"], self.hparams.tau
+        logits, hidden = self.amn(batch["frames"], hidden_layer=self.hparams["hidden_layer"])
+        q_values, mask, tau = batch["q_values"], batch["action_mask"], self.hparams["tau"]
         terms = {
             "policy_loss": losses.policy_regression_loss(logits, q_values, mask, tau),
             "kl": losses.kl_expert_amn(logits.detach(), q_values, mask, tau),
@@ -158,7 +162,7 @@ class ActorMimic(pl.LightningModule):
         if self.transforms is not None:
             predicted = self.predicted_hidden(hidden, batch["game_id"])
             terms["feature_loss"] = losses.feature_regression_loss(predicted, self._padded_targets(batch["hidden"]))
-            terms["loss"] = losses.actor_mimic_loss(terms["policy_loss"], terms["feature_loss"], self.hparams.beta)
+            terms["loss"] = losses.actor_mimic_loss(terms["policy_loss"], terms["feature_loss"], self.hparams["beta"])
         else:
             terms["loss"] = terms["policy_loss"]
         return terms
@@ -197,7 +201,11 @@ class ActorMimic(pl.LightningModule):
             rows = game_id == index
             for name in METRICS:
                 if name in terms:  # updated even with no rows, so every rank computes alike
-                    self.metrics[f"{stage}_{game}_{name}"].update(terms[name][rows])
+                    self._metric(stage, game, name).update(terms[name][rows])
+
+    def _metric(self, stage: str, game: str, name: str) -> MeanMetric:
+        # nn.ModuleDict types its items as plain Modules; every one here is a MeanMetric.
+        return cast(MeanMetric, self.metrics[f"{stage}_{game}_{name}"])
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_metrics("val")
@@ -212,7 +220,7 @@ class ActorMimic(pl.LightningModule):
                 continue
             per_game = []
             for game in self.games:
-                metric = self.metrics[f"{stage}_{game}_{name}"]
+                metric = self._metric(stage, game, name)
                 # compute() gathers across DDP ranks, so every rank calls it for every game.
                 value = metric.compute() if metric.update_count else torch.tensor(float("nan"))
                 metric.reset()
@@ -225,5 +233,8 @@ class ActorMimic(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.Adam(
-            self.parameters(), lr=self.hparams.lr, betas=tuple(self.hparams.adam_betas), eps=self.hparams.adam_eps
+            self.parameters(),
+            lr=self.hparams["lr"],
+            betas=tuple(self.hparams["adam_betas"]),
+            eps=self.hparams["adam_eps"],
         )

@@ -72,6 +72,13 @@ def atari_config(game: str | None, environment: dict, recorded: AtariConfig | No
     return AtariConfig(game, **(settings | environment))
 
 
+def run_folder(options: TrainOptions) -> str:
+    """--run-dir: a required setting, which `build` refuses options without."""
+    if options.run_dir is None:
+        raise UserError("--run-dir is required")
+    return options.run_dir
+
+
 def check_outputs(options: TrainOptions, has_checkpoint: bool) -> None:
     """--run-dir and --export, checked before anything is built (common.outputs)."""
     run_dir = check_folder(options.run_dir, "--run-dir", "run folder")
@@ -90,7 +97,10 @@ def check_outputs(options: TrainOptions, has_checkpoint: bool) -> None:
 
 
 def _resume(options: TrainOptions, overrides: dict) -> DQNLearner:
-    saved = run_state.read_state(run_state.checkpoint_dir(options.run_dir))
+    checkpoint = run_state.checkpoint_dir(run_folder(options))
+    if checkpoint is None:
+        raise UserError(f"{options.run_dir} holds no checkpoint to resume")
+    saved = run_state.read_state(checkpoint)
     config = saved["config"]
     session = {k: v for k, v in overrides.items() if k in SESSION_SETTINGS}
     differ = sorted(k for k, v in overrides.items()
@@ -108,15 +118,15 @@ def _resume(options: TrainOptions, overrides: dict) -> DQNLearner:
     if overrides.get("total_steps", config["total_steps"]) < saved["step"]:
         raise UserError(f"--steps {overrides['total_steps']} is below the run's {saved['step']} steps done")
     print(f"resuming {options.run_dir} at step {saved['step']} (rebuilding the environments)", flush=True)
-    return DQNLearner.resume(options.run_dir, progress=options.progress,
+    return DQNLearner.resume(run_folder(options), progress=options.progress,
                              total_steps=overrides.get("total_steps"), session=session)  # fmt: skip
 
 
-def _continue_expert(options: TrainOptions, overrides: dict, environment: dict) -> DQNLearner:
-    """A new run that warm-starts from the expert checkpoint `options.init_expert`."""
+def _continue_expert(expert: str, options: TrainOptions, overrides: dict, environment: dict) -> DQNLearner:
+    """A new run that warm-starts from the expert checkpoint `expert` (--init-expert)."""
     if options.init or options.fresh_head:
         raise UserError("--init-expert continues an expert; it cannot be combined with --init or --fresh-head")
-    checkpoint = load_checkpoint(options.init_expert)
+    checkpoint = load_checkpoint(expert)
     atari = atari_config(options.game, environment, checkpoint.metadata.atari_config())
     init = network_from_expert(checkpoint, atari)
     provenance = checkpoint.metadata.provenance or {}
@@ -129,15 +139,17 @@ def _continue_expert(options: TrainOptions, overrides: dict, environment: dict) 
     # A trained policy refills the replay memory, so exploration starts where it ended, and
     # new seeds keep this run's episodes from repeating the earlier runs' ones.
     earlier_runs = max(1, len(init.provenance["prior_training"].get("segments", [])))
-    continued = {"epsilon_start": config.epsilon_end, "seed": config.seed + earlier_runs}
-    config = dataclasses.replace(config, **{k: v for k, v in continued.items() if k not in overrides})
+    if "epsilon_start" not in overrides:
+        config = dataclasses.replace(config, epsilon_start=config.epsilon_end)
+    if "seed" not in overrides:
+        config = dataclasses.replace(config, seed=config.seed + earlier_runs)
     init.provenance["preset"] = options.preset
-    return DQNLearner(atari, config, init, options.run_dir, progress=options.progress)
+    return DQNLearner(atari, config, init, run_folder(options), progress=options.progress)
 
 
 def _start(options: TrainOptions, overrides: dict, environment: dict) -> DQNLearner:
     if options.init_expert:
-        return _continue_expert(options, overrides, environment)
+        return _continue_expert(options.init_expert, options, overrides, environment)
     atari = atari_config(options.game, environment)
     options.preset = options.preset or "paper"
     config = preset(options.preset, **overrides)
@@ -148,7 +160,7 @@ def _start(options: TrainOptions, overrides: dict, environment: dict) -> DQNLear
     else:
         init = fresh_network(atari, options.architecture, seed=config.seed)
     init.provenance["preset"] = options.preset
-    return DQNLearner(atari, config, init, options.run_dir, progress=options.progress)
+    return DQNLearner(atari, config, init, run_folder(options), progress=options.progress)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -192,18 +204,21 @@ def finish(learner: DQNLearner, options: TrainOptions) -> None:
 
     c, atari = learner.config, learner.atari
     print(f"training done at step {learner.step}; evaluating over {options.final_eval_steps} steps", flush=True)
-    protocol = dict(steps=options.final_eval_steps, epsilon=c.eval_epsilon, num_envs=c.eval_num_envs, seed=c.seed + 2)
-    expert_result = evaluate(learner.expert(), atari, list(action_set(atari)), **protocol).to_dict()
-    random_protocol = protocol | {"epsilon": 1.0}
-    random_result = evaluate(learner.expert(), atari, list(action_set(atari)), **random_protocol).to_dict()
+
+    def score(epsilon: float) -> dict:  # the shared protocol; epsilon 1 plays at random
+        return evaluate(
+            learner.expert(), atari, list(action_set(atari)),
+            steps=options.final_eval_steps, epsilon=epsilon, num_envs=c.eval_num_envs, seed=c.seed + 2,
+        ).to_dict()  # fmt: skip
+
+    expert_result, random_result = score(c.eval_epsilon), score(1.0)
     # The run folder's own expert is replaced by each finish (a resumed run may extend it);
     # --export only with --overwrite, as checked when the command started.
-    targets = [(Path(options.run_dir) / "expert.safetensors", True)]
+    targets = [(Path(run_folder(options)) / "expert.safetensors", True)]
     targets += [(Path(options.export), options.overwrite)] if options.export else []
     for path, overwrite in targets:
         export_expert(learner, path, expert_result, options.export_dtype, overwrite=overwrite)
         write_scores(path.with_suffix(".json"), learner, expert_result, random_result)
-    targets = [path for path, _ in targets]
     summary = {"game": atari.game, "steps": learner.step, "expert_mean": round(expert_result["mean"], 2),
-               "random_mean": round(random_result["mean"], 2), "written": [str(p) for p in targets]}  # fmt: skip
+               "random_mean": round(random_result["mean"], 2), "written": [str(p) for p, _ in targets]}  # fmt: skip
     print(json.dumps(summary), flush=True)

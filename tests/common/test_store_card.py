@@ -20,9 +20,9 @@ from actor_mimic.common.store_card import (
     read_card,
     refresh_card,
     render_card,
-    table_rows,
     write_card,
 )
+from actor_mimic.common.store_card_markdown import table_rows
 
 SHIPPED_EXPERT = Path(__file__).resolve().parents[2] / "experts" / "breakout.safetensors"
 FRONT = {

@@ -8,7 +8,8 @@ import pytest
 from actor_mimic.cli import main
 from actor_mimic.common.store import open_store
 from actor_mimic.common.store_backends import open_backend
-from actor_mimic.common.store_card import read_card, table_rows
+from actor_mimic.common.store_card import read_card
+from actor_mimic.common.store_card_markdown import table_rows
 from actor_mimic.common.store_checksums import checksum_name, chunks_of, crc32c
 from actor_mimic.common.store_schema import expected_arrays
 from tests.datasets.conftest import copy_store, flip_byte, mark_incomplete
