@@ -15,13 +15,15 @@ import argparse
 import csv
 import json
 import math
-import shutil
 from pathlib import Path
+from string import Template
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+from actor_mimic.transfer.experiment import plot_curves, table_markdown, transfer_table
 
 VARIANTS = {  # name in the work folder -> how the tables call it
     "policy-tau1": "AMN-policy, tau 1",
@@ -34,7 +36,8 @@ ROUNDS = {"round-none": "expert data only", "round-r1": "plus one student-acts r
 
 # --- reading ------------------------------------------------------------------------------
 def standard_error(std: float, episodes: int) -> float:
-    return std / math.sqrt(episodes) if episodes > 0 else float("nan")
+    """std / sqrt(n); undefined (NaN) for fewer than two episodes, whose std is 0 by definition."""
+    return std / math.sqrt(episodes) if episodes > 1 else float("nan")
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -122,6 +125,7 @@ def multitask_table(work: Path, names: dict[str, str]) -> list[dict]:
                 "variant": label, "game": game,
                 "expert_mean": expert["mean"] if expert else float("nan"),
                 "expert_se": standard_error(expert["std"], expert["num_episodes"]) if expert else float("nan"),
+                "expert_episodes": expert["num_episodes"] if expert else 0,
                 "amn_mean": run["mean"], "amn_se": standard_error(run["std"], run["num_episodes"]),
                 "amn_episodes": run["num_episodes"], "amn_percent_of_expert": percent,
                 "held_out_agreement": metrics.get(game, {}).get("agreement", float("nan")),
@@ -154,27 +158,51 @@ def steps_to_reach(curves: list[dict], variant: str, target: float) -> int | Non
     return None
 
 
-def transfer_summary(transfer: Path) -> list[dict]:
-    """Per AMN variant: steps to reach the random-init DQN's final score, as % of its steps."""
-    if not (transfer / "curves.csv").exists():
-        return []
-    curves = read_rows(transfer / "curves.csv")
-    random_runs: dict[str, list[dict]] = {}
-    for row in curves:
-        if row["variant"] == "random":
-            random_runs.setdefault(row["seed"], []).append(row)
-    if not random_runs:
-        return []
-    final = sum(float(r[-1]["score"]) for r in random_runs.values()) / len(random_runs)
-    final_step = round(sum(int(r[-1]["step"]) for r in random_runs.values()) / len(random_runs))
+def transfer_curves(transfer: Path) -> list[dict]:
+    """Rows {variant, seed, step, score}: every evaluation of every run in the experiment
+    folder (`<variant>/seed<k>/evaluations.csv`), finished or not, whichever command ran it."""
+    rows = []
+    for path in sorted(transfer.glob("*/seed*/evaluations.csv")):
+        variant, seed = path.parent.parent.name, int(path.parent.name.removeprefix("seed"))
+        rows += [{"variant": variant, "seed": seed, "step": int(r["step"]), "score": float(r["mean"])}
+                 for r in read_rows(path)]  # fmt: skip
+    return rows
+
+
+def finished_seeds(transfer: Path, variant: str) -> set[int]:
+    return {int(p.parent.name.removeprefix("seed")) for p in transfer.glob(f"{variant}/seed*/finished.json")}
+
+
+def transfer_summary(transfer: Path, curves: list[dict]) -> list[dict]:
+    """Per variant, on the seeds it shares with the finished random-init runs: the random-init
+    DQN's final score, and the steps the variant needed to reach it (as % of the random-init
+    DQN's steps). Seeds differ a lot on one game, so only the same seeds are compared."""
+    random_final = {}  # seed -> (final score, its step) of a finished random-init run
+    for seed in finished_seeds(transfer, "random"):
+        last = [r for r in curves if r["variant"] == "random" and r["seed"] == seed][-1]
+        random_final[seed] = (last["score"], last["step"])
     rows = []
     for variant in dict.fromkeys(r["variant"] for r in curves):
-        step = steps_to_reach(curves, variant, final)
-        seeds = len({r["seed"] for r in curves if r["variant"] == variant})
-        rows.append({"variant": variant, "seeds": seeds, "random_final_score": final,
-                     "steps_to_reach_it": step, "percent_of_random_steps":
-                     100 * step / final_step if step is not None else float("nan")})  # fmt: skip
+        seeds = sorted({r["seed"] for r in curves if r["variant"] == variant} & set(random_final))
+        if not seeds:
+            continue
+        mine = [r for r in curves if r["variant"] == variant and r["seed"] in seeds]
+        target = sum(random_final[s][0] for s in seeds) / len(seeds)
+        final_step = sum(random_final[s][1] for s in seeds) / len(seeds)
+        step = steps_to_reach(mine, variant, target)
+        reached = min(max(r["step"] for r in mine if r["seed"] == s) for s in seeds)
+        finished = finished_seeds(transfer, variant) >= set(seeds)
+        final = sum(last_score(mine, s) for s in seeds) / len(seeds) if finished else float("nan")
+        percent = 100 * step / final_step if step is not None else float("nan")
+        rows.append({"variant": variant, "seeds": " ".join(map(str, seeds)), "steps_trained": reached,
+                     "random_final_score": target, "final_score": final, "steps_to_reach_it": step,
+                     "percent_of_random_steps": percent})  # fmt: skip
     return rows
+
+
+def last_score(curves: list[dict], seed: int) -> float:
+    """The score of `seed`'s last evaluation in `curves` (rows of one variant)."""
+    return [r for r in curves if r["seed"] == seed][-1]["score"]
 
 
 def compute_table(work: Path) -> list[dict]:
@@ -237,167 +265,72 @@ def plot_multitask(path: Path, rows: list[dict]) -> None:
     plt.close(figure)
 
 
+# Column key -> header of every markdown table in the README.
+COLUMNS = {
+    "zoo": {"game": "game", "agent_steps": "agent steps", "wall_hours": "hours", "expert_mean": "expert mean",
+            "expert_se": "s.e.", "expert_episodes": "episodes", "random_mean": "random mean", "random_se": "s.e.",
+            "eval_steps": "eval steps", "criterion": "criterion", "passed": "passed"},
+    "datasets": {"game": "game", "transitions": "transitions", "episodes": "episodes", "return_mean": "mean return",
+                 "bytes_on_disk": "bytes on disk", "bytes_per_transition": "B/transition",
+                 "times_smaller_than_naive": "x smaller than naive", "compression": "codec"},
+    "multitask_summary": {"variant": "variant", "mean_percent": "mean % of expert",
+                          "min_percent": "lowest % of expert", "games": "games"},
+    "multitask": {"variant": "variant", "game": "game", "expert_mean": "expert", "expert_se": "s.e.",
+                  "expert_episodes": "episodes", "amn_mean": "AMN", "amn_se": "s.e.", "amn_episodes": "episodes",
+                  "amn_percent_of_expert": "AMN % of expert", "held_out_agreement": "greedy agreement",
+                  "held_out_kl": "KL"},
+    "rounds": {"variant": "data", "game": "game", "amn_mean": "AMN", "amn_se": "s.e.", "amn_episodes": "episodes",
+               "amn_percent_of_expert": "AMN % of expert", "held_out_agreement": "greedy agreement",
+               "held_out_kl": "KL"},
+    "transfer_summary": {"variant": "variant", "seeds": "seeds", "steps_trained": "steps trained",
+                         "random_final_score": "random-init final score", "final_score": "final score",
+                         "steps_to_reach_it": "steps to reach it",
+                         "percent_of_random_steps": "% of random-init's steps"},
+    "compute": {"stage": "stage", "minutes": "minutes"},
+}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="reproduce.sh's work folder")
     parser.add_argument("--transfer", type=Path, required=True, help="the transfer experiment's --out-dir")
     parser.add_argument("--out", type=Path, required=True, help="where README.md, CSV and PNG go")
     parser.add_argument("--experts", type=Path, default=Path("experts"))
+    parser.add_argument("--transfer-steps", type=int, default=250_000, help="each transfer run's agent steps")
+    parser.add_argument("--transfer-block", type=int, default=50_000, help="agent steps per block of the table")
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
 
-    zoo = zoo_table(sorted(args.experts.glob("*.json")))
-    datasets = datasets_table(args.work)
     multitask = multitask_table(args.work, VARIANTS)
-    rounds = multitask_table(args.work, ROUNDS)
-    transfer = transfer_summary(args.transfer)
-    compute = compute_table(args.work)
-    tables = {"zoo": zoo, "datasets": datasets, "multitask": multitask,
-              "multitask_summary": variant_summary(multitask) if multitask else [],
-              "rounds": rounds, "transfer_summary": transfer, "compute": compute}  # fmt: skip
+    curves = transfer_curves(args.transfer)
+    variants = sorted({r["variant"] for r in curves}, key=lambda v: (v != "random", v))
+    tables = {
+        "zoo": zoo_table(sorted(args.experts.glob("*.json"))),
+        "datasets": datasets_table(args.work),
+        "multitask_summary": variant_summary(multitask) if multitask else [],
+        "multitask": multitask,
+        "rounds": multitask_table(args.work, ROUNDS),
+        "transfer_summary": transfer_summary(args.transfer, curves),
+        "compute": compute_table(args.work),
+    }
     for name, rows in tables.items():
         write_csv(out / f"{name}.csv", rows)
     if multitask:
         plot_multitask(out / "multitask.png", multitask)
-    transfer_table = args.transfer / "table.md"
-    if (args.transfer / "curves.png").exists() and args.transfer.resolve() != out.resolve():
-        shutil.copy(args.transfer / "curves.png", out / "transfer.png")
-    (out / "README.md").write_text(
-        render(tables, transfer_table.read_text() if transfer_table.exists() else "_not run yet_\n", args.transfer, out)
+    transfer_markdown = "_not run yet_\n"
+    if curves:
+        game = args.transfer.name
+        blocks = transfer_table(curves, variants, args.transfer_block, args.transfer_steps)
+        write_csv(out / "transfer_blocks.csv", blocks)
+        transfer_markdown = table_markdown(blocks, variants, game)
+        plot_curves(out / "transfer.png", curves, variants, game)
+    template = Template((Path(__file__).parent / "README.template.md").read_text())
+    text = template.substitute(
+        {name: markdown(rows, COLUMNS[name]) for name, rows in tables.items()}, transfer_blocks=transfer_markdown
     )
+    (out / "README.md").write_text(text)
     print(f"wrote {out / 'README.md'}")
-
-
-def render(tables: dict, transfer_table: str, transfer_dir: Path, out: Path) -> str:
-    curves_png = transfer_dir / "curves.png"
-    curves_link = (
-        f"![transfer curves]({curves_png.relative_to(out) if curves_png.is_relative_to(out) else 'transfer.png'})"
-    )
-    return "\n".join(
-        [
-            "# Results: Actor-Mimic at CPU scale",
-            "",
-            "Generated by `results/report.py` from the runs of `bash results/reproduce.sh` (every",
-            "stage skips what it finished, so the same command resumes). Edit the script, not this file.",
-            "",
-            "## 1. The expert zoo",
-            "Each expert against a uniformly random policy under the same protocol (epsilon 0.05, full",
-            "games, up to 30 no-op starts, the same step budget and seed). Plots: `experts/<game>.png`.",
-            "",
-            markdown(
-                tables["zoo"],
-                {
-                    "game": "game",
-                    "agent_steps": "agent steps",
-                    "wall_hours": "hours",
-                    "expert_mean": "expert mean",
-                    "expert_se": "s.e.",
-                    "random_mean": "random mean",
-                    "random_se": "s.e.",
-                    "eval_steps": "eval steps",
-                    "criterion": "criterion",
-                    "passed": "passed",
-                },
-            ),
-            "## 2. Teacher datasets",
-            "One store per source game, the expert acting (epsilon 0.05) and labelling every step.",
-            "",
-            markdown(
-                tables["datasets"],
-                {
-                    "game": "game",
-                    "transitions": "transitions",
-                    "episodes": "episodes",
-                    "return_mean": "mean return",
-                    "bytes_on_disk": "bytes on disk",
-                    "bytes_per_transition": "B/transition",
-                    "times_smaller_than_naive": "x smaller than naive",
-                    "compression": "codec",
-                },
-            ),
-            "## 3. The multitask table",
-            "One AMN (the experts' Nature network, 18 outputs) distilled from every source store, the",
-            "same number of updates for every variant. Agreement and KL(expert || AMN) are measured on",
-            "held-out episodes of the stores. ![multitask](multitask.png)",
-            "",
-            markdown(
-                tables["multitask_summary"],
-                {
-                    "variant": "variant",
-                    "mean_percent": "mean % of expert",
-                    "min_percent": "lowest % of expert",
-                    "games": "games",
-                },
-            ),
-            markdown(
-                tables["multitask"],
-                {
-                    "variant": "variant",
-                    "game": "game",
-                    "expert_mean": "expert",
-                    "expert_se": "s.e.",
-                    "amn_mean": "AMN",
-                    "amn_se": "s.e.",
-                    "amn_percent_of_expert": "AMN % of expert",
-                    "held_out_agreement": "greedy agreement",
-                    "held_out_kl": "KL",
-                },
-            ),
-            "## 4. Student-acts round against expert data only",
-            "Both continue the AMN-policy (tau 1) fit from its half-way checkpoint for the same number",
-            "of updates; one adds a round of stores in which the AMN acted (epsilon 0.1) and the",
-            "experts labelled.",
-            "",
-            markdown(
-                tables["rounds"],
-                {
-                    "variant": "data",
-                    "game": "game",
-                    "amn_mean": "AMN",
-                    "amn_se": "s.e.",
-                    "amn_percent_of_expert": "AMN % of expert",
-                    "held_out_agreement": "greedy agreement",
-                    "held_out_kl": "KL",
-                },
-            ),
-            "## 5. Transfer",
-            "DQNs on a game that no expert and no AMN has seen: random initialisation against the",
-            "whole AMN (18-way head masked to the game's actions), same settings and seeds. Mean test",
-            "score per block of training steps (all evaluations of all seeds in the block):",
-            "",
-            transfer_table,
-            "Steps each variant needed to reach the random-init DQN's final score:",
-            "",
-            markdown(
-                tables["transfer_summary"],
-                {
-                    "variant": "variant",
-                    "seeds": "seeds",
-                    "random_final_score": "random-init final score",
-                    "steps_to_reach_it": "steps to reach it",
-                    "percent_of_random_steps": "% of random-init's steps",
-                },
-            ),
-            curves_link,
-            "",
-            "## 6. Compute on this machine (2 shared CPU cores)",
-            "",
-            markdown(tables["compute"], {"stage": "stage", "minutes": "minutes"}),
-            "Expert training: see the zoo's hours.",
-            "",
-            "## 7. What differs from the paper, and why",
-            "- **Budget**: experts trained for a few hundred thousand agent steps on a CPU (the paper:",
-            "  10M+ on a GPU); they are far weaker than the paper's, so the AMN imitates weaker policies.",
-            "- **Expert settings**: Adam, Double DQN and 3-step returns (`--preset cheap`), which learn",
-            "  more per step than the Nature DQN's RMSProp at this budget.",
-            "- **Data regime**: distillation reads stores the experts collected (Policy Distillation's",
-            "  regime); the paper's AMN acted while the experts labelled, measured here as rounds.",
-            "- **Scale**: fewer source games, fewer updates and shorter evaluations than the paper's",
-            "  125k test steps; transfer is measured over the paper's first 250k steps only.",
-            "",
-        ]
-    )
 
 
 if __name__ == "__main__":

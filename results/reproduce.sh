@@ -128,12 +128,14 @@ for tau in 1 0.01; do
 done
 
 echo "== 3. evaluation ($EVAL_STEPS steps per game and policy)"
-# Same protocol and seed for everyone; the experts once, each AMN on its own.
+# Same protocol and seed for everyone; the experts once, each AMN on its own. Two
+# environments, so each plays 15k steps: long enough for whole Crazy Climber episodes
+# (only episodes that end count; with 8 environments a good policy finished none).
 evaluate() {  # evaluate NAME ARGS...: skipped when NAME's table exists
   local name=$1
   shift
   [ -f "$WORK/eval/$name/evaluation.json" ] && return 0
-  timed "evaluate-$name" "$BIN/amn" evaluate "$@" --steps "$EVAL_STEPS" --num-envs 8 --seed 0 \
+  timed "evaluate-$name" "$BIN/amn" evaluate "$@" --steps "$EVAL_STEPS" --num-envs 2 --seed 0 \
     --out "$WORK/eval/$name" --no-progress
 }
 evaluate experts --experts "${EXPERTS[@]}"

@@ -1,0 +1,117 @@
+"""results/report.py: the README's tables come from the files the commands wrote.
+
+The transfer tests read a real (tiny) `amn transfer` experiment; the report is also run as a
+command on an empty work folder, where every table says it has not run yet.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from actor_mimic.cli import main
+from tests.transfer.test_initialisation import make_amn
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "results" / "report.py"
+
+
+def load_report():
+    spec = importlib.util.spec_from_file_location("report", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+report = load_report()
+
+
+def evaluations(folder: Path) -> list[tuple[int, float]]:
+    with open(folder / "evaluations.csv", newline="") as handle:
+        return [(int(row["step"]), float(row["mean"])) for row in csv.DictReader(handle)]
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory) -> Path:
+    """A finished random-init and AMN-init run on seed 0, and an AMN-init run on seed 1 with
+    no random-init partner."""
+    folder = tmp_path_factory.mktemp("report")
+    make_amn(folder / "policy.safetensors", provenance={"beta": 0.0})
+    flags = [
+        "transfer", "--game", "breakout", "--amn", f"amn-policy={folder / 'policy.safetensors'}",
+        "--out-dir", str(folder / "exp"), "--steps", "120", "--block-size", "60", "--preset", "cheap",
+        "--num-envs", "2", "--learning-starts", "40", "--replay-capacity", "200", "--batch-size", "4",
+        "--eval-every", "40", "--eval-steps", "16", "--eval-num-envs", "2", "--no-progress",
+    ]  # fmt: skip
+    assert main([*flags, "--seeds", "0"]) == 0
+    assert main([*flags, "--seeds", "1", "--no-random"]) == 0
+    return folder / "exp"
+
+
+def test_curves_hold_every_evaluation_of_every_run_folder(experiment):
+    curves = report.transfer_curves(experiment)
+    for variant, seed in (("random", 0), ("amn-policy", 0), ("amn-policy", 1)):
+        expected = evaluations(experiment / variant / f"seed{seed}")
+        got = [(r["step"], r["score"]) for r in curves if (r["variant"], r["seed"]) == (variant, seed)]
+        assert got == expected and len(got) == 3
+    assert len(curves) == 9
+
+
+def test_summary_compares_each_variant_on_the_seeds_it_shares_with_random_init(experiment):
+    curves = report.transfer_curves(experiment)
+    rows = {row["variant"]: row for row in report.transfer_summary(experiment, curves)}
+    random_runs = evaluations(experiment / "random" / "seed0")
+    amn_runs = evaluations(experiment / "amn-policy" / "seed0")
+    target_step, target = random_runs[-1]
+    amn = rows["amn-policy"]
+    assert amn["seeds"] == "0", "seed 1 has no random-init run to compare with"
+    assert amn["random_final_score"] == target and amn["final_score"] == amn_runs[-1][1]
+    assert amn["steps_trained"] == amn_runs[-1][0]
+    reached = [step for step, score in amn_runs if score >= target]
+    if reached:
+        assert amn["steps_to_reach_it"] == reached[0]
+        assert amn["percent_of_random_steps"] == pytest.approx(100 * reached[0] / target_step)
+    else:
+        assert amn["steps_to_reach_it"] is None and math.isnan(amn["percent_of_random_steps"])
+    first = next(step for step, score in random_runs if score >= target)
+    assert rows["random"]["steps_to_reach_it"] == first
+
+
+def test_standard_error_needs_two_episodes():
+    assert report.standard_error(4.0, 16) == 1.0
+    assert math.isnan(report.standard_error(0.0, 1)) and math.isnan(report.standard_error(5.0, 0))
+
+
+def test_markdown_prints_missing_values_as_dashes_and_failures_in_bold():
+    rows = [{"game": "pong", "score": float("nan"), "passed": False, "steps": None},
+            {"game": "boxing", "score": 1234.5, "passed": True, "steps": 7}]  # fmt: skip
+    text = report.markdown(rows, {"game": "game", "score": "score", "passed": "ok", "steps": "steps"})
+    assert text.splitlines() == [
+        "| game | score | ok | steps |", "|---|---|---|---|",
+        "| pong | - | **no** | - |", "| boxing | 1,234 | yes | 7 |",
+    ]  # fmt: skip
+    assert report.markdown([], {"game": "game"}) == "_not run yet_\n"
+
+
+def test_the_report_runs_before_anything_was_run(tmp_path):
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--work", str(tmp_path / "work"), "--transfer", str(tmp_path / "none"),
+         "--out", str(out), "--experts", str(ROOT / "experts")],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = (out / "README.md").read_text()
+    assert "$" not in text.replace("$$", ""), "every placeholder of the template was filled"
+    # every table but the zoo: datasets, the two multitask tables, rounds, two transfer tables, compute
+    assert text.count("_not run yet_") == 7
+    with open(out / "zoo.csv", newline="") as handle:
+        zoo = list(csv.DictReader(handle))
+    assert sorted(row["game"] for row in zoo) == sorted(p.stem for p in (ROOT / "experts").glob("*.json"))
