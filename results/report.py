@@ -45,12 +45,18 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def evaluation_runs(work: Path, name: str) -> dict[str, dict]:
-    """game -> the evaluation of `name` (an AMN variant, or "experts") on that game."""
-    path = work / "eval" / name / "evaluation.json"
-    if not path.exists():
-        return {}
-    return {run["game"]: run for run in json.loads(path.read_text())["runs"]}
+def evaluation_runs(work: Path, name: str, long_episode_games: tuple[str, ...] = ()) -> dict[str, dict]:
+    """game -> the evaluation of `name` (an AMN variant, or "experts") on that game. Games with
+    long episodes come from `eval/<name>/long-episodes/` (fewer environments, so that their
+    episodes end within the budget), the others from `eval/<name>/`."""
+    runs = {}
+    for path, games in ((work / "eval" / name / "evaluation.json", None),
+                        (work / "eval" / name / "long-episodes" / "evaluation.json", long_episode_games)):  # fmt: skip
+        if path.exists():
+            for run in json.loads(path.read_text())["runs"]:
+                if (games is None and run["game"] not in long_episode_games) or (games and run["game"] in games):
+                    runs[run["game"]] = run
+    return runs
 
 
 def held_out_metrics(work: Path, name: str) -> dict[str, dict]:
@@ -113,11 +119,11 @@ def datasets_table(work: Path) -> list[dict]:
     return rows
 
 
-def multitask_table(work: Path, names: dict[str, str]) -> list[dict]:
-    experts = evaluation_runs(work, "experts")
+def multitask_table(work: Path, names: dict[str, str], long_episode_games: tuple[str, ...] = ()) -> list[dict]:
+    experts = evaluation_runs(work, "experts", long_episode_games)
     rows = []
     for name, label in names.items():
-        amn, metrics = evaluation_runs(work, name), held_out_metrics(work, name)
+        amn, metrics = evaluation_runs(work, name, long_episode_games), held_out_metrics(work, name)
         for game, run in sorted(amn.items()):
             expert = experts.get(game)
             percent = 100 * run["mean"] / expert["mean"] if expert and expert["mean"] else float("nan")
@@ -296,13 +302,16 @@ def main() -> None:
     parser.add_argument("--transfer", type=Path, required=True, help="the transfer experiment's --out-dir")
     parser.add_argument("--out", type=Path, required=True, help="where README.md, CSV and PNG go")
     parser.add_argument("--experts", type=Path, default=Path("experts"))
+    parser.add_argument("--long-episode-games", nargs="*", default=["crazy_climber"],
+                        help="games evaluated on fewer environments, in eval/<name>/long-episodes/")  # fmt: skip
     parser.add_argument("--transfer-steps", type=int, default=250_000, help="each transfer run's agent steps")
     parser.add_argument("--transfer-block", type=int, default=50_000, help="agent steps per block of the table")
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
 
-    multitask = multitask_table(args.work, VARIANTS)
+    long_games = tuple(args.long_episode_games)
+    multitask = multitask_table(args.work, VARIANTS, long_games)
     curves = transfer_curves(args.transfer)
     variants = sorted({r["variant"] for r in curves}, key=lambda v: (v != "random", v))
     tables = {
@@ -310,7 +319,7 @@ def main() -> None:
         "datasets": datasets_table(args.work),
         "multitask_summary": variant_summary(multitask) if multitask else [],
         "multitask": multitask,
-        "rounds": multitask_table(args.work, ROUNDS),
+        "rounds": multitask_table(args.work, ROUNDS, long_games),
         "transfer_summary": transfer_summary(args.transfer, curves),
         "compute": compute_table(args.work),
     }

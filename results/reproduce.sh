@@ -128,15 +128,26 @@ for tau in 1 0.01; do
 done
 
 echo "== 3. evaluation ($EVAL_STEPS steps per game and policy)"
-# Same protocol and seed for everyone; the experts once, each AMN on its own. Two
-# environments, so each plays 15k steps: long enough for whole Crazy Climber episodes
-# (only episodes that end count; with 8 environments a good policy finished none).
-evaluate() {  # evaluate NAME ARGS...: skipped when NAME's table exists
-  local name=$1
+# Same protocol and seed for everyone; the experts once, each AMN on its own. Only episodes
+# that end count, so games whose episodes outlast a share of the budget (a good Crazy Climber
+# player: ~7k agent steps) are played on 2 environments (15k steps each) instead of 8.
+read -r -a LONG_GAMES <<< "${LONG_EPISODE_GAMES:-crazy_climber}"
+SHORT_GAMES=()
+for game in "${SOURCES[@]}"; do
+  [[ " ${LONG_GAMES[*]} " == *" $game "* ]] || SHORT_GAMES+=("$game")
+done
+evaluate() {  # evaluate NAME ARGS...: each part skipped when its table exists
+  local name=$1 long=()
   shift
-  [ -f "$WORK/eval/$name/evaluation.json" ] && return 0
-  timed "evaluate-$name" "$BIN/amn" evaluate "$@" --steps "$EVAL_STEPS" --num-envs 2 --seed 0 \
-    --out "$WORK/eval/$name" --no-progress
+  for game in "${LONG_GAMES[@]}"; do [[ " ${SOURCES[*]} " == *" $game "* ]] && long+=("$game"); done
+  if [ "${#SHORT_GAMES[@]}" -gt 0 ] && [ ! -f "$WORK/eval/$name/evaluation.json" ]; then
+    timed "evaluate-$name" "$BIN/amn" evaluate "$@" --games "${SHORT_GAMES[@]}" --steps "$EVAL_STEPS" \
+      --num-envs 8 --seed 0 --out "$WORK/eval/$name" --no-progress
+  fi
+  if [ "${#long[@]}" -gt 0 ] && [ ! -f "$WORK/eval/$name/long-episodes/evaluation.json" ]; then
+    timed "evaluate-$name-long" "$BIN/amn" evaluate "$@" --games "${long[@]}" --steps "$EVAL_STEPS" \
+      --num-envs 2 --seed 0 --out "$WORK/eval/$name/long-episodes" --no-progress
+  fi
 }
 evaluate experts --experts "${EXPERTS[@]}"
 for name in policy-tau1 feature-tau1 policy-tau0.01 feature-tau0.01; do
@@ -194,5 +205,5 @@ else
 fi
 
 echo "== 6. tables and plots"
-"$BIN/python" results/report.py --work "$WORK" --transfer "$TRANSFER_DIR" \
+"$BIN/python" results/report.py --work "$WORK" --transfer "$TRANSFER_DIR" --long-episode-games "${LONG_GAMES[@]}" \
   --out "$( [ "$SCALE" = full ] && echo results || echo "$WORK/report" )"

@@ -57,6 +57,7 @@ class EvaluationResult:
     partial: bool = False
     epsilon: float = 0.05
     seed: int = 0
+    num_envs: int = 8  # environments played in parallel: with a fixed budget, more of them end fewer episodes
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -142,6 +143,7 @@ def evaluate(
         partial=partial,
         epsilon=epsilon,
         seed=seed,
+        num_envs=num_envs,
     )
 
 

@@ -81,7 +81,7 @@ def test_score_equals_a_hand_played_episode_on_the_reference_env():
     assert isinstance(result, EvaluationResult)
     assert result.returns == [expected]
     assert result.num_episodes == 1 and not result.partial
-    assert result.steps == length  # num_envs is capped at the number of episodes asked for
+    assert result.steps == length and result.num_envs == 1  # num_envs is capped at the episodes asked for
     assert (result.mean, result.std, result.min, result.max) == (expected, 0.0, expected, expected)
 
 
@@ -89,7 +89,7 @@ def test_episode_quota_gives_exactly_the_episodes_asked_for():
     config = AtariConfig("breakout", noop_max=0)
     network = constant_policy(4, favourite=1)  # FIRE in Breakout's action set
     result = evaluate(network, config, list(action_set(config)), steps=None, episodes=3, epsilon=0.0, num_envs=2)
-    assert result.num_episodes == 3 and len(result.returns) == 3
+    assert result.num_episodes == 3 and len(result.returns) == 3 and result.num_envs == 2
     # Deterministic game, no no-ops, no exploration: every episode plays out the same.
     assert len(set(result.returns)) == 1
 

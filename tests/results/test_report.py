@@ -115,3 +115,16 @@ def test_the_report_runs_before_anything_was_run(tmp_path):
     with open(out / "zoo.csv", newline="") as handle:
         zoo = list(csv.DictReader(handle))
     assert sorted(row["game"] for row in zoo) == sorted(p.stem for p in (ROOT / "experts").glob("*.json"))
+
+
+def test_long_episode_games_come_from_their_own_evaluation(tmp_path):
+    experts = [str(ROOT / "experts" / f"{game}.safetensors") for game in ("breakout", "boxing")]
+    common = ["--steps", "60", "--seed", "0", "--no-progress"]
+    assert main(["evaluate", "--experts", *experts, "--num-envs", "4", "--out", str(tmp_path / "eval/experts"),
+                 *common]) == 0  # fmt: skip
+    assert main(["evaluate", "--experts", *experts, "--games", "boxing", "--num-envs", "1",
+                 "--out", str(tmp_path / "eval/experts/long-episodes"), *common]) == 0  # fmt: skip
+    runs = report.evaluation_runs(tmp_path, "experts", ("boxing",))
+    assert (runs["breakout"]["num_envs"], runs["boxing"]["num_envs"]) == (4, 1)
+    assert report.evaluation_runs(tmp_path, "experts")["boxing"]["num_envs"] == 4
+    assert report.evaluation_runs(tmp_path, "nothing", ("boxing",)) == {}
