@@ -44,6 +44,7 @@ from actor_mimic.common.limits import (
     check_seed,
     check_steps,
     check_whole,
+    check_workers,
 )
 from actor_mimic.common.outputs import Output, check_folder, check_output, write_text
 from actor_mimic.common.settings import add_settings, build, chosen, setting
@@ -72,6 +73,9 @@ class EvaluateOptions:
     num_envs: int = setting(8, "parallel environments per game")
     seed: int = setting(0, "seed of the environments and of exploration")
     device: str = setting("cpu", "torch device of the networks (cpu, cuda, cuda:N, mps)")
+    # One thread: a forward pass on a few frames is too small to share, and a second thread
+    # spinning beside another busy process made evaluation 8x slower (benchmarks/bench_evaluate.py).
+    torch_threads: int = setting(1, "torch's intra-op threads")
     out: str | None = setting(None, "directory for evaluation.csv and evaluation.json (created if missing)")
     overwrite: bool = setting(
         False, "replace evaluation.csv/json (and GIFs) this command wrote before in --out/--video"
@@ -98,6 +102,7 @@ class EvaluateOptions:
             check_memory(2 * self.video_steps * 210 * 160 * 3, f"--video-steps {self.video_steps}",
                          "lower --video-steps")  # fmt: skip
         check_device(self.device)
+        check_workers(self.torch_threads, "--torch-threads", low=1)
         if self.out:
             check_folder(self.out, "--out", "results folder")
         if self.video:
@@ -117,7 +122,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return evaluate_policies(build(EvaluateOptions, chosen(args)))
+    options = build(EvaluateOptions, chosen(args))
+    torch.set_num_threads(options.torch_threads)  # the command owns its process; Python callers keep theirs
+    return evaluate_policies(options)
 
 
 def evaluate_policies(options: EvaluateOptions) -> int:

@@ -113,6 +113,20 @@ def test_refusals(amn, experts, tmp_path, capsys):
     assert main(["evaluate", *BUDGET]) == 2
     assert "nothing to evaluate" in _one_error_line(capsys)
 
+    assert main(["evaluate", "--amn", amn, "--torch-threads", "0", *BUDGET]) == 2
+    assert "--torch-threads" in _one_error_line(capsys)
+
+
+def test_the_command_sets_torch_threads(amn, tmp_path):
+    before = torch.get_num_threads()
+    try:
+        assert main(["evaluate", "--amn", amn, "--games", "pong", "--torch-threads", "2", *BUDGET]) == 0
+        assert torch.get_num_threads() == 2
+        assert main(["evaluate", "--amn", amn, "--games", "pong", *BUDGET]) == 0
+        assert torch.get_num_threads() == 1, "one thread by default"
+    finally:
+        torch.set_num_threads(before)
+
 
 def test_settings_from_a_config_file_reach_the_run_and_flags_override_them(experts, tmp_path, capsys):
     config = tmp_path / "evaluate.yaml"
