@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from actor_mimic.errors import UserError
@@ -43,3 +45,16 @@ class RunLock:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
+
+
+@contextmanager
+def waiting_lock(folder: str | Path) -> Iterator[None]:
+    """Hold the lock of `folder`, waiting for whoever holds it: for short shared writes, such
+    as the tables of an experiment whose seeds train in several processes at once (each
+    rewrites them when it stops, and their temporary files have the same names)."""
+    fd = os.open(Path(folder) / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -31,6 +31,7 @@ import numpy as np
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.checkpoint import read_metadata
 from actor_mimic.common.outputs import atomic_output, write_text
+from actor_mimic.common.run_lock import waiting_lock
 from actor_mimic.errors import UserError
 from actor_mimic.transfer import run_state
 from actor_mimic.transfer.config import DQNConfig
@@ -291,10 +292,11 @@ def run_experiment(experiment: TransferExperiment, progress: bool = False,
             raise UserError("no run evaluated anything: give --eval-every below --steps")
         return [], complete
     table = transfer_table(curves, experiment.variants, experiment.block_size, experiment.config.total_steps)
-    write_csv(experiment.out_dir / "curves.csv", curves)
-    write_csv(experiment.out_dir / "table.csv", table)
     markdown = table_markdown(table, experiment.variants, experiment.atari.game)
-    write_text(experiment.out_dir / "table.md", markdown)
-    with atomic_output(experiment.out_dir / "curves.png") as temporary:
-        plot_curves(temporary, curves, experiment.variants, experiment.atari.game)
+    with waiting_lock(experiment.out_dir):  # another process training other seeds may be writing them
+        write_csv(experiment.out_dir / "curves.csv", curves)
+        write_csv(experiment.out_dir / "table.csv", table)
+        write_text(experiment.out_dir / "table.md", markdown)
+        with atomic_output(experiment.out_dir / "curves.png") as temporary:
+            plot_curves(temporary, curves, experiment.variants, experiment.atari.game)
     return table, complete
