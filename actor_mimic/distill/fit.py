@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
 import sys
 import warnings
 
@@ -55,20 +56,45 @@ def parse_fit_config(argv: list[str]) -> dict:
     raise AssertionError("parse_only always raises ParsedConfig")  # pragma: no cover
 
 
-def fit(config: dict) -> None:
-    """Run `amn distill fit` on a config of `parse_fit_config`'s form."""
+def fit(config: dict) -> int:
+    """Run `amn distill fit` on a config of `parse_fit_config`'s form: 0 when it ran to the
+    end, 143 when SIGTERM stopped it (reported on stderr, with the checkpoint to continue)."""
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
     with lightning_errors():
-        run_lightning_cli({"subcommand": "fit", "fit": config})
+        try:
+            run_lightning_cli({"subcommand": "fit", "fit": config})
+        except SIGTERMException as stop:
+            return report_stop(stop)
+    return 0
 
 
 def run_command(argv: list[str]) -> int:
-    """`amn distill fit|validate|test ARGV`: the exit status (0, or --help's)."""
+    """`amn distill fit|validate|test ARGV`: the exit status (0, --help's, or 143 after a
+    SIGTERM)."""
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
     with lightning_errors():
         try:
             run_lightning_cli(argv)
+        except SIGTERMException as stop:  # a SystemExit too: caught first
+            return report_stop(stop)
         except SystemExit as exit_:  # --help / --print_config exit 0 through argparse
             return int(exit_.code or 0)
     return 0
+
+
+def report_stop(stop: BaseException) -> int:
+    """Say where a SIGTERM left the run and how to continue it; the exit status, 128 + 15
+    like a process SIGTERM ends, so a script that chains stages does not go on."""
+    from actor_mimic.distill.stopping import FitStopped
+
+    if isinstance(stop, FitStopped) and stop.checkpoint:
+        print(f"amn distill: stopped by SIGTERM at step {stop.step}; saved {stop.checkpoint}. Continue with "
+              f"the same command and --ckpt_path {stop.checkpoint}", file=sys.stderr)  # fmt: skip
+    else:
+        print("amn distill: stopped by SIGTERM", file=sys.stderr)
+    return 128 + signal.SIGTERM
 
 
 @contextlib.contextmanager

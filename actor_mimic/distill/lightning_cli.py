@@ -14,13 +14,13 @@ from typing import Any
 
 import torch
 import yaml
-from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
 from actor_mimic.common.checkpoint import check_checkpoint_output
 from actor_mimic.common.limits import check_seed, check_workers
 from actor_mimic.common.outputs import check_folder
 from actor_mimic.distill.export import ExportAMN, check_checkpoint_fits, check_lightning_checkpoint
+from actor_mimic.distill.stopping import ResumableCheckpoint
 from actor_mimic.errors import UserError
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test")
@@ -54,9 +54,10 @@ class DistillCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         # The model's tasks come from the stores the data section names.
         parser.link_arguments("data.tasks", "model.tasks", apply_on="instantiate")
-        # Always there, configurable: --checkpoint.every_n_train_steps, --export.path.
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults({"checkpoint.save_last": True})
+        # Always there, configurable: --checkpoint.every_n_train_steps, --export.path. A
+        # SIGTERM saves last.ckpt where the fit stopped (stopping.py).
+        parser.add_lightning_class_args(ResumableCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_on_exception": True})
         parser.add_lightning_class_args(ExportAMN, "export")
         # On a shared or small CPU machine torch's default (one thread per core) can be
         # many times slower than 1 thread: idle OpenMP threads spin against other jobs.

@@ -71,8 +71,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str]) -> int:
     """`amn distill round ARGV`: the round's flags; anything else overrides the fit's config."""
     args, fit_overrides = parse(argv)
-    run(args, fit_overrides)
-    return 0
+    return run(args, fit_overrides)
 
 
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -92,7 +91,7 @@ def _current_spelling(word: str) -> str:
     return OLD_SPELLINGS.get(flag, flag) + equals + value
 
 
-def run(args: argparse.Namespace, fit_overrides: Sequence[str] = ()) -> None:
+def run(args: argparse.Namespace, fit_overrides: Sequence[str] = ()) -> int:
     """Collect one round with the AMN acting, then resume the fit on the stores plus the round's."""
     check_lightning_checkpoint(args.ckpt_path, "--ckpt_path")  # a local file, read without unpickling code
     check_steps(args.more_steps, "--more_steps")
@@ -139,7 +138,7 @@ def run(args: argparse.Namespace, fit_overrides: Sequence[str] = ()) -> None:
     config["trainer"]["max_epochs"] = -1  # the step budget ends the fit
     write_text(round_config, yaml.safe_dump(config, sort_keys=False))
     print(f"wrote {round_config}: the run's config, its stores plus round {args.round}")
-    fit(config)
+    return fit(config)  # 143 after a SIGTERM, which says how to continue the fit
 
 
 @contextlib.contextmanager
