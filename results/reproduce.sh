@@ -111,6 +111,13 @@ distill_config() {  # distill_config OUT_YAML STORE_SUFFIX...
 distill_config "$WORK/distill.yaml"
 
 amn_of() { find "$WORK/amn/$1" -name amn.safetensors 2>/dev/null | sort | tail -n 1; }
+# A fit stopped part-way continues where it stopped (SIGTERM saves last.ckpt there; after a
+# kill, last.ckpt is the last periodic save) instead of starting over.
+start_of() {  # start_of NAME [CKPT]: the checkpoint NAME's fit starts from, if any
+  local last
+  last=$(find "$WORK/amn/$1" -name last.ckpt 2>/dev/null | sort | tail -n 1)
+  echo "${last:-${2:-}}"
+}
 
 echo "== 2. AMNs ($DISTILL_STEPS updates each)"
 declare -A BETA=([policy]=0 [feature]=0.01)
@@ -119,7 +126,8 @@ for tau in 1 0.01; do
   for variant in policy feature; do
     name="$variant-tau$tau"
     if [ -n "$(amn_of "$name")" ]; then continue; fi
-    timed "distill-$name" "$BIN/amn" distill fit --config "$WORK/distill.yaml" \
+    start=$(start_of "$name")
+    timed "distill-$name" "$BIN/amn" distill fit --config "$WORK/distill.yaml" ${start:+--ckpt_path "$start"} \
       --model.beta "${BETA[$variant]}" --model.tau "$tau" --trainer.max_steps "$DISTILL_STEPS" \
       --trainer.val_check_interval "$((DISTILL_STEPS / 4))" \
       --checkpoint.every_n_train_steps "$((DISTILL_STEPS / 2))" --checkpoint.save_top_k -1 \
@@ -174,12 +182,14 @@ if [ -z "$(amn_of round-r1)" ]; then
     touch "$WORK/rounds/$game-r1.done"
   done
   distill_config "$WORK/distill-r1.yaml" r1
-  timed "round-fit" "$BIN/amn" distill fit --config "$WORK/distill-r1.yaml" --ckpt_path "$base_ckpt" \
+  timed "round-fit" "$BIN/amn" distill fit --config "$WORK/distill-r1.yaml" \
+    --ckpt_path "$(start_of round-r1 "$base_ckpt")" \
     --model.beta 0 --model.tau 1 --trainer.max_steps "$((half + ROUND_UPDATES))" \
     --trainer.val_check_interval "$ROUND_UPDATES" --trainer.default_root_dir "$WORK/amn/round-r1"
 fi
 if [ -z "$(amn_of round-none)" ]; then
-  timed "round-baseline-fit" "$BIN/amn" distill fit --config "$WORK/distill.yaml" --ckpt_path "$base_ckpt" \
+  timed "round-baseline-fit" "$BIN/amn" distill fit --config "$WORK/distill.yaml" \
+    --ckpt_path "$(start_of round-none "$base_ckpt")" \
     --model.beta 0 --model.tau 1 --trainer.max_steps "$((half + ROUND_UPDATES))" \
     --trainer.val_check_interval "$ROUND_UPDATES" --trainer.default_root_dir "$WORK/amn/round-none"
 fi
