@@ -41,14 +41,14 @@ MAX_WALL_MINUTES=${MAX_WALL_MINUTES:-0}
 if [ "$SCALE" = full ]; then
   WORK=runs/results
   TRANSFER_DIR=results/transfer/$TARGET  # small logs kept in git: finished runs carry over
-  COLLECT_STEPS=100000; DISTILL_STEPS=20000; EVAL_STEPS=30000
+  COLLECT_STEPS=100000; DISTILL_STEPS=20000; EVAL_STEPS=30000; LONG_EVAL_STEPS=120000
   ROUND_STEPS=25000; ROUND_UPDATES=10000
   TRANSFER_STEPS=250000; TRANSFER_BLOCK=50000; TRANSFER_EVAL_EVERY=25000; TRANSFER_EVAL_STEPS=10000
   TRANSFER_SEEDS=(0 1 2)
 else
   WORK=runs/results-quick
   TRANSFER_DIR=$WORK/transfer/$TARGET
-  COLLECT_STEPS=3000; DISTILL_STEPS=200; EVAL_STEPS=2000
+  COLLECT_STEPS=3000; DISTILL_STEPS=200; EVAL_STEPS=2000; LONG_EVAL_STEPS=4000
   ROUND_STEPS=1000; ROUND_UPDATES=100
   TRANSFER_STEPS=3000; TRANSFER_BLOCK=1000; TRANSFER_EVAL_EVERY=1000; TRANSFER_EVAL_STEPS=500
   TRANSFER_SEEDS=(0)
@@ -138,7 +138,8 @@ done
 echo "== 3. evaluation ($EVAL_STEPS steps per game and policy)"
 # Same protocol and seed for everyone; the experts once, each AMN on its own. Only episodes
 # that end count, so games whose episodes outlast a share of the budget (a good Crazy Climber
-# player: ~7k agent steps) are played on 2 environments (15k steps each) instead of 8.
+# player: ~7k agent steps) are played longer on fewer environments: 4 x 30k steps, about a
+# dozen episodes, where 8 x 3,750 ended none and 2 x 15k only 2 or 3.
 read -r -a LONG_GAMES <<< "${LONG_EPISODE_GAMES:-crazy_climber}"
 SHORT_GAMES=()
 for game in "${SOURCES[@]}"; do
@@ -153,8 +154,8 @@ evaluate() {  # evaluate NAME ARGS...: each part skipped when its table exists
       --num-envs 8 --seed 0 --out "$WORK/eval/$name" --no-progress
   fi
   if [ "${#long[@]}" -gt 0 ] && [ ! -f "$WORK/eval/$name/long-episodes/evaluation.json" ]; then
-    timed "evaluate-$name-long" "$BIN/amn" evaluate "$@" --games "${long[@]}" --steps "$EVAL_STEPS" \
-      --num-envs 2 --seed 0 --out "$WORK/eval/$name/long-episodes" --no-progress
+    timed "evaluate-$name-long" "$BIN/amn" evaluate "$@" --games "${long[@]}" --steps "$LONG_EVAL_STEPS" \
+      --num-envs 4 --seed 0 --out "$WORK/eval/$name/long-episodes" --no-progress
   fi
 }
 evaluate experts --experts "${EXPERTS[@]}"
