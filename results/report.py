@@ -198,12 +198,35 @@ def transfer_summary(transfer: Path, curves: list[dict]) -> list[dict]:
         step = steps_to_reach(mine, variant, target)
         reached = min(max(r["step"] for r in mine if r["seed"] == s) for s in seeds)
         finished = finished_seeds(transfer, variant) >= set(seeds)
-        final = sum(last_score(mine, s) for s in seeds) / len(seeds) if finished else float("nan")
+        finals = [last_score(mine, s) for s in seeds]
+        final, final_se = mean_and_se(finals) if finished else (float("nan"), float("nan"))
+        # The mean of every evaluation (the area under the curve over the steps): one lucky
+        # evaluation moves it far less than the first step past a target.
+        random_curves = [r for r in curves if r["variant"] == "random" and r["seed"] in seeds]
+        over_training = mean_and_se([mean_score(mine, s) for s in seeds])[0] if finished else float("nan")
+        random_over_training = mean_and_se([mean_score(random_curves, s) for s in seeds])[0]
         percent = 100 * step / final_step if step is not None else float("nan")
         rows.append({"variant": variant, "seeds": " ".join(map(str, seeds)), "steps_trained": reached,
-                     "random_final_score": target, "final_score": final, "steps_to_reach_it": step,
-                     "percent_of_random_steps": percent})  # fmt: skip
+                     "random_final_score": target, "final_score": final, "final_score_se": final_se,
+                     "steps_to_reach_it": step, "percent_of_random_steps": percent,
+                     "mean_score_over_training": over_training,
+                     "random_mean_score_over_training": random_over_training})  # fmt: skip
     return rows
+
+
+def mean_and_se(values: list[float]) -> tuple[float, float]:
+    """The mean of per-seed values and its standard error over seeds (NaN for one seed)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, float("nan")
+    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(variance / len(values))
+
+
+def mean_score(curves: list[dict], seed: int) -> float:
+    """The mean of `seed`'s evaluations in `curves` (rows of one variant)."""
+    scores = [r["score"] for r in curves if r["seed"] == seed]
+    return sum(scores) / len(scores)
 
 
 def last_score(curves: list[dict], seed: int) -> float:
@@ -290,8 +313,10 @@ COLUMNS = {
                "held_out_kl": "KL"},
     "transfer_summary": {"variant": "variant", "seeds": "seeds", "steps_trained": "steps trained",
                          "random_final_score": "random-init final score", "final_score": "final score",
-                         "steps_to_reach_it": "steps to reach it",
-                         "percent_of_random_steps": "% of random-init's steps"},
+                         "final_score_se": "s.e. over seeds", "steps_to_reach_it": "steps to reach it",
+                         "percent_of_random_steps": "% of random-init's steps",
+                         "mean_score_over_training": "mean over training",
+                         "random_mean_score_over_training": "random-init's mean over training"},
     "compute": {"stage": "stage", "minutes": "minutes"},
 }  # fmt: skip
 

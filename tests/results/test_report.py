@@ -82,6 +82,15 @@ def test_summary_compares_each_variant_on_the_seeds_it_shares_with_random_init(e
         assert amn["steps_to_reach_it"] is None and math.isnan(amn["percent_of_random_steps"])
     first = next(step for step, score in random_runs if score >= target)
     assert rows["random"]["steps_to_reach_it"] == first
+    assert amn["mean_score_over_training"] == pytest.approx(sum(score for _, score in amn_runs) / 3)
+    assert amn["random_mean_score_over_training"] == pytest.approx(sum(score for _, score in random_runs) / 3)
+    assert math.isnan(amn["final_score_se"]), "no spread from one seed"
+
+
+def test_mean_and_standard_error_over_seeds():
+    assert report.mean_and_se([1.0, 3.0]) == (2.0, 1.0)
+    mean, se = report.mean_and_se([5.0])
+    assert mean == 5.0 and math.isnan(se)
 
 
 def test_standard_error_needs_two_episodes():
