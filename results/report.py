@@ -180,9 +180,10 @@ def finished_seeds(transfer: Path, variant: str) -> set[int]:
 
 
 def transfer_summary(transfer: Path, curves: list[dict]) -> list[dict]:
-    """Per variant, on the seeds it shares with the finished random-init runs: the random-init
-    DQN's final score, and the steps the variant needed to reach it (as % of the random-init
-    DQN's steps). Seeds differ a lot on one game, so only the same seeds are compared."""
+    """Per variant, on the seeds it shares with the finished random-init runs (those it has
+    finished too, if any): the random-init DQN's final score, and the steps the variant
+    needed to reach it (as % of the random-init DQN's steps). Seeds differ a lot on one game,
+    so only the same seeds are compared."""
     random_final = {}  # seed -> (final score, its step) of a finished random-init run
     for seed in finished_seeds(transfer, "random"):
         last = [r for r in curves if r["variant"] == "random" and r["seed"] == seed][-1]
@@ -192,6 +193,8 @@ def transfer_summary(transfer: Path, curves: list[dict]) -> list[dict]:
         seeds = sorted({r["seed"] for r in curves if r["variant"] == variant} & set(random_final))
         if not seeds:
             continue
+        done = [seed for seed in seeds if seed in finished_seeds(transfer, variant)]
+        seeds = done or seeds  # finished runs are compared; unfinished ones only say how far they got
         mine = [r for r in curves if r["variant"] == variant and r["seed"] in seeds]
         target = sum(random_final[s][0] for s in seeds) / len(seeds)
         final_step = sum(random_final[s][1] for s in seeds) / len(seeds)
@@ -304,6 +307,8 @@ COLUMNS = {
                  "times_smaller_than_naive": "x smaller than naive", "compression": "codec"},
     "multitask_summary": {"variant": "variant", "mean_percent": "mean % of expert",
                           "min_percent": "lowest % of expert", "games": "games"},
+    "rounds_summary": {"variant": "data", "mean_percent": "mean % of expert", "min_percent": "lowest % of expert",
+                       "games": "games"},
     "multitask": {"variant": "variant", "game": "game", "expert_mean": "expert", "expert_se": "s.e.",
                   "expert_episodes": "episodes", "amn_mean": "AMN", "amn_se": "s.e.", "amn_episodes": "episodes",
                   "amn_percent_of_expert": "AMN % of expert", "held_out_agreement": "greedy agreement",
@@ -337,6 +342,7 @@ def main() -> None:
 
     long_games = tuple(args.long_episode_games)
     multitask = multitask_table(args.work, VARIANTS, long_games)
+    rounds = multitask_table(args.work, ROUNDS, long_games)
     curves = transfer_curves(args.transfer)
     variants = sorted({r["variant"] for r in curves}, key=lambda v: (v != "random", v))
     tables = {
@@ -344,7 +350,8 @@ def main() -> None:
         "datasets": datasets_table(args.work),
         "multitask_summary": variant_summary(multitask) if multitask else [],
         "multitask": multitask,
-        "rounds": multitask_table(args.work, ROUNDS, long_games),
+        "rounds_summary": variant_summary(rounds) if rounds else [],
+        "rounds": rounds,
         "transfer_summary": transfer_summary(args.transfer, curves),
         "compute": compute_table(args.work),
     }
