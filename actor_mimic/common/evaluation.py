@@ -58,6 +58,8 @@ class EvaluationResult:
     epsilon: float = 0.05
     seed: int = 0
     num_envs: int = 8  # environments played in parallel: with a fixed budget, more of them end fewer episodes
+    lengths: list[int] = field(default_factory=list)  # agent steps of each completed episode, as `returns`
+    num_truncated: int = 0  # completed episodes the time limit cut (max_episode_frames), scored as they stood
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,6 +100,8 @@ def evaluate(
     venv = make_vector_env(config, num_envs)
     bar = _progress_bar(progress, steps, episodes, config.game)
     returns: list[float] = []
+    lengths: list[int] = []
+    num_truncated = 0
     running = EpisodeTracker(num_envs)  # each env's running episode; autoresets are not agent steps
     finished = np.zeros(num_envs, dtype=np.int64)  # completed episodes per env
     played = 0
@@ -117,6 +121,8 @@ def evaluate(
             for episode in ended_episodes:
                 if quota is None or finished[episode.env] < quota[episode.env]:
                     returns.append(episode.episode_return)
+                    lengths.append(episode.length)
+                    num_truncated += episode.truncated
                 finished[episode.env] += 1
             if bar is not None:
                 bar.update(int(ended.sum()) if steps is None else agent_steps)
@@ -144,6 +150,8 @@ def evaluate(
         epsilon=epsilon,
         seed=seed,
         num_envs=num_envs,
+        lengths=lengths,
+        num_truncated=num_truncated,
     )
 
 

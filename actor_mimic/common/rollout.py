@@ -23,6 +23,7 @@ class EndedEpisode:
     env: int
     episode_return: float  # raw (unclipped) sum of its rewards
     length: int  # agent steps
+    truncated: bool = False  # cut by the time limit (max_episode_frames), not ended by the game
 
 
 class EpisodeTracker:
@@ -51,8 +52,10 @@ class EpisodeTracker:
         ended = (terminated | truncated) & playing
         self.returns += np.where(playing, rewards, 0.0)
         self.lengths += playing
+        cut = truncated & ~terminated
         episodes = [
-            EndedEpisode(int(env), float(self.returns[env]), int(self.lengths[env])) for env in np.flatnonzero(ended)
+            EndedEpisode(int(env), float(self.returns[env]), int(self.lengths[env]), bool(cut[env]))
+            for env in np.flatnonzero(ended)
         ]
         self.returns[ended] = 0.0
         self.lengths[ended] = 0

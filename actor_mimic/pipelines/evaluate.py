@@ -142,9 +142,10 @@ def evaluate_policies(options: EvaluateOptions) -> int:
                 gif = Path(options.video) / f"{game}-{role}.gif"
                 check_output(gif, Output("GIF", is_ours=_is_gif), options.overwrite)
 
-    rows, details = [], []
+    rows, details, time_limits = [], [], {}
     for game in games:
         config = (amn or experts[game]).metadata.atari_config(game)
+        time_limits[game] = config.max_episode_frames
         results = {}
         for role, policy, outputs in _players(game, amn, experts):
             result = evaluate(
@@ -163,6 +164,11 @@ def evaluate_policies(options: EvaluateOptions) -> int:
         rows.append(table_row(game, results.get("expert"), results.get("amn")))
 
     print(format_table(rows))
+    for run in details:  # a time-limit cut is a score too, but not a finished game: say so
+        if run["num_truncated"]:
+            print(f"note: {run['num_truncated']} of the {run['num_episodes']} {run['game']} episodes of the "
+                  f"{run['role']} were cut by the time limit ({time_limits[run['game']]:,} emulator frames) and "
+                  "scored as they stood")  # fmt: skip
     if options.out:
         csv_path, json_path = write_table(rows, details, Path(options.out))
         print(f"wrote {csv_path} and {json_path}")

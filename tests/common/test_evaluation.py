@@ -82,6 +82,7 @@ def test_score_equals_a_hand_played_episode_on_the_reference_env():
     assert result.returns == [expected]
     assert result.num_episodes == 1 and not result.partial
     assert result.steps == length and result.num_envs == 1  # num_envs is capped at the episodes asked for
+    assert result.lengths == [length] and result.num_truncated == 0, "the game ended it, not the time limit"
     assert (result.mean, result.std, result.min, result.max) == (expected, 0.0, expected, expected)
 
 
@@ -92,6 +93,15 @@ def test_episode_quota_gives_exactly_the_episodes_asked_for():
     assert result.num_episodes == 3 and len(result.returns) == 3 and result.num_envs == 2
     # Deterministic game, no no-ops, no exploration: every episode plays out the same.
     assert len(set(result.returns)) == 1
+
+
+def test_episodes_the_time_limit_cuts_are_counted_with_their_lengths():
+    # 400 emulator frames at a frame skip of 4: Pong with NOOP lasts far longer.
+    config = AtariConfig("pong", noop_max=0, max_episode_frames=400)
+    network = constant_policy(6, favourite=0)
+    result = evaluate(network, config, list(action_set(config)), steps=None, episodes=3, epsilon=0.0, num_envs=2)
+    assert result.lengths == [100, 100, 100] and result.num_truncated == 3
+    assert result.num_episodes == 3 and not result.partial
 
 
 def test_partial_return_only_when_no_episode_completed():

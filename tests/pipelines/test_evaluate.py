@@ -139,3 +139,16 @@ def test_settings_from_a_config_file_reach_the_run_and_flags_override_them(exper
     assert main(["evaluate", "--steps", "16", "--config", str(config), "--seed", "8", "--overwrite"]) == 0
     [run] = json.loads((tmp_path / "results" / "evaluation.json").read_text())["runs"]
     assert (run["steps"], run["epsilon"], run["seed"]) == (16, 0.5, 8)
+
+
+def test_episodes_cut_by_the_time_limit_are_reported(tmp_path, capsys):
+    # An expert whose Atari settings cut episodes at 400 emulator frames (100 agent steps).
+    expert = random_init_expert(AtariConfig("pong", noop_max=0, max_episode_frames=400), seed=0)
+    path = save_checkpoint(tmp_path / "pong.safetensors", expert.network, expert.metadata)
+    out = tmp_path / "results"
+    assert main(["evaluate", "--experts", str(path), "--episodes", "2", "--num-envs", "2", "--epsilon", "0",
+                 "--no-progress", "--out", str(out)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "note: 2 of the 2 pong episodes of the expert were cut by the time limit (400 emulator frames)" in printed
+    (run,) = json.loads((out / "evaluation.json").read_text())["runs"]
+    assert run["lengths"] == [100, 100] and run["num_truncated"] == 2
