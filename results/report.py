@@ -193,21 +193,20 @@ def transfer_summary(transfer: Path, curves: list[dict]) -> list[dict]:
         seeds = sorted({r["seed"] for r in curves if r["variant"] == variant} & set(random_final))
         if not seeds:
             continue
-        done = [seed for seed in seeds if seed in finished_seeds(transfer, variant)]
-        seeds = done or seeds  # finished runs are compared; unfinished ones only say how far they got
+        finished_runs = finished_seeds(transfer, variant)
+        seeds = [seed for seed in seeds if seed in finished_runs] or seeds  # unfinished: how far they got
         mine = [r for r in curves if r["variant"] == variant and r["seed"] in seeds]
         target = sum(random_final[s][0] for s in seeds) / len(seeds)
         final_step = sum(random_final[s][1] for s in seeds) / len(seeds)
         step = steps_to_reach(mine, variant, target)
         reached = min(max(r["step"] for r in mine if r["seed"] == s) for s in seeds)
-        finished = finished_seeds(transfer, variant) >= set(seeds)
-        finals = [last_score(mine, s) for s in seeds]
-        final, final_se = mean_and_se(finals) if finished else (float("nan"), float("nan"))
+        finished = finished_runs >= set(seeds)
+        final, final_se = mean_and_se([last_score(mine, s) for s in seeds]) if finished else (math.nan, math.nan)
         # The mean of every evaluation (the area under the curve over the steps): one lucky
         # evaluation moves it far less than the first step past a target.
         random_curves = [r for r in curves if r["variant"] == "random" and r["seed"] in seeds]
-        over_training = mean_and_se([mean_score(mine, s) for s in seeds])[0] if finished else float("nan")
-        random_over_training = mean_and_se([mean_score(random_curves, s) for s in seeds])[0]
+        over_training = sum(mean_score(mine, s) for s in seeds) / len(seeds) if finished else math.nan
+        random_over_training = sum(mean_score(random_curves, s) for s in seeds) / len(seeds)
         percent = 100 * step / final_step if step is not None else float("nan")
         rows.append({"variant": variant, "seeds": " ".join(map(str, seeds)), "steps_trained": reached,
                      "random_final_score": target, "final_score": final, "final_score_se": final_se,
