@@ -45,6 +45,7 @@ if [ "$SCALE" = full ]; then
   ROUND_STEPS=25000; ROUND_UPDATES=10000
   TRANSFER_STEPS=250000; TRANSFER_BLOCK=50000; TRANSFER_EVAL_EVERY=25000; TRANSFER_EVAL_STEPS=10000
   TRANSFER_SEEDS=(0 1 2)
+  ROUND_SEEDS=(0 1 2)
 else
   WORK=runs/results-quick
   TRANSFER_DIR=$WORK/transfer/$TARGET
@@ -52,6 +53,7 @@ else
   ROUND_STEPS=1000; ROUND_UPDATES=100
   TRANSFER_STEPS=3000; TRANSFER_BLOCK=1000; TRANSFER_EVAL_EVERY=1000; TRANSFER_EVAL_STEPS=500
   TRANSFER_SEEDS=(0)
+  ROUND_SEEDS=(0 1)
 fi
 mkdir -p "$WORK"
 # The transfer settings: the experts' DQN settings (experts/README.md), the same for every
@@ -163,38 +165,47 @@ for name in policy-tau1 feature-tau1 policy-tau0.01 feature-tau0.01; do
   evaluate "$name" --amn "$(amn_of "$name")"
 done
 
-echo "== 4. a student-acts round against expert data only, at equal updates"
+echo "== 4. a student-acts round against expert data only, at equal updates (seeds ${ROUND_SEEDS[*]})"
 # Both continue the AMN-policy (tau 1) fit's half-way checkpoint for the same number of
-# updates: one on the expert-acts stores alone, one with the round's stores added.
+# updates: one on the expert-acts stores alone, one with the round's stores added. Each seed
+# collects its own round (collection seed: seed + 1) and draws its own minibatch order and
+# held-out episodes (data.seed). Seed 0's names carry no suffix (the first run's).
 half=$((DISTILL_STEPS / 2))
 base_ckpt=$(find "$WORK/amn/policy-tau1" -name "*step=$half.ckpt" | sort | head -n 1)
 round_amn="$WORK/round-amn.safetensors"
 if [ ! -f "$round_amn" ]; then
   "$BIN/amn" distill export "$base_ckpt" --out "$round_amn"
 fi
-if [ -z "$(amn_of round-r1)" ]; then
-  mkdir -p "$WORK/rounds"
-  for game in "${SOURCES[@]}"; do
-    store="$WORK/rounds/$game-r1.zarr"
-    [ -f "$WORK/rounds/$game-r1.done" ] && continue
-    timed "round-collect-$game" "$BIN/amn" collect --expert "experts/$game.safetensors" \
-      --behaviour "$round_amn" --behaviour-epsilon 0.1 --round r1 --out "$store" \
-      --steps "$ROUND_STEPS" --num-envs 8 --seed 1 --no-progress --resume
-    touch "$WORK/rounds/$game-r1.done"
-  done
-  distill_config "$WORK/distill-r1.yaml" r1
-  timed "round-fit" "$BIN/amn" distill fit --config "$WORK/distill-r1.yaml" \
-    --ckpt_path "$(start_of round-r1 "$base_ckpt")" \
-    --model.beta 0 --model.tau 1 --trainer.max_steps "$((half + ROUND_UPDATES))" \
-    --trainer.val_check_interval "$ROUND_UPDATES" --trainer.default_root_dir "$WORK/amn/round-r1"
-fi
-if [ -z "$(amn_of round-none)" ]; then
-  timed "round-baseline-fit" "$BIN/amn" distill fit --config "$WORK/distill.yaml" \
-    --ckpt_path "$(start_of round-none "$base_ckpt")" \
-    --model.beta 0 --model.tau 1 --trainer.max_steps "$((half + ROUND_UPDATES))" \
-    --trainer.val_check_interval "$ROUND_UPDATES" --trainer.default_root_dir "$WORK/amn/round-none"
-fi
-for name in round-r1 round-none; do
+ROUND_NAMES=()
+for seed in "${ROUND_SEEDS[@]}"; do
+  suffix=$([ "$seed" = 0 ] || echo "-seed$seed")
+  r1=round-r1$suffix
+  none=round-none$suffix
+  ROUND_NAMES+=("$r1" "$none")
+  if [ -z "$(amn_of "$r1")" ]; then
+    mkdir -p "$WORK/rounds"
+    for game in "${SOURCES[@]}"; do
+      store="$WORK/rounds/$game-r1$suffix.zarr"
+      [ -f "$WORK/rounds/$game-r1$suffix.done" ] && continue
+      timed "round-collect-$game$suffix" "$BIN/amn" collect --expert "experts/$game.safetensors" \
+        --behaviour "$round_amn" --behaviour-epsilon 0.1 --round r1 --out "$store" \
+        --steps "$ROUND_STEPS" --num-envs 8 --seed "$((seed + 1))" --no-progress --resume
+      touch "$WORK/rounds/$game-r1$suffix.done"
+    done
+    distill_config "$WORK/distill-r1$suffix.yaml" "r1$suffix"
+    timed "round-fit$suffix" "$BIN/amn" distill fit --config "$WORK/distill-r1$suffix.yaml" \
+      --ckpt_path "$(start_of "$r1" "$base_ckpt")" --data.seed "$seed" --seed_everything "$seed" \
+      --model.beta 0 --model.tau 1 --trainer.max_steps "$((half + ROUND_UPDATES))" \
+      --trainer.val_check_interval "$ROUND_UPDATES" --trainer.default_root_dir "$WORK/amn/$r1"
+  fi
+  if [ -z "$(amn_of "$none")" ]; then
+    timed "round-baseline-fit$suffix" "$BIN/amn" distill fit --config "$WORK/distill.yaml" \
+      --ckpt_path "$(start_of "$none" "$base_ckpt")" --data.seed "$seed" --seed_everything "$seed" \
+      --model.beta 0 --model.tau 1 --trainer.max_steps "$((half + ROUND_UPDATES))" \
+      --trainer.val_check_interval "$ROUND_UPDATES" --trainer.default_root_dir "$WORK/amn/$none"
+  fi
+done
+for name in "${ROUND_NAMES[@]}"; do
   evaluate "$name" --amn "$(amn_of "$name")"
 done
 
