@@ -91,7 +91,7 @@ done
 
 # The distillation config: every source game, its store, balanced minibatches.
 distill_config() {  # distill_config OUT_YAML STORE_SUFFIX...
-  local out=$1
+  local out=$1 suffix stores
   shift
   {
     echo "torch_threads: 1"
