@@ -202,11 +202,22 @@ class TeacherLoader(DataLoader):
         self.stream = stream  # also `self.dataset`, which DataLoader types as any Dataset
         self._started = False
         self._epoch_was_set = False
+        self._skip = 0  # batches the next iteration reads and drops
 
     def set_epoch(self, epoch: int) -> None:
         """The epoch the next iteration serves (fixes its order)."""
         self.stream.set_epoch(epoch)
         self._epoch_was_set = True
+
+    def start_at(self, epoch: int, batch: int) -> None:
+        """The next iteration serves `epoch` from its batch number `batch` on: what an
+        iteration interrupted after `batch` batches had still to serve. The batches before
+        are read and dropped (the order depends on the blocks read), which costs about
+        batch * batch_size / 350k seconds."""
+        if batch < 0:
+            raise ValueError(f"batch must be >= 0, got {batch}")
+        self.set_epoch(epoch)
+        self._skip = batch
 
     @property
     def epoch(self) -> int:
@@ -217,7 +228,12 @@ class TeacherLoader(DataLoader):
             self.stream.set_epoch(self.stream.epoch + 1)
         self._started, self._epoch_was_set = True, False
         self.stream.resolve_distributed()  # before workers copy the stream
-        return _OneLineErrors(super().__iter__())
+        batches = _OneLineErrors(super().__iter__())
+        skip, self._skip = self._skip, 0
+        for _ in range(skip):
+            if next(batches, None) is None:
+                break
+        return batches
 
 
 class _OneLineErrors:

@@ -43,6 +43,16 @@ def _sample_bytes(tasks: Tasks) -> int:
     return frames + 18 * 5 + 4 * max(task.hidden_size for task in tasks.games) + 64
 
 
+def batches_per_epoch(loader_length: int, limit_train_batches: int | float | None) -> int:
+    """The training batches Lightning takes from a loader of `loader_length` per epoch under
+    `Trainer(limit_train_batches=...)`: a whole number caps it, a fraction scales it."""
+    if limit_train_batches is None:
+        return loader_length
+    if isinstance(limit_train_batches, int):
+        return max(min(loader_length, limit_train_batches), 1)
+    return max(int(loader_length * limit_train_batches), 1)
+
+
 class TeacherDataModule(pl.LightningDataModule):
     """Batches of the multitask mixture (see `actor_mimic.datasets.batch` for their form).
 
@@ -112,16 +122,23 @@ class TeacherDataModule(pl.LightningDataModule):
     def train_dataloader(self):
         from actor_mimic.datasets import make_loader
 
-        # The loader's order depends on (seed, epoch); starting at the trainer's epoch makes a
-        # resumed run see the orders an uninterrupted one would. Each new pass over the loader
-        # advances its epoch by itself.
-        epoch = self.trainer.current_epoch if self.trainer is not None else 0
         if self.train_mixture is None:
             raise RuntimeError("TeacherDataModule.setup() must run before train_dataloader()")
-        return make_loader(
+        loader = make_loader(
             self.train_mixture, batch_size=self.hparams["batch_size"], seed=self.hparams["seed"],
-            num_workers=self.hparams["num_workers"], epoch=epoch,
+            num_workers=self.hparams["num_workers"],
         )  # fmt: skip
+        # The loader's order depends on (seed, epoch). A fit resumed from a checkpoint starts
+        # where the interrupted one stopped, epoch and batch, so it trains on exactly the
+        # batches an uninterrupted fit would. The position comes from the restored step count,
+        # the one counter that is exact wherever the checkpoint was saved (Lightning's epoch
+        # counter lags by one when it was saved on an epoch's last batch). Each new pass over
+        # the loader then advances its epoch by itself.
+        if self.trainer is not None and self.trainer.global_step > 0:
+            batches_done = self.trainer.global_step * self.trainer.accumulate_grad_batches
+            epoch, batch = divmod(batches_done, batches_per_epoch(len(loader), self.trainer.limit_train_batches))
+            loader.start_at(epoch, batch)
+        return loader
 
     def val_dataloader(self):
         from actor_mimic.datasets import make_loader

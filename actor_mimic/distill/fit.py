@@ -122,6 +122,9 @@ def run_lightning_cli(args: list[str] | dict, parse_only: bool = False):
 
     # TensorBoard creates the shared log folder first; the CSV logger would warn about it.
     warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
+    # Lightning cannot tell that TeacherDataModule resumes its loader mid-epoch (from the
+    # restored step count, data.py), and would warn that a mid-epoch resume is unreliable.
+    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
     # Lightning reports what it does ("Seed set to 0", "GPU available: ...") on stderr, where
     # it would precede every one-line error: it goes to stdout, with the rest of the report.
     for name in ("pytorch_lightning", "lightning_fabric"):

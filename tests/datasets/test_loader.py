@@ -60,6 +60,25 @@ def test_order_is_fixed_by_seed_and_epoch(breakout_zarr):
     assert np.array_equal(in_order, np.arange(700))
 
 
+def test_start_at_serves_the_rest_of_an_epoch_then_the_next_epoch(breakout_zarr):
+    ds = TeacherDataset(breakout_zarr)
+    reference = make_loader(ds, batch_size=64, seed=3, **SMALL)
+    reference.set_epoch(1)
+    epoch1, epoch2 = [b["index"].numpy() for b in reference], [b["index"].numpy() for b in reference]
+    loader = make_loader(ds, batch_size=64, seed=3, **SMALL)
+    loader.start_at(1, 4)  # a fit that stopped after 4 batches of epoch 1
+    rest = [b["index"].numpy() for b in loader]
+    assert len(rest) == len(epoch1) - 4 == 7
+    assert all(np.array_equal(a, b) for a, b in zip(rest, epoch1[4:]))
+    following = [b["index"].numpy() for b in loader]  # iterating again: epoch 2, whole
+    assert loader.epoch == 2 and len(following) == len(epoch2) == 11
+    assert all(np.array_equal(a, b) for a, b in zip(following, epoch2))
+    loader.start_at(0, 11)  # stopped on the epoch's last batch: nothing left of it
+    assert list(loader) == []
+    with pytest.raises(ValueError, match="batch must be >= 0"):
+        loader.start_at(0, -1)
+
+
 def test_ranks_get_disjoint_shares_and_equal_batch_counts(breakout_zarr):
     ds = TeacherDataset(breakout_zarr)
     loaders = [make_loader(ds, batch_size=32, seed=1, rank=r, world_size=3, **SMALL) for r in range(3)]
