@@ -31,7 +31,7 @@ VARIANTS = {  # name in the work folder -> how the tables call it
     "policy-tau0.01": "AMN-policy, tau 0.01",
     "feature-tau0.01": "AMN-feature, tau 0.01",
 }
-ROUNDS = {"round-none": "expert data only", "round-r1": "plus one student-acts round"}
+ROUNDS = {"round-none": "expert data only", "round-r1": "plus one student-acts round"}  # regime -> label
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -138,6 +138,67 @@ def multitask_table(work: Path, names: dict[str, str], long_episode_games: tuple
                 "held_out_kl": metrics.get(game, {}).get("kl", float("nan")),
             })  # fmt: skip
     return rows
+
+
+def round_runs(work: Path) -> dict[str, tuple[str, int]]:
+    """name in the work folder -> (regime label, seed), for every evaluated seed of the rounds
+    comparison: seed 0's runs carry no suffix (`round-r1`), later seeds `-seed<k>`
+    (reproduce.sh stage 4)."""
+    runs = {}
+    for regime, label in ROUNDS.items():
+        for folder in sorted((work / "eval").glob(f"{regime}*")):
+            suffix = folder.name.removeprefix(regime)
+            if suffix == "":
+                runs[folder.name] = (label, 0)
+            elif suffix.startswith("-seed") and suffix[len("-seed"):].isdigit():
+                runs[folder.name] = (label, int(suffix[len("-seed"):]))
+    return runs
+
+
+def rounds_table(work: Path, long_episode_games: tuple[str, ...] = ()) -> list[dict]:
+    """The multitask table of every round run, seed by seed."""
+    rows = []
+    for name, (label, seed) in sorted(round_runs(work).items(), key=lambda item: (item[1][1], item[0])):
+        rows += [{"seed": seed, **row} for row in multitask_table(work, {name: label}, long_episode_games)]
+    return rows
+
+
+def rounds_summary(rows: list[dict]) -> list[dict]:
+    """Per data regime, over seeds: the mean % of expert (each seed's mean over games, then
+    their mean and standard error), the lowest game (its mean over seeds), and on how many of
+    the seeds that ran every regime this one scored the highest mean."""
+    per_seed: dict[tuple[str, int], float] = {}  # (regime, seed) -> mean % of expert over games
+    for key in dict.fromkeys((r["variant"], r["seed"]) for r in rows):
+        percents = [r["amn_percent_of_expert"] for r in rows if (r["variant"], r["seed"]) == key]
+        per_seed[key] = sum(percents) / len(percents)
+    labels = list(dict.fromkeys(r["variant"] for r in rows))
+    every_regime = sorted({s for _, s in per_seed if all((label, s) in per_seed for label in labels)})
+    summary = []
+    for label in labels:
+        seeds = sorted(s for regime, s in per_seed if regime == label)
+        mean, se = mean_and_se([per_seed[label, s] for s in seeds])
+        games = dict.fromkeys(r["game"] for r in rows if r["variant"] == label)
+        lowest = min(mean_and_se([r["amn_percent_of_expert"] for r in rows
+                                  if r["variant"] == label and r["game"] == game])[0] for game in games)  # fmt: skip
+        won = sum(per_seed[label, s] == max(per_seed[other, s] for other in labels) for s in every_regime)
+        summary.append({"variant": label, "seeds": " ".join(map(str, seeds)), "mean_percent": mean,
+                        "mean_percent_se": se, "min_percent": lowest,
+                        "seeds_won": f"{won} of {len(every_regime)}"})  # fmt: skip
+    return summary
+
+
+def rounds_by_game(rows: list[dict]) -> list[dict]:
+    """Per game: each regime's % of expert, mean and standard error over seeds, and the
+    round's gain over expert data only (the difference of the means)."""
+    table = []
+    for game in sorted({r["game"] for r in rows}):
+        row: dict = {"game": game}
+        for regime, label in ROUNDS.items():
+            values = [r["amn_percent_of_expert"] for r in rows if r["variant"] == label and r["game"] == game]
+            row[f"{regime}_percent"], row[f"{regime}_se"] = mean_and_se(values) if values else (math.nan, math.nan)
+        row["gain"] = row["round-r1_percent"] - row["round-none_percent"]
+        table.append(row)
+    return table
 
 
 def variant_summary(rows: list[dict]) -> list[dict]:
@@ -306,13 +367,17 @@ COLUMNS = {
                  "times_smaller_than_naive": "x smaller than naive", "compression": "codec"},
     "multitask_summary": {"variant": "variant", "mean_percent": "mean % of expert",
                           "min_percent": "lowest % of expert", "games": "games"},
-    "rounds_summary": {"variant": "data", "mean_percent": "mean % of expert", "min_percent": "lowest % of expert",
-                       "games": "games"},
+    "rounds_summary": {"variant": "data", "seeds": "seeds", "mean_percent": "mean % of expert",
+                       "mean_percent_se": "s.e. over seeds", "min_percent": "lowest game (mean over seeds)",
+                       "seeds_won": "seeds on which it scores higher"},
+    "rounds_by_game": {"game": "game", "round-none_percent": "expert data only, % of expert",
+                       "round-none_se": "s.e. over seeds", "round-r1_percent": "plus one round, % of expert",
+                       "round-r1_se": "s.e. over seeds", "gain": "gain (points)"},
     "multitask": {"variant": "variant", "game": "game", "expert_mean": "expert", "expert_se": "s.e.",
                   "expert_episodes": "episodes", "amn_mean": "AMN", "amn_se": "s.e.", "amn_episodes": "episodes",
                   "amn_percent_of_expert": "AMN % of expert", "held_out_agreement": "greedy agreement",
                   "held_out_kl": "KL"},
-    "rounds": {"variant": "data", "game": "game", "amn_mean": "AMN", "amn_se": "s.e.", "amn_episodes": "episodes",
+    "rounds": {"seed": "seed", "variant": "data", "game": "game", "amn_mean": "AMN", "amn_se": "s.e.", "amn_episodes": "episodes",
                "amn_percent_of_expert": "AMN % of expert", "held_out_agreement": "greedy agreement",
                "held_out_kl": "KL"},
     "transfer_summary": {"variant": "variant", "seeds": "seeds", "steps_trained": "steps trained",
@@ -341,7 +406,7 @@ def main() -> None:
 
     long_games = tuple(args.long_episode_games)
     multitask = multitask_table(args.work, VARIANTS, long_games)
-    rounds = multitask_table(args.work, ROUNDS, long_games)
+    rounds = rounds_table(args.work, long_games)
     curves = transfer_curves(args.transfer)
     variants = sorted({r["variant"] for r in curves}, key=lambda v: (v != "random", v))
     tables = {
@@ -349,7 +414,8 @@ def main() -> None:
         "datasets": datasets_table(args.work),
         "multitask_summary": variant_summary(multitask) if multitask else [],
         "multitask": multitask,
-        "rounds_summary": variant_summary(rounds) if rounds else [],
+        "rounds_summary": rounds_summary(rounds) if rounds else [],
+        "rounds_by_game": rounds_by_game(rounds) if rounds else [],
         "rounds": rounds,
         "transfer_summary": transfer_summary(args.transfer, curves),
         "compute": compute_table(args.work),

@@ -87,6 +87,41 @@ def test_summary_compares_each_variant_on_the_seeds_it_shares_with_random_init(e
     assert math.isnan(amn["final_score_se"]), "no spread from one seed"
 
 
+def round_rows(percents: dict[tuple[str, int], dict[str, float]]) -> list[dict]:
+    """Rows of the rounds table: (regime label, seed) -> game -> AMN % of expert."""
+    return [{"seed": seed, "variant": label, "game": game, "amn_percent_of_expert": percent}
+            for (label, seed), games in percents.items() for game, percent in games.items()]  # fmt: skip
+
+
+def test_rounds_are_summarised_over_seeds_and_compared_seed_by_seed():
+    only, round_ = report.ROUNDS["round-none"], report.ROUNDS["round-r1"]
+    rows = round_rows({
+        (only, 0): {"boxing": 80.0, "pong": 60.0}, (round_, 0): {"boxing": 100.0, "pong": 80.0},
+        (only, 1): {"boxing": 90.0, "pong": 90.0}, (round_, 1): {"boxing": 70.0, "pong": 70.0},
+        (only, 2): {"boxing": 40.0, "pong": 40.0},  # the round of seed 2 has not run
+    })  # fmt: skip
+    summary = {row["variant"]: row for row in report.rounds_summary(rows)}
+    # expert data only: seed means 70, 90, 40 -> mean 66.67, s.e. sqrt(633.3 / 3)
+    assert summary[only]["seeds"] == "0 1 2" and summary[only]["mean_percent"] == pytest.approx(200 / 3)
+    assert summary[only]["mean_percent_se"] == pytest.approx(math.sqrt(1900 / 6 / 3 * 2))
+    assert summary[only]["min_percent"] == pytest.approx(190 / 3)  # pong: (60 + 90 + 40) / 3
+    assert summary[round_]["mean_percent"] == 80.0 and summary[round_]["mean_percent_se"] == 10.0
+    assert summary[round_]["min_percent"] == 75.0  # pong: (80 + 70) / 2
+    assert summary[only]["seeds_won"] == summary[round_]["seeds_won"] == "1 of 2"  # seed 2 is unpaired
+    by_game = {row["game"]: row for row in report.rounds_by_game(rows)}
+    assert by_game["boxing"]["round-none_percent"] == 70.0 and by_game["boxing"]["round-r1_percent"] == 85.0
+    assert by_game["boxing"]["gain"] == 15.0 and by_game["boxing"]["round-r1_se"] == 15.0
+
+
+def test_round_runs_are_named_by_regime_and_seed(tmp_path):
+    for name in ("round-r1", "round-none", "round-r1-seed2", "round-none-seed10", "round-r1-old", "policy-tau1"):
+        (tmp_path / "eval" / name).mkdir(parents=True)
+    only, round_ = report.ROUNDS["round-none"], report.ROUNDS["round-r1"]
+    assert report.round_runs(tmp_path) == {
+        "round-none": (only, 0), "round-none-seed10": (only, 10), "round-r1": (round_, 0), "round-r1-seed2": (round_, 2),
+    }  # fmt: skip
+
+
 def test_mean_and_standard_error_over_seeds():
     assert report.mean_and_se([1.0, 3.0]) == (2.0, 1.0)
     mean, se = report.mean_and_se([5.0])
@@ -119,8 +154,8 @@ def test_the_report_runs_before_anything_was_run(tmp_path):
     assert result.returncode == 0, result.stderr
     text = (out / "README.md").read_text()
     assert "$" not in text.replace("$$", ""), "every placeholder of the template was filled"
-    # every table but the zoo: datasets, two multitask tables, two rounds tables, two transfer tables, compute
-    assert text.count("_not run yet_") == 8
+    # every table but the zoo: datasets, two multitask tables, three rounds tables, two transfer tables, compute
+    assert text.count("_not run yet_") == 9
     with open(out / "zoo.csv", newline="") as handle:
         zoo = list(csv.DictReader(handle))
     assert sorted(row["game"] for row in zoo) == sorted(p.stem for p in (ROOT / "experts").glob("*.json"))
