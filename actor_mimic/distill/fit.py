@@ -125,6 +125,8 @@ def run_lightning_cli(args: list[str] | dict, parse_only: bool = False):
     # Lightning cannot tell that TeacherDataModule resumes its loader mid-epoch (from the
     # restored step count, data.py), and would warn that a mid-epoch resume is unreliable.
     warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
+    # Nor that the loader's workers each serve their own share, so its length is exact.
+    warnings.filterwarnings("ignore", message="Your `IterableDataset` has `__len__` defined")
     # Lightning reports what it does ("Seed set to 0", "GPU available: ...") on stderr, where
     # it would precede every one-line error: it goes to stdout, with the rest of the report.
     for name in ("pytorch_lightning", "lightning_fabric"):
