@@ -150,8 +150,8 @@ def round_runs(work: Path) -> dict[str, tuple[str, int]]:
             suffix = folder.name.removeprefix(regime)
             if suffix == "":
                 runs[folder.name] = (label, 0)
-            elif suffix.startswith("-seed") and suffix[len("-seed"):].isdigit():
-                runs[folder.name] = (label, int(suffix[len("-seed"):]))
+            elif suffix.startswith("-seed") and suffix.removeprefix("-seed").isdigit():
+                runs[folder.name] = (label, int(suffix.removeprefix("-seed")))
     return runs
 
 
@@ -377,9 +377,9 @@ COLUMNS = {
                   "expert_episodes": "episodes", "amn_mean": "AMN", "amn_se": "s.e.", "amn_episodes": "episodes",
                   "amn_percent_of_expert": "AMN % of expert", "held_out_agreement": "greedy agreement",
                   "held_out_kl": "KL"},
-    "rounds": {"seed": "seed", "variant": "data", "game": "game", "amn_mean": "AMN", "amn_se": "s.e.", "amn_episodes": "episodes",
-               "amn_percent_of_expert": "AMN % of expert", "held_out_agreement": "greedy agreement",
-               "held_out_kl": "KL"},
+    "rounds": {"seed": "seed", "variant": "data", "game": "game", "amn_mean": "AMN", "amn_se": "s.e.",
+               "amn_episodes": "episodes", "amn_percent_of_expert": "AMN % of expert",
+               "held_out_agreement": "greedy agreement", "held_out_kl": "KL"},
     "transfer_summary": {"variant": "variant", "seeds": "seeds", "steps_trained": "steps trained",
                          "random_final_score": "random-init final score", "final_score": "final score",
                          "final_score_se": "s.e. over seeds", "steps_to_reach_it": "steps to reach it",

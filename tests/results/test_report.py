@@ -118,7 +118,8 @@ def test_round_runs_are_named_by_regime_and_seed(tmp_path):
         (tmp_path / "eval" / name).mkdir(parents=True)
     only, round_ = report.ROUNDS["round-none"], report.ROUNDS["round-r1"]
     assert report.round_runs(tmp_path) == {
-        "round-none": (only, 0), "round-none-seed10": (only, 10), "round-r1": (round_, 0), "round-r1-seed2": (round_, 2),
+        "round-none": (only, 0), "round-none-seed10": (only, 10),
+        "round-r1": (round_, 0), "round-r1-seed2": (round_, 2),
     }  # fmt: skip
 
 
