@@ -23,7 +23,8 @@ on the command line must then agree with the run's saved ones, except --steps (m
 --max-wall-minutes and --checkpoint-minutes (they only decide when this session stops/saves).
 When the budget is reached (or --max-wall-minutes runs out) the expert is evaluated with the
 shared protocol and written to <run-dir>/expert.safetensors and to --export, with a JSON of
-its scores and a random policy's next to it.
+its scores and a random policy's next to it. SIGTERM saves the run at its next step and exits
+143 without evaluating; --resume continues it.
 
 Outputs (`actor_mimic.common.outputs`), checked before anything starts: --run-dir is created
 if missing and may hold other files; a run is only started where no run's files are (or with
@@ -54,6 +55,9 @@ from actor_mimic.transfer.options import TrainOptions
 
 ENVIRONMENT = "environment (defaults: the shared Atari settings; with --init-expert, the expert's)"
 HYPER_PARAMETERS = "hyper-parameters (defaults: the paper preset's; those given override --preset)"
+# A run SIGTERM stopped saved its state and exits 128 + 15, as a process that signal ends
+# would (and as `amn collect` and `amn distill fit` do): a script chaining stages stops there.
+STOPPED_BY_SIGTERM = 128 + signal.SIGTERM
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -191,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         finished = learner.run()
         if not finished and learner.stop_requested:
             print(f"stopped at step {learner.step}; continue with --resume", flush=True)
-            return 0
+            return STOPPED_BY_SIGTERM
         finish(learner, options)
     finally:
         learner.close()

@@ -13,7 +13,8 @@ Every flag is a field of `TransferOptions` (transfer/options.py), `DQNConfig` or
 as for `amn train-dqn`; --config FILE.yaml takes the same settings, flags override it.
 `--max-wall-minutes` bounds the whole experiment's session (not each run): when it runs out,
 the running DQN saves its state and the command stops with what has been evaluated so far.
-SIGTERM does the same (`kill PID` on a detached experiment loses nothing).
+SIGTERM does the same (`kill PID` on a detached experiment loses nothing) and exits 143, like
+`amn collect` and `amn distill fit`, so that a script chaining stages stops there.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.outputs import Output, check_folder, check_output
 from actor_mimic.common.settings import add_settings, build, chosen, given_fields
 from actor_mimic.errors import UserError
-from actor_mimic.transfer.cli import ENVIRONMENT, HYPER_PARAMETERS, atari_config
+from actor_mimic.transfer.cli import ENVIRONMENT, HYPER_PARAMETERS, STOPPED_BY_SIGTERM, atari_config
 from actor_mimic.transfer.config import DQNConfig, preset
 from actor_mimic.transfer.experiment import (
     OUTPUT_FILES,
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"curves, plot and table written to {experiment.out_dir}")
     if stop.requested:
         print("stopped by SIGTERM: every run saved its state; run the same command again to continue", flush=True)
-    elif not complete:
+        return STOPPED_BY_SIGTERM
+    if not complete:
         print(f"the wall-clock limit (--max-wall-minutes {config.max_wall_minutes:g}) ended this session "
               "before every run finished; run the same command again to continue", flush=True)  # fmt: skip
     return 0

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 import torch
 
 from actor_mimic.cli import main
 from actor_mimic.common.checkpoint import load_checkpoint
+from actor_mimic.transfer import run_state
+from tests.collect.forked import run_amn
 from tests.transfer.test_initialisation import make_amn
 
 TINY = ["--preset", "cheap", "--steps", "120", "--num-envs", "2", "--learning-starts", "60",
@@ -189,3 +192,23 @@ def test_training_curve_bins_the_logged_episodes(tmp_path):
     )
     assert training_curve(tmp_path, bin_steps=10) == [[10, 2.0, 2], [20, -2.0, 1], [30, 4.0, 1]]
     assert training_curve(tmp_path / "missing") == []
+
+
+def test_sigterm_saves_the_run_exits_143_and_resume_finishes_it(tmp_path):
+    run_dir = tmp_path / "run"
+    argv = ["train-dqn", "--game", "breakout", "--run-dir", run_dir, *TINY, "--steps", "3000",
+            "--learning-starts", "3000", "--replay-capacity", "4000", "--eval-every", "500",
+            "--eval-steps", "16"]  # fmt: skip
+    evaluations = run_dir / "evaluations.csv"  # its header is written before training starts
+
+    def evaluated_once() -> bool:
+        return evaluations.is_file() and len(evaluations.read_text().splitlines()) > 1
+
+    status, stderr = run_amn(*argv, stop_when=evaluated_once, signal_number=signal.SIGTERM)
+    assert status == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr
+    step = run_state.read_state(run_state.checkpoint_dir(run_dir))["step"]
+    assert 0 < step < 3000, "saved part-way, at the step it reached"
+    assert not (run_dir / "expert.safetensors").exists(), "a stopped run is not evaluated or exported"
+    status, stderr = run_amn(*argv, "--resume")
+    assert status == 0, stderr
+    assert load_checkpoint(run_dir / "expert.safetensors").metadata.provenance["agent_steps"] >= 3000

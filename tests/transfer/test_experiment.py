@@ -111,7 +111,7 @@ def test_sigterm_saves_the_running_dqn_and_the_same_command_continues(tmp_path):
     ]  # fmt: skip
     episodes = out / "random" / "seed0" / "episodes.csv"
     status, stderr = run_amn(*argv, stop_when=lambda: episodes.is_file(), signal_number=signal.SIGTERM)
-    assert status == 0 and "Traceback" not in stderr, stderr
+    assert status == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr
     state = run_state.read_state(run_state.checkpoint_dir(out / "random" / "seed0"))
     assert 0 < state["step"] < 100_000, "saved part-way, at the step it reached"
     assert not (out / "random" / "seed0" / "finished.json").exists()
