@@ -5,7 +5,8 @@ seed in `<out_dir>/<variant>/seed<k>/` with the same `DQNConfig` (only `seed` di
 seeds, never across variants). Runs are resumable: a finished run is skipped, a started one
 resumed. A finished run writes `finished.json`; with its CSV logs it is all a later session
 needs to skip the run, so an experiment can be carried across machines by keeping those small
-files (the checkpoints are large and need not travel). Then:
+files (the checkpoints are large and need not travel). Then, over every run in `<out_dir>`
+(also those that other commands trained there, e.g. a command finishing one seed):
 
     curves.csv   variant, seed, step, score      every periodic evaluation of every run
     curves.png   mean score over seeds against agent steps, one line per variant
@@ -169,11 +170,27 @@ def finished_steps(directory: Path) -> int:
     return int(json.loads(record.read_text())["agent_steps"]) if record.exists() else 0
 
 
+def evaluated_runs(experiment: TransferExperiment) -> dict[str, list[int]]:
+    """variant -> seeds of every run in the experiment folder that has evaluations: random
+    init (the baseline) first, then this command's AMN variants, then those other commands
+    trained there (other --amn labels), so that a command that finishes some of the runs
+    does not drop the others from the experiment's tables and plot."""
+    found: dict[str, list[int]] = {}
+    for path in sorted(experiment.out_dir.glob("*/seed*/evaluations.csv")):
+        seed = path.parent.name.removeprefix("seed")
+        if seed.isdigit():
+            found.setdefault(path.parent.parent.name, []).append(int(seed))
+    mine = [variant for variant in experiment.variants if variant in found]
+    order = sorted(mine + sorted(set(found) - set(mine)), key=lambda variant: variant != "random")  # stable
+    return {variant: sorted(found[variant]) for variant in order}
+
+
 def learning_curves(experiment: TransferExperiment) -> list[dict]:
-    """Rows {variant, seed, step, score}: every evaluation of every run, in order."""
+    """Rows {variant, seed, step, score}: every evaluation of every run in the experiment
+    folder (`evaluated_runs`), in order."""
     rows = []
-    for variant in experiment.variants:
-        for seed in experiment.seeds:
+    for variant, seeds in evaluated_runs(experiment).items():
+        for seed in seeds:
             for row in read_csv(run_dir(experiment, variant, seed) / "evaluations.csv"):
                 rows.append({"variant": variant, "seed": seed, "step": int(row["step"]), "score": row["mean"]})
     return rows
@@ -291,12 +308,13 @@ def run_experiment(experiment: TransferExperiment, progress: bool = False,
         if complete:
             raise UserError("no run evaluated anything: give --eval-every below --steps")
         return [], complete
-    table = transfer_table(curves, experiment.variants, experiment.block_size, experiment.config.total_steps)
-    markdown = table_markdown(table, experiment.variants, experiment.atari.game)
+    variants = list(dict.fromkeys(row["variant"] for row in curves))
+    table = transfer_table(curves, variants, experiment.block_size, experiment.config.total_steps)
+    markdown = table_markdown(table, variants, experiment.atari.game)
     with waiting_lock(experiment.out_dir):  # another process training other seeds may be writing them
         write_csv(experiment.out_dir / "curves.csv", curves)
         write_csv(experiment.out_dir / "table.csv", table)
         write_text(experiment.out_dir / "table.md", markdown)
         with atomic_output(experiment.out_dir / "curves.png") as temporary:
-            plot_curves(temporary, curves, experiment.variants, experiment.atari.game)
+            plot_curves(temporary, curves, variants, experiment.atari.game)
     return table, complete

@@ -68,6 +68,15 @@ def test_amn_transfer_runs_both_variants_with_the_same_seeds(tmp_path, capsys):
     assert main(argv) == 0
     assert (out / "table.md").read_text() == table
     assert not (out / "random" / "seed0" / "checkpoint").exists()
+    # A command that trains one more seed of one variant keeps every run in the tables.
+    seeds_at = argv.index("--seeds") + 1
+    assert main([*argv[:seeds_at], "1", *argv[seeds_at + 1 :], "--no-random"]) == 0
+    with open(out / "curves.csv", newline="") as handle:
+        runs = {(row["variant"], row["seed"]) for row in csv.DictReader(handle)}
+    assert runs == {("random", "0"), ("amn-policy", "0"), ("amn-policy", "1")}
+    assert [line.split(" |")[0] for line in (out / "table.md").read_text().splitlines()[2:]] == [
+        "| random", "| amn-policy",
+    ]  # fmt: skip
 
 
 def test_wall_clock_limit_stops_the_experiment_and_the_same_command_continues(tmp_path, capsys):
