@@ -165,8 +165,10 @@ def rounds_table(work: Path, long_episode_games: tuple[str, ...] = ()) -> list[d
 
 def rounds_summary(rows: list[dict]) -> list[dict]:
     """Per data regime, over seeds: the mean % of expert (each seed's mean over games, then
-    their mean and standard error), the lowest game (its mean over seeds), and on how many of
-    the seeds that ran every regime this one scored the highest mean."""
+    their mean and standard error), the lowest game (its mean over seeds), on how many of the
+    seeds that ran every regime this one scored the highest mean, and its gain over the first
+    regime (expert data only) paired by seed: the mean and standard error of the per-seed
+    differences, which the spread between seeds affects less than the two means' errors."""
     per_seed: dict[tuple[str, int], float] = {}  # (regime, seed) -> mean % of expert over games
     for key in dict.fromkeys((r["variant"], r["seed"]) for r in rows):
         percents = [r["amn_percent_of_expert"] for r in rows if (r["variant"], r["seed"]) == key]
@@ -181,9 +183,12 @@ def rounds_summary(rows: list[dict]) -> list[dict]:
         lowest = min(mean_and_se([r["amn_percent_of_expert"] for r in rows
                                   if r["variant"] == label and r["game"] == game])[0] for game in games)  # fmt: skip
         won = sum(per_seed[label, s] == max(per_seed[other, s] for other in labels) for s in every_regime)
+        paired = [per_seed[label, s] - per_seed[labels[0], s] for s in every_regime]
+        gain, gain_se = mean_and_se(paired) if paired and label != labels[0] else (math.nan, math.nan)
         summary.append({"variant": label, "seeds": " ".join(map(str, seeds)), "mean_percent": mean,
                         "mean_percent_se": se, "min_percent": lowest,
-                        "seeds_won": f"{won} of {len(every_regime)}"})  # fmt: skip
+                        "seeds_won": f"{won} of {len(every_regime)}", "paired_gain": gain,
+                        "paired_gain_se": gain_se})  # fmt: skip
     return summary
 
 
@@ -238,6 +243,13 @@ def transfer_curves(transfer: Path) -> list[dict]:
 
 def finished_seeds(transfer: Path, variant: str) -> set[int]:
     return {int(p.parent.name.removeprefix("seed")) for p in transfer.glob(f"{variant}/seed*/finished.json")}
+
+
+def finished_curves(transfer: Path, curves: list[dict]) -> list[dict]:
+    """The rows of `curves` of each variant's finished runs (all its rows if none has
+    finished): a run still training would weigh only on the early blocks and the curve's start."""
+    finished = {variant: finished_seeds(transfer, variant) for variant in {r["variant"] for r in curves}}
+    return [r for r in curves if not finished[r["variant"]] or r["seed"] in finished[r["variant"]]]
 
 
 def transfer_summary(transfer: Path, curves: list[dict]) -> list[dict]:
@@ -369,7 +381,9 @@ COLUMNS = {
                           "min_percent": "lowest % of expert", "games": "games"},
     "rounds_summary": {"variant": "data", "seeds": "seeds", "mean_percent": "mean % of expert",
                        "mean_percent_se": "s.e. over seeds", "min_percent": "lowest game (mean over seeds)",
-                       "seeds_won": "seeds on which it scores higher"},
+                       "seeds_won": "seeds on which it scores higher",
+                       "paired_gain": "gain over expert data only, paired by seed (points)",
+                       "paired_gain_se": "s.e."},
     "rounds_by_game": {"game": "game", "round-none_percent": "expert data only, % of expert",
                        "round-none_se": "s.e. over seeds", "round-r1_percent": "plus one round, % of expert",
                        "round-r1_se": "s.e. over seeds", "gain": "gain (points)"},
@@ -427,10 +441,11 @@ def main() -> None:
     transfer_markdown = "_not run yet_\n"
     if curves:
         game = args.transfer.name
-        blocks = transfer_table(curves, variants, args.transfer_block, args.transfer_steps)
+        finished = finished_curves(args.transfer, curves)
+        blocks = transfer_table(finished, variants, args.transfer_block, args.transfer_steps)
         write_csv(out / "transfer_blocks.csv", blocks)
         transfer_markdown = table_markdown(blocks, variants, game)
-        plot_curves(out / "transfer.png", curves, variants, game)
+        plot_curves(out / "transfer.png", finished, variants, game)
     template = Template((Path(__file__).parent / "README.template.md").read_text())
     text = template.substitute(
         {name: markdown(rows, COLUMNS[name]) for name, rows in tables.items()}, transfer_blocks=transfer_markdown

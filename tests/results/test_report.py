@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +109,9 @@ def test_rounds_are_summarised_over_seeds_and_compared_seed_by_seed():
     assert summary[round_]["mean_percent"] == 80.0 and summary[round_]["mean_percent_se"] == 10.0
     assert summary[round_]["min_percent"] == 75.0  # pong: (80 + 70) / 2
     assert summary[only]["seeds_won"] == summary[round_]["seeds_won"] == "1 of 2"  # seed 2 is unpaired
+    # per-seed differences on the paired seeds: 90 - 70 = 20 and 70 - 90 = -20
+    assert summary[round_]["paired_gain"] == 0.0 and summary[round_]["paired_gain_se"] == 20.0
+    assert math.isnan(summary[only]["paired_gain"])
     by_game = {row["game"]: row for row in report.rounds_by_game(rows)}
     assert by_game["boxing"]["round-none_percent"] == 70.0 and by_game["boxing"]["round-r1_percent"] == 85.0
     assert by_game["boxing"]["gain"] == 15.0 and by_game["boxing"]["round-r1_se"] == 15.0
@@ -121,6 +125,21 @@ def test_round_runs_are_named_by_regime_and_seed(tmp_path):
         "round-none": (only, 0), "round-none-seed10": (only, 10),
         "round-r1": (round_, 0), "round-r1-seed2": (round_, 2),
     }  # fmt: skip
+
+
+def test_block_table_and_plot_take_the_finished_runs_of_a_variant_that_has_some(experiment, tmp_path):
+    curves = report.transfer_curves(experiment)
+    assert report.finished_curves(experiment, curves) == curves, "every run of the experiment finished"
+    # A copy whose amn-policy seed 1 is still training: only its finished seed 0 is kept.
+    copy = tmp_path / "exp"
+    shutil.copytree(experiment, copy, ignore=shutil.ignore_patterns("checkpoint"))
+    (copy / "amn-policy" / "seed1" / "finished.json").unlink()
+    kept = report.finished_curves(copy, report.transfer_curves(copy))
+    assert {(r["variant"], r["seed"]) for r in kept} == {("random", 0), ("amn-policy", 0)}
+    # With no finished run, a variant keeps what it has, to show how far it got.
+    (copy / "amn-policy" / "seed0" / "finished.json").unlink()
+    kept = report.finished_curves(copy, report.transfer_curves(copy))
+    assert {(r["variant"], r["seed"]) for r in kept} == {("random", 0), ("amn-policy", 0), ("amn-policy", 1)}
 
 
 def test_mean_and_standard_error_over_seeds():
