@@ -414,6 +414,7 @@ def main() -> None:
                         help="games evaluated on fewer environments, in eval/<name>/long-episodes/")  # fmt: skip
     parser.add_argument("--transfer-steps", type=int, default=250_000, help="each transfer run's agent steps")
     parser.add_argument("--transfer-block", type=int, default=50_000, help="agent steps per block of the table")
+    parser.add_argument("--transfer-eval-every", type=int, default=25_000, help="the runs' --eval-every")
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -442,7 +443,7 @@ def main() -> None:
     if curves:
         game = args.transfer.name
         finished = finished_curves(args.transfer, curves)
-        blocks = transfer_table(finished, variants, args.transfer_block, args.transfer_steps)
+        blocks = transfer_table(finished, variants, args.transfer_block, args.transfer_steps, args.transfer_eval_every)
         write_csv(out / "transfer_blocks.csv", blocks)
         transfer_markdown = table_markdown(blocks, variants, game)
         plot_curves(out / "transfer.png", finished, variants, game)

@@ -228,5 +228,5 @@ fi
 
 echo "== 6. tables and plots"
 "$BIN/python" results/report.py --work "$WORK" --transfer "$TRANSFER_DIR" --long-episode-games "${LONG_GAMES[@]}" \
-  --transfer-steps "$TRANSFER_STEPS" --transfer-block "$TRANSFER_BLOCK" \
+  --transfer-steps "$TRANSFER_STEPS" --transfer-block "$TRANSFER_BLOCK" --transfer-eval-every "$TRANSFER_EVAL_EVERY" \
   --out "$( [ "$SCALE" = full ] && echo results || echo "$WORK/report" )"

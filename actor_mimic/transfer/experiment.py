@@ -14,7 +14,11 @@ files (the checkpoints are large and need not travel). Then, over every run in `
                  the evaluations within each block of training steps (the paper: 1M-step
                  blocks, each the mean of 4 test epochs following 4 x 250k training steps).
 
-An evaluation taken after `s` training steps belongs to block b when b*B < s <= (b+1)*B.
+An evaluation taken after `s` training steps belongs to block b when b*B < s <= (b+1)*B, `s`
+being the step it was scheduled at: the multiple of --eval-every it follows. (The learner
+steps num_envs environments at a time, so it evaluates up to num_envs - 1 steps past that;
+by its logged step, the evaluation that closes a block would fall into the next one, and the
+last one out of the table.)
 """
 
 from __future__ import annotations
@@ -196,13 +200,18 @@ def learning_curves(experiment: TransferExperiment) -> list[dict]:
     return rows
 
 
-def transfer_table(curves: list[dict], variants: list[str], block_size: int, total_steps: int) -> list[dict]:
+def transfer_table(curves: list[dict], variants: list[str], block_size: int, total_steps: int,
+                   eval_every: int | None = None) -> list[dict]:  # fmt: skip
     """Rows {variant, block, first_step, last_step, mean, evaluations}: the mean score over all
-    evaluations (all seeds) with first_step < step <= last_step. `mean` is NaN for an empty block."""
+    evaluations (all seeds) with first_step < step <= last_step, each evaluation at the step it
+    was scheduled at (its step rounded down to a multiple of `eval_every`, if given; see the
+    module docstring). `mean` is NaN for an empty block."""
     table = []
     num_blocks = -(-total_steps // block_size)
     for variant in variants:
         steps = np.array([r["step"] for r in curves if r["variant"] == variant], dtype=np.int64)
+        if eval_every:
+            steps = steps // eval_every * eval_every
         scores = np.array([r["score"] for r in curves if r["variant"] == variant], dtype=np.float64)
         for block in range(num_blocks):
             inside = (steps > block * block_size) & (steps <= (block + 1) * block_size)
@@ -309,7 +318,8 @@ def run_experiment(experiment: TransferExperiment, progress: bool = False,
             raise UserError("no run evaluated anything: give --eval-every below --steps")
         return [], complete
     variants = list(dict.fromkeys(row["variant"] for row in curves))
-    table = transfer_table(curves, variants, experiment.block_size, experiment.config.total_steps)
+    config = experiment.config
+    table = transfer_table(curves, variants, experiment.block_size, config.total_steps, config.eval_every)
     markdown = table_markdown(table, variants, experiment.atari.game)
     with waiting_lock(experiment.out_dir):  # another process training other seeds may be writing them
         write_csv(experiment.out_dir / "curves.csv", curves)

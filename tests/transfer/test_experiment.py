@@ -31,6 +31,16 @@ def test_transfer_table_averages_evaluations_per_block():
     assert table_markdown(table, ["random"], "breakout").splitlines()[2] == "| random | 2.00 | 6.00 | - |"
 
 
+def test_an_evaluation_counts_in_the_block_its_schedule_closes():
+    # Four environments step together, so the evaluations scheduled at 50 and 100 steps came
+    # a few steps later; the last one is past the budget.
+    curves = [{"variant": "random", "seed": 0, "step": s, "score": v} for s, v in [(51, 1.0), (103, 5.0)]]
+    by_schedule = transfer_table(curves, ["random"], block_size=50, total_steps=100, eval_every=50)
+    assert [(r["evaluations"], r["mean"]) for r in by_schedule] == [(1, 1.0), (1, 5.0)]
+    by_step = transfer_table(curves, ["random"], block_size=50, total_steps=100)
+    assert [r["evaluations"] for r in by_step] == [0, 1], "by their steps, the last one is lost"
+
+
 def test_amn_transfer_runs_both_variants_with_the_same_seeds(tmp_path, capsys):
     make_amn(tmp_path / "policy.safetensors", provenance={"beta": 0.0})
     out = tmp_path / "exp"
