@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
+import tempfile
+import time
 
 import pytest
 import torch
@@ -11,7 +15,6 @@ import torch
 from actor_mimic.cli import main
 from actor_mimic.common.checkpoint import load_checkpoint
 from actor_mimic.transfer import run_state
-from tests.collect.forked import run_amn
 from tests.transfer.test_initialisation import make_amn
 
 TINY = ["--preset", "cheap", "--steps", "120", "--num-envs", "2", "--learning-starts", "60",
@@ -194,6 +197,27 @@ def test_training_curve_bins_the_logged_episodes(tmp_path):
     assert training_curve(tmp_path / "missing") == []
 
 
+def run_in_a_new_process(argv: list, stop_when=None, timeout: float = 300) -> tuple[int, str]:
+    """`amn *argv` in a new Python process, sent SIGTERM once `stop_when()` holds: (status,
+    stderr). Not forked from this process (tests/collect/forked.py): after the in-process runs
+    of the tests above (ALE vector environments, torch), a forked train-dqn hung in CI,
+    likely on a lock some thread held at the fork."""
+    with tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "actor_mimic", *map(str, argv)],
+                                   stdout=subprocess.DEVNULL, stderr=stderr, text=True)  # fmt: skip
+        started = time.monotonic()
+        while process.poll() is None:
+            if stop_when is not None and stop_when():
+                process.send_signal(signal.SIGTERM)
+                stop_when = None
+            if time.monotonic() - started > timeout:
+                process.kill()
+                raise AssertionError(f"amn {' '.join(map(str, argv))} ran past {timeout} s")
+            time.sleep(0.01)
+        stderr.seek(0)
+        return process.returncode, stderr.read()
+
+
 def test_sigterm_saves_the_run_exits_143_and_resume_finishes_it(tmp_path):
     run_dir = tmp_path / "run"
     argv = ["train-dqn", "--game", "breakout", "--run-dir", run_dir, *TINY, "--steps", "3000",
@@ -204,11 +228,11 @@ def test_sigterm_saves_the_run_exits_143_and_resume_finishes_it(tmp_path):
     def evaluated_once() -> bool:
         return evaluations.is_file() and len(evaluations.read_text().splitlines()) > 1
 
-    status, stderr = run_amn(*argv, stop_when=evaluated_once, signal_number=signal.SIGTERM)
+    status, stderr = run_in_a_new_process(argv, stop_when=evaluated_once)
     assert status == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr
     step = run_state.read_state(run_state.checkpoint_dir(run_dir))["step"]
     assert 0 < step < 3000, "saved part-way, at the step it reached"
     assert not (run_dir / "expert.safetensors").exists(), "a stopped run is not evaluated or exported"
-    status, stderr = run_amn(*argv, "--resume")
+    status, stderr = run_in_a_new_process([*argv, "--resume"])
     assert status == 0, stderr
     assert load_checkpoint(run_dir / "expert.safetensors").metadata.provenance["agent_steps"] >= 3000
