@@ -23,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from actor_mimic.transfer.experiment import plot_curves, table_markdown, transfer_table
+from actor_mimic.transfer.experiment import evaluation_curves, plot_curves, table_markdown, transfer_table
 
 VARIANTS = {  # name in the work folder -> how the tables call it
     "policy-tau1": "AMN-policy, tau 1",
@@ -230,17 +230,6 @@ def steps_to_reach(curves: list[dict], variant: str, target: float) -> int | Non
     return None
 
 
-def transfer_curves(transfer: Path) -> list[dict]:
-    """Rows {variant, seed, step, score}: every evaluation of every run in the experiment
-    folder (`<variant>/seed<k>/evaluations.csv`), finished or not, whichever command ran it."""
-    rows = []
-    for path in sorted(transfer.glob("*/seed*/evaluations.csv")):
-        variant, seed = path.parent.parent.name, int(path.parent.name.removeprefix("seed"))
-        rows += [{"variant": variant, "seed": seed, "step": int(r["step"]), "score": float(r["mean"])}
-                 for r in read_rows(path)]  # fmt: skip
-    return rows
-
-
 def finished_seeds(transfer: Path, variant: str) -> set[int]:
     return {int(p.parent.name.removeprefix("seed")) for p in transfer.glob(f"{variant}/seed*/finished.json")}
 
@@ -422,7 +411,7 @@ def main() -> None:
     long_games = tuple(args.long_episode_games)
     multitask = multitask_table(args.work, VARIANTS, long_games)
     rounds = rounds_table(args.work, long_games)
-    curves = transfer_curves(args.transfer)
+    curves = evaluation_curves(args.transfer)
     variants = sorted({r["variant"] for r in curves}, key=lambda v: (v != "random", v))
     tables = {
         "zoo": zoo_table(sorted(args.experts.glob("*.json"))),

@@ -28,6 +28,7 @@ import dataclasses
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,28 +175,22 @@ def finished_steps(directory: Path) -> int:
     return int(json.loads(record.read_text())["agent_steps"]) if record.exists() else 0
 
 
-def evaluated_runs(experiment: TransferExperiment) -> dict[str, list[int]]:
-    """variant -> seeds of every run in the experiment folder that has evaluations: random
-    init (the baseline) first, then this command's AMN variants, then those other commands
-    trained there (other --amn labels), so that a command that finishes some of the runs
-    does not drop the others from the experiment's tables and plot."""
+def evaluation_curves(out_dir: Path, variants: Sequence[str] = ()) -> list[dict]:
+    """Rows {variant, seed, step, score}: every evaluation of every run in an experiment folder
+    (`<variant>/seed<k>/evaluations.csv`), whichever command trained it, so that a command
+    that finishes some of the runs does not drop the others from the experiment's tables and
+    plot. Variants in order: random init (the baseline), `variants`, then the others."""
     found: dict[str, list[int]] = {}
-    for path in sorted(experiment.out_dir.glob("*/seed*/evaluations.csv")):
-        seed = path.parent.name.removeprefix("seed")
-        if seed.isdigit():
-            found.setdefault(path.parent.parent.name, []).append(int(seed))
-    mine = [variant for variant in experiment.variants if variant in found]
+    for path in sorted(out_dir.glob("*/seed*/evaluations.csv")):
+        number = path.parent.name.removeprefix("seed")
+        if number.isdigit():
+            found.setdefault(path.parent.parent.name, []).append(int(number))
+    mine = [variant for variant in variants if variant in found]
     order = sorted(mine + sorted(set(found) - set(mine)), key=lambda variant: variant != "random")  # stable
-    return {variant: sorted(found[variant]) for variant in order}
-
-
-def learning_curves(experiment: TransferExperiment) -> list[dict]:
-    """Rows {variant, seed, step, score}: every evaluation of every run in the experiment
-    folder (`evaluated_runs`), in order."""
     rows = []
-    for variant, seeds in evaluated_runs(experiment).items():
-        for seed in seeds:
-            for row in read_csv(run_dir(experiment, variant, seed) / "evaluations.csv"):
+    for variant in order:
+        for seed in sorted(found[variant]):
+            for row in read_csv(out_dir / variant / f"seed{seed}" / "evaluations.csv"):
                 rows.append({"variant": variant, "seed": seed, "step": int(row["step"]), "score": row["mean"]})
     return rows
 
@@ -312,7 +307,7 @@ def run_experiment(experiment: TransferExperiment, progress: bool = False,
                 break
         if not complete:
             break
-    curves = learning_curves(experiment)
+    curves = evaluation_curves(experiment.out_dir, experiment.variants)
     if not curves:
         if complete:
             raise UserError("no run evaluated anything: give --eval-every below --steps")

@@ -57,7 +57,7 @@ def experiment(tmp_path_factory) -> Path:
 
 
 def test_curves_hold_every_evaluation_of_every_run_folder(experiment):
-    curves = report.transfer_curves(experiment)
+    curves = report.evaluation_curves(experiment)
     for variant, seed in (("random", 0), ("amn-policy", 0), ("amn-policy", 1)):
         expected = evaluations(experiment / variant / f"seed{seed}")
         got = [(r["step"], r["score"]) for r in curves if (r["variant"], r["seed"]) == (variant, seed)]
@@ -66,7 +66,7 @@ def test_curves_hold_every_evaluation_of_every_run_folder(experiment):
 
 
 def test_summary_compares_each_variant_on_the_seeds_it_shares_with_random_init(experiment):
-    curves = report.transfer_curves(experiment)
+    curves = report.evaluation_curves(experiment)
     rows = {row["variant"]: row for row in report.transfer_summary(experiment, curves)}
     random_runs = evaluations(experiment / "random" / "seed0")
     amn_runs = evaluations(experiment / "amn-policy" / "seed0")
@@ -128,17 +128,17 @@ def test_round_runs_are_named_by_regime_and_seed(tmp_path):
 
 
 def test_block_table_and_plot_take_the_finished_runs_of_a_variant_that_has_some(experiment, tmp_path):
-    curves = report.transfer_curves(experiment)
+    curves = report.evaluation_curves(experiment)
     assert report.finished_curves(experiment, curves) == curves, "every run of the experiment finished"
     # A copy whose amn-policy seed 1 is still training: only its finished seed 0 is kept.
     copy = tmp_path / "exp"
     shutil.copytree(experiment, copy, ignore=shutil.ignore_patterns("checkpoint"))
     (copy / "amn-policy" / "seed1" / "finished.json").unlink()
-    kept = report.finished_curves(copy, report.transfer_curves(copy))
+    kept = report.finished_curves(copy, report.evaluation_curves(copy))
     assert {(r["variant"], r["seed"]) for r in kept} == {("random", 0), ("amn-policy", 0)}
     # With no finished run, a variant keeps what it has, to show how far it got.
     (copy / "amn-policy" / "seed0" / "finished.json").unlink()
-    kept = report.finished_curves(copy, report.transfer_curves(copy))
+    kept = report.finished_curves(copy, report.evaluation_curves(copy))
     assert {(r["variant"], r["seed"]) for r in kept} == {("random", 0), ("amn-policy", 0), ("amn-policy", 1)}
 
 
