@@ -34,8 +34,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dataset": ("actor_mimic.datasets.cli", "inspect and verify teacher stores"),
     "distill": ("actor_mimic.distill.cli", "train an Actor-Mimic Network from teacher stores"),
     "evaluate": ("actor_mimic.pipelines.evaluate", "play experts or an AMN in the real games"),
-    "train-dqn": ("actor_mimic.transfer.cli", "train a DQN from scratch or from an AMN"),
-    "transfer": ("actor_mimic.transfer.experiment_cli", "random-init vs AMN-init transfer experiment"),
+    "train-dqn": ("actor_mimic.transfer.train_dqn_cli", "train a DQN from scratch or from an AMN"),
+    "transfer": ("actor_mimic.transfer.transfer_cli", "random-init vs AMN-init transfer experiment"),
     "checkpoint": ("actor_mimic.common.checkpoint_cli", "inspect and import expert checkpoints"),
 }
 

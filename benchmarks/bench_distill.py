@@ -35,11 +35,11 @@ import torch
 from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.checkpoint import random_init_expert
-from actor_mimic.common.store import open_store
 from actor_mimic.datasets import make_loader
 from actor_mimic.distill.data import TeacherDataModule
 from actor_mimic.distill.module import ActorMimic
 from actor_mimic.distill.tasks import GameStores
+from actor_mimic.store import open_store
 
 
 def make_stores(folder: Path, steps: int) -> list[str]:

@@ -40,10 +40,10 @@ from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.checkpoint import random_init_expert
 from actor_mimic.common.outputs import remove
-from actor_mimic.common.store import StoreWriter, open_store, read_episodes
 from actor_mimic.datasets import TeacherDataset, make_loader
 from actor_mimic.datasets.batch import GameLayout, empty_batch, write_values
-from actor_mimic.datasets.stacking import episode_start_of_steps, gather_stacks
+from actor_mimic.datasets.block_stacks import episode_start_of_steps, gather_stacks
+from actor_mimic.store import StoreWriter, open_store, read_episodes
 
 BATCH = 256
 

@@ -35,10 +35,7 @@ import numpy as np
 from numcodecs import Blosc, Zstd
 
 from actor_mimic.collect import CollectConfig, collect
-from actor_mimic.common.store import StoreWriter, open_store
-from actor_mimic.common.store_backends import bytes_on_disk
-from actor_mimic.common.store_dedup import WindowIndex
-from actor_mimic.common.store_read import read_field
+from actor_mimic.store import StoreWriter, WindowIndex, bytes_on_disk, open_store, read_field
 
 EXPERT = Path(__file__).resolve().parents[1] / "experts" / "breakout.safetensors"
 CHUNK = 1024  # steps per committed chunk (amn collect's default --chunk-len)

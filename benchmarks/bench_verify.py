@@ -25,10 +25,8 @@ from pathlib import Path
 
 from bench_loading import build_store
 
-from actor_mimic.common.store import open_attrs
-from actor_mimic.common.store_checksums import chunks_of
-from actor_mimic.common.store_schema import expected_arrays
 from actor_mimic.datasets.inspection import check_chunks, verify_store
+from actor_mimic.store import chunks_of, expected_arrays, open_attrs
 
 
 def stored_arrays(attrs: dict) -> dict[str, int]:

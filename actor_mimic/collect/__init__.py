@@ -4,7 +4,7 @@
     path = collect(CollectConfig(expert="expert.safetensors", out="pong.zarr", steps=100_000))
 
 `expert` may also be a loaded `Checkpoint` (e.g. `random_init_expert(AtariConfig("pong"))`).
-See `CollectConfig` for every option, `actor_mimic.common.store` for what a store holds, and
+See `CollectConfig` for every option, `actor_mimic.store.writer` for what a store holds, and
 `actor_mimic.collect.metadata` for the provenance a collection records in it.
 
 Layout: config (what to do) -> policies (expert labels, who acts) -> lanes (one per env) ->

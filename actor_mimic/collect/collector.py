@@ -47,7 +47,7 @@ from actor_mimic.collect.output import (
     replacing_store,
     will_replace,
 )
-from actor_mimic.collect.policies import (
+from actor_mimic.collect.players import (
     Actor,
     Labeller,
     Players,
@@ -58,10 +58,10 @@ from actor_mimic.collect.policies import (
     resolve_environment,
 )
 from actor_mimic.collect.recording import Recording
-from actor_mimic.collect.writer import open_writer
+from actor_mimic.collect.store_opening import open_writer
 from actor_mimic.common.atari import action_set, make_vector_env
-from actor_mimic.common.store import step_fields, stored_path
 from actor_mimic.errors import UserError
+from actor_mimic.store import step_fields, stored_path
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,8 @@ from actor_mimic.common.limits import (
     format_bytes,
 )
 from actor_mimic.common.settings import setting
-from actor_mimic.common.store import VALUE_DTYPES
-from actor_mimic.common.store_backends import BACKENDS, parse_compression
-from actor_mimic.common.store_dedup import window_for
-from actor_mimic.common.store_schema import MAX_HIDDEN_WINDOW
 from actor_mimic.errors import UserError
+from actor_mimic.store import BACKENDS, MAX_HIDDEN_WINDOW, VALUE_DTYPES, parse_compression, window_for
 
 # The paper's test protocol plays its networks epsilon-greedy with epsilon 0.05; collecting
 # with the same epsilon makes the store show the states an evaluated expert visits, plus a
@@ -212,7 +209,7 @@ class CollectConfig:
                     f"a chunk may hold: use --chunk-len {MAX_CHUNK_BYTES // row_bytes} or less"
                 )
         # Each env's running episode, the writer's queue and one chunk being written; and each
-        # lane's index of the distinct activation rows of its window (common/store_dedup.py).
+        # lane's index of the distinct activation rows of its window (store/dedup.py).
         hidden_bytes = int(np.prod(fields["hidden"][0], dtype=np.int64)) * np.dtype(fields["hidden"][1]).itemsize
         buffered = (self.num_envs + 8) * self.chunk_len * step_bytes
         window = self.hidden_window or window_for(self.chunk_len, hidden_bytes)

@@ -20,7 +20,7 @@ import hashlib
 from pathlib import Path
 
 from actor_mimic.collect.config import CollectConfig
-from actor_mimic.collect.policies import same_identity
+from actor_mimic.collect.players import same_identity
 from actor_mimic.common.atari import AtariConfig, action_set
 from actor_mimic.common.versions import library_versions
 from actor_mimic.errors import UserError

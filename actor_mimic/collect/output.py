@@ -27,8 +27,8 @@ from typing import cast
 
 from actor_mimic.collect.config import CollectConfig
 from actor_mimic.common.outputs import Output, check_output, make_parents, remove, remove_created, shown
-from actor_mimic.common.store_backends import backend_by_name
 from actor_mimic.errors import UserError
+from actor_mimic.store import backend_by_name
 
 REPLACES_KEY = "replaces"
 
@@ -41,7 +41,7 @@ def backend_name(config: CollectConfig) -> str:
 
 def is_teacher_store(path: Path) -> bool:
     """True if `path` is a teacher store (its attribute document names the schema)."""
-    from actor_mimic.common.store import SCHEMA
+    from actor_mimic.store import SCHEMA
 
     return _attrs(path).get("schema") == SCHEMA
 
@@ -80,8 +80,8 @@ def check_out(config: CollectConfig) -> Path:
 
 def existing_store(out: Path) -> Path:
     """What `--out` holds now: the store itself or, for an HDF5 store whose collection has not
-    completed, its Zarr collection in progress (`NAME.h5.partial`, see common/store_read.py)."""
-    from actor_mimic.common.store_read import stored_path
+    completed, its Zarr collection in progress (`NAME.h5.partial`, see store/reader.py)."""
+    from actor_mimic.store import stored_path
 
     return stored_path(out)
 
@@ -140,7 +140,7 @@ def _discard_replaced(out: Path) -> None:
 
 def _attrs(path: Path) -> dict:
     """The attribute document of the store at `path`, or {} if it is not a readable store."""
-    from actor_mimic.common.store_backends import open_backend
+    from actor_mimic.store import open_backend
 
     if not path.exists():
         return {}

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from actor_mimic.collect.rows import RowBuffer
-from actor_mimic.collect.writer import BackgroundWriter
+from actor_mimic.collect.store_opening import BackgroundWriter
 from actor_mimic.common.outputs import remove
-from actor_mimic.common.store_card import refresh_card
+from actor_mimic.store import refresh_card
 
 
 class Recording:

@@ -21,8 +21,8 @@ Every command that writes follows the same rules (README, "What is guaranteed"):
 
 Teacher stores are the one output written in place, because an interrupted collection must
 stay resumable: their own commit protocol and `complete` flag play the part of the rename
-(`actor_mimic.common.store`), and `amn collect --overwrite` sets the old store aside until
-the new one is complete (`actor_mimic.collect.writer`).
+(`actor_mimic.store.writer`), and `amn collect --overwrite` sets the old store aside until
+the new one is complete (`actor_mimic.collect.store_opening`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The observation at step t is the stack of frames t-(K-1) .. t, oldest first, where any
 position before the start of t's episode is a zero frame: exactly what the environment itself
 returns after a reset (`actor_mimic.common.atari`), and never a frame of the previous episode.
-The teacher-store readers (datasets/stacking.py) and the DQN's replay memory
+The teacher-store readers (datasets/block_stacks.py) and the DQN's replay memory
 (transfer/replay.py) both keep one frame per step and rebuild stacks by this rule.
 """
 

@@ -30,7 +30,7 @@ class Block:
 def plan_blocks(dataset: TeacherDataset, game_id: int, block_chunks: int) -> list[Block]:
     """The blocks of one game's dataset: `block_chunks` chunks each, in stored order. (In a
     schema 3 store a block's activations may lie anywhere earlier in their window,
-    store_dedup.py: reading it decodes those chunks too. Blocks of whole windows would read
+    store/dedup.py: reading it decodes those chunks too. Blocks of whole windows would read
     less, but measured slower: 4x the steps held in memory.)"""
     blocks = []
     for shard_id, shard in enumerate(dataset.shards):

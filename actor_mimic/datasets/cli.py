@@ -59,7 +59,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     pull = sub.add_parser("pull", help="fetch a store from a URL into DIR/NAME, every chunk checked; resumable")
     pull.add_argument("url", metavar="URL", help="a teacher store's URL (hf://, s3://, gs://, http(s)://, file://)")
     pull.add_argument("folder", metavar="DIR", help="the folder to put it in (as DIR/NAME, NAME the URL's last part)")
-    from actor_mimic.datasets.sharing_cli import configure_export_minari, configure_merge
+    from actor_mimic.datasets.sharing.cli import configure_export_minari, configure_merge
 
     configure_merge(sub)
     configure_export_minari(sub)
@@ -76,31 +76,31 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "card":
         return run_card(args.store, write=options.write, license_id=options.license_id, overwrite=options.overwrite)
     if args.action == "convert":
-        from actor_mimic.datasets.convert import convert
+        from actor_mimic.datasets.sharing.convert import convert
 
         target = convert(args.source, args.target, options.compression, options.chunk_len, overwrite=options.overwrite)
         print(f"wrote {target}")
         return 0
     if args.action == "push":
-        from actor_mimic.datasets.push import push
+        from actor_mimic.datasets.sharing.push import push
 
         uploaded, kept = push(args.store, args.url, overwrite=options.overwrite, progress=options.progress)
         print(f"pushed {args.store} to {args.url}: {uploaded} file(s) uploaded, {kept} already there; copy checked")
         return 0
     if args.action == "pull":
-        from actor_mimic.datasets.pull import pull
+        from actor_mimic.datasets.sharing.pull import pull
 
         target, fetched, kept = pull(args.url, args.folder, overwrite=options.overwrite, progress=options.progress)
         print(f"pulled {args.url} to {target}: {fetched} file(s) fetched, {kept} kept from before; verified")
         return 0
-    from actor_mimic.datasets.sharing_cli import run as run_sharing
+    from actor_mimic.datasets.sharing.cli import run as run_sharing
 
     return run_sharing(args, options)  # merge, export-minari
 
 
 def run_card(store: str, write: bool = False, license_id: str | None = None, overwrite: bool = False) -> int:
     """Print the card generated from the store's metadata; with `write`, store it too."""
-    from actor_mimic.common.store_card import card_path, read_card, render_card, write_card
+    from actor_mimic.store import card_path, read_card, render_card, write_card
 
     if write:
         print(f"wrote {write_card(store, license_id, overwrite=overwrite)}")

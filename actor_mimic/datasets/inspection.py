@@ -5,7 +5,7 @@ accept interrupted stores: `summarize` says so, `verify_store` reports it as a p
 unless told to allow it.
 
 `verify_store` reads every stored byte: it recomputes the checksum of every committed chunk
-of every array and compares it with the one recorded at write time (store_checksums.py),
+of every array and compares it with the one recorded at write time (store/checksums.py),
 naming each chunk that is missing, unreadable (a truncated file) or changed; then it decodes
 the rows and checks what the schema promises of them (flags, finite values, actions, returns).
 """
@@ -16,13 +16,22 @@ from pathlib import Path
 
 import numpy as np
 
-from actor_mimic.common.store import open_attrs, open_store, stored_path
-from actor_mimic.common.store_backends import bytes_on_disk
-from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checksums
-from actor_mimic.common.store_dedup import bad_reference
-from actor_mimic.common.store_files import store_size
-from actor_mimic.common.store_schema import array_problems, expected_arrays, hidden_window, lane_sources
 from actor_mimic.errors import UserError
+from actor_mimic.store import (
+    ChunkGuard,
+    array_problems,
+    bad_reference,
+    bytes_on_disk,
+    chunks_of,
+    expected_arrays,
+    hidden_window,
+    lane_sources,
+    open_attrs,
+    open_store,
+    read_checksums,
+    store_size,
+    stored_path,
+)
 
 SCAN_ROWS = 8192  # rows per read while scanning; whole chunks for the usual chunk lengths
 MAX_CHUNK_LINES = 20  # damaged chunks named per array; the rest are counted

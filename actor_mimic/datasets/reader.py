@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from actor_mimic.datasets.batch import GameLayout, write_values
+from actor_mimic.datasets.block_stacks import gather_stacks
 from actor_mimic.datasets.blocks import Block, held_steps
-from actor_mimic.datasets.stacking import gather_stacks
 
 MAX_CACHED_TAILS = 1024  # frames before a block: (stack_size-1) frames each, a few MB in all
 

@@ -16,12 +16,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actor_mimic.common.store import open_store
-from actor_mimic.common.store_backends import HDF5Backend, ZarrBackend, open_backend
-from actor_mimic.common.store_checksums import ChunkGuard, chunks_of, read_checksums
-from actor_mimic.common.store_dedup import gather
-from actor_mimic.common.store_schema import hidden_window
 from actor_mimic.errors import UserError
+from actor_mimic.store import (
+    ChunkGuard,
+    HDF5Backend,
+    ZarrBackend,
+    chunks_of,
+    gather,
+    hidden_window,
+    open_backend,
+    open_store,
+    read_checksums,
+)
 
 STEP_ARRAYS = ("frames", "actions", "q_values", "hidden")
 
@@ -68,7 +74,7 @@ class Shard:
         self.lane = lane_index
         self.prefix = lane.prefix  # of the lane's arrays
         self.label = f"{self.path} lane {lane_index}" if lane.prefix else str(self.path)  # for messages
-        # Checks every chunk's bytes before they are decoded (store_checksums.py).
+        # Checks every chunk's bytes before they are decoded (store/checksums.py).
         chunk_len = int(info.attrs["chunk_len"])
         self.arrays_read = read_arrays(info.attrs)
         self.guards = {
@@ -131,7 +137,7 @@ class Shard:
         return rows
 
     def _read(self, name: str, start: int, stop: int) -> np.ndarray:
-        if name == "hidden" and self.hidden_window:  # stored once per window: gather (store_dedup.py)
+        if name == "hidden" and self.hidden_window:  # stored once per window: gather (store/dedup.py)
             refs = self._read_stored("hidden_ref", start, stop)
             read = lambda low, high: self._read_stored("hidden", low, high)  # noqa: E731
             return gather(refs, start, self.hidden_window, self.chunk_len, read, self.label)

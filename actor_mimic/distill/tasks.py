@@ -27,9 +27,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from actor_mimic.common.atari import AtariConfig, action_set, canonical_game, preprocessing_differences
-from actor_mimic.common.store import open_store
-from actor_mimic.common.store_location import location
 from actor_mimic.errors import UserError
+from actor_mimic.store import location, open_store
 
 
 @dataclass

@@ -22,7 +22,7 @@ from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import AtariConfig, action_set
 from actor_mimic.common.checkpoint import CheckpointMetadata, random_init_expert, save_checkpoint
 from actor_mimic.common.networks import NatureDQN
-from actor_mimic.common.store_backends import open_backend
+from actor_mimic.store import open_backend
 
 BREAKOUT = AtariConfig("breakout", noop_max=0)
 

@@ -13,8 +13,7 @@ import pytest
 
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.checkpoint import random_init_expert, save_checkpoint
-from actor_mimic.common.store import open_store
-from actor_mimic.common.store_read import read_field
+from actor_mimic.store import open_store, read_field
 
 BREAKOUT = AtariConfig("breakout", noop_max=0)
 

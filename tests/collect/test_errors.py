@@ -125,7 +125,7 @@ def test_an_existing_store_is_neither_touched_nor_mixed(capsys, tmp_path, expert
 
 
 def test_a_store_not_written_by_collect_is_not_resumed(capsys, tmp_path, expert_file):
-    from actor_mimic.common.store import StoreWriter
+    from actor_mimic.store import StoreWriter
 
     out = tmp_path / "converted.zarr"
     StoreWriter.create(

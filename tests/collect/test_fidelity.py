@@ -7,7 +7,7 @@ import torch
 
 from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import make_env
-from actor_mimic.datasets.stacking import build_stacks, episode_start_of_steps
+from actor_mimic.datasets.block_stacks import build_stacks, episode_start_of_steps
 from tests.collect.conftest import BREAKOUT, assert_episode_table_consistent, read_store
 
 

@@ -16,10 +16,8 @@ import numpy as np
 import pytest
 
 from actor_mimic.collect import CollectConfig, collect
-from actor_mimic.common.store import open_store
-from actor_mimic.common.store_card import read_card, render_card
-from actor_mimic.common.store_card_markdown import table_rows
 from actor_mimic.errors import UserError
+from actor_mimic.store import open_store, read_card, render_card, table_rows
 from tests.collect.conftest import assert_episode_table_consistent, read_lanes, read_store
 from tests.collect.forked import run_amn
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from actor_mimic.collect import CollectConfig, collect
-from actor_mimic.common.store import open_store, partial_path
 from actor_mimic.datasets.inspection import verify_store
+from actor_mimic.store import open_store, partial_path
 from tests.collect.conftest import read_lanes
 from tests.collect.forked import run_amn
 
@@ -83,8 +83,7 @@ def test_ten_kills_then_resume_equals_the_uninterrupted_store(tmp_path, expert_f
 def test_a_resume_whose_replay_differs_from_the_store_is_refused(tmp_path, expert_file):
     """The replayed head must reproduce the stored frames: a store edited since (its checksums
     rewritten to match) cannot be continued as if nothing happened."""
-    from actor_mimic.common.store_backends import open_backend
-    from actor_mimic.common.store_checksums import record_checksums
+    from actor_mimic.store import open_backend, record_checksums
 
     out = tmp_path / "s.zarr"
     command = ["collect", "--expert", expert_file, "--out", out, *FLAGS]

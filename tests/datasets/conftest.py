@@ -17,10 +17,7 @@ import pytest
 from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import AtariConfig, make_env
 from actor_mimic.common.checkpoint import random_init_expert
-from actor_mimic.common.store import open_store
-from actor_mimic.common.store_backends import open_backend
-from actor_mimic.common.store_checksums import record_checksums
-from actor_mimic.common.store_read import read_field
+from actor_mimic.store import open_backend, open_store, read_field, record_checksums
 
 CHUNK = 64
 BREAKOUT = AtariConfig("breakout", noop_max=0)

@@ -5,8 +5,8 @@ import json
 import numpy as np
 
 from actor_mimic.cli import main
-from actor_mimic.common.store_backends import bytes_on_disk, open_backend
 from actor_mimic.datasets import TeacherDataset
+from actor_mimic.store import bytes_on_disk, open_backend
 from tests.datasets.conftest import copy_store, edit_row, mark_incomplete
 
 

@@ -9,8 +9,8 @@ import os
 import pytest
 
 from actor_mimic.cli import main
-from actor_mimic.common.store_checksums import DamagedChunk
 from actor_mimic.datasets import TeacherDataset, make_loader
+from actor_mimic.store import DamagedChunk
 from tests.datasets.conftest import copy_store, flip_byte, stored_chunk
 
 CHANGED = "does not match its checksum: its bytes were changed after writing"

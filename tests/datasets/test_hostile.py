@@ -13,9 +13,9 @@ import pytest
 import zarr
 
 from actor_mimic.cli import main
-from actor_mimic.common.store_backends import open_backend
 from actor_mimic.datasets import TeacherDataset, make_loader
 from actor_mimic.errors import UserError
+from actor_mimic.store import open_backend
 from tests.datasets.conftest import copy_store, edit_row, stored_chunk
 
 

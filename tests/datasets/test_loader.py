@@ -138,7 +138,7 @@ def test_proportional_mixture_serves_every_step_of_every_game_once(breakout_zarr
 
 
 def test_mixtures_refuse_what_cannot_be_mixed(tmp_path, breakout_zarr, pong_conv_zarr):
-    from actor_mimic.common.store_backends import open_backend
+    from actor_mimic.store import open_backend
     from tests.datasets.conftest import copy_store
 
     other = copy_store(pong_conv_zarr, tmp_path / "pong-skip3.zarr")

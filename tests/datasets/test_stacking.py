@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from actor_mimic.datasets import TeacherDataset
-from actor_mimic.datasets.stacking import build_stacks, episode_start_of_steps, gather_stacks
+from actor_mimic.datasets.block_stacks import build_stacks, episode_start_of_steps, gather_stacks
 
 
 def test_blocks_with_context_rebuild_the_live_stacks(breakout_zarr, breakout_live):

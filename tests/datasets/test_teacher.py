@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from actor_mimic.common.atari import AtariConfig, action_set
-from actor_mimic.common.store_backends import open_backend
 from actor_mimic.datasets import TeacherDataset, make_loader
 from actor_mimic.errors import UserError
+from actor_mimic.store import open_backend
 from tests.datasets.conftest import copy_store, edit_row, live_stacks, mark_incomplete, raw_arrays
 
 

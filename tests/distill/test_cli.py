@@ -10,7 +10,7 @@ import torch
 
 from actor_mimic.cli import main
 from actor_mimic.common.checkpoint import load_checkpoint, read_metadata
-from actor_mimic.common.store_backends import open_backend
+from actor_mimic.store import open_backend
 from tests.distill.conftest import write_config
 
 

@@ -8,7 +8,7 @@ import yaml
 
 from actor_mimic.cli import main
 from actor_mimic.common.checkpoint import read_metadata
-from actor_mimic.common.store import open_store
+from actor_mimic.store import open_store
 from tests.distill.conftest import write_config
 
 

@@ -8,8 +8,8 @@ from actor_mimic.cli import main
 from actor_mimic.common.arguments import ArgumentParser
 from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.settings import build, chosen, given_fields
-from actor_mimic.transfer import cli as train_cli
-from actor_mimic.transfer import experiment_cli
+from actor_mimic.transfer import train_dqn_cli as train_cli
+from actor_mimic.transfer import transfer_cli
 from actor_mimic.transfer.config import DQNConfig
 from actor_mimic.transfer.options import TrainOptions, TransferOptions
 
@@ -45,11 +45,11 @@ def test_train_dqn_config_file_equals_the_flags_and_flags_override_it(tmp_path):
 def test_transfer_config_file_takes_lists_and_has_no_seed(tmp_path):
     config = tmp_path / "transfer.yaml"
     config.write_text("game: breakout\nout_dir: runs/t\namn: [p=a.safetensors, f=b.safetensors]\nseeds: [0, 1]\n")
-    options = build(TransferOptions, parse(experiment_cli, ["--config", str(config), "--seeds", "5"]))
+    options = build(TransferOptions, parse(transfer_cli, ["--config", str(config), "--seeds", "5"]))
     assert (options.amn, options.seeds) == (["p=a.safetensors", "f=b.safetensors"], [5])
     config.write_text("game: breakout\nout_dir: runs/t\nseed: 3\n")
     with pytest.raises(Exception, match="unknown setting 'seed': did you mean seeds?"):
-        parse(experiment_cli, ["--config", str(config)])
+        parse(transfer_cli, ["--config", str(config)])
 
 
 @pytest.mark.parametrize("command", ["train-dqn", "transfer"])

@@ -1,0 +1,155 @@
+"""The teacher store: what `amn collect` writes and `actor_mimic.datasets` reads.
+
+One import surface for everything above it (collect, datasets, distill, benchmarks); the
+modules below are the store's own parts, each with one job:
+
+    schema.py        the attribute document: keys, types, ranges, agreement, arrays expected
+    writer.py        StoreWriter: lanes of chunks committed whole (the layout, in its docstring)
+    resume.py        reopening a store a killed writer left
+    reader.py        open_store: (backend, StoreInfo), episode tables, read_field
+    backends.py      Zarr and HDF5 behind the `Backend` protocol; codecs; bytes on disk
+    zarr_chunks.py   whole-chunk Zarr reads decoded straight into numpy (the fast path)
+    checksums.py     the CRC-32C of every chunk, recorded on write and checked on read
+    dedup.py         activations stored once per window
+    hdf5.py          copying a store chunk by checked chunk; writing one HDF5 file
+    files.py         the files a Zarr store is made of, from its metadata alone
+    location.py      local paths and fsspec URLs
+    card.py          the dataset card (card_markdown.py: its text)
+"""
+
+from actor_mimic.store.backends import (
+    BACKENDS,
+    HDF5Backend,
+    ZarrBackend,
+    backend_by_name,
+    bytes_on_disk,
+    open_backend,
+    parse_compression,
+)
+from actor_mimic.store.card import (
+    CARD_NAME,
+    card_path,
+    front_matter,
+    is_generated_card,
+    read_card,
+    refresh_card,
+    render_card,
+    write_card,
+)
+from actor_mimic.store.card_markdown import table_rows
+from actor_mimic.store.checksums import (
+    ChunkGuard,
+    DamagedChunk,
+    checksum_name,
+    chunks_of,
+    crc32c,
+    create_checksums,
+    read_checksums,
+    record_checksums,
+)
+from actor_mimic.store.dedup import WindowIndex, bad_reference, gather, window_for
+from actor_mimic.store.files import ROOT_METADATA, StoreFile, recorded_checksums, store_files, store_size
+from actor_mimic.store.hdf5 import copy_lane, copy_lanes, write_hdf5
+from actor_mimic.store.location import RemoteFiles, is_remote, location, open_url, protocol_of
+from actor_mimic.store.reader import (
+    LaneInfo,
+    OpenStore,
+    StoreInfo,
+    open_attrs,
+    open_store,
+    partial_path,
+    read_episodes,
+    read_field,
+    stored_path,
+)
+from actor_mimic.store.schema import (
+    MAX_CHUNK_LEN,
+    MAX_HIDDEN_WINDOW,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SOURCES_SCHEMA_VERSION,
+    VALUE_DTYPES,
+    array_problems,
+    checked_attrs,
+    collection_record,
+    expected_arrays,
+    hidden_window,
+    lane_prefix,
+    lane_rows,
+    lane_sources,
+    step_fields,
+    stored_fields,
+)
+from actor_mimic.store.writer import StoreWriter
+from actor_mimic.store.zarr_chunks import ChunkFiles
+
+__all__ = [
+    "BACKENDS",
+    "CARD_NAME",
+    "MAX_CHUNK_LEN",
+    "MAX_HIDDEN_WINDOW",
+    "ROOT_METADATA",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "SOURCES_SCHEMA_VERSION",
+    "VALUE_DTYPES",
+    "ChunkFiles",
+    "ChunkGuard",
+    "DamagedChunk",
+    "HDF5Backend",
+    "LaneInfo",
+    "OpenStore",
+    "RemoteFiles",
+    "StoreFile",
+    "StoreInfo",
+    "StoreWriter",
+    "WindowIndex",
+    "ZarrBackend",
+    "array_problems",
+    "backend_by_name",
+    "bad_reference",
+    "bytes_on_disk",
+    "card_path",
+    "checked_attrs",
+    "checksum_name",
+    "chunks_of",
+    "collection_record",
+    "copy_lane",
+    "copy_lanes",
+    "crc32c",
+    "create_checksums",
+    "expected_arrays",
+    "front_matter",
+    "gather",
+    "hidden_window",
+    "is_generated_card",
+    "is_remote",
+    "lane_prefix",
+    "lane_rows",
+    "lane_sources",
+    "location",
+    "open_attrs",
+    "open_backend",
+    "open_store",
+    "open_url",
+    "parse_compression",
+    "partial_path",
+    "protocol_of",
+    "read_card",
+    "read_checksums",
+    "read_episodes",
+    "read_field",
+    "record_checksums",
+    "recorded_checksums",
+    "refresh_card",
+    "render_card",
+    "step_fields",
+    "store_files",
+    "store_size",
+    "stored_fields",
+    "stored_path",
+    "table_rows",
+    "window_for",
+    "write_card",
+    "write_hdf5",
+]
