@@ -13,7 +13,7 @@
     amn dataset push STORE URL [--overwrite] [--no-progress]
                                              upload a verified store (hf://, s3://, gs://,
                                              file://, memory://), then check the copy
-    amn dataset pull URL DIR [--overwrite] [--no-progress]
+    amn dataset pull URL DIR [--digest sha256:...] [--overwrite] [--no-progress]
                                              fetch a store into DIR/NAME, every chunk checked;
                                              re-run to continue an interrupted one
     amn dataset merge OUT STORE STORE... [--allow-incomplete] [--overwrite]
@@ -90,8 +90,11 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "pull":
         from actor_mimic.datasets.sharing.pull import pull
 
-        target, fetched, kept = pull(args.url, args.folder, overwrite=options.overwrite, progress=options.progress)
-        print(f"pulled {args.url} to {target}: {fetched} file(s) fetched, {kept} kept from before; verified")
+        target, fetched, kept = pull(
+            args.url, args.folder, overwrite=options.overwrite, progress=options.progress, digest=options.digest
+        )
+        matched = f"; its digest is {options.digest}" if options.digest else ""
+        print(f"pulled {args.url} to {target}: {fetched} file(s) fetched, {kept} kept from before; verified{matched}")
         return 0
     from actor_mimic.datasets.sharing.cli import run as run_sharing
 
@@ -161,6 +164,8 @@ def _store_text(store: dict) -> str:
             f"{store['q_dtype']}, hidden {store['hidden_size']} x {store['hidden_dtype']}"
         ),
         f"  complete    {'yes' if store['complete'] else 'NO: interrupted, finish it with amn collect ... --resume'}",
+        f"  digest      {store['digest'] or 'none (schema 1: no chunk checksums)'}"
+        + ("" if store["sealed"] else " (its document has no seal: an older store)"),
         f"  expert      {expert}",
         f"  behaviour   {store['behaviour'] or 'unknown'}, round {store['round']}",
     ]

@@ -25,10 +25,14 @@ from actor_mimic.store import (
     chunks_of,
     expected_arrays,
     hidden_window,
+    is_sealed,
     lane_sources,
+    meaning_problems,
     open_attrs,
     open_store,
     read_checksums,
+    seal_problem,
+    store_digest,
     store_size,
     stored_path,
 )
@@ -76,12 +80,15 @@ def summarize(path: str | Path) -> dict:
             raw_bytes += int(np.prod(array.shape)) * np.dtype(array.dtype).itemsize
         remote = getattr(backend, "files", None) is not None and backend.files.remote
         disk = store_size(backend, info.attrs) if remote else bytes_on_disk(info.path)
+        digest = store_digest(backend, info.attrs) if info.attrs["schema_version"] >= 2 else None
     returns = info.episode_returns
     sha, untrained = expert_identity(info.attrs)
     behaviour, round_label = describe_behaviour(info.attrs)
     return {
         "path": str(path),
         "game": info.game,
+        "digest": digest,
+        "sealed": is_sealed(info.attrs),
         "steps": info.num_steps,
         "committed_steps": int(info.attrs["num_steps"]),
         "episodes": info.num_episodes,
@@ -146,15 +153,18 @@ def verify_store(path: str | Path, allow_incomplete: bool = False) -> list[str]:
     In order: the attribute document, the arrays' types and shapes, every chunk's bytes,
     then (only if all of that is sound) the episodes and the rows of every lane."""
     try:
-        backend, attrs = open_attrs(path, check_arrays=False)
+        backend, attrs = open_attrs(path, check_arrays=False, check_meaning=False)
     except UserError as error:
         return [_without_path(error, path)]
+    problems = [f"document: {problem}" for problem in meaning_problems(attrs)]
+    seal = seal_problem(attrs)
+    problems += [f"document: {seal}"] if seal else []
     try:
-        problems = _verify_bytes(backend, attrs, backend.path, allow_incomplete)
+        problems += _verify_bytes(backend, attrs, backend.path, allow_incomplete)
     finally:
         backend.close()
-    if any(p.startswith(("schema", "chunks")) for p in problems):
-        return problems  # the rows cannot be decoded as the schema says
+    if any(p.startswith(("document", "schema", "chunks")) for p in problems):
+        return problems  # the rows cannot be decoded as the schema says, or mean something else
     try:
         opened = open_store(path, allow_incomplete=True)
     except UserError as error:
@@ -198,6 +208,12 @@ def check_chunks(backend, path: Path, attrs: dict, name: str, rows: int) -> list
     """One line per damaged chunk among those holding the first `rows` rows of `name`."""
     chunk_len = int(backend.array(name).chunks[0])
     count = chunks_of(rows, chunk_len)
+    # Schema 2 on writes every chunk (each has a checksum), so a document that claims rows the
+    # store lacks fails here, in one directory listing, before the walk.
+    stored = backend.stored_chunks(name, count) if attrs["schema_version"] >= 2 else None
+    if stored is not None and stored < count:
+        claim = f"the commit needs {count} chunks but {stored} exist"
+        return [f"chunks: {name}: {claim}; the document claims rows the store lacks: re-download or recollect it"]
     try:
         checksums = read_checksums(backend, name, count, int(attrs["schema_version"]))
     except UserError as error:

@@ -56,6 +56,9 @@ class PushOptions:
 @dataclass
 class PullOptions:
     overwrite: bool = setting(False, "replace a teacher store already at DIR/NAME")
+    digest: str | None = setting(
+        None, "refuse the store unless its content digest is this (sha256:..., as `amn dataset info` prints it)"
+    )
     progress: bool = setting(True, "show a progress bar")
 
 

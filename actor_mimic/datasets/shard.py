@@ -18,9 +18,8 @@ import torch
 
 from actor_mimic.errors import UserError
 from actor_mimic.store import (
+    Backend,
     ChunkGuard,
-    HDF5Backend,
-    ZarrBackend,
     chunks_of,
     gather,
     hidden_window,
@@ -98,7 +97,7 @@ class Shard:
         self.frame_shape = (self.stack_size, screen, screen)  # one observation
         self._arrays: dict | None = None
         self._readers: dict = {}  # name -> the backend's row reader (fast Zarr chunks, or checked slicing)
-        self._backend: ZarrBackend | HDF5Backend | None = None
+        self._backend: Backend | None = None
         self._pid: int | None = None
 
     def __getstate__(self) -> dict:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from actor_mimic.common.atari import AtariConfig, action_set, canonical_game, preprocessing_differences
 from actor_mimic.errors import UserError
-from actor_mimic.store import location, open_store
+from actor_mimic.store import location, open_store, store_digest
 
 
 @dataclass
@@ -61,6 +61,7 @@ class StoreRecord:
     num_steps: int | None = None
     num_episodes: int | None = None
     created: str | None = None
+    digest: str | None = None  # the store's content digest (sha256:...): exactly which data it was
 
 
 @dataclass
@@ -94,7 +95,7 @@ class Tasks:
             "hidden_layer": {task.game: task.hidden_layer for task in self.games},
             "atari": dict(self.atari),
             "preprocessing": dict(self.preprocessing),
-            "stores": [dataclasses.asdict(store) for store in self.stores],
+            "stores": [_store_dict(store) for store in self.stores],
         }
 
     @classmethod
@@ -118,6 +119,14 @@ class Tasks:
             StoreRecord(**{k: v for k, v in record.items() if k in known}) for record in document.get("stores") or []
         ]
         return cls(games, dict(document.get("atari") or {}), dict(document.get("preprocessing") or {}), stores)
+
+
+def _store_dict(store: StoreRecord) -> dict:
+    """A StoreRecord's plain form; a store read before digests existed keeps its old form."""
+    record = dataclasses.asdict(store)
+    if record["digest"] is None:
+        del record["digest"]
+    return record
 
 
 def describe_tasks(games: list[GameStores], allow_incomplete: bool = False) -> Tasks:
@@ -150,11 +159,16 @@ def _as_game_stores(entry) -> GameStores:
 
 
 def _read_attrs(path: str, allow_incomplete: bool) -> dict:
-    with open_store(path, allow_incomplete=allow_incomplete) as (_, info):
-        pass  # the document and the episode table are all it needs
+    with open_store(path, allow_incomplete=allow_incomplete) as (backend, info):
+        digest = store_digest(backend, info.attrs) if info.attrs["schema_version"] >= 2 else None
     if info.num_steps == 0:
         raise UserError(f"teacher store {path} holds no complete episode: collect more steps into it")
-    return {**info.attrs, "num_committed_steps": info.num_steps, "num_committed_episodes": info.num_episodes}
+    return {
+        **info.attrs,
+        "num_committed_steps": info.num_steps,
+        "num_committed_episodes": info.num_episodes,
+        "store_digest": digest,
+    }
 
 
 def _check_store(tasks: Tasks, game: str, path: str, attrs: dict) -> None:
@@ -202,5 +216,6 @@ def _check_store(tasks: Tasks, game: str, path: str, attrs: dict) -> None:
             num_steps=attrs["num_committed_steps"],
             num_episodes=attrs["num_committed_episodes"],
             created=attrs.get("created"),
+            digest=attrs["store_digest"],
         )
     )

@@ -14,11 +14,14 @@ modules below are the store's own parts, each with one job:
     hdf5.py          copying a store chunk by checked chunk; writing one HDF5 file
     files.py         the files a Zarr store is made of, from its metadata alone
     location.py      local paths and fsspec URLs
+    identity.py      the document's seal and the store's content digest
+    meaning.py       whether a document means something the toolkit can reproduce
     card.py          the dataset card (card_markdown.py: its text)
 """
 
 from actor_mimic.store.backends import (
     BACKENDS,
+    Backend,
     HDF5Backend,
     ZarrBackend,
     backend_by_name,
@@ -50,7 +53,9 @@ from actor_mimic.store.checksums import (
 from actor_mimic.store.dedup import WindowIndex, bad_reference, gather, window_for
 from actor_mimic.store.files import ROOT_METADATA, StoreFile, recorded_checksums, store_files, store_size
 from actor_mimic.store.hdf5 import copy_lane, copy_lanes, write_hdf5
+from actor_mimic.store.identity import check_digest_text, is_sealed, seal_problem, store_digest
 from actor_mimic.store.location import RemoteFiles, is_remote, location, open_url, protocol_of
+from actor_mimic.store.meaning import meaning_problems
 from actor_mimic.store.reader import (
     LaneInfo,
     OpenStore,
@@ -93,6 +98,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SOURCES_SCHEMA_VERSION",
     "VALUE_DTYPES",
+    "Backend",
     "ChunkFiles",
     "ChunkGuard",
     "DamagedChunk",
@@ -110,6 +116,7 @@ __all__ = [
     "bad_reference",
     "bytes_on_disk",
     "card_path",
+    "check_digest_text",
     "checked_attrs",
     "checksum_name",
     "chunks_of",
@@ -124,10 +131,12 @@ __all__ = [
     "hidden_window",
     "is_generated_card",
     "is_remote",
+    "is_sealed",
     "lane_prefix",
     "lane_rows",
     "lane_sources",
     "location",
+    "meaning_problems",
     "open_attrs",
     "open_backend",
     "open_store",
@@ -143,7 +152,9 @@ __all__ = [
     "recorded_checksums",
     "refresh_card",
     "render_card",
+    "seal_problem",
     "step_fields",
+    "store_digest",
     "store_files",
     "store_size",
     "stored_fields",

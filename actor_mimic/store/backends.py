@@ -30,11 +30,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 from actor_mimic.errors import UserError
+from actor_mimic.store.identity import sealed
 from actor_mimic.store.location import LocalFiles, RemoteFiles, is_remote
 
 if TYPE_CHECKING:
@@ -99,7 +100,32 @@ def detect_backend(path: str | Path) -> str:
     return backend_by_name(path)
 
 
-def open_backend(path: str | Path, mode: str, backend: str | None = None):
+class Backend(Protocol):
+    """What the store's code asks of a storage engine (ZarrBackend, HDF5Backend): named
+    chunked arrays that grow along their first axis, their chunks' stored bytes, and one JSON
+    attribute document (sealed on every write: identity.py)."""
+
+    name: str  # "zarr" or "hdf5"
+
+    @property
+    def path(self) -> Path | str: ...  # a local path, or (Zarr, read-only) a URL
+
+    def create_array(self, name, tail_shape, dtype, chunk_len, compression, unit_major: bool = False) -> None: ...
+    def array(self, name: str) -> Any: ...  # numpy-sliceable, with .shape, .dtype and .chunks
+    def has_array(self, name) -> bool: ...
+    def array_problem(self, name: str) -> str | None: ...
+    def read_chunk(self, name: str, index: int) -> bytes | None: ...
+    def stored_chunks(self, name: str, count: int) -> int | None: ...
+    def row_reader(self, name: str, guard) -> Any: ...
+    def check_self_contained(self) -> None: ...
+    def resize(self, name: str, length: int) -> None: ...
+    def read_attrs(self) -> object: ...
+    def write_attrs(self, attrs: dict) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def open_backend(path: str | Path, mode: str, backend: str | None = None) -> Backend:
     """mode "r" (read), "a" (append to an existing store), "w" (create, replacing)."""
     backend = backend or detect_backend(path)
     if backend == "zarr":
@@ -181,6 +207,21 @@ class ZarrBackend:
         """The stored (encoded) bytes of chunk `index` of `name`; None if it has no file."""
         return self.files.read(self.chunk_key(name, index))
 
+    def stored_chunks(self, name: str, count: int) -> int | None:
+        """How many of chunks 0..count-1 of `name` have a file, from one directory listing
+        (None for a remote store: no listing there). What lets a document that claims more
+        rows than exist fail in seconds instead of after reading every missing chunk."""
+        if not isinstance(self.files, LocalFiles):
+            return None
+        key = self.chunk_key(name, 0)
+        if not key.startswith(f"{name}/c/0"):  # not zarr's default `c/0/0/0` keys: no cheap count
+            return None
+        try:  # the entries of name/c are the first-axis chunk indices (files, or folders of the rest)
+            entries = [entry.name for entry in os.scandir(self.files.path(f"{name}/c"))]
+        except OSError:
+            return 0
+        return sum(entry.isdigit() and int(entry) < count for entry in entries)
+
     def row_reader(self, name: str, guard):
         """A reader of rows of array `name`: `.read(start, stop)` -> ndarray, every chunk's
         bytes checked by `guard` (a ChunkGuard) before they are decoded. For the layout
@@ -223,7 +264,7 @@ class ZarrBackend:
         return self.group.attrs.asdict().get(ATTRS_KEY)
 
     def write_attrs(self, attrs: dict) -> None:
-        self.group.attrs[ATTRS_KEY] = attrs
+        self.group.attrs[ATTRS_KEY] = sealed(attrs)
 
     def flush(self) -> None:
         pass  # every Zarr write is a whole chunk file, written through to storage
@@ -268,6 +309,16 @@ class HDF5Backend:
         if dataset.id.get_chunk_info_by_coord(offset).byte_offset is None:
             return None
         return dataset.id.read_direct_chunk(offset)[1]
+
+    def stored_chunks(self, name: str, count: int) -> int | None:
+        """How many of chunks 0..count-1 of `name` are allocated in the file (HDF5's chunk index)."""
+        dataset = self.file[name]
+        if dataset.chunks is None:
+            return None
+        rows = int(dataset.chunks[0])
+        return sum(
+            dataset.id.get_chunk_info(i).chunk_offset[0] // rows < count for i in range(dataset.id.get_num_chunks())
+        )
 
     def row_reader(self, name: str, guard):
         """A reader of rows of array `name`: `.read(start, stop)`, every chunk's bytes
@@ -332,7 +383,7 @@ class HDF5Backend:
         return None if text is None else json.loads(text)
 
     def write_attrs(self, attrs: dict) -> None:
-        self.file.attrs[ATTRS_KEY] = json.dumps(attrs)
+        self.file.attrs[ATTRS_KEY] = json.dumps(sealed(attrs))
 
     def flush(self) -> None:
         self.file.flush()

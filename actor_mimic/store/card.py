@@ -45,6 +45,7 @@ from actor_mimic.common.outputs import shown, write_text
 from actor_mimic.errors import UserError
 from actor_mimic.store.backends import backend_by_name, bytes_on_disk
 from actor_mimic.store.card_markdown import DEFAULT_LICENSE, TAGS, CardFacts, card_markdown
+from actor_mimic.store.identity import store_digest
 from actor_mimic.store.reader import StoreInfo, open_store, stored_path
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,9 @@ def render_card(store: str | Path, license_id: str | None = None) -> str:
         existing = front_matter(read_card(store) or "").get("license")
         license_id = str(existing) if existing and _LICENSE_ID.match(str(existing)) else DEFAULT_LICENSE
     check_license(license_id)
-    with open_store(store, allow_incomplete=True) as (_, info):
-        pass  # the card is made from the document and episode table alone
-    return card_markdown(gather_facts(store, info), license_id)
+    with open_store(store, allow_incomplete=True) as (backend, info):  # the document and episode table
+        digest = store_digest(backend, info.attrs) if info.attrs["schema_version"] >= 2 else None
+    return card_markdown(gather_facts(store, info, digest), license_id)
 
 
 def write_card(store: str | Path, license_id: str | None = None, overwrite: bool = False) -> Path:
@@ -136,7 +137,7 @@ def refresh_card(store: str | Path) -> Path | None:
         return None
 
 
-def gather_facts(store: Path, info: StoreInfo) -> CardFacts:
+def gather_facts(store: Path, info: StoreInfo, digest: str | None = None) -> CardFacts:
     """What the card of the store at `store` says, from its document and episode table `info`."""
     rows_at = stored_path(store)
     card_file = rows_at / CARD_NAME
@@ -151,4 +152,5 @@ def gather_facts(store: Path, info: StoreInfo) -> CardFacts:
         complete=info.complete,
         backend=info.backend,
         bytes_on_disk=bytes_on_disk(rows_at) - card_bytes,  # the card itself is not data
+        digest=digest,
     )

@@ -41,6 +41,7 @@ class CardFacts:
     complete: bool
     backend: str  # "zarr" or "hdf5"
     bytes_on_disk: int  # the data's, the card's own file left out
+    digest: str | None = None  # the store's content digest (identity.py); None for schema 1
 
     @property
     def title(self) -> str:
@@ -121,6 +122,12 @@ def _summary(facts: CardFacts) -> str:
         "on read), the action taken, the raw reward, terminated/truncated, lives, and the "
         f"expert's labels: its Q-values over the game's {attrs['num_actions']} actions and its "
         f"{hidden}.\n"
+        + (
+            f"\nContent digest: `{facts.digest}` (the document and every chunk's checksum; check a download "
+            f"with `amn dataset pull URL DIR --digest {facts.digest}`).\n"
+            if facts.digest
+            else ""
+        )
     )
 
 

@@ -26,7 +26,9 @@ from actor_mimic.errors import UserError
 from actor_mimic.store.backends import bytes_on_disk, detect_backend, open_backend
 from actor_mimic.store.checksums import chunks_of, read_checked, read_checksums
 from actor_mimic.store.dedup import gather as gather_rows
+from actor_mimic.store.identity import seal_problem
 from actor_mimic.store.location import location
+from actor_mimic.store.meaning import meaning_problems
 from actor_mimic.store.schema import (
     EPISODE_CHUNK,
     EPISODE_FIELDS,
@@ -114,12 +116,13 @@ class StoreInfo:
         return bytes_on_disk(self.path)
 
 
-def open_attrs(path: str | Path, check_arrays: bool = True, mode: str = "r"):
+def open_attrs(path: str | Path, check_arrays: bool = True, mode: str = "r", check_meaning: bool = True):
     """(backend, attribute document) of the teacher store at `path` (or its partial store).
 
     Refuses a missing path, a file that is not a teacher store, a store with links out of it,
-    a document that fails `checked_attrs`, and (with `check_arrays`) arrays that are not what
-    the schema says. Reads nothing but metadata."""
+    a document that fails `checked_attrs`, (with `check_meaning`) one whose meaning is wrong
+    (meaning.py) or that no longer matches its seal (identity.py), and (with `check_arrays`)
+    arrays that are not what the schema says. Reads nothing but metadata."""
     path = stored_path(path)
     if isinstance(path, Path) and not path.exists():  # a str is a URL
         raise UserError(f"teacher store {path} does not exist")
@@ -127,6 +130,10 @@ def open_attrs(path: str | Path, check_arrays: bool = True, mode: str = "r"):
     try:
         backend.check_self_contained()
         attrs = checked_attrs(backend.read_attrs(), path)
+        if check_meaning:
+            problem = next(iter(meaning_problems(attrs)), None) or seal_problem(attrs)
+            if problem is not None:
+                raise UserError(f"{path}: {problem}")
         problems = array_problems(backend, attrs) if check_arrays else []
         if problems:
             raise UserError(f"{path}: {problems[0]}; the store was altered or damaged: recollect it")

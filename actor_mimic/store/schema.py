@@ -262,6 +262,7 @@ STORE_KEYS = frozenset({
     "schema", "schema_version", "backend", "fields", "num_actions", "hidden_size", "q_dtype",
     "hidden_dtype", "chunk_len", "hidden_window", "compression", "converted_from", "merged",  # layout
     "lanes", "num_steps", "num_episodes", "complete", "cut_episodes", "creating", "sources",  # commit
+    "document_sha256",  # the document's seal (identity.py)
 })  # fmt: skip
 
 

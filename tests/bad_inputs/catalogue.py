@@ -286,6 +286,21 @@ CASES = [
     Case(
         "dataset info {w}/stores/not_a_store.zarr", "not an actor-mimic teacher store", "a Zarr group of another schema"
     ),
+    Case(
+        "dataset info {w}/stores/game_unknown.zarr",
+        "store attribute 'game' is 'brakeout', a game the installed ALE does not ship",
+        "a store edited to a game ALE does not ship",
+    ),
+    Case(
+        "dataset info {w}/stores/action_set_reordered.zarr",
+        "'action_set' is [1, 0, 3, 4], not breakout's minimal action set [0, 1, 3, 4] in ALE order",
+        "a store edited to reorder its action set",
+    ),
+    Case(
+        "dataset info {w}/stores/document_edited.zarr",
+        "its attribute document was edited after it was written",
+        "a store whose document was edited by hand",
+    ),
     Case("dataset frobnicate {w}/store.zarr", "invalid choice: 'frobnicate'", "an unknown dataset action"),
     # --- amn dataset push / pull ----------------------------------------------------------
     Case(
@@ -299,6 +314,16 @@ CASES = [
         "pull: the filesystem's package is not installed",
     ),
     Case("dataset pull --no-progress {w}/store.zarr {w}/out", "is not a URL", "pull: a local path as the URL"),
+    Case(
+        "dataset pull --no-progress --digest sha256:abc file://{w}/store.zarr {w}/out",
+        "give the store's digest as `amn dataset info` prints it, sha256:<64 hex>",
+        "pull: a malformed --digest",
+    ),
+    Case(
+        "dataset pull --no-progress --digest sha256:" + "0" * 64 + " file://{w}/store.zarr {w}/out",
+        "you asked for (its document and chunk checksums, before fetching the chunks)",
+        "pull: a store whose digest is not the one asked for",
+    ),
     Case(
         "dataset pull --no-progress file://{w}/nowhere.zarr {w}/out",
         "teacher store {w}/nowhere.zarr does not exist",

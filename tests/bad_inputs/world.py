@@ -81,6 +81,8 @@ STORE_EDITS = {
     "schema_newer": lambda a: {**a, "schema_version": 99},
     "not_a_store": lambda a: {**a, "schema": "something-else"},
     "action_set_18": lambda a: {**a, "action_set": list(range(18))},
+    "game_unknown": lambda a: {**a, "game": "brakeout"},
+    "action_set_reordered": lambda a: {**a, "action_set": [1, 0, 3, 4]},
     "frame_skip_3": lambda a: {
         **a,
         "atari": {**a["atari"], "frame_skip": 3},
@@ -158,6 +160,12 @@ def build_world(w: Path) -> Path:
         shutil.copytree(store, copy)
         backend = open_backend(copy, "a")
         backend.write_attrs(edit(backend.read_attrs()))
+    # An edit by hand, past the library: the document no longer matches its seal.
+    shutil.copytree(store, w / "stores" / "document_edited.zarr")
+    root = w / "stores" / "document_edited.zarr" / "zarr.json"
+    document = json.loads(root.read_text())
+    document["attributes"]["actor_mimic"]["seed"] = 7
+    root.write_text(json.dumps(document))
 
     write_config(w / "fit.yaml", w, f'[{{game: breakout, stores: ["{store}"]}}]')
     write_config(w / "other_game.yaml", w, f'[{{game: pong, stores: ["{store}"]}}]')

@@ -145,6 +145,7 @@ def test_mixtures_refuse_what_cannot_be_mixed(tmp_path, breakout_zarr, pong_conv
     backend = open_backend(other, "a")
     attrs = backend.read_attrs()
     attrs["preprocessing"]["frame_skip"] = 3
+    attrs["atari"]["frame_skip"] = 3  # a store of its own, collected with frame skip 3
     backend.write_attrs(attrs)
     with pytest.raises(UserError, match="preprocessing differs"):
         TeacherMixture([TeacherDataset(breakout_zarr), TeacherDataset(other)])

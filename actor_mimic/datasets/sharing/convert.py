@@ -33,6 +33,7 @@ from actor_mimic.store import (
     parse_compression,
     partial_path,
     refresh_card,
+    store_digest,
     write_hdf5,
 )
 
@@ -84,6 +85,7 @@ def convert(
                 "backend": info.backend,
                 "chunk_len": attrs["chunk_len"],
                 "compression": attrs["compression"],
+                "digest": store_digest(backend, attrs),  # the same rows as other bytes: another digest
                 "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "actor_mimic": installed_version("actor-mimic"),
             },

@@ -50,6 +50,7 @@ from actor_mimic.store import (
     partial_path,
     read_checksums,
     refresh_card,
+    store_digest,
     stored_fields,
     write_hdf5,
 )
@@ -71,6 +72,8 @@ def merge(out: str | Path, inputs: list, allow_incomplete: bool = False, overwri
         check_mergeable(stores)
         lanes = source_lanes(stores)
         attrs = merged_document(stores, lanes, [path.name for path in paths])
+        # The merged store's digest is its own (new chunks, a new document); it names its inputs'.
+        attrs["merged"]["input_digests"] = [store_digest(backend, info.attrs) for backend, info in opened]
         sources = [(backend, info.attrs) for backend, info in opened]
         if engine == "zarr":
             with atomic_output(out) as temporary:

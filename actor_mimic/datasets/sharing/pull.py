@@ -46,23 +46,31 @@ from actor_mimic.store import (
     ROOT_METADATA,
     RemoteFiles,
     card_path,
+    check_digest_text,
     crc32c,
     is_generated_card,
     is_remote,
     location,
+    open_store,
     open_url,
     protocol_of,
     recorded_checksums,
+    store_digest,
     store_files,
 )
 
 PARTIAL = ".partial"
 
 
-def pull(url: str, folder, overwrite: bool = False, progress: bool = True) -> tuple[Path, int, int]:
+def pull(
+    url: str, folder, overwrite: bool = False, progress: bool = True, digest: str | None = None
+) -> tuple[Path, int, int]:
     """Fetch the store at `url` into `folder`/NAME. Returns (path, files fetched, files kept
-    from an interrupted pull)."""
+    from an interrupted pull). With `digest` (`sha256:...`, as `amn dataset info` prints it),
+    a store whose content digest differs is refused: before its chunks are fetched, and again
+    on the fetched copy before it is installed."""
     url = str(url).rstrip("/")
+    digest = None if digest is None else check_digest_text(digest)
     if protocol_of(url) is None:
         raise UserError(
             f"URL {shown(url)} is not a URL (hf://, s3://, gs://, http(s)://, file://...): copy local stores with cp"
@@ -83,12 +91,25 @@ def pull(url: str, folder, overwrite: bool = False, progress: bool = True) -> tu
     if partial.is_symlink() or (partial.exists() and partial.is_dir() == hdf5):
         raise UserError(f"{shown(partial)} exists and is not an interrupted pull of {name}: move it away")
     if hdf5:
-        return _pull_hdf5(url, target, partial, overwrite, progress)
-    return _pull_zarr(url, target, partial, progress)
+        return _pull_hdf5(url, target, partial, overwrite, progress, digest)
+    return _pull_zarr(url, target, partial, progress, digest)
 
 
-def _pull_zarr(url: str, target: Path, partial: Path, progress: bool) -> tuple[Path, int, int]:
+def _check_digest(backend, attrs: dict, wanted: str | None, url: str, where: str) -> None:
+    """Refuse a store whose content digest is not the one the user asked for."""
+    if wanted is None:
+        return
+    found = store_digest(backend, attrs)
+    if found != wanted:
+        raise UserError(
+            f"{url}: its digest is {found}, not the {wanted} you asked for ({where}): the server holds other "
+            "bytes than the publisher's; nothing was installed"
+        )
+
+
+def _pull_zarr(url: str, target: Path, partial: Path, progress: bool, digest: str | None) -> tuple[Path, int, int]:
     source, attrs = complete_store(url, "teacher store")
+    _check_digest(source, attrs, digest, url, "its document and chunk checksums, before fetching the chunks")
     files = checked_keys(store_files(source, attrs), url)
     make_parents(target.parent)
     partial.mkdir(exist_ok=True)
@@ -120,7 +141,7 @@ def _pull_zarr(url: str, target: Path, partial: Path, progress: bool) -> tuple[P
             bar.update()
         write_file(partial / ROOT_METADATA, _fetch(source, ROOT_METADATA, url))
         bar.update()
-    _install(partial, target)
+    _install(partial, target, digest, url)
     return target, fetched + 1, kept
 
 
@@ -142,9 +163,14 @@ def _local_checksums(partial: Path, files) -> dict:
     return {name: [int(v) for v in values] for name, values in recorded_checksums(Arrays(), files).items()}
 
 
-def _install(partial: Path, target: Path) -> None:
-    """Verify the fetched store whole; rename it into place if sound."""
+def _install(partial: Path, target: Path, digest: str | None, url: str) -> None:
+    """Verify the fetched store whole (and its digest, if asked); rename it into place if sound."""
     problems = verify_store(partial)
+    if not problems and digest is not None:
+        with open_store(partial) as (backend, info):
+            found = store_digest(backend, info.attrs)
+        if found != digest:
+            problems = [f"its digest is {found}, not the {digest} you asked for: the server holds other bytes"]
     if problems:
         if partial.is_dir():
             remove(partial / ROOT_METADATA)  # never a readable store while it is unsound
@@ -155,7 +181,9 @@ def _install(partial: Path, target: Path) -> None:
     rename_into_place(partial, target)
 
 
-def _pull_hdf5(url: str, target: Path, partial: Path, overwrite: bool, progress: bool) -> tuple[Path, int, int]:
+def _pull_hdf5(
+    url: str, target: Path, partial: Path, overwrite: bool, progress: bool, digest: str | None
+) -> tuple[Path, int, int]:
     source = RemoteFiles(url)
     size = source.size("")
     if size is None:
@@ -175,7 +203,7 @@ def _pull_hdf5(url: str, target: Path, partial: Path, overwrite: bool, progress:
         bar.update()
         card = RemoteFiles(url + CARD_NAME_SUFFIX).read("")
         bar.update()
-    _install(partial, target)
+    _install(partial, target, digest, url)
     if card is not None:
         write_file(card_target, card)
     return target, 1 + (card is not None), int(have == size)

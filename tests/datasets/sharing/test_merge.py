@@ -122,11 +122,19 @@ def edited(source, target, edit):
 
 
 EDITS = {
-    "frame_skip": (lambda a: {**a, "atari": {**a["atari"], "frame_skip": 3}}, "atari.frame_skip (3 vs 4)"),
+    "frame_skip": (
+        lambda a: {
+            **a,
+            "atari": {**a["atari"], "frame_skip": 3},
+            "preprocessing": {**a["preprocessing"], "frame_skip": 3},
+        },
+        "frame_skip (3 vs 4)",
+    ),
     "sticky": (lambda a: {**a, "atari": {**a["atari"], "repeat_action_probability": 0.25}}, "sticky actions"),
     "noop": (lambda a: {**a, "atari": {**a["atari"], "noop_max": 30}}, "atari.noop_max"),
-    "screen": (lambda a: {**a, "preprocessing": {**a["preprocessing"], "stack_size": 2}}, "preprocessing.stack_size"),
-    "actions": (lambda a: {**a, "action_set": [0, 1, 3, 5]}, "differ in action_set"),
+    # a preprocessing or action set its own settings do not give: refused on open (store/meaning.py)
+    "screen": (lambda a: {**a, "preprocessing": {**a["preprocessing"], "stack_size": 2}}, "(stack_size 4 vs 2)"),
+    "actions": (lambda a: {**a, "action_set": [0, 1, 3, 5]}, "not breakout's minimal action set"),
     "expert": (lambda a: {**a, "expert": {**a["expert"], "weights_sha256": "0" * 64}}, "differ in expert"),
     "layer": (lambda a: {**a, "expert": {**a["expert"], "hidden_layer": "conv"}}, "expert.hidden_layer"),
 }
