@@ -20,7 +20,8 @@ of the game (every lane, closed episodes only, each chunk checked against its ch
                        by_score with the stored steps per bin
 
 The nearest-frame search reads every stored frame once per lookup and multiplies it against
-every kept state: about a minute per 100k stored steps and 1,000 kept states on one core.
+every kept state, in float64 (exact distances): a few minutes per 100k stored steps and 1,000
+kept states on one core.
 """
 
 from __future__ import annotations
@@ -74,17 +75,19 @@ class Nearest:
     """The running nearest stored frame of each query frame (Q, H*W)."""
 
     def __init__(self, queries: np.ndarray):
-        self.queries = torch.from_numpy(queries.reshape(len(queries), -1).astype(np.float32))
+        # float64: sums of squared pixel differences (< 2**53) come out exact, so an identical
+        # frame is at distance 0 (float32 loses that to the cancellation of large norms).
+        self.queries = torch.from_numpy(queries.reshape(len(queries), -1).astype(np.float64))
         self.norms = (self.queries**2).sum(dim=1)
         self.distance = np.full(len(queries), np.inf)
         self.where = np.full((len(queries), 3), -1, dtype=np.int64)  # store, lane, row
         self.score = np.full(len(queries), np.nan)
 
     def update(self, frames: np.ndarray, store: int, lane: int, first_row: int, scores: np.ndarray) -> None:
-        block = torch.from_numpy(frames.reshape(len(frames), -1).astype(np.float32))
+        block = torch.from_numpy(frames.reshape(len(frames), -1).astype(np.float64))
         squared = self.norms[:, None] + (block**2).sum(dim=1)[None, :] - 2 * self.queries @ block.T
         smallest, column = squared.min(dim=1)
-        best = smallest.clamp_min(0).numpy().astype(np.float64)
+        best = smallest.clamp_min(0).numpy()
         better = best < self.distance
         self.distance[better] = best[better]
         rows = column.numpy()[better]
