@@ -99,14 +99,17 @@ def diagnose_dqn(options: DQNOptions) -> None:
     from actor_mimic.pipelines.diagnosis import dqn_start
 
     run = dqn_start.recorded_run(options.run, options.game)  # type: ignore[arg-type]  # required: never None
-    init = dqn_start.starting_network(run, options.init, options.fresh_head)
+    init = dqn_start.starting_network(run, options.init, options.fresh_head, options.what_if)
+    what_if = (
+        {"init": options.init, "fresh_head": options.fresh_head} if options.what_if or options.fresh_head else None
+    )
     steps = options.steps if options.steps is not None else run.config.learning_starts + 20_000
     if any(step > steps for step in options.export_at):
         raise UserError(f"--export-at {max(options.export_at)} lies past the {steps:,} steps replayed: give --steps")
     out = check_output(options.out, Output("DQN diagnosis", folder=True, is_ours=_is_dqn_folder), options.overwrite)
     print(
         f"replaying the first {steps:,} agent steps of {options.run} ({run.atari.game}, "
-        f"{run.provenance.get('init')} init{', what if: fresh head' if options.fresh_head else ''})",
+        f"{run.provenance.get('init')} init{'; a what-if' if what_if else ''})",
         flush=True,
     )
     with atomic_output(out) as temporary:
@@ -114,9 +117,9 @@ def diagnose_dqn(options: DQNOptions) -> None:
         recorder = dqn_start.QRecorder(options.every, options.probe_states, options.export_at, temporary)
         learner = dqn_start.replay_start(run, init, steps, recorder, temporary, options.progress)
         checked = None
-        if not options.fresh_head:  # a what-if has no log to compare with
+        if what_if is None:  # a what-if has no log to compare with
             checked = dqn_start.reproduction(Path(options.run), temporary / "run", learner.step)  # type: ignore[arg-type]
-        summary = dqn_start.write_records(temporary, run, recorder, learner, checked, options.fresh_head)
+        summary = dqn_start.write_records(temporary, run, recorder, learner, checked, what_if)
     print(_dqn_lines(summary, out))
 
 

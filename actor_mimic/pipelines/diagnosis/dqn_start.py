@@ -15,8 +15,10 @@ learner, in a folder of its own, recording as it learns:
 From these: is some action's value far off the rest (its mean Q against the median over the
 actions, in units of their median absolute deviation), which action is greedy on most probe
 states, and for how many updates in a row. The replay's episodes and evaluations are compared
-with the run's logs row by row: identical rows show the replay is the run. `--fresh-head`
-asks "what if" (the same run with a new output layer), which has no log to compare with.
+with the run's logs row by row: identical rows show the replay is the run. A "what if" has no
+log to compare with: `--fresh-head` (the same run with a new output layer over the AMN's hidden
+layers) or `--what-if` (the run's settings and seed from another `--init`, or from a random
+network).
 
     summary.json   the run, the reproduction check, the Q-values at the start and at the end,
                    the outlying actions, the greedy runs (action, first and last update)
@@ -96,25 +98,33 @@ def recorded_run(run_dir: str, game: str | None) -> RecordedRun:
     return RecordedRun(AtariConfig(game), config, provenance, record)
 
 
-def starting_network(run: RecordedRun, init: str | None, fresh_head: bool):
-    """The network the run started from (or, with `fresh_head`, the what-if's)."""
+def starting_network(run: RecordedRun, init: str | None, fresh_head: bool, what_if: bool):
+    """The network the run started from; with `what_if` (or `fresh_head` on a run that had
+    none), the network asked for instead: `init`'s AMN (with a new output layer if
+    `fresh_head`), or a random one without `init`. Its seed is always the run's."""
     kind = run.provenance.get("init")
-    if kind == "random":
-        if init or fresh_head:
-            raise UserError("this run started from a random network: drop --init and --fresh-head")
-        return fresh_network(run.atari, seed=run.config.seed)
-    if kind != "amn":
+    if kind not in ("random", "amn"):
         raise UserError(f"this run started from {kind!r}: only runs from a random network or an AMN are replayed")
+    if fresh_head and run.provenance.get("fresh_head"):
+        raise UserError("this run already started with a fresh output layer: drop --fresh-head")
+    if fresh_head and init is None:
+        raise UserError("--fresh-head replaces the output layer of an AMN: give the AMN with --init")
+    if what_if or fresh_head:
+        if init is None:
+            return fresh_network(run.atari, seed=run.config.seed)
+        return network_from_amn(init, run.atari, fresh_head=fresh_head, seed=run.config.seed)
+    if kind == "random":
+        if init:
+            raise UserError("this run started from a random network: drop --init, or pass --what-if to replay "
+                            "its settings from this AMN")  # fmt: skip
+        return fresh_network(run.atari, seed=run.config.seed)
     if init is None:
         raise UserError(f"this run started from the AMN {run.provenance.get('init_checkpoint')}: give it with --init")
     expected = run.provenance.get("init_checkpoint_sha256")
     if expected and file_sha256(init) != expected:
-        raise UserError(f"--init {init} is not the AMN this run started from (the run recorded sha256 "
-                        f"{expected[:12]}...)")  # fmt: skip
-    if fresh_head and run.provenance.get("fresh_head"):
-        raise UserError("this run already started with a fresh output layer: drop --fresh-head")
-    return network_from_amn(init, run.atari, fresh_head=fresh_head or bool(run.provenance.get("fresh_head")),
-                            seed=run.config.seed)  # fmt: skip
+        raise UserError(f"--init {init} is not the AMN this run started from (it recorded sha256 {expected[:12]}...): "
+                        "give that AMN, or pass --what-if to replay the run's settings from this one")  # fmt: skip
+    return network_from_amn(init, run.atari, fresh_head=bool(run.provenance.get("fresh_head")), seed=run.config.seed)
 
 
 class QRecorder:
@@ -241,7 +251,7 @@ def outlying_actions(q_means: np.ndarray, names: list[str]) -> list[dict]:
 
 
 def write_records(out: Path, run: RecordedRun, recorder: QRecorder, learner: ReplayingLearner, checked: dict | None,
-                  what_if: bool) -> dict:  # fmt: skip
+                  what_if: dict | None) -> dict:  # fmt: skip
     """Every file of the module docstring but the network exports; returns the summary."""
     from actor_mimic.pipelines.diagnosis.plots import plot_q_values
 
@@ -273,7 +283,7 @@ def write_records(out: Path, run: RecordedRun, recorder: QRecorder, learner: Rep
     runs = greedy_runs(dominant, updates.tolist(), names)
     summary = {
         "diagnosis": MARK, "game": run.atari.game, "recorded_in": str(run.source), "provenance": run.provenance,
-        "what_if": {"fresh_head": True} if what_if else None, "steps": learner.step, "updates": learner.updates,
+        "what_if": what_if, "steps": learner.step, "updates": learner.updates,
         "every": recorder.every, "probe_states": len(probe), "actions": names, "reproduction": checked,
         "start": _snapshot(updates_rows, means, 0, names) if len(q) else None,
         "end": _snapshot(updates_rows, means, len(q) - 1, names) if len(q) else None,
@@ -283,8 +293,11 @@ def write_records(out: Path, run: RecordedRun, recorder: QRecorder, learner: Rep
     }  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     episodes = [(row["step"], row["length"]) for row in read_csv(out / "run" / "episodes.csv")]
-    title = f"{run.atari.game}: the first {learner.updates:,} updates ({run.provenance.get('init')} init" + \
-        (", what if: fresh head)" if what_if else ")")  # fmt: skip
+    start = f"{run.provenance.get('init')} init"
+    if what_if:
+        start = "what if: " + ("a random network" if what_if["init"] is None else Path(what_if["init"]).name)
+        start += " with a fresh head" if what_if["fresh_head"] else ""
+    title = f"{run.atari.game}: the first {learner.updates:,} updates ({start})"
     if len(q):
         plot_q_values(out / "q_values.png", title, updates, means, np.stack([r["probe_shares"] for r in recorder.rows]),
                       names, episodes)  # fmt: skip

@@ -109,6 +109,8 @@ class DQNOptions:
     init: str | None = setting(None, "the AMN the run started from (checked against its recorded sha256)",
                                metavar="AMN_CHECKPOINT")  # fmt: skip
     fresh_head: bool = setting(False, "what if: the same run with a new output layer over the AMN's hidden layers")
+    what_if: bool = setting(False, "replay the run's settings and seed from --init (or a random network without it) "
+                            "even if it did not start from it; its logs are then not compared")  # fmt: skip
     game: str | None = setting(None, "the run's game, for a run that kept only finished.json (amn transfer)")
     steps: int | None = setting(None, "agent steps to replay (default: learning starts + 20,000)")
     every: int = setting(10, "record the Q-values on the probe states every this many updates")

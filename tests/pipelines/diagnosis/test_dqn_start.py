@@ -77,6 +77,8 @@ def test_what_if_a_fresh_head_and_refusals(run_dir, checkpoints, tmp_path, capsy
     base = ["diagnose", "dqn", "--run", str(run_dir), "--steps", "200", "--probe-states", "8", "--no-progress"]
     assert main([*base, "--init", str(checkpoints["other_amn"]), "--out", str(tmp_path / "a")]) == 2
     assert "is not the AMN this run started from" in capsys.readouterr().err
+    assert main([*base, "--fresh-head", "--out", str(tmp_path / "a")]) == 2
+    assert "give the AMN with --init" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "b")]) == 2
     assert "give it with --init" in capsys.readouterr().err
     assert main([*base, "--init", str(checkpoints["amn"]), "--export-at", "300", "--out", str(tmp_path / "c")]) == 2
@@ -86,7 +88,10 @@ def test_what_if_a_fresh_head_and_refusals(run_dir, checkpoints, tmp_path, capsy
     out = tmp_path / "fresh"
     assert main([*base, "--init", str(checkpoints["amn"]), "--fresh-head", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["reproduction"] is None and summary["what_if"] == {"fresh_head": True}
+    assert summary["reproduction"] is None and summary["what_if"] == {
+        "init": str(checkpoints["amn"]),
+        "fresh_head": True,
+    }
     assert load_checkpoint(out / "dqn.safetensors").metadata.provenance["fresh_head"] is True
 
 
