@@ -89,9 +89,9 @@ def log_policy(outputs: np.ndarray, tau: float) -> np.ndarray:
 
 @dataclass
 class Comparison:
-    """Per state (T,): both policies and how they differ (see the module docstring)."""
+    """Per state (T,): the teacher's policy and how the student's differs from it (see the
+    module docstring)."""
 
-    student_probs: np.ndarray  # float32 (T, A)
     teacher_probs: np.ndarray  # float32 (T, A)
     student_greedy: np.ndarray  # int64 (T,) index into the game's actions
     teacher_greedy: np.ndarray  # int64 (T,)
@@ -112,7 +112,6 @@ def compare(student_outputs: np.ndarray, student_tau: float, teacher_outputs: np
     values = np.asarray(teacher_outputs, dtype=np.float64)
     cost = values[rows, teacher_greedy] - values[rows, student_greedy]
     return Comparison(
-        student_probs=np.exp(log_student).astype(np.float32),
         teacher_probs=teacher_probs.astype(np.float32),
         student_greedy=student_greedy,
         teacher_greedy=teacher_greedy,

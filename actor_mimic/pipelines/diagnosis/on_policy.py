@@ -113,9 +113,9 @@ def _diagnose_game(game: str, student: Checkpoint, expert: Checkpoint | None, ta
         "before_death": options.before_death, "atari": config.to_dict(), "preprocessing": config.preprocessing(),
     }  # fmt: skip
     names = report.action_names(game_actions)
-    arrays = report.step_arrays(play, comparison)
+    arrays = report.step_arrays(play, comparison, student_tau)
     with atomic_output(folder) as temporary:
-        report.write_game(temporary, play, comparison, summary, by_step, by_score, deaths, options.before_death,
+        report.write_game(temporary, play, arrays, summary, by_step, by_score, deaths, options.before_death,
                           config.observation_shape)  # fmt: skip
         plot_agreement(temporary / "agreement.png", game, by_step, by_score)
         for number, death in enumerate(play.deaths):

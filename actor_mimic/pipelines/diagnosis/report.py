@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from actor_mimic.common.atari import ALE_ACTION_NAMES
-from actor_mimic.pipelines.diagnosis.labels import Comparison
+from actor_mimic.pipelines.diagnosis.labels import Comparison, log_policy
 from actor_mimic.pipelines.diagnosis.play import GamePlay
 
 SUMMARY = "summary.json"
@@ -145,12 +145,14 @@ def csv_text(rows: list[dict], columns) -> str:
     return table.getvalue()
 
 
-def step_arrays(play: GamePlay, comparison: Comparison | None) -> dict[str, np.ndarray]:
-    """steps.npz's arrays: the recorded steps, the action set and, with a teacher, the comparison."""
+def step_arrays(play: GamePlay, comparison: Comparison | None, student_tau: float) -> dict[str, np.ndarray]:
+    """steps.npz's arrays: the recorded steps, the action set, the student's policy and, with a
+    teacher, the comparison."""
     arrays = dict(play.steps) | {"action_set": np.asarray(play.action_set, dtype=np.int64)}
     arrays["student_greedy"] = np.argmax(play.steps["student_outputs"], axis=1).astype(np.int64)
+    arrays["student_probs"] = np.exp(log_policy(play.steps["student_outputs"], student_tau)).astype(np.float32)
     if comparison is not None:
-        arrays |= {"student_probs": comparison.student_probs, "teacher_probs": comparison.teacher_probs,
+        arrays |= {"teacher_probs": comparison.teacher_probs,
                    "teacher_greedy": comparison.teacher_greedy, "agree": comparison.agree, "kl": comparison.kl,
                    "teacher_cost": comparison.teacher_cost}  # fmt: skip
     return arrays
@@ -172,13 +174,13 @@ def death_arrays(play: GamePlay, before_death: int, stack_shape: tuple[int, int,
             "death_scores": np.array([d.score for d in play.deaths], dtype=np.float64)}  # fmt: skip
 
 
-def write_game(folder: Path, play: GamePlay, comparison: Comparison | None, summary: dict,
-               by_step: list[dict], by_score: list[dict], deaths: list[dict], before_death: int,
+def write_game(folder: Path, play: GamePlay, arrays: dict[str, np.ndarray], summary: dict, by_step: list[dict],
+               by_score: list[dict], deaths: list[dict], before_death: int,
                stack_shape: tuple[int, int, int]) -> None:  # fmt: skip
     """Every file of the module docstring into `folder` (a new folder, renamed into place by
     the caller)."""
     folder.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(folder / "steps.npz", **step_arrays(play, comparison))  # type: ignore[arg-type]  # numpy's stub
+    np.savez_compressed(folder / "steps.npz", **arrays)  # type: ignore[arg-type]  # numpy's stub
     np.savez_compressed(folder / "deaths.npz", **death_arrays(play, before_death, stack_shape))  # type: ignore[arg-type]
     (folder / "by_step.csv").write_text(csv_text(by_step, BIN_COLUMNS))
     (folder / "by_score.csv").write_text(csv_text(by_score, BIN_COLUMNS))

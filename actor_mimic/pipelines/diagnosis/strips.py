@@ -60,13 +60,7 @@ def panel(frame: np.ndarray, student_probs: np.ndarray, teacher_probs: np.ndarra
 
 def death_panels(stacks: np.ndarray, rows: np.ndarray, steps: dict, names: list[str]) -> list:
     """The panels of one lost life: stacks (n, K, H, W) at `rows` (n,) of the recorded steps."""
-    student = steps.get("student_probs")
-    if student is None:  # no teacher: the student's own softmax
-        outputs = steps["student_outputs"][rows].astype(np.float64)
-        student_rows = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-        student_rows /= student_rows.sum(axis=1, keepdims=True)
-    else:
-        student_rows = student[rows]
+    student_rows = steps["student_probs"][rows]
     teacher = steps.get("teacher_probs")
     panels = []
     for k, row in enumerate(rows):

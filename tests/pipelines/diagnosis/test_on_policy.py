@@ -130,6 +130,9 @@ def test_a_student_alone_plays_whole_episodes_and_loses_its_five_lives(checkpoin
     assert summary["agreement"] is None and summary["teacher"] is None
     steps = np.load(out / "breakout" / "steps.npz", allow_pickle=False)
     assert "teacher_outputs" not in steps and len(steps["actions"]) == summary["steps"]
+    outputs = steps["student_outputs"].astype(np.float64)  # an AMN's policy: the plain softmax of its logits
+    softmax = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(steps["student_probs"], softmax / softmax.sum(axis=1, keepdims=True), rtol=1e-6)
     assert len(list((out / "breakout" / "deaths").glob("*.gif"))) == 5
     capsys.readouterr()
 
