@@ -34,6 +34,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dataset": ("actor_mimic.datasets.cli", "inspect and verify teacher stores"),
     "distill": ("actor_mimic.distill.cli", "train an Actor-Mimic Network from teacher stores"),
     "evaluate": ("actor_mimic.pipelines.evaluate", "play experts or an AMN in the real games"),
+    "diagnose": ("actor_mimic.pipelines.diagnosis.cli", "why a student fails: on-policy agreement, deaths"),
     "train-dqn": ("actor_mimic.transfer.train_dqn_cli", "train a DQN from scratch or from an AMN"),
     "transfer": ("actor_mimic.transfer.transfer_cli", "random-init vs AMN-init transfer experiment"),
     "checkpoint": ("actor_mimic.common.checkpoint_cli", "inspect and import expert checkpoints"),

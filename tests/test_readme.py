@@ -46,6 +46,7 @@ RULES: list[tuple[str, str]] = [
     ("amn dataset export-minari", "help"),  # optional dependency, minutes (tests/datasets/test_minari_export.py)
     ("amn distill fit", "help"),  # minutes of training (tests/distill)
     ("amn evaluate", "help"),  # minutes of play (tests/pipelines)
+    ("amn diagnose", "help"),  # minutes of play (tests/pipelines/diagnosis)
     ("amn train-dqn", "help"),  # hours (tests/transfer)
     ("amn transfer", "help"),  # hours (tests/transfer)
 ]

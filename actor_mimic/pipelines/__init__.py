@@ -3,6 +3,9 @@
     student_round.py   `amn distill round`: the AMN acts, the experts label (collect), the
                        fit resumes on the new stores (distill)
     evaluate.py        `amn evaluate`: experts and AMNs play the games; the paper's table
+    diagnosis/         `amn diagnose`: where a student fails (on-policy agreement and KL, the
+                       states before each lost life, their presence in the teacher stores) and
+                       what a DQN's Q-values do in its first updates
 
 This package sits above collect, datasets, distill and transfer: it may import any of them,
 and only `actor_mimic.cli` imports it.

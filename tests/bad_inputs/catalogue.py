@@ -22,6 +22,8 @@ class Case:
 COLLECT = "collect --no-progress --expert {w}/expert.safetensors"
 STEPS = "--out {w}/out/s.zarr --steps 10"
 EVALUATE = "evaluate --no-progress --amn {w}/amn.safetensors"
+DIAGNOSE = "diagnose play --no-progress --student {w}/amn.safetensors --out {w}/out/diagnosis"
+DQN_DIAGNOSIS = "diagnose dqn --no-progress --out {w}/out/dqn --run"
 TRAIN = "train-dqn --no-progress --game breakout --run-dir {w}/out/run"
 TRANSFER = "transfer --no-progress --game breakout --out-dir {w}/out/transfer"
 FIT = "distill fit --config {w}/fit.yaml"
@@ -880,6 +882,62 @@ CASES = [
         "dataset export-minari {w}/store.zarr breakout-v0 --config {w}/settings/minari_typo.yaml",
         "unknown setting 'author_mail': did you mean author_email?",
         "dataset export-minari: a misspelt key in the settings file",
+    ),
+    # --- amn diagnose ---------------------------------------------------------------------
+    Case("diagnose play --out {w}/out/diagnosis", "required: --student", "no student to diagnose"),
+    Case("diagnose play --student '' --out {w}/out/diagnosis", "--student is empty", "an empty --student"),
+    Case("diagnose play --student {w}/amn.safetensors", "required: --out", "no diagnosis folder"),
+    Case(f"{DIAGNOSE} --experts {{w}}/amn.safetensors", "--experts takes expert checkpoints", "an AMN as a teacher"),
+    Case(
+        f"{DIAGNOSE} --experts {{w}}/expert.safetensors {{w}}/expert.safetensors",
+        "two experts for breakout",
+        "two teachers for one game",
+    ),
+    Case(
+        "diagnose play --student {w}/expert.safetensors --experts {w}/pong.safetensors --out {w}/out/diagnosis",
+        "which the student does not play",
+        "a teacher of another game than the student's",
+    ),
+    Case(
+        "diagnose play --student {w}/amn64.safetensors --experts {w}/expert.safetensors --out {w}/out/diagnosis",
+        "was trained on other observations than",
+        "a teacher that sees other observations",
+    ),
+    Case(f"{DIAGNOSE} --games space_invaders", "cannot diagnose space_invaders", "a game the student does not play"),
+    Case(f"{DIAGNOSE} --before-death 0", "--before-death must be between 1 and 1000", "no states kept before a death"),
+    Case(f"{DIAGNOSE} --bins 0", "--bins must be between 1 and 1000", "zero bins"),
+    Case(f"{DIAGNOSE} --tau 0", "--tau must be positive", "a zero temperature"),
+    Case(f"{DIAGNOSE} --steps 10 --episodes 2", "not allowed with argument", "two budgets"),
+    Case(f"{DIAGNOSE} --nearest", "--nearest searches teacher stores: give them with --stores", "--nearest, no stores"),
+    Case(
+        "diagnose play --student {w}/pong.safetensors --stores {w}/store.zarr --out {w}/out/diagnosis",
+        "is a teacher store of breakout, which this diagnosis does not play",
+        "a store of another game",
+    ),
+    Case(
+        "diagnose play --student {w}/expert.safetensors --stores {w}/stores/frame_skip_3.zarr --out {w}/out/d",
+        "holds other observations than the student's (frame_skip 4 vs 3)",
+        "a store of other observations",
+    ),
+    Case(f"{DIAGNOSE} --stores {{w}}/notes.txt", "is neither a Zarr directory nor an HDF5 file", "a file as a store"),
+    Case(
+        "diagnose play --student {w}/amn.safetensors --out {w}/notes.txt",
+        "is a file; it must name a folder",
+        "a file as the diagnosis folder",
+    ),
+    Case("diagnose lookup --stores {w}/store.zarr", "required: --diagnosis", "a lookup of no diagnosis"),
+    Case(
+        "diagnose lookup --diagnosis {w}/empty --stores {w}/store.zarr",
+        "holds no diagnosis of breakout",
+        "a lookup in a folder no diagnosis wrote",
+    ),
+    Case(f"{DQN_DIAGNOSIS} {{w}}/killed_run", "holds no DQN run", "a DQN diagnosis of a folder without a run"),
+    Case(f"{DQN_DIAGNOSIS} {{w}}/damaged_run", "not what a learner saves", "a run whose state was edited"),
+    Case(f"{DQN_DIAGNOSIS} {{w}}/killed_run --every 0", "--every must be between 1 and", "records every 0 updates"),
+    Case(
+        f"{DQN_DIAGNOSIS} {{w}}/killed_run --steps 100 --export-at 200",
+        "--export-at 200 lies past --steps 100",
+        "an export after the replay ends",
     ),
 ]
 
