@@ -43,6 +43,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 # (command, its first argument) -> (module, one-line help): pipelines spelled as a stage's subcommand.
 PIPELINE_SUBCOMMANDS: dict[tuple[str, str], tuple[str, str]] = {
     ("distill", "round"): ("actor_mimic.pipelines.student_round", "collect a student-acts round and resume the fit"),
+    ("dataset", "build"): ("actor_mimic.pipelines.dataset_build", "collect a whole dataset from a plan file"),
 }
 
 OUTPUT_RULES = """\

@@ -22,9 +22,10 @@ LOCK_NAME = ".amn.lock"
 
 
 class RunLock:
-    """Holds the lock of `folder` (created if missing) until `release()` or process exit."""
+    """Holds the lock of `folder` (created if missing) until `release()` or process exit.
+    `doing` says what holds it, in the message to a second process ("trained", "built")."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, doing: str = "trained"):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = os.open(self.folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
@@ -35,7 +36,7 @@ class RunLock:
             os.close(self._fd)
             self._fd = None
             raise UserError(
-                f"{self.folder} is being trained by {holder}; wait for it to stop, or choose another folder"
+                f"{self.folder} is being {doing} by {holder}; wait for it to stop, or choose another folder"
             ) from None
         # Who holds it, for the message above; written after the lock so it is never a stale pid.
         os.ftruncate(self._fd, 0)

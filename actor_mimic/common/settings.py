@@ -223,7 +223,13 @@ def read_config_file(path: str, settings: dict[str, Setting]) -> ConfigFile:
         data = yaml.safe_load(Path(path).read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise UserError(f"{where} is not valid YAML: {one_line(error)}") from None
-    data = {} if data is None else data
+    return read_settings({} if data is None else data, settings, where)
+
+
+def read_settings(data, settings: dict[str, Setting], where: str) -> ConfigFile:
+    """Settings given as a YAML mapping (a --config file's, or a section of a larger file such
+    as a collection plan's), each value read as its text would be read on the command line.
+    `where` starts every message (`plan.yaml: games[1]`)."""
     if not isinstance(data, dict):
         raise UserError(f"{where} must hold `key: value` settings, not a {type(data).__name__}")
     values = {}

@@ -39,7 +39,7 @@ from actor_mimic.store.card import (
     render_card,
     write_card,
 )
-from actor_mimic.store.card_markdown import table_rows
+from actor_mimic.store.card_markdown import DEFAULT_LICENSE, TAGS, size_category, table_rows
 from actor_mimic.store.checksums import (
     ChunkGuard,
     DamagedChunk,
@@ -91,6 +91,7 @@ from actor_mimic.store.zarr_chunks import ChunkFiles
 __all__ = [
     "BACKENDS",
     "CARD_NAME",
+    "DEFAULT_LICENSE",
     "MAX_CHUNK_LEN",
     "MAX_HIDDEN_WINDOW",
     "ROOT_METADATA",
@@ -109,6 +110,7 @@ __all__ = [
     "StoreFile",
     "StoreInfo",
     "StoreWriter",
+    "TAGS",
     "WindowIndex",
     "ZarrBackend",
     "array_problems",
@@ -153,6 +155,7 @@ __all__ = [
     "refresh_card",
     "render_card",
     "seal_problem",
+    "size_category",
     "step_fields",
     "store_digest",
     "store_files",
