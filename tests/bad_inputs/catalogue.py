@@ -939,6 +939,71 @@ CASES = [
         "--export-at 200 lies past --steps 100",
         "an export after the replay ends",
     ),
+    # --- amn dataset build: the plan ------------------------------------------------------
+    Case("dataset build {w}/nowhere.yaml", "nowhere.yaml does not exist", "dataset build: a missing plan"),
+    Case(
+        "dataset build {w}/plans/list.yaml", "must be a mapping with out, games", "dataset build: a plan that is a list"
+    ),
+    Case("dataset build {w}/plans/no_out.yaml", "out is required", "dataset build: a plan without out"),
+    Case("dataset build {w}/plans/no_games.yaml", "games must be a list", "dataset build: a plan without games"),
+    Case("dataset build {w}/plans/key_typo.yaml", "unknown key 'output'", "dataset build: a misspelt plan key"),
+    Case(
+        "dataset build {w}/plans/setting_typo.yaml",
+        "games[0]: unknown setting 'step': did you mean steps?",
+        "dataset build: a misspelt collect setting",
+    ),
+    Case("dataset build {w}/plans/no_target.yaml", "give exactly one target", "dataset build: no steps or episodes"),
+    Case("dataset build {w}/plans/no_expert.yaml", "expert is required", "dataset build: a game without its expert"),
+    Case(
+        "dataset build {w}/plans/missing_expert.yaml",
+        "nowhere.safetensors does not exist",
+        "dataset build: an expert that does not exist",
+    ),
+    Case(
+        "dataset build {w}/plans/same_name.yaml",
+        "two collections are named breakout",
+        "dataset build: two collections of one name",
+    ),
+    Case(
+        "dataset build {w}/plans/zero_shards.yaml", "shards must be a whole number from 1", "dataset build: zero shards"
+    ),
+    Case(
+        "dataset build {w}/plans/more_shards_than_steps.yaml",
+        "a target of 3 cannot be split into 4 shards",
+        "dataset build: more shards than steps",
+    ),
+    Case(
+        "dataset build {w}/plans/bad_name.yaml",
+        "must be lower-case letters",
+        "dataset build: a collection name that cannot name a store",
+    ),
+    Case("dataset build {w}/plans/http_out.yaml", "http(s) URLs are read-only", "dataset build: out an https URL"),
+    Case(
+        "dataset build {w}/plans/hdf5_url.yaml",
+        "is HDF5, which is read from local files only",
+        "dataset build: HDF5 stores into a URL",
+    ),
+    Case("dataset build {w}/plans/file_out.yaml", "is a file; it must name a folder", "dataset build: out a file"),
+    Case(
+        "dataset build {w}/plans/work_inside_out.yaml",
+        "lies inside out",
+        "dataset build: the work folder inside the dataset",
+    ),
+    Case(
+        "dataset build {w}/plans/unknown_executor.yaml",
+        "kind must be one of local, submitit, dask",
+        "dataset build: an unknown executor",
+    ),
+    Case(
+        "dataset build {w}/plans/steps_text.yaml",
+        "defaults: steps: invalid int value: 'many'",
+        "dataset build: steps not a number",
+    ),
+    Case(
+        "dataset build {w}/plans/sound.yaml --workers 0",
+        "workers must be a whole number from 1 to 1024",
+        "dataset build: zero local workers",
+    ),
 ]
 
 

@@ -76,6 +76,31 @@ SETTINGS_FILES = {
     "minari_typo": "author_mail: someone@example.org\n",
 }
 
+# Collection plans (`amn dataset build`) with a mistake, in {w}/plans: name -> text. Their
+# relative paths are taken from that folder.
+GAME = "games:\n  - expert: ../expert.safetensors\n"
+PLAN_FILES = {
+    "no_out": GAME,
+    "no_games": "out: ../out/dataset\n",
+    "key_typo": "output: ../out/dataset\n" + GAME,
+    "setting_typo": "out: ../out/dataset\n" + GAME + "    step: 10\n",
+    "no_target": "out: ../out/dataset\n" + GAME,
+    "no_expert": "out: ../out/dataset\ngames:\n  - steps: 10\n",
+    "missing_expert": "out: ../out/dataset\ngames:\n  - {expert: ../nowhere.safetensors, steps: 10}\n",
+    "same_name": "out: ../out/dataset\ndefaults: {steps: 10}\n" + GAME + GAME[7:],
+    "zero_shards": "out: ../out/dataset\ndefaults: {steps: 10, shards: 0}\n" + GAME,
+    "more_shards_than_steps": "out: ../out/dataset\ndefaults: {steps: 3, shards: 4}\n" + GAME,
+    "bad_name": "out: ../out/dataset\ndefaults: {steps: 10}\n" + GAME + "    name: Breakout Game\n",
+    "http_out": "out: https://example.org/dataset\ndefaults: {steps: 10}\n" + GAME,
+    "hdf5_url": "out: memory://dataset\ndefaults: {steps: 10, backend: hdf5}\n" + GAME,
+    "file_out": "out: ../notes.txt\ndefaults: {steps: 10}\n" + GAME,
+    "work_inside_out": "out: ../out/dataset\nwork_dir: ../out/dataset/work\ndefaults: {steps: 10}\n" + GAME,
+    "unknown_executor": "out: ../out/dataset\nexecutor: {kind: ray}\ndefaults: {steps: 10}\n" + GAME,
+    "steps_text": "out: ../out/dataset\ndefaults: {steps: many}\n" + GAME,
+    "list": "- out: ../out/dataset\n",
+    "sound": "out: ../out/dataset\ndefaults: {steps: 10}\n" + GAME,
+}
+
 # Hand edits of the tiny store's attribute document that today's readers already refuse.
 STORE_EDITS = {
     "schema_newer": lambda a: {**a, "schema_version": 99},
@@ -180,6 +205,9 @@ def build_world(w: Path) -> Path:
     (w / "settings").mkdir()
     for name, text in SETTINGS_FILES.items():
         (w / "settings" / f"{name}.yaml").write_text(text)
+    (w / "plans").mkdir()
+    for name, text in PLAN_FILES.items():
+        (w / "plans" / f"{name}.yaml").write_text(text)
 
     damaged = w / "damaged_run" / "checkpoint"
     damaged.mkdir(parents=True)
