@@ -62,6 +62,8 @@ class TeacherDataModule(pl.LightningDataModule):
     val_fraction: fraction of each game's episodes held out for validation (0: none).
     seed: seeds the split and the sampling order.
     num_workers: DataLoader worker processes reading the stores.
+    pin_memory: batches in page-locked host memory, so their copies to a GPU (which Lightning
+        makes non-blocking) overlap the computation; nothing changes without a GPU.
     allow_incomplete: also read stores whose collection was interrupted (their committed part).
     """
 
@@ -74,6 +76,7 @@ class TeacherDataModule(pl.LightningDataModule):
         seed: int = 0,
         num_workers: int = 2,
         allow_incomplete: bool = False,
+        pin_memory: bool = False,
     ):
         super().__init__()
         if weighting not in WEIGHTINGS:
@@ -126,7 +129,7 @@ class TeacherDataModule(pl.LightningDataModule):
             raise RuntimeError("TeacherDataModule.setup() must run before train_dataloader()")
         loader = make_loader(
             self.train_mixture, batch_size=self.hparams["batch_size"], seed=self.hparams["seed"],
-            num_workers=self.hparams["num_workers"],
+            num_workers=self.hparams["num_workers"], pin_memory=self.hparams["pin_memory"],
         )  # fmt: skip
         # The loader's order depends on (seed, epoch). A fit resumed from a checkpoint starts
         # where the interrupted one stopped, epoch and batch, so it trains on exactly the
@@ -147,7 +150,7 @@ class TeacherDataModule(pl.LightningDataModule):
             return []
         return make_loader(
             self.val_mixture, batch_size=self.hparams["batch_size"], seed=self.hparams["seed"],
-            shuffle=False, num_workers=self.hparams["num_workers"],
+            shuffle=False, num_workers=self.hparams["num_workers"], pin_memory=self.hparams["pin_memory"],
         )  # fmt: skip
 
     def test_dataloader(self):

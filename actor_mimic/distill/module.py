@@ -53,6 +53,12 @@ class ActorMimic(pl.LightningModule):
     tau: temperature of the expert's Boltzmann policy softmax(Q_E / tau).
     beta: weight of feature regression (0: policy regression only, "AMN-policy").
     feature_transform: "linear" (the paper's f_i) or "identity".
+    channels_last: keep the convolutions' weights and inputs in channels-last memory format
+        (NHWC), which GPU convolution kernels (cuDNN's tensor-core paths) prefer. Off by
+        default: other kernels may round differently.
+    compile: a `torch.compile` backend for the AMN ("inductor" on a GPU), or None (eager).
+        The first steps pay for the compilation (minutes on a small CPU); the weights' names,
+        the checkpoints and the export are those of the eager network.
     """
 
     def __init__(
@@ -66,6 +72,8 @@ class ActorMimic(pl.LightningModule):
         lr: float = 2.5e-4,
         adam_betas: tuple[float, float] = (0.95, 0.95),
         adam_eps: float = 1e-8,
+        channels_last: bool = False,
+        compile: str | None = None,
     ):
         super().__init__()
         if tasks is None:
@@ -85,6 +93,7 @@ class ActorMimic(pl.LightningModule):
             raise UserError("model.tasks must describe the games (amn distill links them from data.games)")
         if feature_transform not in FEATURE_TRANSFORMS:
             raise UserError(f"feature_transform must be one of {FEATURE_TRANSFORMS}, got {feature_transform!r}")
+        check_compile_backend(compile)
         self.save_hyperparameters()  # read back by key: Lightning types `hparams` as a MutableMapping
         # The checkpoint keeps plain data, which loads with weights_only=True.
         self.hparams["tasks"] = tasks.to_dict()
@@ -130,10 +139,22 @@ class ActorMimic(pl.LightningModule):
                 transforms[game] = nn.Linear(amn_size, expert_size)
         return nn.ModuleDict(transforms)
 
+    def configure_model(self) -> None:
+        """Lightning calls this once the module is on its device, before the optimiser."""
+        if self.hparams.get("channels_last"):
+            self.amn.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit it
+        if self.hparams.get("compile"):
+            self.amn.compile(backend=self.hparams["compile"])  # in place: the state dict keeps its names
+
     # ----------------------------------------------------------------------------- forward
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, 18) AMN outputs for uint8 frames (B, 4, 84, 84)."""
-        return self.amn(frames)
+        return self.amn(self._input(frames))
+
+    def _input(self, frames: torch.Tensor) -> torch.Tensor:
+        if self.hparams.get("channels_last"):
+            return frames.contiguous(memory_format=torch.channels_last)
+        return frames
 
     def predicted_hidden(self, hidden: torch.Tensor, game_id: torch.Tensor) -> torch.Tensor:
         """(B, H_max): f_i(h_AMN) for each sample's game i, zero-padded like the expert targets.
@@ -146,13 +167,15 @@ class ActorMimic(pl.LightningModule):
         predicted = hidden.new_zeros(hidden.shape[0], self.max_hidden)
         for index, game in enumerate(self.games):
             rows = (game_id == index).nonzero(as_tuple=True)[0]
-            out = self.transforms[game](hidden.index_select(0, rows))
+            out = self.transforms[game](hidden.index_select(0, rows)).to(predicted.dtype)  # bf16 under autocast
             predicted = predicted.index_put((rows,), nn.functional.pad(out, (0, self.max_hidden - out.shape[1])))
         return predicted
 
     def per_sample_terms(self, batch: dict) -> dict[str, torch.Tensor]:
         """Each term of the objective and each metric, one value per sample (B,)."""
-        logits, hidden = self.amn(batch["frames"], hidden_layer=self.hparams["hidden_layer"])
+        logits, hidden = self.amn(self._input(batch["frames"]), hidden_layer=self.hparams["hidden_layer"])
+        # The losses in float32 whatever the layers ran in (bf16-mixed autocast); no-ops in float32.
+        logits, hidden = logits.float(), hidden.float()
         q_values, mask, tau = batch["q_values"], batch["action_mask"], self.hparams["tau"]
         terms = {
             "policy_loss": losses.policy_regression_loss(logits, q_values, mask, tau),
@@ -238,3 +261,15 @@ class ActorMimic(pl.LightningModule):
             betas=tuple(self.hparams["adam_betas"]),
             eps=self.hparams["adam_eps"],
         )
+
+
+def check_compile_backend(backend: str | None) -> None:
+    """model.compile names a backend torch.compile knows, or is None."""
+    if backend is None:
+        return
+    import torch._dynamo
+
+    known = torch._dynamo.list_backends(exclude_tags=())
+    if backend not in known:
+        raise UserError(f"model.compile {backend!r} is not a torch.compile backend: use inductor (or one of "
+                        f"{', '.join(b for b in known if '_' not in b)}), or leave it unset")  # fmt: skip

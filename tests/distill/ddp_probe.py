@@ -32,3 +32,31 @@ class SampleDigests(pl.Callback):
         self.out_dir.mkdir(parents=True, exist_ok=True)
         record = {"rank": trainer.global_rank, "world_size": trainer.world_size, "digests": self.digests}
         (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
+
+
+class LayerProbe(pl.Callback):
+    """What the first convolution of the AMN sees while training: the dtype of its output
+    (bfloat16 under bf16-mixed autocast), the memory format of its input and weights; and
+    whether the training loader asks for pinned memory. Written to out_dir/probe.json."""
+
+    def __init__(self, out_dir: str):
+        self.out_dir = Path(out_dir)
+        self.record: dict = {}
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        import torch
+
+        conv = pl_module.amn.convs[0]
+        self.record["weight_channels_last"] = conv.weight.is_contiguous(memory_format=torch.channels_last)
+        self.record["pin_memory"] = bool(trainer.train_dataloader.pin_memory)
+
+        def seen(module, inputs, output) -> None:
+            self.record.setdefault("output_dtype", str(output.dtype))
+            self.record.setdefault("input_channels_last", inputs[0].is_contiguous(memory_format=torch.channels_last))
+
+        self.hook = conv.register_forward_hook(seen)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.hook.remove()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "probe.json").write_text(json.dumps(self.record))
