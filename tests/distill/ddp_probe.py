@@ -34,6 +34,31 @@ class SampleDigests(pl.Callback):
         (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
 
 
+class ChunkReads(pl.Callback):
+    """Records which chunks of Q-values this rank reads from the stores (every chunk file a
+    reader opens goes through the store's `LocalFiles.read`), from setup to the end of training."""
+
+    def __init__(self, out_dir: str):
+        self.out_dir = Path(out_dir)
+        self.chunks: set[str] = set()
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        from actor_mimic.store.location import LocalFiles
+
+        original, chunks = LocalFiles.read, self.chunks
+
+        def read(files, key: str):
+            if "/q_values/c/" in f"/{key}":
+                chunks.add(f"{files.root.name}/{key}")
+            return original(files, key)
+
+        LocalFiles.read = read  # type: ignore[method-assign]  # this rank's process only
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / f"chunks{trainer.global_rank}.json").write_text(json.dumps(sorted(self.chunks)))
+
+
 class LayerProbe(pl.Callback):
     """What the first convolution of the AMN sees while training: the dtype of its output
     (bfloat16 under bf16-mixed autocast), the memory format of its input and weights; and

@@ -1,4 +1,9 @@
-"""Two CPU processes (DDP over gloo) through `amn distill fit`: the ranks see disjoint samples."""
+"""Two CPU processes (DDP over gloo) through `amn distill fit`: each rank reads its own share.
+
+The ranks see disjoint samples, and read disjoint chunks of the stores (every chunk of
+Q-values a rank reads is recorded below the store's file reader). A fit stopped at a
+checkpoint and resumed on two ranks ends with the very weights of the uninterrupted one.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +17,20 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
+import pytest
+import torch
+from safetensors.torch import load_file
+
 from actor_mimic.common.checkpoint import read_metadata
 from actor_mimic.datasets import TeacherDataset, TeacherMixture, make_loader
+from actor_mimic.store import chunks_of, open_attrs
 from tests.distill.ddp_probe import sample_digests
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_two_ranks_see_disjoint_shares_of_the_stores(stores, tmp_path):
-    digests_dir = tmp_path / "digests"
-    config = tmp_path / "ddp.yaml"
+def ddp_fit(folder: Path, stores: dict, *extra: str) -> None:
+    config = folder / "ddp.yaml"
     config.write_text(
         textwrap.dedent(f"""\
         data:
@@ -39,19 +48,34 @@ def test_two_ranks_see_disjoint_shares_of_the_stores(stores, tmp_path):
           max_epochs: 1
           enable_progress_bar: false
           enable_model_summary: false
-          default_root_dir: "{tmp_path / "runs"}"
+          default_root_dir: "{folder / "runs"}"
           callbacks:
             - class_path: tests.distill.ddp_probe.SampleDigests
-              init_args: {{out_dir: "{digests_dir}"}}
+              init_args: {{out_dir: "{folder / "digests"}"}}
+            - class_path: tests.distill.ddp_probe.ChunkReads
+              init_args: {{out_dir: "{folder / "digests"}"}}
+        checkpoint:
+          every_n_train_steps: 4
+          save_top_k: -1
         """)
     )
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "actor_mimic", "distill", "fit", "--config", str(config)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "actor_mimic", "distill", "fit", "--config", str(config), *extra],
+        cwd=folder, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
 
+
+@pytest.fixture(scope="module")
+def uninterrupted(stores, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("ddp")
+    ddp_fit(folder, stores)
+    return folder
+
+
+def test_two_ranks_see_disjoint_shares_of_the_stores(stores, uninterrupted):
+    digests_dir = uninterrupted / "digests"
     ranks = [json.loads((digests_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
     seen = [Counter(r["digests"]) for r in ranks]
@@ -67,10 +91,38 @@ def test_two_ranks_see_disjoint_shares_of_the_stores(stores, tmp_path):
     assert not together - stored  # nothing seen more often than stored
     assert sum(together.values()) >= 0.8 * sum(stored.values())  # ranks are trimmed to equal batch counts
 
-    exported = sorted((tmp_path / "runs" / "distill").glob("version_*/amn.safetensors"))
+    exported = sorted((uninterrupted / "runs" / "distill").glob("version_*/amn.safetensors"))
     assert len(exported) == 1  # written once, by rank 0
     assert read_metadata(exported[0]).games == ["pong", "breakout"]
     with open(exported[0].parent / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))
     kl = [float(row["val/breakout/kl"]) for row in rows if row.get("val/breakout/kl")]
     assert len(kl) == 1 and math.isfinite(kl[0])
+
+
+def test_each_rank_reads_only_its_share_of_the_chunks(stores, uninterrupted):
+    """The ranks split the training steps, and the held-out ones, into two equal shares of
+    whole blocks (datasets/blocks.py): only the block cut between the two shares has a chunk
+    that both ranks read, one for training and one for validation here."""
+    read = [set(json.loads((uninterrupted / "digests" / f"chunks{r}.json").read_text())) for r in (0, 1)]
+    every = set()
+    for store in stores.values():
+        backend, attrs = open_attrs(store)
+        backend.close()
+        for lane, record in enumerate(attrs["lanes"]):
+            every |= {f"{Path(store).name}/lanes/{lane}/q_values/c/{i}/0"
+                      for i in range(chunks_of(record["steps"], attrs["chunk_len"]))}  # fmt: skip
+    assert read[0] | read[1] == every  # together they read the stores once
+    assert len(read[0] & read[1]) <= 2, sorted(read[0] & read[1])
+    assert all(len(share) <= len(every) // 2 + 2 for share in read)
+
+
+def test_a_resumed_two_rank_fit_ends_with_the_uninterrupted_weights(stores, uninterrupted, tmp_path):
+    (checkpoint,) = uninterrupted.glob("runs/distill/version_0/checkpoints/*step=4.ckpt")
+    ddp_fit(tmp_path, stores, "--ckpt_path", str(checkpoint))
+    (expected,) = uninterrupted.glob("runs/distill/version_0/amn.safetensors")
+    (resumed,) = tmp_path.glob("runs/distill/version_*/amn.safetensors")
+    expected_weights, resumed_weights = load_file(str(expected)), load_file(str(resumed))
+    assert resumed_weights.keys() == expected_weights.keys()
+    for name, tensor in expected_weights.items():
+        assert torch.equal(resumed_weights[name], tensor), name
