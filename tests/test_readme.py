@@ -44,11 +44,14 @@ RULES: list[tuple[str, str]] = [
     ("amn dataset pull", "help"),  # network (hf://)
     ("amn dataset merge", "help"),  # needs two collections of one game (tests/datasets/test_merge.py)
     ("amn dataset export-minari", "help"),  # optional dependency, minutes (tests/datasets/test_minari_export.py)
+    ("amn dataset build", "help"),  # a cluster, or minutes of collection (tests/pipelines/test_dataset_build.py)
     ("amn distill fit", "help"),  # minutes of training (tests/distill)
     ("amn evaluate", "help"),  # minutes of play (tests/pipelines)
     ("amn diagnose", "help"),  # minutes of play (tests/pipelines/diagnosis)
     ("amn train-dqn", "help"),  # hours (tests/transfer)
     ("amn transfer", "help"),  # hours (tests/transfer)
+    ("srun amn distill fit", "help"),  # GPUs on a Slurm cluster
+    ("torchrun", "help"),  # GPUs on several nodes
 ]
 
 # Arguments rewritten for the "run" commands: the README's stores are collected at tiny scale
@@ -90,8 +93,10 @@ def rule_of(command: str) -> tuple[str, str] | None:
 
 
 def subcommand_and_flags(command: str) -> tuple[list[str], list[str]]:
-    """`amn dataset push X --overwrite` -> (["dataset", "push"], ["--overwrite"])."""
-    tokens = shlex.split(command)[1:]
+    """`amn dataset push X --overwrite` -> (["dataset", "push"], ["--overwrite"]); a launcher's
+    own words before `amn` (`srun`, `torchrun ... --no-python`) are left out."""
+    tokens = shlex.split(command)
+    tokens = tokens[tokens.index("amn") + 1 :]
     path = []
     for token in tokens:
         if not re.fullmatch(r"[a-z][a-z0-9-]*", token):
