@@ -22,7 +22,8 @@
     amn dataset export-minari STORE DATASET_ID [--data-path DIR] [--overwrite] [...]
                                              the store's episodes as a Minari dataset
 
-info and verify (and training) read Zarr stores from URLs too, fetching only what they need.
+`amn dataset build PLAN.yaml` (actor_mimic/pipelines/dataset_build.py) collects a whole dataset
+from a plan file. info and verify (and training) read Zarr stores from URLs too, fetching only what they need.
 Every action's options may also come from `--config FILE.yaml`, keyed by the flags in
 snake_case (`chunk_len: 4096`); flags typed override the file (datasets/options.py).
 """
@@ -41,6 +42,7 @@ from actor_mimic.datasets.options import ACTION_OPTIONS
 def configure(parser: argparse.ArgumentParser) -> None:
     """Each action: its positional stores and URLs, then a flag per field of its options
     (datasets/options.py) and --config FILE.yaml for them."""
+    parser.epilog = "amn dataset build PLAN.yaml: collect a whole dataset from a plan file (its own --help)"
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     info = sub.add_parser("info", help="steps, episodes, returns, size, provenance of stores")
     info.add_argument("paths", nargs="+", metavar="PATH", help="teacher stores (.zarr directories or .h5 files)")
