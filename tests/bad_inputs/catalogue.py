@@ -939,6 +939,11 @@ CASES = [
         "--export-at 200 lies past --steps 100",
         "an export after the replay ends",
     ),
+    Case(
+        f"{FIT} --model.compile nosuch",
+        "model.compile 'nosuch' is not a torch.compile backend",
+        "distill fit: an unknown torch.compile backend",
+    ),
     # --- amn dataset build: the plan ------------------------------------------------------
     Case("dataset build {w}/nowhere.yaml", "nowhere.yaml does not exist", "dataset build: a missing plan"),
     Case(
