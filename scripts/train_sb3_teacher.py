@@ -82,6 +82,9 @@ def main() -> None:
             csv.writer(handle).writerow(["steps", "score", "length"])
     started = time.monotonic()
     first_step = model.num_timesteps
+    run_json = args.out_dir / "run.json"  # earlier sessions' records (this one's is rewritten at each save)
+    earlier_sessions = json.loads(run_json.read_text()).get("sessions", []) if run_json.exists() else []
+    earlier_sessions = [s for s in earlier_sessions if s["to"] <= first_step and s["from"] < first_step]
 
     def save() -> None:
         partial = args.out_dir / "model.partial.zip"
@@ -94,15 +97,8 @@ def main() -> None:
             "env": f"{args.game}NoFrameskip-v4 + AtariWrapper (SB3 defaults) + VecFrameStack(4)",
             "stable_baselines3": __import__("stable_baselines3").__version__,
         }  # fmt: skip
-        runs = (
-            json.loads((args.out_dir / "run.json").read_text()).get("sessions", [])
-            if (args.out_dir / "run.json").exists()
-            else []
-        )
-        state["sessions"] = [
-            *runs,
-            {"from": first_step, "to": model.num_timesteps, "seconds": round(time.monotonic() - started)},
-        ]
+        this_session = {"from": first_step, "to": model.num_timesteps, "seconds": round(time.monotonic() - started)}
+        state["sessions"] = [*earlier_sessions, this_session]
         (args.out_dir / "run.json").write_text(json.dumps(state, indent=2) + "\n")
 
     class Log(BaseCallback):
