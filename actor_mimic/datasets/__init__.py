@@ -11,7 +11,10 @@ Usage:
 
 from actor_mimic.datasets.batch import BATCH_KEYS
 from actor_mimic.datasets.loader import TeacherLoader, make_loader
+from actor_mimic.datasets.loader_settings import WEIGHTINGS, LoaderSettings
 from actor_mimic.datasets.mixture import TeacherMixture
 from actor_mimic.datasets.teacher import TeacherDataset
 
-__all__ = ["BATCH_KEYS", "TeacherDataset", "TeacherLoader", "TeacherMixture", "make_loader"]
+__all__ = [
+    "BATCH_KEYS", "WEIGHTINGS", "LoaderSettings", "TeacherDataset", "TeacherLoader", "TeacherMixture", "make_loader",
+]  # fmt: skip

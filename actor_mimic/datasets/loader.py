@@ -38,112 +38,93 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from actor_mimic.datasets.batch import empty_batch, shared_batch
 from actor_mimic.datasets.blocks import block_order, plan_blocks, split_evenly, trim_to_equal_ranks
+from actor_mimic.datasets.loader_settings import LoaderSettings
 from actor_mimic.datasets.mixture import TeacherMixture
 from actor_mimic.datasets.reader import BlockReader, BlockStream
 from actor_mimic.datasets.teacher import TeacherDataset
 from actor_mimic.errors import UserError
 
 
+def resolve_distributed(settings: LoaderSettings) -> tuple[int, int]:
+    """(rank, world_size) of this process: as the settings give it, else torch.distributed's
+    when it is initialised, else (0, 1). Asked anew for every epoch and len(), since a loader
+    may be made before DDP starts."""
+    if settings.rank is not None and settings.world_size is not None:
+        return settings.rank, settings.world_size
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
 class TeacherStream(IterableDataset):
     """The batches of one rank: an IterableDataset of ready-made batches (batch_size=None)."""
 
-    def __init__(
-        self,
-        mixture: TeacherMixture,
-        batch_size: int,
-        seed: int = 0,
-        shuffle: bool = True,
-        shuffle_buffer: int = 16384,
-        block_chunks: int = 4,
-        drop_last: bool = False,
-        samples_per_game: int | None = None,
-        num_workers: int = 0,
-        rank: int | None = None,
-        world_size: int | None = None,
-        read_ahead: bool = True,
-        with_hidden: bool = True,
-    ):
+    def __init__(self, mixture: TeacherMixture, settings: LoaderSettings):
         self.mixture = mixture
-        self.read_ahead = read_ahead
-        self.with_hidden = with_hidden
-        self.hidden_width = mixture.hidden_size if with_hidden else 0
-        self.batch_size = batch_size
-        self.seed = seed
-        self.shuffle = shuffle
-        self.shuffle_buffer = shuffle_buffer
-        self.drop_last = drop_last
-        self.num_workers = num_workers
+        self.settings = settings
+        self.hidden_width = mixture.hidden_size if settings.with_hidden else 0
         self.balanced = mixture.weighting == "balanced" and len(mixture.games) > 1
-        self.samples_per_game = samples_per_game or max(len(ds) for ds in mixture.datasets)
-        self.blocks = [plan_blocks(ds, game_id, block_chunks) for game_id, ds in enumerate(mixture.datasets)]
-        self.epoch = 0
-        # (rank, world_size) as given to make_loader; None: asked of torch.distributed
-        self._given_placement = None if rank is None or world_size is None else (rank, world_size)
-        self.rank, self.world_size = 0, 1  # the placement in effect (resolve_distributed)
+        self.samples_per_game = settings.samples_per_game or max(len(ds) for ds in mixture.datasets)
+        self.blocks = [plan_blocks(ds, game_id, settings.block_chunks) for game_id, ds in enumerate(mixture.datasets)]
+        self.epoch = settings.epoch
+        # The (rank, world_size) an iteration's worker processes serve: fixed by the loader
+        # before they start (they are not part of the process group, so cannot ask it).
+        self.placement: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def resolve_distributed(self) -> tuple[int, int]:
-        """Set and return (rank, world_size): as given to make_loader, else torch.distributed's
-        when it is initialised, else (0, 1). Asked anew for every epoch and len(), since a
-        loader may be made before DDP starts; worker processes keep their parent's answer."""
-        if get_worker_info() is not None:
-            return self.rank, self.world_size
-        if self._given_placement is not None:
-            self.rank, self.world_size = self._given_placement
-        elif torch.distributed.is_available() and torch.distributed.is_initialized():
-            self.rank, self.world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
-        else:
-            self.rank, self.world_size = 0, 1
-        return self.rank, self.world_size
+    def _placement(self) -> tuple[int, int]:
+        if get_worker_info() is not None and self.placement is not None:
+            return self.placement
+        return resolve_distributed(self.settings)
 
     # ------------------------------------------------------------------ the epoch's plan
-    @property
-    def _parts(self) -> int:
-        return self.world_size * max(1, self.num_workers)
+    def _parts(self, world_size: int) -> int:
+        return world_size * max(1, self.settings.num_workers)
 
     def _group_size(self, streams: int, block_len: int) -> int:
-        return max(2, math.ceil(self.shuffle_buffer / streams / max(1, block_len)))
+        return max(2, math.ceil(self.settings.shuffle_buffer / streams / max(1, block_len)))
 
-    def _proportional_shares(self) -> list[list]:
+    def _proportional_shares(self, world_size: int) -> list[list]:
         """Per part (rank * workers + worker): its blocks, all games pooled."""
         pooled = [block for game_blocks in self.blocks for block in game_blocks]
-        order = block_order(len(pooled), self.seed, self.epoch, 0, self.shuffle)
-        return split_evenly(self.mixture.datasets, [pooled[i] for i in order], self._parts)
+        order = block_order(len(pooled), self.settings.seed, self.epoch, 0, self.settings.shuffle)
+        return split_evenly(self.mixture.datasets, [pooled[i] for i in order], self._parts(world_size))
 
-    def batches_per_worker(self) -> np.ndarray:
+    def batches_per_worker(self, world_size: int) -> np.ndarray:
         """int (world_size, workers): batches each worker of each rank yields this epoch."""
-        workers = max(1, self.num_workers)
+        workers, batch_size = max(1, self.settings.num_workers), self.settings.batch_size
         if self.balanced:
-            total = math.ceil(len(self.mixture.games) * self.samples_per_game / self.batch_size)
-            per_rank = total // self.world_size if self.world_size > 1 else total
+            total = math.ceil(len(self.mixture.games) * self.samples_per_game / batch_size)
+            per_rank = total // world_size if world_size > 1 else total
             counts = np.array([per_rank // workers + (w < per_rank % workers) for w in range(workers)])
-            return np.tile(counts, (self.world_size, 1))
-        sizes = np.array([sum(b.size for b in share) for share in self._proportional_shares()])
-        rounding = np.floor if self.drop_last else np.ceil
-        batches = rounding(sizes / self.batch_size).astype(np.int64).reshape(self.world_size, workers)
-        return trim_to_equal_ranks(batches) if self.world_size > 1 else batches
+            return np.tile(counts, (world_size, 1))
+        sizes = np.array([sum(b.size for b in share) for share in self._proportional_shares(world_size)])
+        rounding = np.floor if self.settings.drop_last else np.ceil
+        batches = rounding(sizes / batch_size).astype(np.int64).reshape(world_size, workers)
+        return trim_to_equal_ranks(batches) if world_size > 1 else batches
 
     def __len__(self) -> int:
-        rank, _ = self.resolve_distributed()
-        return int(self.batches_per_worker()[rank].sum())
+        rank, world_size = resolve_distributed(self.settings)
+        return int(self.batches_per_worker(world_size)[rank].sum())
 
     # ------------------------------------------------------------------ iteration
     def __iter__(self):
-        rank, _ = self.resolve_distributed()
+        settings = self.settings
+        rank, world_size = self._placement()
         info = get_worker_info()
         worker = info.id if info is not None else 0
-        part = rank * max(1, self.num_workers) + worker
-        num_batches = int(self.batches_per_worker()[rank, worker])
-        rng = np.random.default_rng([self.seed, self.epoch, part])
-        reader = BlockReader(self.mixture.datasets, self.with_hidden)
+        part = rank * max(1, settings.num_workers) + worker
+        num_batches = int(self.batches_per_worker(world_size)[rank, worker])
+        rng = np.random.default_rng([settings.seed, self.epoch, part])
+        reader = BlockReader(self.mixture.datasets, settings.with_hidden)
         if self.balanced:
-            streams = self._balanced_streams(part, reader, rng)
+            streams = self._balanced_streams(part, world_size, reader, rng)
         else:
-            blocks = self._proportional_shares()[part]
+            blocks = self._proportional_shares(world_size)[part]
             group = self._group_size(1, _block_len(blocks))
-            streams = [BlockStream(blocks, reader, group, rng, self.shuffle, False, self.read_ahead)]
+            streams = [BlockStream(blocks, reader, group, rng, settings.shuffle, False, settings.read_ahead)]
         try:
             for index in range(num_batches):
                 counts = self._counts(index, len(streams))
@@ -151,7 +132,7 @@ class TeacherStream(IterableDataset):
                 filled = 0
                 for stream, count in zip(streams, counts):
                     filled = stream.fill(batch, filled, int(count))
-                if filled == 0 or (self.drop_last and filled < self.batch_size):
+                if filled == 0 or (settings.drop_last and filled < settings.batch_size):
                     return
                 yield {key: value[:filled] for key, value in tensors.items()}
         finally:
@@ -165,22 +146,22 @@ class TeacherStream(IterableDataset):
         batch = empty_batch(size, self.mixture.frame_shape, self.hidden_width)
         return batch, {key: torch.from_numpy(value) for key, value in batch.items()}
 
-    def _balanced_streams(self, part: int, reader: BlockReader, rng) -> list[BlockStream]:
-        streams = []
+    def _balanced_streams(self, part: int, world_size: int, reader: BlockReader, rng) -> list[BlockStream]:
+        settings, streams = self.settings, []
         for game_id, blocks in enumerate(self.blocks):
-            order = block_order(len(blocks), self.seed, self.epoch, game_id + 1, self.shuffle)
-            mine = split_evenly(self.mixture.datasets, [blocks[i] for i in order], self._parts)[part]
+            order = block_order(len(blocks), settings.seed, self.epoch, game_id + 1, settings.shuffle)
+            mine = split_evenly(self.mixture.datasets, [blocks[i] for i in order], self._parts(world_size))[part]
             if not mine:  # a game with fewer steps than parts: every part cycles all of it
                 mine = [blocks[i] for i in order]
             group = self._group_size(len(self.blocks), _block_len(mine))
-            streams.append(BlockStream(mine, reader, group, rng, self.shuffle, True, self.read_ahead))
+            streams.append(BlockStream(mine, reader, group, rng, settings.shuffle, True, settings.read_ahead))
         return streams
 
     def _counts(self, index: int, num_streams: int) -> np.ndarray:
         """Samples per stream in batch `index`: the batch split evenly, the remainder rotating."""
         if num_streams == 1:
-            return np.array([self.batch_size])
-        base, extra = divmod(self.batch_size, num_streams)
+            return np.array([self.settings.batch_size])
+        base, extra = divmod(self.settings.batch_size, num_streams)
         return np.array([base + ((g - index) % num_streams < extra) for g in range(num_streams)])
 
 
@@ -191,13 +172,14 @@ def _block_len(blocks: list) -> int:
 class TeacherLoader(DataLoader):
     """A DataLoader over a `TeacherStream`; iterating it again starts the next epoch."""
 
-    def __init__(self, stream: TeacherStream, multiprocessing_context: str | None, pin_memory: bool):
+    def __init__(self, stream: TeacherStream):
+        settings = stream.settings
         super().__init__(
             stream,
             batch_size=None,
-            num_workers=stream.num_workers,
-            multiprocessing_context=multiprocessing_context if stream.num_workers else None,
-            pin_memory=pin_memory,
+            num_workers=settings.num_workers,
+            multiprocessing_context=settings.multiprocessing_context if settings.num_workers else None,
+            pin_memory=settings.pin_memory,
         )
         self.stream = stream  # also `self.dataset`, which DataLoader types as any Dataset
         self._started = False
@@ -227,7 +209,7 @@ class TeacherLoader(DataLoader):
         if self._started and not self._epoch_was_set:
             self.stream.set_epoch(self.stream.epoch + 1)
         self._started, self._epoch_was_set = True, False
-        self.stream.resolve_distributed()  # before workers copy the stream
+        self.stream.placement = resolve_distributed(self.stream.settings)  # before workers copy the stream
         batches = _OneLineErrors(super().__iter__())
         skip, self._skip = self._skip, 0
         for _ in range(skip):
@@ -263,59 +245,23 @@ class _OneLineErrors:
 
 def make_loader(
     data: TeacherDataset | TeacherMixture,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     *,
-    seed: int = 0,
-    shuffle: bool = True,
-    shuffle_buffer: int = 16384,
-    num_workers: int = 0,
-    drop_last: bool = False,
-    samples_per_game: int | None = None,
-    block_chunks: int = 4,
-    rank: int | None = None,
-    world_size: int | None = None,
-    epoch: int = 0,
-    multiprocessing_context: str = "spawn",
-    pin_memory: bool = False,
-    read_ahead: bool = True,
-    with_hidden: bool = True,
+    settings: LoaderSettings | None = None,
+    **options,
 ) -> TeacherLoader:
     """A DataLoader of batches (dict of tensors, batch.py) from a dataset or a mixture.
 
-    shuffle_buffer: steps each worker shuffles among (at least 2 blocks per game; a block
-        is `block_chunks` chunks of the store, 4096 steps by default, about 40 MB
-        decompressed with 512 float32 activations). With read_ahead the next group is read
-        meanwhile, so up to twice that is in memory per worker.
-    num_workers: DataLoader worker processes. Each batch then crosses to the trainer through
-        shared memory, which costs tens of milliseconds per batch of 256 on a small machine
-        (benchmarks/bench_loading.py --workers N): with few cores, 0 (reading in this
-        process, plus the read-ahead thread) is fastest. Scripts using workers need an
-        `if __name__ == "__main__":` guard (the default "spawn" start method re-imports them).
-    samples_per_game: length of a balanced epoch per game (see the module docstring).
-    rank, world_size: this process's DDP share; default from torch.distributed.
-    read_ahead: read the next group of blocks in a background thread while this one is
-        served (decompression releases the GIL; it pays when a core is free).
-    with_hidden: False skips the expert activations (batches hold `hidden` of shape (B, 0)):
-        for policy-regression-only training, it halves the reading work.
+    settings: a `LoaderSettings` (loader_settings.py says what each field does); default:
+        its defaults (batch_size 256, seed 0, shuffled, no worker processes, ...).
+    batch_size, options: fields of LoaderSettings, overriding `settings`:
+        `make_loader(mix, 256, seed=0, num_workers=2)`.
     """
     if isinstance(data, TeacherDataset):
         data = TeacherMixture([data], weighting="proportional")
     if not isinstance(data, TeacherMixture):
         raise UserError(f"make_loader takes a TeacherDataset or TeacherMixture, not {type(data).__name__}")
-    for name, value, low in (
-        ("batch_size", batch_size, 1), ("num_workers", num_workers, 0), ("shuffle_buffer", shuffle_buffer, 1),
-        ("block_chunks", block_chunks, 1),
-        ("samples_per_game", 1 if samples_per_game is None else samples_per_game, 1),
-    ):  # fmt: skip
-        if not isinstance(value, (int, np.integer)) or value < low:
-            raise UserError(f"{name} must be a whole number >= {low}, got {value!r}")
-    if (rank is None) != (world_size is None):
-        raise UserError("give both rank and world_size, or neither (then torch.distributed decides)")
-    if rank is not None and world_size is not None and not 0 <= rank < world_size:
-        raise UserError(f"rank must lie in 0..{world_size - 1}, got {rank}")
-    stream = TeacherStream(
-        data, batch_size, seed, shuffle, shuffle_buffer, block_chunks, drop_last,
-        samples_per_game, num_workers, rank, world_size, read_ahead, with_hidden,
-    )  # fmt: skip
-    stream.set_epoch(epoch)
-    return TeacherLoader(stream, multiprocessing_context, pin_memory)
+    if batch_size is not None:
+        options["batch_size"] = batch_size
+    settings = (settings or LoaderSettings()).with_options(**options)
+    return TeacherLoader(TeacherStream(data, settings))

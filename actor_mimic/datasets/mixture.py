@@ -16,10 +16,9 @@ import numpy as np
 
 from actor_mimic.common.atari import preprocessing_differences
 from actor_mimic.datasets.batch import empty_batch
+from actor_mimic.datasets.loader_settings import WEIGHTINGS
 from actor_mimic.datasets.teacher import TeacherDataset, _normalise_index
 from actor_mimic.errors import UserError
-
-WEIGHTINGS = ("balanced", "proportional")
 
 
 class TeacherMixture:

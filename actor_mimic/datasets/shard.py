@@ -21,11 +21,11 @@ from actor_mimic.store import (
     Backend,
     ChunkGuard,
     chunks_of,
-    gather,
     hidden_window,
     open_backend,
     open_store,
     read_checksums,
+    read_lane_rows,
 )
 
 STEP_ARRAYS = ("frames", "actions", "q_values", "hidden")
@@ -136,11 +136,7 @@ class Shard:
         return rows
 
     def _read(self, name: str, start: int, stop: int) -> np.ndarray:
-        if name == "hidden" and self.hidden_window:  # stored once per window: gather (store/dedup.py)
-            refs = self._read_stored("hidden_ref", start, stop)
-            read = lambda low, high: self._read_stored("hidden", low, high)  # noqa: E731
-            return gather(refs, start, self.hidden_window, self.chunk_len, read, self.label)
-        return self._read_stored(name, start, stop)
+        return read_lane_rows(self._read_stored, name, start, stop, self.hidden_window, self.chunk_len, self.label)
 
     def _read_stored(self, name: str, start: int, stop: int) -> np.ndarray:
         self.array(name)  # opens the store in this process on first use

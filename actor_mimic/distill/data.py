@@ -19,19 +19,16 @@ episodes).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytorch_lightning as pl
 
 from actor_mimic.common.limits import check_memory, check_real, check_seed, check_whole, check_workers
+from actor_mimic.datasets import WEIGHTINGS, LoaderSettings, TeacherDataset, TeacherMixture, make_loader
 from actor_mimic.distill.tasks import GameStores, Tasks, describe_tasks
 from actor_mimic.errors import UserError
 
-if TYPE_CHECKING:
-    from actor_mimic.datasets import TeacherMixture
-
-WEIGHTINGS = ("balanced", "proportional")
 MAX_BATCH_SIZE = 1 << 20
 
 
@@ -92,12 +89,14 @@ class TeacherDataModule(pl.LightningDataModule):
             f"data.batch_size {batch_size} with data.num_workers {num_workers}",
             "lower data.batch_size",
         )
+        # The loader's settings this module sets; the others keep make_loader's defaults.
+        self.loader_settings = LoaderSettings(
+            batch_size=batch_size, seed=seed, num_workers=num_workers, pin_memory=pin_memory
+        )
         self.train_mixture: TeacherMixture | None = None  # both made by setup
         self.val_mixture: TeacherMixture | None = None  # None: nothing held out
 
     def setup(self, stage: str | None = None) -> None:
-        from actor_mimic.datasets import TeacherDataset, TeacherMixture
-
         if self.train_mixture is not None:
             return
         train_sets, val_sets = [], []
@@ -123,14 +122,9 @@ class TeacherDataModule(pl.LightningDataModule):
         self.val_mixture = TeacherMixture(val_sets, weighting="proportional") if val_sets else None
 
     def train_dataloader(self):
-        from actor_mimic.datasets import make_loader
-
         if self.train_mixture is None:
             raise RuntimeError("TeacherDataModule.setup() must run before train_dataloader()")
-        loader = make_loader(
-            self.train_mixture, batch_size=self.hparams["batch_size"], seed=self.hparams["seed"],
-            num_workers=self.hparams["num_workers"], pin_memory=self.hparams["pin_memory"],
-        )  # fmt: skip
+        loader = make_loader(self.train_mixture, settings=self.loader_settings)
         # The loader's order depends on (seed, epoch). A fit resumed from a checkpoint starts
         # where the interrupted one stopped, epoch and batch, so it trains on exactly the
         # batches an uninterrupted fit would. The position comes from the restored step count,
@@ -144,14 +138,9 @@ class TeacherDataModule(pl.LightningDataModule):
         return loader
 
     def val_dataloader(self):
-        from actor_mimic.datasets import make_loader
-
         if self.val_mixture is None:
             return []
-        return make_loader(
-            self.val_mixture, batch_size=self.hparams["batch_size"], seed=self.hparams["seed"],
-            shuffle=False, num_workers=self.hparams["num_workers"], pin_memory=self.hparams["pin_memory"],
-        )  # fmt: skip
+        return make_loader(self.val_mixture, settings=dataclasses.replace(self.loader_settings, shuffle=False))
 
     def test_dataloader(self):
         return self.val_dataloader()

@@ -50,7 +50,7 @@ from actor_mimic.store.checksums import (
     read_checksums,
     record_checksums,
 )
-from actor_mimic.store.dedup import WindowIndex, bad_reference, gather, window_for
+from actor_mimic.store.dedup import WindowIndex, bad_reference, gather, read_lane_rows, window_for
 from actor_mimic.store.files import ROOT_METADATA, StoreFile, recorded_checksums, store_files, store_size
 from actor_mimic.store.hdf5 import copy_lane, copy_lanes, write_hdf5
 from actor_mimic.store.identity import check_digest_text, is_sealed, seal_problem, store_digest
@@ -150,6 +150,7 @@ __all__ = [
     "read_checksums",
     "read_episodes",
     "read_field",
+    "read_lane_rows",
     "record_checksums",
     "recorded_checksums",
     "refresh_card",

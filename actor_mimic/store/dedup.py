@@ -117,3 +117,15 @@ def gather(refs: np.ndarray, start: int, window: int, chunk_len: int, read_store
         out[inside] = rows[refs[inside] - low]
     assert out is not None  # two runs or more
     return out
+
+
+def read_lane_rows(read_stored, name: str, start: int, stop: int, window: int | None, chunk_len: int, where: str):
+    """Rows start..stop-1 of a lane's per-step array `name`, from `read_stored(array, low,
+    high)`, which returns rows low..high-1 of one of the lane's stored arrays (each chunk
+    checked). The activations of a schema 3 store (`window` not None) are gathered through
+    their references; every other array is read as stored. The one read path of the store's
+    reader (`read_field`) and of the loader's shards (datasets/shard.py)."""
+    if name != "hidden" or window is None:
+        return read_stored(name, start, stop)
+    refs = read_stored("hidden_ref", start, stop)
+    return gather(refs, start, window, chunk_len, lambda low, high: read_stored("hidden", low, high), where)

@@ -25,7 +25,7 @@ import numpy as np
 from actor_mimic.errors import UserError
 from actor_mimic.store.backends import bytes_on_disk, detect_backend, open_backend
 from actor_mimic.store.checksums import chunks_of, read_checked, read_checksums
-from actor_mimic.store.dedup import gather as gather_rows
+from actor_mimic.store.dedup import read_lane_rows
 from actor_mimic.store.identity import seal_problem
 from actor_mimic.store.location import location
 from actor_mimic.store.meaning import meaning_problems
@@ -218,19 +218,16 @@ def read_field(backend, attrs: dict, prefix: str, name: str, start: int, stop: i
     """Rows start..stop-1 of array `name` of the lane at `prefix`, each chunk checked against
     its checksum. The activations (`hidden`) of a schema 3 store are gathered through their
     references (store/dedup.py), unless `gather` is False (then: the stored rows)."""
-    full = prefix + name
-    window = hidden_window(attrs)
 
-    def read(low: int, high: int) -> np.ndarray:
+    def read_stored(array: str, low: int, high: int) -> np.ndarray:
+        full = prefix + array
         chunk_len = int(backend.array(full).chunks[0])
         checksums = read_checksums(backend, full, chunks_of(high, chunk_len), attrs["schema_version"])
         return read_checked(backend, full, low, high, checksums)
 
-    if name != "hidden" or window is None or not gather:
-        return read(start, stop)
-    refs = read_field(backend, attrs, prefix, "hidden_ref", start, stop)
-    chunk_len = int(backend.array(full).chunks[0])
-    return gather_rows(refs, start, window, chunk_len, read, f"{backend.path} {prefix.rstrip('/')}")
+    window = hidden_window(attrs) if gather else None
+    where = f"{backend.path} {prefix.rstrip('/')}"
+    return read_lane_rows(read_stored, name, start, stop, window, int(attrs["chunk_len"]), where)
 
 
 def read_episodes(backend, info: StoreInfo):
