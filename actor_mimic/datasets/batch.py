@@ -83,15 +83,20 @@ def write_values(
     hidden: np.ndarray,
     actions: np.ndarray,
     rows: np.ndarray | None = None,
+    hidden_rows: np.ndarray | None = None,
 ) -> None:
     """Fill batch rows start.. (all but frames and index) from one game's stored rows.
 
-    q_values: (M, A) over the game's action set; hidden: (M, H) with H <= the batch width;
+    q_values: (M, A) over the game's action set; hidden: (M', H) with H <= the batch width;
     actions: (M,) indices into the action set, as stored. `rows` (N,) picks the rows to
-    write (default: all M); the activations, the widest field, are then copied only once.
+    write (default: all M); `hidden_rows` (N,) their rows of `hidden` (default: `rows`; the
+    loader keeps a block's distinct activation rows only). The activations, the widest
+    field, are copied only once.
     """
     if rows is None:
         rows = np.arange(len(q_values))
+    if hidden_rows is None:
+        hidden_rows = rows
     stop = start + len(rows)
     q_out = batch["q_values"][start:stop]
     q_out[:] = 0.0
@@ -99,9 +104,9 @@ def write_values(
     hidden_out = batch["hidden"][start:stop]
     width = hidden.shape[1]
     if width == hidden_out.shape[1]:
-        np.take(hidden, rows, axis=0, out=hidden_out, mode="clip")  # straight into the batch
+        np.take(hidden, hidden_rows, axis=0, out=hidden_out, mode="clip")  # straight into the batch
     else:
-        hidden_out[:, :width] = hidden[rows]
+        hidden_out[:, :width] = hidden[hidden_rows]
         hidden_out[:, width:] = 0.0
     batch["actions"][start:stop] = layout.action_ids[actions[rows].astype(np.int64)]
     batch["action_mask"][start:stop] = layout.mask

@@ -25,13 +25,21 @@ class Block:
     start: int  # first held step of the block
     stop: int  # one past its last held step
     size: int  # held steps in start..stop-1 (fewer than stop-start after a split)
+    window: int = 0  # the activation window (store/dedup.py) of the block's shard it lies in
+
+    @property
+    def window_key(self) -> tuple[int, int, int]:
+        """(game, shard, window): blocks with the same key share their activations' chunks."""
+        return self.game_id, self.shard_id, self.window
 
 
 def plan_blocks(dataset: TeacherDataset, game_id: int, block_chunks: int) -> list[Block]:
     """The blocks of one game's dataset: `block_chunks` chunks each, in stored order. (In a
     schema 3 store a block's activations may lie anywhere earlier in their window,
-    store/dedup.py: reading it decodes those chunks too. Blocks of whole windows would read
-    less, but measured slower: 4x the steps held in memory.)"""
+    store/dedup.py: reading it decodes those chunks too, so the loader serves the blocks of
+    a few windows at a time, `block_order` and `interleave_windows`, and keeps those
+    windows' decoded chunks. Blocks of whole windows would read less, but measured slower:
+    4x the steps held in memory.)"""
     blocks = []
     for shard_id, shard in enumerate(dataset.shards):
         starts, lengths = dataset.selected_intervals(shard_id)
@@ -39,6 +47,7 @@ def plan_blocks(dataset: TeacherDataset, game_id: int, block_chunks: int) -> lis
             continue
         ends = starts + lengths
         block_len = shard.chunk_len * block_chunks
+        window_len = shard.hidden_window or block_len  # schema 2: no shared chunks, each block alone
         windows = np.arange(0, shard.num_steps, block_len, dtype=np.int64)
         window_stops = np.minimum(windows + block_len, shard.num_steps)
         first = np.searchsorted(ends, windows, side="right")  # first episode ending after
@@ -48,7 +57,7 @@ def plan_blocks(dataset: TeacherDataset, game_id: int, block_chunks: int) -> lis
                 continue  # no held episode overlaps this window
             low, high = max(window, starts[a]), min(window_stop, ends[b - 1])
             size = int(np.sum(np.minimum(ends[a:b], high) - np.maximum(starts[a:b], low)))
-            blocks.append(Block(game_id, shard_id, int(low), int(high), size))
+            blocks.append(Block(game_id, shard_id, int(low), int(high), size, int(window // window_len)))
     return blocks
 
 
@@ -65,11 +74,42 @@ def held_steps(dataset: TeacherDataset, block: Block) -> tuple[np.ndarray, np.nd
     return steps, np.repeat(starts[a:b], counts)
 
 
-def block_order(num_blocks: int, seed: int, epoch: int, stream: int, shuffle: bool) -> np.ndarray:
-    """The epoch's order of a list of blocks: a permutation fixed by (seed, epoch, stream)."""
+def block_order(blocks: list[Block], seed: int, epoch: int, stream: int, shuffle: bool) -> np.ndarray:
+    """The epoch's order of a list of blocks: a permutation fixed by (seed, epoch, stream)
+    that keeps the blocks of each activation window together (windows in a random order,
+    the blocks of each in a random order), so that ranks and workers, which take runs of
+    this order, each get whole windows."""
     if not shuffle:
-        return np.arange(num_blocks)
-    return np.random.default_rng([seed, epoch, stream, 0xB10C]).permutation(num_blocks)
+        return np.arange(len(blocks))
+    rng = np.random.default_rng([seed, epoch, stream, 0xB10C])
+    return np.array([i for window in _shuffled_windows(blocks, rng) for i in window], dtype=np.int64)
+
+
+def interleave_windows(blocks: list[Block], slots: int, rng) -> list[Block]:
+    """`blocks` in a random order in which every run of `slots` blocks holds blocks of
+    `slots` different windows (while that many are left): each slot serves the blocks of one
+    window, in a random order, then takes the next window. So a group of `slots` blocks is
+    spread over the data like `slots` random blocks, and only `slots` windows are being read
+    at any time (their decoded activation chunks are kept, not decoded again per block)."""
+    queue = [[blocks[i] for i in window] for window in _shuffled_windows(blocks, rng)][::-1]
+    active: list[list[Block]] = []
+    out = []
+    while queue or active:
+        while len(active) < slots and queue:
+            active.append(queue.pop())
+        out += [window.pop() for window in active]
+        active = [window for window in active if window]
+    return out
+
+
+def _shuffled_windows(blocks: list[Block], rng) -> list[list[int]]:
+    """Positions in `blocks` grouped by window: the windows in a random order, the
+    positions of each in a random order."""
+    by_window: dict[tuple[int, int, int], list[int]] = {}
+    for position, block in enumerate(blocks):
+        by_window.setdefault(block.window_key, []).append(position)
+    windows = list(by_window.values())
+    return [[windows[w][i] for i in rng.permutation(len(windows[w]))] for w in rng.permutation(len(windows))]
 
 
 def cut_block(dataset: TeacherDataset, block: Block, first: int, stop: int) -> Block:
@@ -77,7 +117,8 @@ def cut_block(dataset: TeacherDataset, block: Block, first: int, stop: int) -> B
     if first == 0 and stop == block.size:
         return block
     steps, _ = held_steps(dataset, block)
-    return Block(block.game_id, block.shard_id, int(steps[first]), int(steps[stop - 1]) + 1, stop - first)
+    start, end = int(steps[first]), int(steps[stop - 1]) + 1
+    return Block(block.game_id, block.shard_id, start, end, stop - first, block.window)
 
 
 def split_evenly(datasets: list[TeacherDataset], blocks: list[Block], num_parts: int) -> list[list[Block]]:

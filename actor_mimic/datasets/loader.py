@@ -89,7 +89,7 @@ class TeacherStream(IterableDataset):
     def _proportional_shares(self, world_size: int) -> list[list]:
         """Per part (rank * workers + worker): its blocks, all games pooled."""
         pooled = [block for game_blocks in self.blocks for block in game_blocks]
-        order = block_order(len(pooled), self.settings.seed, self.epoch, 0, self.settings.shuffle)
+        order = block_order(pooled, self.settings.seed, self.epoch, 0, self.settings.shuffle)
         return split_evenly(self.mixture.datasets, [pooled[i] for i in order], self._parts(world_size))
 
     def batches_per_worker(self, world_size: int) -> np.ndarray:
@@ -149,7 +149,7 @@ class TeacherStream(IterableDataset):
     def _balanced_streams(self, part: int, world_size: int, reader: BlockReader, rng) -> list[BlockStream]:
         settings, streams = self.settings, []
         for game_id, blocks in enumerate(self.blocks):
-            order = block_order(len(blocks), settings.seed, self.epoch, game_id + 1, settings.shuffle)
+            order = block_order(blocks, settings.seed, self.epoch, game_id + 1, settings.shuffle)
             mine = split_evenly(self.mixture.datasets, [blocks[i] for i in order], self._parts(world_size))[part]
             if not mine:  # a game with fewer steps than parts: every part cycles all of it
                 mine = [blocks[i] for i in order]

@@ -17,7 +17,7 @@ import numpy as np
 
 from actor_mimic.datasets.batch import GameLayout, write_values
 from actor_mimic.datasets.block_stacks import gather_stacks
-from actor_mimic.datasets.blocks import Block, held_steps
+from actor_mimic.datasets.blocks import Block, held_steps, interleave_windows
 
 MAX_CACHED_TAILS = 1024  # frames before a block: (stack_size-1) frames each, a few MB in all
 
@@ -31,7 +31,8 @@ class LoadedBlock:
     episode_starts: np.ndarray  # int64 (N,): first step of each held step's episode
     indices: np.ndarray  # int64 (N,): the held steps' indices in their game's dataset
     q_values: np.ndarray  # float32 (stop-start, A)
-    hidden: np.ndarray  # float32 (stop-start, H)
+    hidden: np.ndarray  # float32 (U, H): the distinct activation rows of steps start..stop-1
+    hidden_index: np.ndarray  # int64 (stop-start,): each step's row in `hidden`
     actions: np.ndarray  # int16 (stop-start,): indices into the action set
 
 
@@ -43,6 +44,12 @@ class BlockReader:
         self.layouts = [GameLayout(game_id, ds.action_set) for game_id, ds in enumerate(datasets)]
         self.with_hidden = with_hidden  # False: skip the activations, about half the reading
         self._tails: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def keep_windows(self, blocks: list[Block], count: int) -> None:
+        """Keep the decoded activation chunks of `count` windows per shard these blocks lie
+        in: a stream serving `count` windows at a time then decodes each chunk once."""
+        for game_id, shard_id in {(block.game_id, block.shard_id) for block in blocks}:
+            self.datasets[game_id].shards[shard_id].keep_activation_windows(count)
 
     def load(self, block: Block) -> LoadedBlock:
         dataset = self.datasets[block.game_id]
@@ -56,12 +63,15 @@ class BlockReader:
         self._tails[key] = frames[-(shard.stack_size - 1) :].copy() if shard.stack_size > 1 else frames[:0]
         q_values = shard.values("q_values", block.start, block.stop)
         if self.with_hidden:
-            hidden = shard.values("hidden", block.start, block.stop)
+            hidden, hidden_index = shard.activations(block.start, block.stop)
         else:
             hidden = np.zeros((block.stop - block.start, 0), dtype=np.float32)
+            hidden_index = np.arange(block.stop - block.start, dtype=np.int64)
         actions = shard.read("actions", block.start, block.stop)
         indices = dataset.indices_of(block.shard_id, steps)
-        return LoadedBlock(block, frames, context, steps, episode_starts, indices, q_values, hidden, actions)
+        return LoadedBlock(
+            block, frames, context, steps, episode_starts, indices, q_values, hidden, hidden_index, actions
+        )
 
     def _context(self, block: Block, shard, episode_start: int) -> np.ndarray:
         """Frames of the block's first episode just before the block (at most stack_size-1)."""
@@ -90,7 +100,8 @@ class BlockReader:
         )
         rows = steps - block.start
         layout = self.layouts[block.game_id]
-        write_values(batch, position, layout, loaded.q_values, loaded.hidden, loaded.actions, rows)
+        hidden_rows = loaded.hidden_index[rows]
+        write_values(batch, position, layout, loaded.q_values, loaded.hidden, loaded.actions, rows, hidden_rows)
         batch["index"][position:stop] = loaded.indices[picks]
         return stop
 
@@ -114,6 +125,7 @@ class BlockStream:
         self.rng = rng
         self.shuffle = shuffle
         self.cycle = cycle and bool(self.blocks)
+        reader.keep_windows(self.blocks, self.group_size)
         self._queue = self._ordered(self.blocks)
         self._group: list[LoadedBlock] = []
         self._order = np.zeros(0, dtype=np.int64)
@@ -132,7 +144,7 @@ class BlockStream:
     def _ordered(self, blocks: list[Block]) -> list[Block]:
         if not self.shuffle:
             return list(blocks)
-        return [blocks[i] for i in self.rng.permutation(len(blocks))]
+        return interleave_windows(blocks, self.group_size, self.rng)
 
     def _take_group(self) -> list[Block]:
         """The next group's blocks, in stored order (a block right after another in the

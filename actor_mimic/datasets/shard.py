@@ -24,6 +24,7 @@ from actor_mimic.store import (
     hidden_window,
     open_backend,
     open_store,
+    read_activations,
     read_checksums,
     read_lane_rows,
 )
@@ -99,6 +100,7 @@ class Shard:
         self._readers: dict = {}  # name -> the backend's row reader (fast Zarr chunks, or checked slicing)
         self._backend: Backend | None = None
         self._pid: int | None = None
+        self._kept_hidden_chunks = 0  # decoded activation chunks the reader keeps (keep_activation_windows)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -115,7 +117,21 @@ class Shard:
             self._arrays = {n: backend.array(self.prefix + n) for n in self.arrays_read}
             self._readers = {n: backend.row_reader(self.prefix + n, self.guards[n]) for n in self.arrays_read}
             self._backend, self._pid = backend, os.getpid()
+            self._keep_hidden_chunks()
         return self._arrays[name]
+
+    def keep_activation_windows(self, count: int) -> None:
+        """Keep the decoded stored activations of about `count` windows (schema 3; plus one
+        for the window being left), so that the blocks of one window, read one after the
+        other, decode each of its chunks once. HDF5 keeps its own cache of decoded chunks."""
+        if self.hidden_window:
+            self._kept_hidden_chunks = max(self._kept_hidden_chunks, (count + 1) * self.hidden_window // self.chunk_len)
+        self._keep_hidden_chunks()
+
+    def _keep_hidden_chunks(self) -> None:
+        reader = self._readers.get("hidden")
+        if reader is not None and hasattr(reader, "cache_chunks"):
+            reader.cache_chunks = self._kept_hidden_chunks
 
     def close(self) -> None:
         if self._backend is not None and self._pid == os.getpid():
@@ -136,11 +152,11 @@ class Shard:
         return rows
 
     def _read(self, name: str, start: int, stop: int) -> np.ndarray:
-        return read_lane_rows(self._read_stored, name, start, stop, self.hidden_window, self.chunk_len, self.label)
+        return read_lane_rows(self._row_reader, name, start, stop, self.hidden_window, self.label)
 
-    def _read_stored(self, name: str, start: int, stop: int) -> np.ndarray:
+    def _row_reader(self, name: str):
         self.array(name)  # opens the store in this process on first use
-        return self._readers[name].read(start, stop)
+        return self._readers[name]
 
     def read_at(self, name: str, steps: np.ndarray) -> np.ndarray:
         """Rows at `steps` (sorted, unique): one slice per chunk touched, from its first to
@@ -154,6 +170,18 @@ class Shard:
             low, high = int(run[0]), int(run[-1]) + 1
             pieces.append(self.read(name, low, high)[run - low])
         return np.concatenate(pieces) if pieces else self.read(name, 0, 0)
+
+    def activations(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, index): the activations of steps start..stop-1 as float32 distinct rows
+        (U, H), checked finite, and each step's row in them, int64 (n,): `rows[index]` are
+        the steps' activations. Reads each stored row once (store/dedup.py)."""
+        if not 0 <= start <= stop <= self.num_steps:
+            raise IndexError(f"{self.path}: rows {start}..{stop} outside 0..{self.num_steps}")
+        rows, index = read_activations(self._row_reader, start, stop, self.hidden_window, self.label, np.float32)
+        rows = as_float32(rows)
+        if not np.isfinite(rows.sum()):  # rare: then name the first bad step exactly
+            check_values_finite(rows[index], "hidden", self.label, start)
+        return rows, index
 
     def values(self, name: str, start: int, stop: int) -> np.ndarray:
         """float32 Q-values or hidden activations of rows start..stop-1, checked finite."""

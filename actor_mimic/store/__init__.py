@@ -50,7 +50,7 @@ from actor_mimic.store.checksums import (
     read_checksums,
     record_checksums,
 )
-from actor_mimic.store.dedup import WindowIndex, bad_reference, gather, read_lane_rows, window_for
+from actor_mimic.store.dedup import WindowIndex, bad_reference, read_activations, read_lane_rows, window_for
 from actor_mimic.store.files import ROOT_METADATA, StoreFile, recorded_checksums, store_files, store_size
 from actor_mimic.store.hdf5 import copy_lane, copy_lanes, write_hdf5
 from actor_mimic.store.identity import check_digest_text, is_sealed, seal_problem, store_digest
@@ -129,7 +129,6 @@ __all__ = [
     "create_checksums",
     "expected_arrays",
     "front_matter",
-    "gather",
     "hidden_window",
     "is_generated_card",
     "is_remote",
@@ -146,6 +145,7 @@ __all__ = [
     "parse_compression",
     "partial_path",
     "protocol_of",
+    "read_activations",
     "read_card",
     "read_checksums",
     "read_episodes",

@@ -126,6 +126,26 @@ def record_checksums(backend, name: str, first: int, last: int) -> None:
     backend.array(label)[first:last] = np.array(values, dtype=CHECKSUM_DTYPE)
 
 
+def chunk_runs(rows: np.ndarray, chunk_len: int):
+    """(chunk index, low, high) for each chunk that sorted `rows` (N,) lie in: rows[low:high]
+    are the ones in that chunk."""
+    chunk_of = rows // chunk_len
+    bounds = np.flatnonzero(np.diff(chunk_of)) + 1
+    lows, highs = np.concatenate([[0], bounds]), np.concatenate([bounds, [len(rows)]])
+    return [(int(chunk_of[low]), int(low), int(high)) for low, high in zip(lows, highs) if high > low]
+
+
+def copy_rows(out: np.ndarray, rows: np.ndarray) -> None:
+    """out[...] = rows, converting float16 to float32 with torch (numpy converts float16
+    one element at a time in software; see datasets/shard.py's as_float32)."""
+    if out.dtype == rows.dtype or rows.dtype.kind != "f" or out.dtype.kind != "f":
+        out[...] = rows
+    else:
+        import torch
+
+        torch.from_numpy(out).copy_(torch.from_numpy(np.ascontiguousarray(rows)))
+
+
 class CheckedRows:
     """Reads rows of array `name` of `backend` through the engine's own slicing, each chunk's
     stored bytes checked by `guard` first (`read_checked`): the reader of any layout the fast
@@ -136,6 +156,19 @@ class CheckedRows:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         return read_checked(self.backend, self.name, start, stop, self.guard.checksums, store=self.guard.store)
+
+    def take(self, rows: np.ndarray, dtype=None) -> np.ndarray:
+        """The rows at `rows` (sorted int64 (N,) inside the array), as `dtype` (default the
+        stored one): one checked read per run of adjacent chunks they lie in."""
+        array = self.backend.array(self.name)
+        out = np.empty((len(rows), *array.shape[1:]), dtype=dtype or array.dtype)
+        chunk_len = int(array.chunks[0])
+        chunks = [index for index, _, _ in chunk_runs(rows, chunk_len)]
+        for run in np.split(np.asarray(chunks), np.flatnonzero(np.diff(chunks) > 1) + 1) if chunks else []:
+            low, high = int(run[0]) * chunk_len, min((int(run[-1]) + 1) * chunk_len, int(rows[-1]) + 1)
+            first, last = np.searchsorted(rows, [low, high])
+            copy_rows(out[first:last], self.read(low, high)[rows[first:last] - low])
+        return out
 
 
 def read_checked(backend, name: str, start: int, stop: int, checksums: np.ndarray | None, store=None) -> np.ndarray:

@@ -23,8 +23,9 @@ its committed rows) writes exactly what an uninterrupted one writes.
 
 Why windows, and not a lane's whole history: the activations of a run of steps lie in the
 chunks of their windows only, from each window's start, so a reader decodes at most one
-window of stored rows (16 MB of float16 activations) besides the run's own: memory stays
-bounded, and the loader keeps its 4-chunk blocks (blocks.py; benchmarks/bench_loading.py).
+window of stored rows besides the run's own: memory stays bounded, and the loader keeps its
+4-chunk blocks (blocks.py; benchmarks/bench_loading.py). Of the earlier chunks a run refers
+to, a reader keeps only the rows referred to (`read_activations`).
 """
 
 from __future__ import annotations
@@ -86,46 +87,33 @@ def bad_reference(refs: np.ndarray, start: int, window: int) -> int | None:
     return int(steps[np.argmax(bad)]) if bad.any() else None
 
 
-def gather(refs: np.ndarray, start: int, window: int, chunk_len: int, read_stored, where: str) -> np.ndarray:
-    """The activations of steps start..start+n-1 from their references `refs` (n,) and
-    `read_stored(low, high)`, which returns rows low..high-1 of `hidden` (stored in chunks of
-    `chunk_len` rows). Only the chunks the references point into are read: a run of steps
-    mostly refers to its own chunks and a few earlier ones (episode starts look alike).
-    `where` names the lane in the error raised for a reference that leaves its window."""
-    if len(refs) == 0:
-        return read_stored(start, start)
+def read_activations(rows_of, start: int, stop: int, window: int | None, where: str, dtype=None):
+    """(rows, index): the activations of a lane's steps start..stop-1 as the distinct rows
+    they use, (U, H), and each step's row in them, int64 (n,): `rows[index]` are the steps'
+    activations. `rows_of(array)` is a row reader of one of the lane's arrays (`.read(start,
+    stop)`, `.take(sorted rows, dtype)`, every chunk checked). A schema 3 store (`window`)
+    reads the references, then only the stored rows they name, each chunk once; a schema 2
+    store's rows are read as they are (and `dtype` is left to the caller). `where` names the
+    lane in the error raised for a reference that leaves its window."""
+    if window is None:
+        return rows_of("hidden").read(start, stop), np.arange(stop - start, dtype=np.int64)
+    refs = rows_of("hidden_ref").read(start, stop)
     bad = bad_reference(refs, start, window)
     if bad is not None:
         raise UserError(
             f"{where}: hidden_ref of step {bad} points outside its window of {window} steps; the store "
             "is corrupt: recollect or re-download it"
         )
-    refs = refs.astype(np.int64, copy=False)
-    chunks = np.unique(refs // chunk_len)
-    runs = np.split(chunks, np.flatnonzero(np.diff(chunks) > 1) + 1)
-    last = int(refs.max()) + 1
-    if len(runs) == 1:  # one contiguous read: a single gather
-        low = int(runs[0][0]) * chunk_len
-        return read_stored(low, last)[refs - low]
-    out = None
-    for run in runs:
-        low, high = int(run[0]) * chunk_len, min((int(run[-1]) + 1) * chunk_len, last)
-        rows = read_stored(low, high)
-        if out is None:
-            out = np.empty((len(refs), *rows.shape[1:]), dtype=rows.dtype)
-        inside = (refs >= low) & (refs < high)
-        out[inside] = rows[refs[inside] - low]
-    assert out is not None  # two runs or more
-    return out
+    distinct, index = np.unique(refs.astype(np.int64, copy=False), return_inverse=True)
+    return rows_of("hidden").take(distinct, dtype), index.reshape(-1)
 
 
-def read_lane_rows(read_stored, name: str, start: int, stop: int, window: int | None, chunk_len: int, where: str):
-    """Rows start..stop-1 of a lane's per-step array `name`, from `read_stored(array, low,
-    high)`, which returns rows low..high-1 of one of the lane's stored arrays (each chunk
-    checked). The activations of a schema 3 store (`window` not None) are gathered through
-    their references; every other array is read as stored. The one read path of the store's
-    reader (`read_field`) and of the loader's shards (datasets/shard.py)."""
+def read_lane_rows(rows_of, name: str, start: int, stop: int, window: int | None, where: str) -> np.ndarray:
+    """Rows start..stop-1 of a lane's per-step array `name` (`rows_of` as in
+    `read_activations`): the activations of a schema 3 store gathered through their
+    references, every other array as stored. The one read path of the store's reader
+    (`read_field`) and of the loader's shards (datasets/shard.py)."""
     if name != "hidden" or window is None:
-        return read_stored(name, start, stop)
-    refs = read_stored("hidden_ref", start, stop)
-    return gather(refs, start, window, chunk_len, lambda low, high: read_stored("hidden", low, high), where)
+        return rows_of(name).read(start, stop)
+    rows, index = read_activations(rows_of, start, stop, window, where)
+    return rows[index]

@@ -24,7 +24,7 @@ import numpy as np
 
 from actor_mimic.errors import UserError
 from actor_mimic.store.backends import bytes_on_disk, detect_backend, open_backend
-from actor_mimic.store.checksums import chunks_of, read_checked, read_checksums
+from actor_mimic.store.checksums import CheckedRows, ChunkGuard, chunks_of, read_checked, read_checksums
 from actor_mimic.store.dedup import read_lane_rows
 from actor_mimic.store.identity import seal_problem
 from actor_mimic.store.location import location
@@ -219,15 +219,14 @@ def read_field(backend, attrs: dict, prefix: str, name: str, start: int, stop: i
     its checksum. The activations (`hidden`) of a schema 3 store are gathered through their
     references (store/dedup.py), unless `gather` is False (then: the stored rows)."""
 
-    def read_stored(array: str, low: int, high: int) -> np.ndarray:
+    def rows_of(array: str) -> CheckedRows:
         full = prefix + array
         chunk_len = int(backend.array(full).chunks[0])
-        checksums = read_checksums(backend, full, chunks_of(high, chunk_len), attrs["schema_version"])
-        return read_checked(backend, full, low, high, checksums)
+        checksums = read_checksums(backend, full, chunks_of(stop, chunk_len), attrs["schema_version"])
+        return CheckedRows(backend, full, ChunkGuard(backend.path, full, chunk_len, checksums))
 
     window = hidden_window(attrs) if gather else None
-    where = f"{backend.path} {prefix.rstrip('/')}"
-    return read_lane_rows(read_stored, name, start, stop, window, int(attrs["chunk_len"]), where)
+    return read_lane_rows(rows_of, name, start, stop, window, f"{backend.path} {prefix.rstrip('/')}")
 
 
 def read_episodes(backend, info: StoreInfo):

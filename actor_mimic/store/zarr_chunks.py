@@ -28,9 +28,12 @@ all-zero chunks, does a missing chunk of a flag or counter array read as zeros.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
-from actor_mimic.store.checksums import ChunkGuard
+from actor_mimic.store.checksums import ChunkGuard, chunk_runs, copy_rows
 from actor_mimic.store.location import LocalFiles
 
 
@@ -72,16 +75,21 @@ class TransposedChunks:
         self.inner = inner  # "raw" or a numcodecs codec
         self.rows, self.cols = chunk_shape
 
+    def columns(self, data: bytes, dtype: np.dtype) -> np.ndarray:
+        """The chunk as stored: (cols, rows) of `dtype`."""
+        columns = np.empty((self.cols, self.rows), dtype=dtype)
+        if isinstance(self.inner, str):  # "raw"
+            columns.reshape(-1).view(np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)
+        else:
+            self.inner.decode(data, out=columns.reshape(-1).view(np.uint8))
+        return columns
+
     def decode(self, data: bytes, out: np.ndarray) -> None:
         import torch
 
         itemsize = out.size // (self.rows * self.cols)
         unit = np.dtype(f"i{itemsize}")  # values are moved, not interpreted
-        columns = np.empty((self.cols, self.rows), dtype=unit)
-        if self.inner == "raw":
-            columns.reshape(-1).view(np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)
-        else:
-            self.inner.decode(data, out=columns.reshape(-1).view(np.uint8))
+        columns = self.columns(data, unit)
         # torch transposes a 512 x 1024 chunk several times faster than numpy's copy.
         rows = out.view(unit).reshape(self.rows, self.cols)
         torch.from_numpy(rows).copy_(torch.from_numpy(columns).T)
@@ -100,6 +108,11 @@ class ChunkFiles:
         self.tail = tuple(shape[1:])
         self.fill_value = metadata.fill_value
         self.decoder = decoder
+        # Decoded chunks kept for `take` (most recently used last); 0: none. Read-ahead
+        # threads of several games' streams may share this reader: hence the lock.
+        self.cache_chunks = 0
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     @classmethod
     def for_array(cls, array, guard: ChunkGuard, files=None) -> ChunkFiles | None:
@@ -134,19 +147,24 @@ class ChunkFiles:
     def _chunk_key(self, index: int) -> str:
         return self.prefix + self.metadata.chunk_key_encoding.encode_chunk_key((index,) + (0,) * len(self.tail))
 
-    def _decode_into(self, index: int, out: np.ndarray) -> None:
-        """Decode chunk `index` (all chunk_len rows) into the C-contiguous array `out`."""
+    def _chunk_bytes(self, index: int) -> bytes | None:
+        """The stored bytes of chunk `index`, checked by the guard (None: no chunk, schema 1)."""
         try:
             data = self.files.read(self._chunk_key(index))
         except OSError as error:
             raise self.guard.damaged(f"{self.guard.where(index)} cannot be read ({error})") from None
         self.guard.check(index, data)
+        return data
+
+    def _decode_into(self, index: int, out: np.ndarray) -> None:
+        """Decode chunk `index` (all chunk_len rows) into the C-contiguous array `out`."""
+        data = self._chunk_bytes(index)
         if data is None:  # schema 1 only: its writer skipped chunks holding only the fill value
             out[...] = self.fill_value
             return
         target = out.reshape(-1).view(np.uint8)
         try:
-            if self.decoder == "raw":
+            if isinstance(self.decoder, str):  # "raw"
                 target[:] = np.frombuffer(data, dtype=np.uint8)
             else:
                 self.decoder.decode(data, out=target)
@@ -167,3 +185,35 @@ class ChunkFiles:
                 self._decode_into(index, whole)
                 out[low - start : high - start] = whole[low - chunk_start : high - chunk_start]
         return out
+
+    def take(self, rows: np.ndarray, dtype=None) -> np.ndarray:
+        """The rows at `rows` (sorted int64 (N,) inside the array), as `dtype` (default the
+        stored one), decoding each chunk they lie in once, or taking it from the cache of
+        the last `cache_chunks` chunks decoded here (the activations a block refers to lie in
+        earlier chunks of their window: the loader keeps those of the windows it serves)."""
+        out = np.empty((len(rows), *self.tail), dtype=dtype or self.dtype)
+        for index, low, high in chunk_runs(rows, self.chunk_len):
+            chunk = self._decoded(index)
+            first, last = int(rows[low]), int(rows[high - 1])
+            base = index * self.chunk_len
+            if last - first + 1 == high - low:  # a run of rows: a slice, no gather
+                copy_rows(out[low:high], chunk[first - base : last - base + 1])
+            else:
+                copy_rows(out[low:high], chunk[rows[low:high] - base])
+        return out
+
+    def _decoded(self, index: int) -> np.ndarray:
+        """Chunk `index` decoded, (chunk_len, *tail): from the cache, or decoded (and kept)."""
+        with self._lock:
+            chunk = self._cache.get(index)
+            if chunk is not None:
+                self._cache.move_to_end(index)
+                return chunk
+        chunk = np.empty((self.chunk_len, *self.tail), dtype=self.dtype)
+        self._decode_into(index, chunk)
+        if self.cache_chunks:
+            with self._lock:
+                self._cache[index] = chunk
+                while len(self._cache) > self.cache_chunks:
+                    self._cache.popitem(last=False)
+        return chunk
