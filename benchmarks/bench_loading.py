@@ -43,7 +43,7 @@ from actor_mimic.common.outputs import remove
 from actor_mimic.datasets import TeacherDataset, make_loader
 from actor_mimic.datasets.batch import GameLayout, empty_batch, write_values
 from actor_mimic.datasets.block_stacks import episode_start_of_steps, gather_stacks
-from actor_mimic.store import StoreWriter, open_store, read_episodes
+from actor_mimic.store import StoreWriter, open_store, read_episodes, window_for
 
 BATCH = 256
 
@@ -56,9 +56,13 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def build_store(cache: Path, steps: int, source_steps: int, backend: str, compression: str, hidden_dtype: str) -> Path:
+def build_store(
+    cache: Path, steps: int, source_steps: int, backend: str, compression: str, hidden_dtype: str,
+    hidden_window: int | None = None,
+) -> Path:  # fmt: skip
     suffix = ".zarr" if backend == "zarr" else ".h5"
-    path = cache / f"breakout-{steps}-{compression.replace(':', '')}-hidden-{hidden_dtype}{suffix}"
+    window = hidden_window or window_for(1024, 512 * np.dtype(hidden_dtype).itemsize)  # amn collect's default
+    path = cache / f"breakout-{steps}-{compression.replace(':', '')}-hidden-{hidden_dtype}-window{window}{suffix}"
     if path.exists():
         try:
             with open_store(path) as (_, info):
@@ -84,7 +88,7 @@ def build_store(cache: Path, steps: int, source_steps: int, backend: str, compre
     writer = StoreWriter.create(
         path, metadata=metadata, num_actions=int(info.attrs["num_actions"]),
         hidden_size=int(info.attrs["hidden_size"]), chunk_len=int(info.attrs["chunk_len"]),
-        backend=backend, compression=compression, hidden_dtype=hidden_dtype,
+        backend=backend, compression=compression, hidden_dtype=hidden_dtype, hidden_window=window,
     )  # fmt: skip
     while writer.total_steps < steps:
         for episode in episodes:
@@ -167,12 +171,15 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", choices=("zarr", "hdf5"), default="zarr")
     parser.add_argument("--compression", default="zstd", help="of the benchmark store (amn collect's default: zstd)")
     parser.add_argument("--hidden-dtype", default="float16", help="of the stored activations (amn collect's default)")
+    parser.add_argument("--hidden-window", type=int, help="activation window of the store (default: amn collect's)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of loader and in-RAM")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for an extra loader run")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     args.cache.mkdir(parents=True, exist_ok=True)
-    path = build_store(args.cache, args.steps, args.source_steps, args.backend, args.compression, args.hidden_dtype)
+    path = build_store(
+        args.cache, args.steps, args.source_steps, args.backend, args.compression, args.hidden_dtype, args.hidden_window
+    )
     ds = TeacherDataset(path)
     print(f"store: {path} ({len(ds)} steps, {ds.num_episodes} episodes, {args.backend}, {args.compression})")
 

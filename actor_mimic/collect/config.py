@@ -91,7 +91,7 @@ class CollectConfig:
     hidden_window: int | None = setting(
         None,
         "steps of a lane within which each distinct activation row is stored once, a whole number of "
-        "--chunk-len (default: 16384, fewer for wide layers); longer stores less, and makes the loader "
+        "--chunk-len (default: 32768, fewer for wide layers); longer stores less, and makes the loader "
         "decode more (docs/storage.md)",
     )
     q_dtype: str = setting(

@@ -17,7 +17,7 @@ import numpy as np
 from actor_mimic.common.atari import preprocessing_differences
 from actor_mimic.datasets.batch import empty_batch
 from actor_mimic.datasets.loader_settings import WEIGHTINGS
-from actor_mimic.datasets.teacher import TeacherDataset, _normalise_index
+from actor_mimic.datasets.teacher import TeacherDataset, _normalise_index, samples_for_collate
 from actor_mimic.errors import UserError
 
 
@@ -95,3 +95,7 @@ class TeacherMixture:
             for key, values in part.items():
                 batch[key][rows] = values
         return {key: value[0] for key, value in batch.items()} if single else batch
+
+    def __getitems__(self, indices: list[int]) -> list[dict]:
+        """What a torch DataLoader with a batch size calls (see TeacherDataset.__getitems__)."""
+        return samples_for_collate(self, indices)

@@ -20,7 +20,9 @@ from actor_mimic.errors import UserError
 from actor_mimic.store import (
     Backend,
     ChunkGuard,
+    checked_references,
     chunks_of,
+    distinct_rows,
     hidden_window,
     open_backend,
     open_store,
@@ -163,6 +165,10 @@ class Shard:
         its last wanted step (random access decodes a whole chunk per step: slow, for
         inspection; training reads blocks through `read`)."""
         steps = np.asarray(steps, dtype=np.int64)
+        if name == "hidden" and self.hidden_window:  # all the references first: each chunk decoded once
+            refs = checked_references(self.read_at("hidden_ref", steps), steps, self.hidden_window, self.label)
+            rows, index = distinct_rows(self._row_reader, refs)
+            return rows[index]
         chunk_of = steps // self.chunk_len
         bounds = np.flatnonzero(np.diff(chunk_of)) + 1
         pieces = []

@@ -50,7 +50,15 @@ from actor_mimic.store.checksums import (
     read_checksums,
     record_checksums,
 )
-from actor_mimic.store.dedup import WindowIndex, bad_reference, read_activations, read_lane_rows, window_for
+from actor_mimic.store.dedup import (
+    WindowIndex,
+    bad_reference,
+    checked_references,
+    distinct_rows,
+    read_activations,
+    read_lane_rows,
+    window_for,
+)
 from actor_mimic.store.files import ROOT_METADATA, StoreFile, recorded_checksums, store_files, store_size
 from actor_mimic.store.hdf5 import copy_lane, copy_lanes, write_hdf5
 from actor_mimic.store.identity import check_digest_text, is_sealed, seal_problem, store_digest
@@ -120,6 +128,7 @@ __all__ = [
     "card_path",
     "check_digest_text",
     "checked_attrs",
+    "checked_references",
     "checksum_name",
     "chunks_of",
     "collection_record",
@@ -127,6 +136,7 @@ __all__ = [
     "copy_lanes",
     "crc32c",
     "create_checksums",
+    "distinct_rows",
     "expected_arrays",
     "front_matter",
     "hidden_window",

@@ -6,7 +6,7 @@ handful of them, rallies repeat), and the same observation gives the same activa
 of their lane. No chunk-local codec can use that once the earlier row lies in another chunk,
 and chunks are what a kill-safe writer commits (writer.py). So schema 3 stores each distinct
 row once per *window* of `hidden_window` consecutive steps of a lane (a multiple of
-`chunk_len`, 16,384 steps by default), and a reference per step:
+`chunk_len`, 32,768 steps by default), and a reference per step:
 
     hidden      float (T, H)  chunk k (steps kC..kC+C-1) holds first the rows of its steps that
                               did not occur earlier in their window, in step order, then zeros
@@ -35,8 +35,10 @@ import numpy as np
 from actor_mimic.errors import UserError
 
 REF_DTYPE = np.int32
-DEFAULT_WINDOW = 16384  # steps: 264 B/step of activations where 8,192 give 288, 32,768 give 238
-WINDOW_BYTES = 16 << 20  # at most this many bytes of distinct rows indexed per lane (wide layers)
+# steps: the shipped Breakout expert's activations cost 252 B/step at 32,768 where 16,384 give
+# 278 (a store 287 B/step, 106x smaller than naive, against 312 B, 97x; docs/storage.md)
+DEFAULT_WINDOW = 32768
+WINDOW_BYTES = 32 << 20  # at most this many bytes of distinct rows indexed per lane (wide layers)
 
 
 def window_for(chunk_len: int, row_bytes: int) -> int:
@@ -79,12 +81,35 @@ class WindowIndex:
             self.rows.setdefault(stored[ref - start].tobytes(), ref)
 
 
-def bad_reference(refs: np.ndarray, start: int, window: int) -> int | None:
-    """The first step (from `start`) whose reference breaks w(t) <= ref <= t, or None."""
-    steps = np.arange(start, start + len(refs), dtype=np.int64)
+def bad_reference(refs: np.ndarray, start: int | np.ndarray, window: int) -> int | None:
+    """The first step whose reference breaks w(t) <= ref <= t, or None. `start`: the step of
+    refs[0] (refs of consecutive steps), or the step of every ref (int64 (N,))."""
+    if isinstance(start, np.ndarray):
+        steps = start.astype(np.int64, copy=False)
+    else:
+        steps = np.arange(start, start + len(refs), dtype=np.int64)
     refs = refs.astype(np.int64, copy=False)
     bad = (refs > steps) | (refs < steps - steps % window)
     return int(steps[np.argmax(bad)]) if bad.any() else None
+
+
+def checked_references(refs: np.ndarray, steps: int | np.ndarray, window: int, where: str) -> np.ndarray:
+    """`refs` as int64, after refusing one that leaves its window (`steps` as in
+    `bad_reference`; `where` names the lane in the error)."""
+    bad = bad_reference(refs, steps, window)
+    if bad is not None:
+        raise UserError(
+            f"{where}: hidden_ref of step {bad} points outside its window of {window} steps; the store "
+            "is corrupt: recollect or re-download it"
+        )
+    return refs.astype(np.int64, copy=False)
+
+
+def distinct_rows(rows_of, refs: np.ndarray, dtype=None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, index): the stored activation rows that checked `refs` (N,) name, each once and
+    each chunk decoded once, (U, H) as `dtype`, and each ref's row in them (N,)."""
+    distinct, index = np.unique(refs, return_inverse=True)
+    return rows_of("hidden").take(distinct, dtype), index.reshape(-1)
 
 
 def read_activations(rows_of, start: int, stop: int, window: int | None, where: str, dtype=None):
@@ -92,20 +117,12 @@ def read_activations(rows_of, start: int, stop: int, window: int | None, where: 
     they use, (U, H), and each step's row in them, int64 (n,): `rows[index]` are the steps'
     activations. `rows_of(array)` is a row reader of one of the lane's arrays (`.read(start,
     stop)`, `.take(sorted rows, dtype)`, every chunk checked). A schema 3 store (`window`)
-    reads the references, then only the stored rows they name, each chunk once; a schema 2
-    store's rows are read as they are (and `dtype` is left to the caller). `where` names the
-    lane in the error raised for a reference that leaves its window."""
+    reads the references, then only the stored rows they name; a schema 2 store's rows are
+    read as they are (and `dtype` is left to the caller)."""
     if window is None:
         return rows_of("hidden").read(start, stop), np.arange(stop - start, dtype=np.int64)
-    refs = rows_of("hidden_ref").read(start, stop)
-    bad = bad_reference(refs, start, window)
-    if bad is not None:
-        raise UserError(
-            f"{where}: hidden_ref of step {bad} points outside its window of {window} steps; the store "
-            "is corrupt: recollect or re-download it"
-        )
-    distinct, index = np.unique(refs.astype(np.int64, copy=False), return_inverse=True)
-    return rows_of("hidden").take(distinct, dtype), index.reshape(-1)
+    refs = checked_references(rows_of("hidden_ref").read(start, stop), start, window, where)
+    return distinct_rows(rows_of, refs, dtype)
 
 
 def read_lane_rows(rows_of, name: str, start: int, stop: int, window: int | None, where: str) -> np.ndarray:

@@ -1,5 +1,8 @@
 """make_loader on real tiny stores: exact samples, exactly-once epochs, determinism, shares."""
 
+import itertools
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -198,3 +201,70 @@ def test_hdf5_stores_serve_the_same_batches(breakout_zarr, breakout_h5):
     from_hdf5 = epoch(make_loader(TeacherDataset(breakout_h5), batch_size=100, seed=2, **SMALL))
     for key in from_zarr:
         assert np.array_equal(from_zarr[key], from_hdf5[key]), key
+
+
+def test_settings_are_one_dataclass_and_options_override_them(breakout_zarr):
+    from dataclasses import replace
+
+    from actor_mimic.datasets import LoaderSettings
+
+    ds = TeacherDataset(breakout_zarr)
+    settings = LoaderSettings(batch_size=64, seed=3, **SMALL)
+    by_settings = epoch(make_loader(ds, settings=settings))["index"]
+    assert np.array_equal(by_settings, epoch(make_loader(ds, batch_size=64, seed=3, **SMALL))["index"])
+    in_order = epoch(make_loader(ds, settings=settings, shuffle=False))["index"]  # an option overrides
+    assert np.array_equal(in_order, np.arange(700))
+    assert len(make_loader(ds, 100, settings=replace(settings, drop_last=True))) == 7
+    with pytest.raises(UserError, match="unknown loader option 'shuffle_size'"):
+        make_loader(ds, shuffle_size=10)
+
+
+def test_an_epoch_decodes_each_activation_chunk_once(breakout_zarr, monkeypatch):
+    """Blocks refer to activations stored in earlier chunks of their window; the loader serves
+    a few windows at a time and keeps their decoded chunks, so none is decoded twice."""
+    from actor_mimic.store import ChunkFiles
+
+    decoded = []
+    real = ChunkFiles._decode_into
+
+    def counting(self, index, out):
+        if self.prefix.endswith("/hidden/"):
+            decoded.append(index)
+        return real(self, index, out)
+
+    monkeypatch.setattr(ChunkFiles, "_decode_into", counting)
+    ds = TeacherDataset(breakout_zarr)
+    assert_samples_exact(epoch(make_loader(ds, batch_size=50, seed=0, read_ahead=False, **SMALL)), [ds])
+    assert sorted(decoded) == list(range(11)), "every chunk of the 700-step lane once"
+
+
+def test_blocks_are_served_a_few_windows_at_a_time():
+    from actor_mimic.datasets.blocks import Block, block_order, interleave_windows
+
+    blocks = [Block(0, shard, start, start + 10, 10, window) for shard in (0, 1) for window in range(5)
+              for start in range(window * 40, window * 40 + 40, 10)]  # fmt: skip
+    order = block_order(blocks, seed=0, epoch=0, stream=0, shuffle=True)
+    assert sorted(order) == list(range(40))
+    keys = [blocks[i].window_key for i in order]
+    assert sum(a != b for a, b in itertools.pairwise(keys)) == 9, "each window's blocks together"
+    served = interleave_windows(blocks, 3, np.random.default_rng(0))
+    assert sorted(served, key=lambda b: (b.shard_id, b.start)) == blocks
+    for first in range(0, 30, 3):  # 10 windows of 4 blocks, 3 at a time: every group spans 3 windows
+        assert len({block.window_key for block in served[first : first + 3]}) == 3
+
+
+def test_map_style_access_serves_exact_samples_and_warns_when_shuffled(breakout_zarr):
+    from torch.utils.data import DataLoader
+
+    from actor_mimic.datasets.teacher import RandomAccessWarning
+
+    ds = TeacherDataset(breakout_zarr)
+    with pytest.warns(RandomAccessWarning, match="use actor_mimic.datasets.make_loader"):
+        batch = next(iter(DataLoader(ds, batch_size=32, shuffle=True)))
+    expected = ds[batch["index"].numpy()]
+    for key in expected:
+        assert np.array_equal(batch[key].numpy(), expected[key]), key
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RandomAccessWarning)
+        in_order = next(iter(DataLoader(ds, batch_size=32)))  # sequential: no warning
+    assert in_order["index"].tolist() == list(range(32))

@@ -128,8 +128,8 @@ def test_window_index_restores_what_it_had_built():
 
 
 def test_the_window_is_whole_chunks_and_bounded_for_wide_layers():
-    assert window_for(1024, 1024) == 16384  # 512 float16 activations
-    assert window_for(1024, 6272) == 2048  # 3136 float16 convolutional features: 16 MiB of rows
+    assert window_for(1024, 1024) == 32768  # 512 float16 activations
+    assert window_for(1024, 6272) == 5120  # 3136 float16 convolutional features: 32 MiB of rows
     assert window_for(4096, 6272) == 4096  # never less than one chunk
     with pytest.raises(UserError, match="whole number of chunks of 16"):
         StoreWriter.create("unused.zarr", metadata={"game": "breakout", "action_set": [0]}, num_actions=1,
