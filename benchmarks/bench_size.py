@@ -7,8 +7,9 @@ Target: >= 100x smaller, frames and Q-values bit for bit, activations at their s
 The data: a rollout of the shipped expert (experts/breakout.safetensors, epsilon 0.05, `amn
 collect`'s defaults but --num-envs), collected once and cached. A store keeps one lane per
 environment and encodes each lane on its own, so what matters is a lane's length: the default
-(40,000 steps over 2 environments) gives 20,000-step lanes, as a 160,000-step collection with
-the default 8 environments does. Then:
+(50,000 steps over 2 environments) gives 25,000-step lanes, as a 200,000-step collection with
+the default 8 environments does. First the collected store itself, every file counted
+(metadata, card, checksums): what `amn collect` writes by default. Then:
 
   1. candidates  each array of every lane encoded with each candidate (numcodecs, the codecs
                  zarr and HDF5 use; one thread), in the chunks a writer commits: bytes per
@@ -20,7 +21,7 @@ the default 8 environments does. Then:
                  over many environments has short lanes, and windows hold fewer repeats)
   3. stores      the same steps written by StoreWriter, in both engines: bytes on disk
 
-    python benchmarks/bench_size.py [--steps 40000] [--num-envs 2] [--cache DIR] [--source STORE]
+    python benchmarks/bench_size.py [--steps 50000] [--num-envs 2] [--cache DIR] [--source STORE]
 """
 
 from __future__ import annotations
@@ -35,17 +36,17 @@ import numpy as np
 from numcodecs import Blosc, Zstd
 
 from actor_mimic.collect import CollectConfig, collect
-from actor_mimic.store import StoreWriter, WindowIndex, bytes_on_disk, open_store, read_field
+from actor_mimic.store import StoreWriter, WindowIndex, bytes_on_disk, open_store, read_field, window_for
 
 EXPERT = Path(__file__).resolve().parents[1] / "experts" / "breakout.safetensors"
 CHUNK = 1024  # steps per committed chunk (amn collect's default --chunk-len)
-WINDOW = 16384  # steps per activation window (store_dedup.DEFAULT_WINDOW)
+WINDOW = window_for(CHUNK, 512 * 2)  # steps per activation window of 512 float16 activations (the default)
 SMALL = ("actions", "rewards", "terminated", "truncated", "lives")  # blosc zstd 3, as written
 
 
 def source_store(cache: Path, steps: int, num_envs: int) -> Path:
     digest = hashlib.sha256(EXPERT.read_bytes()).hexdigest()[:12]
-    path = cache / f"breakout-expert-{digest}-{steps}-{num_envs}envs.zarr"
+    path = cache / f"breakout-expert-{digest}-{steps}-{num_envs}envs-window{WINDOW}.zarr"
     try:
         with open_store(path) as (_, info):
             pass
@@ -168,16 +169,16 @@ CANDIDATES = {
             "once per 16,384-step window",
             CHUNK,
             "blosc zstd 5, one block",
-            windowed(blosc(5, one_block=True), CHUNK, WINDOW),
-            "after (Zarr)",
+            windowed(blosc(5, one_block=True), CHUNK, 16384),
+            "schema 3 before",
         ),
-        ("once per 16,384-step window, row-major", CHUNK, "blosc zstd 3", windowed(blosc(3), CHUNK, WINDOW), ""),
+        ("once per 16,384-step window, row-major", CHUNK, "blosc zstd 3", windowed(blosc(3), CHUNK, 16384), ""),
         (
             "once per 32,768-step window",
             CHUNK,
             "blosc zstd 5, one block",
-            windowed(blosc(5, one_block=True), CHUNK, 2 * WINDOW),
-            "",
+            windowed(blosc(5, one_block=True), CHUNK, 32768),
+            "after (Zarr)",
         ),
     ],
     "frames": [
@@ -226,7 +227,7 @@ def write_store(lanes: list[dict], info, path: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=40_000)
+    parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--num-envs", type=int, default=2, help="environments, so lanes, of the rollout")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "actor-mimic-bench-size")
     parser.add_argument("--source", type=Path, help="a complete store to measure instead of collecting one")
@@ -240,6 +241,9 @@ def main() -> None:
     print(
         f"{steps} steps of {EXPERT.name} in {len(lanes)} lanes of {steps // len(lanes)}; naive {naive:,} B/transition"
     )
+    collected = bytes_on_disk(source) / steps
+    print(f"the store as collected (window {info.attrs.get('hidden_window')}, every file): "
+          f"{collected:.1f} B/transition, {naive / collected:.1f}x smaller than naive")  # fmt: skip
 
     results = {name: [(*spec, *measure(lanes, name, spec[3])) for spec in specs] for name, specs in CANDIDATES.items()}
     chosen = {name: next(r[5] for r in rows if "after" in r[4]) for name, rows in results.items()}
@@ -258,7 +262,7 @@ def main() -> None:
     print("\nthe chosen encoding, for shorter lanes (the same steps cut into lanes of N steps):")
     print("| steps per lane | activations B/step | store B/step | vs naive |")
     print("|---:|---:|---:|---:|")
-    for length in (1024, 4096, 8192, WINDOW, steps // len(lanes)):
+    for length in sorted({1024, 4096, 8192, 16384, WINDOW, steps // len(lanes)}):
         hidden = measure(cut_lanes(lanes, length), "hidden", windowed(blosc(5, one_block=True), CHUNK, WINDOW))[0]
         store = hidden + chosen["frames"] + chosen["q_values"] + other
         print(f"| {length:,} | {hidden:.1f} | {store:.1f} | {naive / store:.1f}x |")
