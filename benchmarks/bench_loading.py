@@ -14,7 +14,8 @@ Then, in one run and alternating rounds:
             with and without its read-ahead thread, and without activations (policy only)
   in RAM    every array already decompressed in memory; the same stacking and scattering
             code (gather_stacks, write_values) on uniformly random batches of 256
-  per item  dataset[random indices]: what random access to the compressed store costs
+  map-style DataLoader(dataset, shuffle=True, batch_size=256): reading by index, what random
+            access to the compressed store costs (it warns, pointing to make_loader)
 and prints samples/s and the loader/in-RAM ratio (loader with and without its read-ahead
 thread). First of all it streams one epoch with a small shuffle buffer and prints the
 process RSS at every tenth of it: memory must stay flat while the store is many times
@@ -31,10 +32,12 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
 from actor_mimic.collect import CollectConfig, collect
 from actor_mimic.common.atari import AtariConfig
@@ -43,6 +46,7 @@ from actor_mimic.common.outputs import remove
 from actor_mimic.datasets import TeacherDataset, make_loader
 from actor_mimic.datasets.batch import GameLayout, empty_batch, write_values
 from actor_mimic.datasets.block_stacks import episode_start_of_steps, gather_stacks
+from actor_mimic.datasets.teacher import RandomAccessWarning
 from actor_mimic.store import StoreWriter, open_store, read_episodes, window_for
 
 BATCH = 256
@@ -153,11 +157,15 @@ class InMemory:
             {key: torch.from_numpy(value) for key, value in batch.items()}
 
 
-def per_item(ds: TeacherDataset, batches: int) -> float:
-    rng = np.random.default_rng(0)
+def map_style(ds: TeacherDataset, batches: int) -> float:
+    """A PyTorch user's first move: DataLoader(dataset, shuffle=True, batch_size=256), which
+    reads by index (TeacherDataset.__getitems__; it warns, pointing to make_loader)."""
+    loader = iter(DataLoader(ds, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(0)))
     begin = time.perf_counter()
-    for _ in range(batches):
-        ds[rng.integers(0, len(ds), BATCH)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RandomAccessWarning)
+        for _ in range(batches):
+            next(loader)
     return batches * BATCH / (time.perf_counter() - begin)
 
 
@@ -216,7 +224,7 @@ def main(argv=None) -> int:
             cpu[name].append(count / clock.cpu)
         print(f"  round {round_index}: " + ", ".join(f"{n} {wall[n][-1]:,.0f}/s" for n in names), flush=True)
     del memory
-    item_rate = per_item(ds, batches=2)
+    item_rate = map_style(ds, batches=2)
     wall = {name: statistics.median(values) for name, values in wall.items()}
     cpu = {name: statistics.median(values) for name, values in cpu.items()}
     print(f"\nbatch {BATCH}, frames + Q-values + activations, one process, median of {args.rounds} rounds")
@@ -225,7 +233,7 @@ def main(argv=None) -> int:
     print(f"  loader (chunk reads, no read-ahead)      {wall[names[1]]:>9,.0f}  {cpu[names[1]]:>9,.0f}")
     print(f"  in-RAM numpy baseline                    {wall['in RAM']:>9,.0f}  {cpu['in RAM']:>9,.0f}")
     print(f"  loader without activations (policy only) {wall[names[3]]:>9,.0f}  {cpu[names[3]]:>9,.0f}")
-    print(f"  per-item random access (dataset[i])      {item_rate:>9,.0f}")
+    print(f"  DataLoader(dataset, shuffle=True) (warns) {item_rate:>8,.0f}")
     print(f"  loader / in-RAM                          {wall['loader'] / wall['in RAM']:>9.2f}  "
           f"{cpu['loader'] / cpu['in RAM']:>9.2f}")  # fmt: skip
     print(f"  loader without read-ahead / in-RAM       {wall[names[1]] / wall['in RAM']:>9.2f}  "

@@ -1,10 +1,11 @@
 """The same teacher transitions served by this toolkit and by its peers, side by side.
 
-    python benchmarks/bench_peers.py [--steps 20000] [--rounds 1] [--cache DIR]
+    python benchmarks/bench_peers.py [--steps 20000] [--rounds 1] [--cache DIR] [--source STORE]
 
 The data: a real Breakout rollout of --steps steps of the shipped expert
 (experts/breakout.safetensors), collected once with `amn collect`'s defaults into --cache and
-reused. Every reader serves it as shuffled minibatches of 256 transitions: the frame stack
+reused (or --source: a complete store already collected from that expert, e.g. bench_size.py's,
+copied in). Every reader serves it as shuffled minibatches of 256 transitions: the frame stack
 (uint8 4x84x84), the expert's Q-values (float32, its 4 actions) and its 512 activations
 (float32), plus the action taken; one epoch (--steps samples) each, timed:
 
@@ -92,11 +93,15 @@ def amn(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "actor_mimic", *args], check=True)
 
 
-def build(cache: Cache) -> None:
-    """Collect the store once, then make each peer's files from it (skipping what exists)."""
+def build(cache: Cache, source: Path | None) -> None:
+    """Collect the store once (or copy `source`), then make each peer's files from it
+    (skipping what exists)."""
     cache.root.mkdir(parents=True, exist_ok=True)
     done = cache.setup_seconds()
-    if "collect" not in done:
+    if "collect" not in done and source is not None:
+        shutil.copytree(source, cache.store, dirs_exist_ok=True)
+        cache.record("collect", float("nan"))
+    if "collect" not in done and source is None:
         print(f"collecting {cache.steps} steps of {EXPERT.name} into {cache.store} ...", flush=True)
         started = time.perf_counter()
         amn("collect", "--expert", str(EXPERT), "--out", str(cache.store), "--steps", str(cache.steps),
@@ -299,13 +304,14 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="epochs per reader, alternating readers")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "actor-mimic-bench-peers")
     parser.add_argument("--readers", nargs="+", choices=READERS, default=list(READERS))
+    parser.add_argument("--source", type=Path, help="a complete store of --steps steps of the expert, not collected")
     parser.add_argument("--serve", choices=READERS, help=argparse.SUPPRESS)  # one reader, in a child process
     args = parser.parse_args(argv)
     cache = Cache(args.cache, args.steps)
     if args.serve:
         print(json.dumps(serve(args.serve, cache)))
         return 0
-    build(cache)
+    build(cache, args.source)
     runs: dict[str, list[dict]] = {name: [] for name in args.readers}
     for round_index in range(args.rounds):
         for name in args.readers:
@@ -325,7 +331,7 @@ def report(cache: Cache, runs: dict[str, list[dict]]) -> None:
     median = {name: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for name, rs in runs.items()}
     print(f"\n{cache.steps:,} transitions of the shipped Breakout expert, shuffled batches of {BATCH}, one process "
           f"each (median of {len(next(iter(runs.values())))} epochs); the store took {setup['collect']:.0f} s "
-          "to collect")  # fmt: skip
+          "to collect (nan: copied from --source)")  # fmt: skip
     print("| reader | samples/s (wall) | samples/s (CPU) | on disk | B/transition | peak RSS | set-up |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, m in median.items():

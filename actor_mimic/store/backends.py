@@ -223,8 +223,8 @@ class ZarrBackend:
         return sum(entry.isdigit() and int(entry) < count for entry in entries)
 
     def row_reader(self, name: str, guard):
-        """A reader of rows of array `name`: `.read(start, stop)` -> ndarray, every chunk's
-        bytes checked by `guard` (a ChunkGuard) before they are decoded. For the layout
+        """A reader of rows of array `name`: `.read(start, stop)` -> ndarray and `.take(sorted
+        rows, dtype)`, every chunk's bytes checked by `guard` (a ChunkGuard) before they are decoded. For the layout
         StoreWriter writes, chunk files decoded straight into place (zarr_chunks.py: several
         times faster than zarr's own slicing); for any other, zarr's slicing."""
         from actor_mimic.store.checksums import CheckedRows
@@ -321,8 +321,8 @@ class HDF5Backend:
         )
 
     def row_reader(self, name: str, guard):
-        """A reader of rows of array `name`: `.read(start, stop)`, every chunk's bytes
-        checked by `guard` before h5py decodes them."""
+        """A reader of rows of array `name`: `.read(start, stop)` and `.take(sorted rows,
+        dtype)`, every chunk's bytes checked by `guard` before h5py decodes them."""
         from actor_mimic.store.checksums import CheckedRows
 
         return CheckedRows(self, name, guard)
