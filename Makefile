@@ -32,6 +32,7 @@ demo: setup
 	bash scripts/demo.sh $(BIN)
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -e ".[bench]" "torch==2.13.0"
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
