@@ -134,7 +134,9 @@ class TeacherStream(IterableDataset):
                     filled = stream.fill(batch, filled, int(count))
                 if filled == 0 or (settings.drop_last and filled < settings.batch_size):
                     return
-                yield {key: value[:filled] for key, value in tensors.items()}
+                if filled < len(batch["index"]):  # the stream ran out: a short last batch
+                    tensors = {key: value[:filled] for key, value in tensors.items()}
+                yield tensors
         finally:
             for stream in streams:
                 stream.close()
@@ -177,6 +179,7 @@ class TeacherLoader(DataLoader):
         super().__init__(
             stream,
             batch_size=None,
+            collate_fn=_as_is,  # batches are made whole by the stream (the default walks every field)
             num_workers=settings.num_workers,
             multiprocessing_context=settings.multiprocessing_context if settings.num_workers else None,
             pin_memory=settings.pin_memory,
@@ -216,6 +219,10 @@ class TeacherLoader(DataLoader):
             if next(batches, None) is None:
                 break
         return batches
+
+
+def _as_is(batch: dict) -> dict:
+    return batch
 
 
 class _OneLineErrors:
