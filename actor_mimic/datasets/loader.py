@@ -221,7 +221,7 @@ class TeacherLoader(DataLoader):
         return batches
 
 
-def _as_is(batch: dict) -> dict:
+def _as_is(batch):
     return batch
 
 

@@ -1,39 +1,48 @@
 """Reading blocks, and drawing shuffled samples from them through a bounded buffer.
 
-`BlockReader.load` decompresses one block with one contiguous read per array, checks its
-Q-values and activations are finite, and keeps the few frames before the block as a separate
-`context` (taken from the previous block's tail when this process just read it, so the chunk
-before the block is not decompressed again). `BlockStream` holds `group_size` blocks at a
-time, serves their held steps in a random order, and frees them before loading the next
-group: memory stays at `group_size` blocks however large the dataset.
+`BlockReader.load` decompresses a group of blocks with one contiguous read per array and
+block, each game's blocks into one array per field (so a batch is written with one gather per
+game, not one per block), checks their Q-values and activations are finite, and puts the few
+frames before each block (its `context`) just before its frames (taken from the previous
+block's tail when this process just read it, so the chunk before the block is not
+decompressed again). `BlockStream` holds `group_size` blocks at a time, serves their held
+steps in a random order, and frees them before loading the next group: memory stays at
+`group_size` blocks however large the dataset.
 """
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from actor_mimic.common.stacking import stack_offsets
 from actor_mimic.datasets.batch import GameLayout, write_values
-from actor_mimic.datasets.block_stacks import gather_stacks
 from actor_mimic.datasets.blocks import Block, held_steps, interleave_windows
 
 MAX_CACHED_TAILS = 1024  # frames before a block: (stack_size-1) frames each, a few MB in all
 
 
 @dataclass
-class LoadedBlock:
-    block: Block
-    frames: np.ndarray  # uint8 (stop-start, H, W): steps start..stop-1
-    context: np.ndarray  # uint8 (C, H, W): steps start-C..start-1 of start's episode
+class LoadedBlocks:
+    """Blocks of one game, decoded: each field of all of them in one array.
+
+    N: their held steps, block after block; M: all their steps (held or not).
+    """
+
+    game_id: int
+    frames: np.ndarray  # uint8 (F, H, W): per block, its context frames, then its frames
+    frame_shift: np.ndarray  # int64 (N,): a held step's position in `frames`, minus the step
     steps: np.ndarray  # int64 (N,): the held steps
     episode_starts: np.ndarray  # int64 (N,): first step of each held step's episode
     indices: np.ndarray  # int64 (N,): the held steps' indices in their game's dataset
-    q_values: np.ndarray  # float32 (stop-start, A)
-    hidden: np.ndarray  # float32 (U, H): the distinct activation rows of steps start..stop-1
-    hidden_index: np.ndarray  # int64 (stop-start,): each step's row in `hidden`
-    actions: np.ndarray  # int16 (stop-start,): indices into the action set
+    value_rows: np.ndarray  # int64 (N,): each held step's row in q_values and actions
+    q_values: np.ndarray  # float32 (M, A)
+    actions: np.ndarray  # int16 (M,): indices into the action set
+    hidden: np.ndarray  # float32 (U, H): the blocks' distinct activation rows
+    hidden_rows: np.ndarray  # int64 (N,): each held step's row in `hidden`
 
 
 class BlockReader:
@@ -51,56 +60,89 @@ class BlockReader:
         for game_id, shard_id in {(block.game_id, block.shard_id) for block in blocks}:
             self.datasets[game_id].shards[shard_id].keep_activation_windows(count)
 
-    def load(self, block: Block) -> LoadedBlock:
-        dataset = self.datasets[block.game_id]
-        shard = dataset.shards[block.shard_id]
-        steps, episode_starts = held_steps(dataset, block)
-        frames = shard.read("frames", block.start, block.stop)
-        context = self._context(block, shard, int(episode_starts[0]))
-        key = (block.game_id, block.shard_id, block.stop)
-        if len(self._tails) >= MAX_CACHED_TAILS:
-            self._tails.clear()
-        self._tails[key] = frames[-(shard.stack_size - 1) :].copy() if shard.stack_size > 1 else frames[:0]
-        q_values = shard.values("q_values", block.start, block.stop)
-        if self.with_hidden:
-            hidden, hidden_index = shard.activations(block.start, block.stop)
-        else:
-            hidden = np.zeros((block.stop - block.start, 0), dtype=np.float32)
-            hidden_index = np.arange(block.stop - block.start, dtype=np.int64)
-        actions = shard.read("actions", block.start, block.stop)
-        indices = dataset.indices_of(block.shard_id, steps)
-        return LoadedBlock(
-            block, frames, context, steps, episode_starts, indices, q_values, hidden, hidden_index, actions
+    def load(self, blocks: list[Block]) -> list[LoadedBlocks]:
+        """`blocks` (sorted by game) decoded, one LoadedBlocks per game."""
+        return [self._load_game(list(group)) for _, group in itertools.groupby(blocks, key=lambda b: b.game_id)]
+
+    def _load_game(self, blocks: list[Block]) -> LoadedBlocks:
+        dataset = self.datasets[blocks[0].game_id]
+        shards = [dataset.shards[block.shard_id] for block in blocks]
+        held = [held_steps(dataset, block) for block in blocks]
+        contexts = [
+            max(0, min(shard.stack_size - 1, block.start - int(episode_starts[0])))
+            for block, shard, (_, episode_starts) in zip(blocks, shards, held)
+        ]
+        frames = np.empty(
+            (sum(c + block.stop - block.start for c, block in zip(contexts, blocks)), *shards[0].frame_shape[1:]),
+            dtype=np.uint8,
+        )
+        position, shifts, q_values, actions, hidden, hidden_rows, value_rows = 0, [], [], [], [], [], []
+        values_before = hidden_before = 0
+        for block, shard, (steps, _), context in zip(blocks, shards, held, contexts):
+            length = block.stop - block.start
+            self._context_into(block, shard, frames[position : position + context])
+            position += context
+            mine = shard.read_frames_into(block.start, block.stop, frames[position : position + length])
+            key = (block.game_id, block.shard_id, block.stop)
+            if len(self._tails) >= MAX_CACHED_TAILS:
+                self._tails.clear()
+            self._tails[key] = mine[len(mine) - (shard.stack_size - 1) :].copy()
+            shifts.append(np.full(len(steps), position - block.start, dtype=np.int64))
+            position += length
+            q_values.append(shard.values("q_values", block.start, block.stop))
+            actions.append(shard.read("actions", block.start, block.stop))
+            if self.with_hidden:
+                rows, index = shard.activations(block.start, block.stop)
+            else:
+                rows = np.zeros((length, 0), dtype=np.float32)
+                index = np.arange(length, dtype=np.int64)
+            hidden.append(rows)
+            hidden_rows.append(index[steps - block.start] + hidden_before)
+            value_rows.append(steps - block.start + values_before)
+            values_before += length
+            hidden_before += len(rows)
+        return LoadedBlocks(
+            game_id=blocks[0].game_id,
+            frames=frames,
+            frame_shift=np.concatenate(shifts),
+            steps=np.concatenate([steps for steps, _ in held]),
+            episode_starts=np.concatenate([starts for _, starts in held]),
+            indices=np.concatenate([dataset.indices_of(b.shard_id, steps) for b, (steps, _) in zip(blocks, held)]),
+            value_rows=np.concatenate(value_rows),
+            q_values=np.concatenate(q_values),
+            actions=np.concatenate(actions),
+            hidden=np.concatenate(hidden),
+            hidden_rows=np.concatenate(hidden_rows),
         )
 
-    def _context(self, block: Block, shard, episode_start: int) -> np.ndarray:
-        """Frames of the block's first episode just before the block (at most stack_size-1)."""
-        count = min(shard.stack_size - 1, block.start - episode_start)
-        if count <= 0:
-            return np.zeros((0, *shard.frame_shape[1:]), dtype=np.uint8)
+    def _context_into(self, block: Block, shard, out: np.ndarray) -> None:
+        """The len(out) frames just before the block (of its first episode) into `out`."""
+        count = len(out)
+        if count == 0:
+            return
         tail = self._tails.get((block.game_id, block.shard_id, block.start))
         if tail is not None and len(tail) >= count:
-            return tail[len(tail) - count :]
-        return shard.read("frames", block.start - count, block.start)
+            out[...] = tail[len(tail) - count :]
+        else:
+            out[...] = shard.read("frames", block.start - count, block.start)
 
-    def write(self, loaded: LoadedBlock, picks: np.ndarray, batch: dict, position: int) -> int:
+    def write(self, loaded: LoadedBlocks, picks: np.ndarray, batch: dict, position: int) -> int:
         """Write the held steps `picks` (indices into loaded.steps) at batch rows from
         `position`; returns the next free row."""
-        block = loaded.block
         stop = position + len(picks)
-        steps = loaded.steps[picks]
-        gather_stacks(
-            loaded.frames,
-            block.start,
-            steps,
-            loaded.episode_starts[picks],
-            stack_size=batch["frames"].shape[1],
-            context=loaded.context,
-            out=batch["frames"][position:stop],
-        )
-        rows = steps - block.start
-        layout = self.layouts[block.game_id]
-        hidden_rows = loaded.hidden_index[rows]
+        out = batch["frames"][position:stop]
+        offsets, inside = stack_offsets(loaded.steps[picks], loaded.episode_starts[picks], out.shape[1])
+        local = offsets + loaded.frame_shift[picks][:, None]
+        needed = local[inside]
+        if needed.size and (needed.min() < 0 or needed.max() >= len(loaded.frames)):
+            raise IndexError("the frames loaded do not cover the stacks asked for")
+        # mode="clip" lets numpy write straight into `out` (checked just above); positions
+        # before an episode's start are zeroed after.
+        np.take(loaded.frames, np.where(inside, local, 0), axis=0, out=out, mode="clip")
+        if not inside.all():
+            out[~inside] = 0
+        layout = self.layouts[loaded.game_id]
+        rows, hidden_rows = loaded.value_rows[picks], loaded.hidden_rows[picks]
         write_values(batch, position, layout, loaded.q_values, loaded.hidden, loaded.actions, rows, hidden_rows)
         batch["index"][position:stop] = loaded.indices[picks]
         return stop
@@ -127,7 +169,7 @@ class BlockStream:
         self.cycle = cycle and bool(self.blocks)
         reader.keep_windows(self.blocks, self.group_size)
         self._queue = self._ordered(self.blocks)
-        self._group: list[LoadedBlock] = []
+        self._group: list[LoadedBlocks] = []
         self._order = np.zeros(0, dtype=np.int64)
         self._sample_block = self._sample_row = self._order
         self._cursor = 0
@@ -154,8 +196,8 @@ class BlockStream:
         chosen, self._queue = self._queue[: self.group_size], self._queue[self.group_size :]
         return sorted(chosen, key=lambda b: (b.game_id, b.shard_id, b.start))
 
-    def _load(self, blocks: list[Block]) -> list[LoadedBlock]:
-        return [self.reader.load(block) for block in blocks]
+    def _load(self, blocks: list[Block]) -> list[LoadedBlocks]:
+        return self.reader.load(blocks) if blocks else []
 
     def _next_group(self) -> bool:
         self._group = []  # free the group served last

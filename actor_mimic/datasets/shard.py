@@ -153,6 +153,12 @@ class Shard:
             )
         return rows
 
+    def read_frames_into(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Frames of steps start..stop-1 decoded into `out` (uint8 (stop-start, H, W))."""
+        if not 0 <= start <= stop <= self.num_steps:
+            raise IndexError(f"{self.path}: rows {start}..{stop} outside 0..{self.num_steps}")
+        return self._row_reader("frames").read_into(start, stop, out)
+
     def _read(self, name: str, start: int, stop: int) -> np.ndarray:
         return read_lane_rows(self._row_reader, name, start, stop, self.hidden_window, self.label)
 

@@ -157,6 +157,10 @@ class CheckedRows:
     def read(self, start: int, stop: int) -> np.ndarray:
         return read_checked(self.backend, self.name, start, stop, self.guard.checksums, store=self.guard.store)
 
+    def read_into(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        out[...] = self.read(start, stop)
+        return out
+
     def take(self, rows: np.ndarray, dtype=None) -> np.ndarray:
         """The rows at `rows` (sorted int64 (N,) inside the array), as `dtype` (default the
         stored one): one checked read per run of adjacent chunks they lie in."""

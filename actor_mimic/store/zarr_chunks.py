@@ -173,7 +173,10 @@ class ChunkFiles:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows start..stop-1 (the caller keeps them inside the array's shape)."""
-        out = np.empty((stop - start, *self.tail), dtype=self.dtype)
+        return self.read_into(start, stop, np.empty((stop - start, *self.tail), dtype=self.dtype))
+
+    def read_into(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Rows start..stop-1 decoded into `out` (C-contiguous, of this array's dtype)."""
         first, last = start // self.chunk_len, (stop - 1) // self.chunk_len
         for index in range(first, last + 1):
             chunk_start = index * self.chunk_len
