@@ -33,7 +33,8 @@ class LoaderSettings:
     shuffle_buffer: steps each worker shuffles among (at least 2 blocks per game; a block
         is `block_chunks` chunks of the store, 4096 steps by default, about 40 MB
         decompressed with 512 float32 activations). With read_ahead the next group is read
-        meanwhile, so up to twice that is in memory per worker.
+        meanwhile, so up to twice that is in memory per worker, plus the decoded activation
+        chunks of the windows being read (docs/storage.md: at most (group + 1) x 32 MiB).
     num_workers: DataLoader worker processes. Each batch then crosses to the trainer through
         shared memory, which costs tens of milliseconds per batch of 256 on a small machine
         (benchmarks/bench_loading.py --workers N): with few cores, 0 (reading in this
