@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
+from actor_mimic.common.atari import NUM_ALE_ACTIONS
 from actor_mimic.common.limits import check_memory, check_real, check_seed, check_whole, check_workers
 from actor_mimic.datasets import WEIGHTINGS, LoaderSettings, TeacherDataset, TeacherMixture, make_loader
 from actor_mimic.distill.tasks import GameStores, Tasks, describe_tasks
@@ -37,7 +38,7 @@ def _sample_bytes(tasks: Tasks) -> int:
     widest expert hidden layer (as float32) and a few scalars."""
     shape = tasks.preprocessing
     frames = int(shape["stack_size"]) * int(shape["screen_size"]) ** 2
-    return frames + 18 * 5 + 4 * max(task.hidden_size for task in tasks.games) + 64
+    return frames + NUM_ALE_ACTIONS * 5 + 4 * max(task.hidden_size for task in tasks.games) + 64
 
 
 def batches_per_epoch(loader_length: int, limit_train_batches: int | float | None) -> int:
