@@ -31,7 +31,7 @@ from actor_mimic.errors import UserError, one_line
 # name -> (module, one-line help). Order is the order of the data flow.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("actor_mimic.collect.cli", "roll out an expert and write a teacher store"),
-    "dataset": ("actor_mimic.datasets.cli", "inspect and verify teacher stores"),
+    "dataset": ("actor_mimic.datasets.cli", "inspect, verify, convert, merge and share teacher stores"),
     "distill": ("actor_mimic.distill.cli", "train an Actor-Mimic Network from teacher stores"),
     "evaluate": ("actor_mimic.pipelines.evaluate", "play experts or an AMN in the real games"),
     "diagnose": ("actor_mimic.pipelines.diagnosis.cli", "why a student fails: on-policy agreement, deaths"),

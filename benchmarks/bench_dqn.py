@@ -63,12 +63,13 @@ def bench_learner(atari: AtariConfig, preset_name: str, num_envs: int, steps: in
                     learning_starts=warmup, eval_every=10**9, checkpoint_every_minutes=10**6)  # fmt: skip
     with tempfile.TemporaryDirectory() as run_dir:
         learner = DQNLearner(atari, config, fresh_network(atari), run_dir, tensorboard=False)
-        learner.start()
+        actor, learning, replay = learner.actor, learner.learning, learner.replay
+        actor.reset(config.seed, replay)
         while learner.step < warmup:
-            learner.env_step(learner.act(learner.frames, 1.0))
-        learner.updates = learner.updates_due()  # start timing with no backlog of updates
+            learner.env_step(learner.act(actor.frames, 1.0))
+        learning.updates = learning.updates_due(learner.step, replay)  # start timing with no backlog of updates
         timer = Timer()
-        sample = learner.replay.sample
+        sample = replay.sample
 
         def timed_sample(*args, **kwargs):
             t = time.perf_counter()
@@ -76,16 +77,16 @@ def bench_learner(atari: AtariConfig, preset_name: str, num_envs: int, steps: in
             timer.add("  of which replay sampling", time.perf_counter() - t)
             return batch
 
-        learner.replay.sample = timed_sample
+        replay.sample = timed_sample
         first_step, start = learner.step, time.perf_counter()
         while learner.step < first_step + steps:
             t0 = time.perf_counter()
-            actions = learner.act(learner.frames, 0.0)
+            actions = learner.act(actor.frames, 0.0)
             t1 = time.perf_counter()
             learner.env_step(actions)
             t2 = time.perf_counter()
-            while learn and learner.updates < learner.updates_due():
-                learner.update()
+            if learn:
+                learner.learn()
             t3 = time.perf_counter()
             timer.add("acting (forward)", t1 - t0)
             timer.add("environment + replay write", t2 - t1)

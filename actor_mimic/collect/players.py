@@ -112,8 +112,11 @@ def check_behaviour(behaviour: Checkpoint, config: AtariConfig) -> None:
         )
     if meta.kind == "expert" and list(meta.action_sets[config.game]) != list(action_set(config)):
         raise UserError(f"{name} acts over ALE actions {meta.action_sets[config.game]}, not {config.game}'s action set")
-    if meta.kind == "amn" and meta.num_actions != 18:
-        raise UserError(f"{name} is an AMN with {meta.num_actions} outputs; an AMN has one output per ALE action (18)")
+    if meta.kind == "amn" and meta.num_actions != NUM_ALE_ACTIONS:
+        raise UserError(
+            f"{name} is an AMN with {meta.num_actions} outputs; "
+            f"an AMN has one output per ALE action ({NUM_ALE_ACTIONS})"
+        )
 
 
 @dataclass

@@ -18,6 +18,9 @@ The network's outputs need not be the game's actions: `output_actions[j]` is the
 output j. An expert passes its action set; an AMN passes `range(18)`. Outputs whose action the
 game does not have are masked out before the argmax.
 
+`evaluate_random` scores a uniformly random policy the same way (epsilon 1 over the game's
+actions): the baseline that says what a score is worth.
+
 Everything is seeded: the environments (`reset(seed=seed)`), the epsilon draws and the random
 actions (`numpy.random.default_rng(seed)`), so the same seed gives the same returns.
 """
@@ -153,6 +156,29 @@ def evaluate(
         lengths=lengths,
         num_truncated=num_truncated,
     )
+
+
+class UniformPolicy(nn.Module):
+    """The same output for every frame, over `num_actions` actions. Played with epsilon 1
+    (`evaluate_random`) every action is uniformly random; no network is run."""
+
+    def __init__(self, num_actions: int):
+        super().__init__()
+        self.outputs = nn.Parameter(torch.zeros(num_actions), requires_grad=False)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.outputs.expand(len(frames), -1)
+
+
+def evaluate_random(
+    config: AtariConfig, *, steps: int | None = 125_000, episodes: int | None = None, num_envs: int = 8,
+    seed: int = 0, progress: bool = False,
+) -> EvaluationResult:  # fmt: skip
+    """A uniformly random policy under the protocol: the same returns as any network played
+    with epsilon 1 and the same seed (both random draws happen every step), without its cost."""
+    actions = list(action_set(config))
+    return evaluate(UniformPolicy(len(actions)), config, actions, steps=steps, episodes=episodes, epsilon=1.0,
+                    num_envs=num_envs, seed=seed, progress=progress)  # fmt: skip
 
 
 def _check_arguments(config, valid, steps, episodes, epsilon, num_envs) -> None:

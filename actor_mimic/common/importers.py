@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from actor_mimic.common.atari import AtariConfig, action_set
+from actor_mimic.common.atari import NUM_ALE_ACTIONS, AtariConfig, action_set
 from actor_mimic.common.checkpoint import Checkpoint, expert_metadata
 from actor_mimic.common.networks import NatureDQN
 from actor_mimic.errors import UserError
@@ -117,13 +117,13 @@ def _build(weights: dict, config: AtariConfig, provenance: dict, path: Path) -> 
     if "head.weight" not in weights or weights["head.weight"].dim() != 2:
         raise UserError(f"{path}: no output layer found")
     num_outputs = weights["head.weight"].shape[0]
-    if num_outputs == 18 and len(action_set(config)) != 18:
+    if num_outputs == NUM_ALE_ACTIONS and len(action_set(config)) != NUM_ALE_ACTIONS:
         config = AtariConfig(**{**config.to_dict(), "full_action_space": True})
     expected = len(action_set(config))
     if num_outputs != expected:
         raise UserError(
             f"{path}: the network has {num_outputs} outputs but {config.game} has {expected} "
-            "actions (or 18 with the full action space): is it an expert for another game?"
+            f"actions (or {NUM_ALE_ACTIONS} with the full action space): is it an expert for another game?"
         )
     network = NatureDQN(num_outputs)
     own = network.state_dict()

@@ -111,12 +111,13 @@ def build_network(architecture: str, num_actions: int, in_channels: int = 4, scr
     Sizes usually come from a checkpoint's or a store's metadata, so they are checked here,
     before any weight is allocated: 1..18 outputs (ALE has 18 actions), 1..16 stacked frames,
     screens of at most 256 pixels and large enough for the convolutions."""
+    from actor_mimic.common.atari import NUM_ALE_ACTIONS
     from actor_mimic.common.limits import check_whole
     from actor_mimic.errors import UserError
 
     if architecture not in ARCHITECTURES:
         raise UserError(f"unknown architecture {architecture!r}: choose one of {sorted(ARCHITECTURES)}")
-    check_whole(num_actions, "the number of actions", 1, 18)
+    check_whole(num_actions, "the number of actions", 1, NUM_ALE_ACTIONS)
     check_whole(in_channels, "stack_size", 1, 16)
     check_whole(screen_size, "screen_size", 8, 256)
     try:

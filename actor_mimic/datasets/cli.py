@@ -1,4 +1,4 @@
-"""`amn dataset`: inspect and verify teacher stores.
+"""`amn dataset`: inspect, verify, convert, merge and share (card, push, pull, Minari) teacher stores.
 
     amn dataset info PATH... [--json]        what each store and each game holds
     amn dataset verify PATH... [--allow-incomplete]

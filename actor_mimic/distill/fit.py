@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import re
 import signal
 import sys
 import warnings
@@ -127,12 +128,16 @@ def run_lightning_cli(args: list[str] | dict, parse_only: bool = False):
     warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
     # Nor that the loader's workers each serve their own share, so its length is exact.
     warnings.filterwarnings("ignore", message="Your `IterableDataset` has `__len__` defined")
+    # Lightning 2.6 calls a torch.utils._pytree API that torch deprecates: not ours to act on.
+    warnings.filterwarnings("ignore", message=re.escape("`isinstance(treespec, LeafSpec)` is deprecated"))
     # Lightning reports what it does ("Seed set to 0", "GPU available: ...") on stderr, where
-    # it would precede every one-line error: it goes to stdout, with the rest of the report.
+    # it would precede every one-line error: it goes to stdout, with the rest of the report,
+    # without its advertisements ("Tip: ... try installing litlogger").
     for name in ("pytorch_lightning", "lightning_fabric"):
         for handler in logging.getLogger(name).handlers:
             if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
                 handler.setStream(sys.stdout)
+                handler.addFilter(lambda record: not str(record.msg).startswith("💡 Tip:"))
     return DistillCLI(
         ActorMimic,
         TeacherDataModule,

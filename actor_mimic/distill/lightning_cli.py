@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 import yaml
+from pytorch_lightning.callbacks import ProgressBar, RichProgressBar
+from pytorch_lightning.callbacks.progress.rich_progress import _RICH_AVAILABLE
 from pytorch_lightning.cli import LightningCLI
 
 from actor_mimic.common.checkpoint import check_checkpoint_output
@@ -111,10 +113,30 @@ class DistillCLI(LightningCLI):
         ckpt_path = self._get(self.config, "ckpt_path")  # the model is built: does it fit?
         if ckpt_path is not None:
             check_checkpoint_fits(self.model, ckpt_path)
+        # One frame stack through the AMN: the model summary then shows its FLOPs and the
+        # input and output sizes (without it, it prints "Total FLOPs: 0").
+        shape = self.model.tasks.preprocessing
+        stack, screen = int(shape.get("stack_size", 4)), int(shape.get("screen_size", 84))
+        self.model.example_input_array = torch.zeros(1, stack, screen, screen, dtype=torch.uint8)
         trainer_config = self._get(self.config_init, "trainer", default={})
         if trainer_config.get("logger") in (None, True):  # not configured: ours
             kwargs["logger"] = default_loggers(trainer_config.get("default_root_dir") or "runs")
+        callbacks = trainer_config.get("callbacks") or []
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        if (_RICH_AVAILABLE and trainer_config.get("enable_progress_bar") is not False
+                and not any(isinstance(callback, ProgressBar) for callback in callbacks)):  # fmt: skip
+            kwargs["callbacks"] = [*callbacks, StepsProgressBar()]  # in place of Lightning's default bar
         return super().instantiate_trainer(**kwargs)
+
+
+class StepsProgressBar(RichProgressBar):
+    """Lightning's default (rich) progress bar, titled "Epoch 7" rather than "Epoch 7/-2" when
+    the fit is bounded by trainer.max_steps alone (max_epochs -1, as `amn distill` fits are)."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        if self.trainer.max_epochs != -1:
+            return super()._get_train_description(current_epoch)
+        return f"{f'Epoch {current_epoch}':{len(self.validation_description)}}"  # padded as Lightning pads it
 
 
 def default_loggers(root: str) -> list:

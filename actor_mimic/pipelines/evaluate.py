@@ -3,17 +3,21 @@
     amn evaluate --amn amn.safetensors --experts pong.safetensors breakout.safetensors --steps 10000
     amn evaluate --experts pong.safetensors --episodes 30 --out results/ --video results/
     amn evaluate --config eval.yaml --seed 3     # settings from a file (num_envs: 4), flags win
+    amn evaluate --amn amn.safetensors --experts breakout.safetensors --random   # with the baseline
 
 Every flag is a field of `EvaluateOptions`, where its default, help text and checks live;
 --config FILE.yaml takes the same settings, keyed by the flags in snake_case.
 
 Every policy plays each of its games under the protocol of `actor_mimic.common.evaluation`
 (epsilon 0.05, full games, no-op starts, a step or episode budget). The table has one row per
-game, as in the paper: expert mean, std and max, AMN mean, std and max, and the AMN's mean as a
-percentage of the expert's. `--out DIR` writes it as evaluation.csv and evaluation.json (the
-JSON keeps every episode's return). `--video DIR` saves one GIF per policy and game. Every
-argument and output is checked before the first game is played; existing result files are
-replaced only with `--overwrite` (see `actor_mimic.common.outputs`).
+game, as in the paper: the expert's and the AMN's mean (and, with `--random`, a uniformly
+random policy's, played under the same protocol), each with the number of episodes that ended
+within the budget, the AMN's mean as a percentage of the expert's, and, with `--random`, as a
+percentage of the expert's gain over random play. `--out DIR` writes it (with std and max) as
+evaluation.csv and evaluation.json (the JSON keeps every episode's return). `--video DIR`
+saves one GIF per policy and game. Every argument and output is checked before the first game
+is played; existing result files are replaced only with `--overwrite` (see
+`actor_mimic.common.outputs`).
 
 An expert and the AMN on the same game play the same environment (the AMN's Atari settings),
 so their scores compare. Refused: an AMN asked for a game it was not trained on, an expert
@@ -35,7 +39,7 @@ import torch
 
 from actor_mimic.common.atari import NUM_ALE_ACTIONS, canonical_game, preprocessing_differences
 from actor_mimic.common.checkpoint import Checkpoint, load_checkpoint
-from actor_mimic.common.evaluation import evaluate
+from actor_mimic.common.evaluation import evaluate, evaluate_random
 from actor_mimic.common.limits import (
     check_device,
     check_memory,
@@ -53,7 +57,9 @@ from actor_mimic.errors import UserError
 COLUMNS = (
     "game", "expert_mean", "expert_std", "expert_max", "expert_episodes",
     "amn_mean", "amn_std", "amn_max", "amn_episodes", "amn_percent_of_expert",
+    "random_mean", "random_std", "random_max", "random_episodes", "amn_percent_of_gap",
 )  # fmt: skip
+EARLIER_COLUMNS = COLUMNS[:10]  # the table of earlier versions, before the random policy's columns
 DEFAULT_STEPS = 10_000  # agent steps per game when neither --steps nor --episodes is given
 
 
@@ -82,6 +88,7 @@ class EvaluateOptions:
     )
     video: str | None = setting(None, "save one GIF of an episode per policy and game", metavar="DIR")
     video_steps: int = setting(1000, "at most this many agent steps per GIF")
+    random: bool = setting(False, "also play a uniformly random policy on each game (same protocol, epsilon 1)")
     progress: bool = setting(True, "show progress bars")
 
     def __post_init__(self) -> None:
@@ -147,6 +154,13 @@ def evaluate_policies(options: EvaluateOptions) -> int:
         config = (amn or experts[game]).metadata.atari_config(game)
         time_limits[game] = config.max_episode_frames
         results = {}
+        if options.random:  # the baseline: what a score is worth
+            result = evaluate_random(
+                config, steps=options.step_budget, episodes=options.episodes,
+                num_envs=options.num_envs, seed=options.seed, progress=options.progress,
+            )  # fmt: skip
+            results["random"] = result
+            details.append({"role": "random", "checkpoint": None, "sha256": None, **result.to_dict()})
         for role, policy, outputs in _players(game, amn, experts):
             result = evaluate(
                 policy.network, config, outputs, steps=options.step_budget, episodes=options.episodes,
@@ -161,7 +175,7 @@ def evaluate_policies(options: EvaluateOptions) -> int:
                                        epsilon=options.epsilon, seed=options.seed,
                                        max_steps=options.video_steps)  # fmt: skip
                 print(f"wrote {gif}")
-        rows.append(table_row(game, results.get("expert"), results.get("amn")))
+        rows.append(table_row(game, results.get("expert"), results.get("amn"), results.get("random")))
 
     print(format_table(rows))
     for run in details:  # a time-limit cut is a score too, but not a finished game: say so
@@ -178,7 +192,7 @@ def evaluate_policies(options: EvaluateOptions) -> int:
 def _is_table_csv(path: Path) -> bool:
     try:
         with open(path, newline="") as handle:
-            return next(csv.reader(handle), None) == list(COLUMNS)
+            return next(csv.reader(handle), None) in (list(COLUMNS), list(EARLIER_COLUMNS))
     except (UnicodeDecodeError, csv.Error):
         return False
 
@@ -261,31 +275,50 @@ def _players(game: str, amn: Checkpoint | None, experts: dict[str, Checkpoint]):
         yield "amn", amn, list(range(NUM_ALE_ACTIONS))
 
 
-def table_row(game: str, expert, amn) -> dict:
-    """One row of the paper's table; None where a policy did not play."""
+def table_row(game: str, expert, amn, random=None) -> dict:
+    """One row of the paper's table, with the random policy's scores; None where a policy did
+    not play. `amn_percent_of_gap`: 100 (AMN - random) / (expert - random), the share of the
+    expert's gain over random play that the AMN keeps."""
     row: dict[str, Any] = {"game": game}
-    for role, result in (("expert", expert), ("amn", amn)):
+    for role, result in (("expert", expert), ("amn", amn), ("random", random)):
         row[f"{role}_mean"] = None if result is None else result.mean
         row[f"{role}_std"] = None if result is None else result.std
         row[f"{role}_max"] = None if result is None else result.max
         row[f"{role}_episodes"] = None if result is None else result.num_episodes
-    ratio = None
+    row["amn_percent_of_expert"] = None
     if expert is not None and amn is not None and expert.mean != 0:
-        ratio = 100.0 * amn.mean / expert.mean
-    row["amn_percent_of_expert"] = ratio
-    return row
+        row["amn_percent_of_expert"] = 100.0 * amn.mean / expert.mean
+    row["amn_percent_of_gap"] = None
+    if expert is not None and amn is not None and random is not None and expert.mean != random.mean:
+        row["amn_percent_of_gap"] = 100.0 * (amn.mean - random.mean) / (expert.mean - random.mean)
+    return {column: row[column] for column in COLUMNS}
 
 
 def format_table(rows: list[dict]) -> str:
-    header = ["game", "expert mean", "expert std", "AMN mean", "AMN std", "AMN % of expert"]
-    keys = ["game", "expert_mean", "expert_std", "amn_mean", "amn_std", "amn_percent_of_expert"]
-    cells = [header] + [[_cell(row[key]) for key in keys] for row in rows]
+    """The table as printed: each policy's mean with its ended episodes in brackets."""
+    with_random = any(row["random_mean"] is not None for row in rows)
+    header = ["game", *(["random"] if with_random else []), "expert", "AMN", "AMN % of expert"]
+    header += ["AMN % of gap"] if with_random else []
+    cells = [header]
+    for row in rows:
+        line = [row["game"]] + [_score(row, role) for role in (["random"] if with_random else []) + ["expert", "amn"]]
+        line += [_cell(row["amn_percent_of_expert"])]
+        line += [_cell(row["amn_percent_of_gap"])] if with_random else []
+        cells.append(line)
     widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
     lines = [
         "  ".join(text.rjust(width) if i else text.ljust(width) for i, (text, width) in enumerate(zip(line, widths)))
         for line in cells
     ]
-    return "\n".join(lines)
+    legend = "(n): episodes that ended within the budget, the ones scored (0: none ended; their partial returns)"
+    if with_random:
+        legend += "\n% of gap: (AMN - random) / (expert - random); 0 plays like random, 100 like the expert"
+    return "\n".join(lines + [legend])
+
+
+def _score(row: dict, role: str) -> str:
+    mean = row[f"{role}_mean"]
+    return "-" if mean is None else f"{_cell(mean)} ({row[f'{role}_episodes']})"
 
 
 def _cell(value) -> str:

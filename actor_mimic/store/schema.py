@@ -17,6 +17,7 @@ from typing import NoReturn
 
 import numpy as np
 
+from actor_mimic.common.atari import NUM_ALE_ACTIONS
 from actor_mimic.errors import UserError
 
 SCHEMA = "actor-mimic-teacher-store"
@@ -34,7 +35,6 @@ EPISODE_FIELDS = {
 }
 EPISODE_CHUNK = 4096
 
-NUM_ALE_ACTIONS = 18
 MAX_HIDDEN_SIZE = 1 << 16  # activations per step (an expert's flattened conv features: 3136)
 MAX_CHUNK_LEN = 1 << 16  # rows per chunk: a frames chunk is then at most ~460 MB decoded
 MAX_SCREEN_SIZE = 1024

@@ -1,61 +1,57 @@
-"""The DQN learner: act in `num_envs` games at once, store frames once, learn from replay.
+"""The DQN run: act in `num_envs` games at once, store frames once, learn from replay.
 
-One loop iteration (one *vector step*):
+It is put together from parts, each with its inputs and outputs (dqn_zoo's `parts.py` style):
 
-    1. pick epsilon-greedy actions over the game's actions for every environment;
-    2. step the C++ vector env; store the new frames, the actions and the rewards;
-    3. run the updates that are due (one per `train_every` agent steps after `learning_starts`),
-       syncing the target network every `target_update_updates` updates;
-    4. evaluate with the shared protocol every `eval_every` agent steps;
-    5. checkpoint every `checkpoint_every_minutes` of wall-clock.
+    acting.py      Actor         Q-values -> epsilon-greedy actions; a vector step -> replay memory
+    replay.py      ReplayMemory  frames stored once; n-step minibatches
+    learning.py    QLearning     online/target networks, optimiser; a minibatch -> one update
+    reporting.py   TrainingReport, Evaluations   episodes, training rows, progress bar, scores
+    run_state.py   Checkpointer  when to save; atomic, pickle-free checkpoints
 
-The env autoresets in NEXT_STEP mode: the step after a terminal is a reset whose action is
-ignored. Such steps are not agent steps (the shared evaluation does not count them either),
-earn nothing, and no transition crosses them (see replay.py).
+`DQNLearner.run` is the loop; one iteration (one *vector step*):
+
+    1. act: epsilon-greedy actions over the game's actions for every environment, one step of
+       the C++ vector env, the new frames, actions and rewards stored;
+    2. learn: the updates that are due (one per `train_every` agent steps after
+       `learning_starts`), the target network synced every `target_update_updates` updates;
+       each update's statistics go to `update_hooks`;
+    3. report: the progress bar, a training row every 30 s, an evaluation every `eval_every`
+       agent steps;
+    4. stop (signal, wall-clock limit) or checkpoint every `checkpoint_every_minutes`.
 
 Reproducibility: one numpy Generator (seeded by `config.seed`) draws exploration and
-minibatches; the networks are seeded; torch runs `config.torch_threads` threads. Same seed,
-same settings -> the same weights after N steps, and a resumed run continues bit for bit
-(run_state.py).
+minibatches, in that order, every iteration; the networks are seeded; torch runs
+`config.torch_threads` threads. Same seed, same settings -> the same weights after N steps,
+and a resumed run continues bit for bit (run_state.py).
 """
 
 from __future__ import annotations
 
-import copy
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 import torch
-from torch import nn
 
-from actor_mimic.common.atari import AtariConfig, action_set, make_vector_env
+from actor_mimic.common.atari import AtariConfig
 from actor_mimic.common.networks import build_network
-from actor_mimic.common.policies import epsilon_greedy
-from actor_mimic.common.rollout import EndedEpisode, EpisodeTracker
 from actor_mimic.common.run_lock import RunLock
 from actor_mimic.errors import UserError
 from actor_mimic.transfer import run_state
+from actor_mimic.transfer.acting import Actor
 from actor_mimic.transfer.config import DQNConfig, epsilon_at
-from actor_mimic.transfer.initialisation import InitialisedNetwork, expert_network
+from actor_mimic.transfer.initialisation import InitialisedNetwork
+from actor_mimic.transfer.learning import QLearning, UpdateStatistics
 from actor_mimic.transfer.logs import RunLogger
-from actor_mimic.transfer.losses import game_q_values, td_loss
 from actor_mimic.transfer.replay import ReplayMemory
+from actor_mimic.transfer.reporting import Evaluations, TrainingReport
 
 # Settings a resumed session may change: they decide when the process stops or saves, never
 # what the learner computes.
 SESSION_SETTINGS = ("max_wall_minutes", "checkpoint_every_minutes")
 
-
-def make_optimizer(config: DQNConfig, parameters) -> torch.optim.Optimizer:
-    if config.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=config.learning_rate, eps=config.adam_eps)
-    # The Nature-DQN RMSProp: centred, squared-gradient momentum 0.95, 0.01 inside the root.
-    return torch.optim.RMSprop(
-        parameters, lr=config.learning_rate, alpha=config.rmsprop_alpha,
-        eps=config.rmsprop_eps, centered=True,
-    )  # fmt: skip
+UpdateHook = Callable[[UpdateStatistics], None]
 
 
 class DQNLearner:
@@ -73,94 +69,23 @@ class DQNLearner:
     ):
         torch.set_num_threads(config.torch_threads)
         self.atari, self.config, self.run_dir = atari, config, Path(run_dir)
-        self.num_actions = len(action_set(atari))
-        self.online = init.network.cpu().train()
-        self.output_indices = list(init.output_indices)
-        identity = self.output_indices == list(range(cast(nn.Linear, self.online.head).out_features))
-        self._index = None if identity else torch.as_tensor(self.output_indices, dtype=torch.long)
         self.provenance = dict(init.provenance)
-        self.target = copy.deepcopy(self.online).eval()
-        self.target.requires_grad_(False)
-        self.optimizer = make_optimizer(config, self.online.parameters())
+        self.learning = QLearning(config, init)
         self.replay = ReplayMemory(config.replay_capacity, config.num_envs, atari.screen_size, atari.stack_size)
-        self.rng = np.random.default_rng(config.seed)
-        self.env = make_vector_env(atari, config.num_envs, config.env_threads)
-        self.progress = progress
+        self.rng = np.random.default_rng(config.seed)  # exploration and minibatches
+        self.actor = Actor(atari, config.num_envs, config.env_threads)
         # After every check (the replay memory's size above), before anything is written there.
         self.run_lock = RunLock(run_dir)
         self.logger = RunLogger(self.run_dir, _resume_step, tensorboard)
-        # Counters and per-environment episode bookkeeping: all saved in checkpoints.
+        self.report = TrainingReport(self.logger, atari.game, config.total_steps, progress)
+        self.evaluation = Evaluations(atari, config, self.logger)
+        self.checkpointer = run_state.Checkpointer(self.run_dir, config.checkpoint_every_minutes)
+        # Called after every update, in order. A hook may read anything; it must not draw from
+        # `self.rng` or change the networks, or runs stop being reproducible.
+        self.update_hooks: list[UpdateHook] = []
         self.step = 0  # agent steps
-        self.updates = 0
-        self.next_eval_step = config.eval_every
-        self.action_log: list[np.ndarray] = []  # one (num_envs,) array per vector step
-        self.episodes = EpisodeTracker(config.num_envs)  # running returns, lengths, autoresets
-        self.episodes_finished = 0
-        self.recent_returns: list[float] = []  # the last 100 finished episodes
-        self.evaluations: list[dict] = []
         self.wall_seconds = 0.0  # training time over all sessions
-        self.last_loss, self.last_mean_q = float("nan"), float("nan")
-        self.frames: np.ndarray | None = None  # the current observations (N, K, H, W)
         self.stop_requested = False  # set by a signal handler: save and leave at the next step
-
-    # --- acting --------------------------------------------------------------------------
-    def start(self) -> None:
-        """Reset the environments (seeded) and store their first observations."""
-        self.frames, _ = self.env.reset(seed=self.config.seed)
-        n = self.config.num_envs
-        self.replay.add_observations(self.frames[:, -1], np.ones(n, bool), np.zeros(n, bool), np.zeros(n, bool))
-
-    def act(self, frames: np.ndarray, epsilon: float) -> np.ndarray:
-        """int64 (N,): epsilon-greedy game actions. Both random draws happen every step, so
-        the random stream does not depend on the network's choices."""
-        with torch.no_grad():
-            q_values = game_q_values(self.online, torch.from_numpy(frames), self._index)
-        return epsilon_greedy(q_values.argmax(dim=1).numpy(), epsilon, self.rng, self.num_actions)
-
-    def env_step(self, actions: np.ndarray) -> None:
-        """Step every environment once, record what happened."""
-        frames, rewards, terminated, truncated, _ = self.env.step(actions)
-        self.action_log.append(actions.astype(np.int64))
-        self.replay.record_step(actions, rewards)
-        playing, ended, episodes = self.episodes.step(rewards, terminated, truncated)
-        self.replay.add_observations(frames[:, -1], ~playing, ended, terminated & ended)
-        self.step += int(playing.sum())
-        for episode in episodes:
-            self._finish_episode(episode)
-        self.frames = frames
-
-    def _finish_episode(self, episode: EndedEpisode) -> None:
-        self.logger.log("episodes", step=self.step, env=episode.env, **{"return": episode.episode_return},
-                        length=episode.length, wall_seconds=round(self.wall_seconds, 2))  # fmt: skip
-        self.recent_returns = (self.recent_returns + [episode.episode_return])[-100:]
-        self.episodes_finished += 1
-
-    # --- learning ------------------------------------------------------------------------
-    def updates_due(self) -> int:
-        if self.step < self.config.learning_starts or not self.replay.can_sample(self.config.n_step):
-            return 0
-        return (self.step - self.config.learning_starts) // self.config.train_every + 1
-
-    def update(self) -> None:
-        """One gradient step on a replay minibatch; sync the target network when due."""
-        c = self.config
-        batch = self.replay.sample(c.batch_size, self.rng, c.n_step, c.discount, c.clip_rewards)
-        loss, q_taken = td_loss(
-            self.online, self.target,
-            torch.from_numpy(batch.frames), torch.from_numpy(batch.actions),
-            torch.from_numpy(batch.returns), torch.from_numpy(batch.next_frames),
-            torch.from_numpy(batch.bootstrap_discounts),
-            self._index, c.double_dqn, c.huber_delta,
-        )  # fmt: skip
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if c.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.online.parameters(), c.max_grad_norm)
-        self.optimizer.step()
-        self.updates += 1
-        if self.updates % c.target_update_updates == 0:
-            self.target.load_state_dict(self.online.state_dict())
-        self.last_loss, self.last_mean_q = float(loss.detach()), float(q_taken.mean())
 
     # --- the loop ------------------------------------------------------------------------
     def run(self, until_step: int | None = None) -> bool:
@@ -169,105 +94,131 @@ class DQNLearner:
         way a checkpoint of the state is on disk."""
         c = self.config
         until_step = min(until_step or c.total_steps, c.total_steps)
-        if self.frames is None:
-            self.start()
+        if self.actor.frames is None:
+            self.actor.reset(c.seed, self.replay)
         self.provenance.pop("stopped_early", None)
-        session_start = last_save = last_log = time.monotonic()
-        wall_before, step_before = self.wall_seconds, self.step
-        bar = self._progress_bar()
+        session_start, wall_before = time.monotonic(), self.wall_seconds
+        self.report.start_session(self.step)
+        self.checkpointer.restart_clock()
         try:
             while self.step < until_step:
                 epsilon = epsilon_at(c, self.step)
                 previous_step = self.step
-                assert self.frames is not None  # start() set them
-                self.env_step(self.act(self.frames, epsilon))
-                while self.updates < self.updates_due():
-                    self.update()
-                now = time.monotonic()
-                self.wall_seconds = wall_before + (now - session_start)
-                if bar is not None:
-                    bar.update(self.step - previous_step)
-                if now - last_log >= 30 or self.step >= until_step:
-                    speed = (self.step - step_before) / max(now - session_start, 1e-9)
-                    self._log_training(epsilon, speed, bar)
-                    last_log = now
-                if self.step >= self.next_eval_step:
+                # 1. act
+                assert self.actor.frames is not None  # reset above
+                self.env_step(self.act(self.actor.frames, epsilon))
+                # 2. learn
+                self.learn()
+                # 3. report
+                self.wall_seconds = wall_before + (time.monotonic() - session_start)
+                self.report.progress_made(
+                    self.step, self.step - previous_step, self.learning.updates, epsilon,
+                    self.learning.last_loss, self.learning.last_mean_q, final=self.step >= until_step,
+                )  # fmt: skip
+                if self.evaluation.due(self.step):
                     self.evaluate_now()
-                    self.next_eval_step += c.eval_every
-                out_of_time = c.max_wall_minutes > 0 and now - session_start >= 60 * c.max_wall_minutes
-                if self.stop_requested or out_of_time:
-                    self.provenance["stopped_early"] = "signal" if self.stop_requested else "wall-clock limit"
+                # 4. stop or checkpoint
+                stop_reason = self._stop_reason(session_start)
+                if stop_reason:
+                    self.provenance["stopped_early"] = stop_reason
                     return False
-                if now - last_save >= 60 * c.checkpoint_every_minutes:
+                if self.checkpointer.due():
                     self.save()
-                    last_save = time.monotonic()
             return True
         finally:
-            if bar is not None:
-                bar.close()
+            self.report.end_session()
             self.save()
 
-    def _log_training(self, epsilon: float, speed: float, bar) -> None:
-        self.logger.log("training", step=self.step, updates=self.updates, epsilon=round(epsilon, 5),
-                        loss=self.last_loss, mean_q=self.last_mean_q, steps_per_second=round(speed, 1))  # fmt: skip
-        self.logger.flush()
-        if bar is not None and self.recent_returns:
-            bar.set_postfix(ret100=f"{np.mean(self.recent_returns):.1f}", eps=f"{epsilon:.3f}")
+    def act(self, frames: np.ndarray, epsilon: float) -> np.ndarray:
+        """int64 (N,): epsilon-greedy game actions for the observations `frames` (N, K, H, W)."""
+        return self.actor.act(self.learning.q_values(frames), epsilon, self.rng)
 
-    def evaluate_now(self, steps: int | None = None, seed: int | None = None) -> dict:
-        """Score the online network with the shared protocol; log and remember the result."""
-        from actor_mimic.common.evaluation import evaluate
+    def env_step(self, actions: np.ndarray) -> None:
+        """Step every environment once with `actions`; store and count what happened."""
+        played = self.actor.step(actions, self.replay)
+        self.step += played.agent_steps
+        for episode in played.episodes:
+            self.report.episode_ended(self.step, episode, self.wall_seconds)
 
+    def learn(self) -> None:
+        """Run the updates that are due, each on a fresh minibatch; hand each one's statistics
+        to the hooks."""
         c = self.config
-        result = evaluate(
-            self.expert(), self.atari, list(action_set(self.atari)),
-            steps=steps or c.eval_steps, epsilon=c.eval_epsilon, num_envs=c.eval_num_envs,
-            seed=c.seed + 1 if seed is None else seed,
-        )  # fmt: skip
-        row = {"step": self.step, "mean": result.mean, "std": result.std, "min": result.min,
-               "max": result.max, "episodes": result.num_episodes, "eval_steps": result.steps}  # fmt: skip
-        self.evaluations.append(row)
-        self.logger.log("evaluations", **row)
-        self.logger.flush()
-        return result.to_dict()
+        while self.learning.updates < self.learning.updates_due(self.step, self.replay):
+            batch = self.replay.sample(c.batch_size, self.rng, c.n_step, c.discount, c.clip_rewards)
+            statistics = self.learning.update(batch)
+            for hook in self.update_hooks:
+                hook(statistics)
 
+    def evaluate_now(self) -> dict:
+        """Score the online network with the shared protocol; log and remember the result."""
+        return self.evaluation.run(self.expert(), self.step)
+
+    def _stop_reason(self, session_start: float) -> str | None:
+        c = self.config
+        if self.stop_requested:
+            return "signal"
+        if c.max_wall_minutes > 0 and time.monotonic() - session_start >= 60 * c.max_wall_minutes:
+            return "wall-clock limit"
+        return None
+
+    # --- what callers read ---------------------------------------------------------------
     def expert(self) -> torch.nn.Module:
         """A copy of the online network with exactly the game's actions as outputs."""
-        return expert_network(self.online, self.output_indices).eval()
+        return self.learning.expert()
 
-    def _progress_bar(self):
-        if not self.progress:
-            return None
-        import sys
+    @property
+    def online(self) -> torch.nn.Module:
+        return self.learning.online
 
-        from tqdm import tqdm
+    @property
+    def target(self) -> torch.nn.Module:
+        return self.learning.target
 
-        # Redirected to a log file, a bar redrawn 10 times a second would bloat it.
-        interval = 0.1 if sys.stderr.isatty() else 60.0
-        return tqdm(total=self.config.total_steps, initial=self.step, desc=f"dqn {self.atari.game}",
-                    unit="step", smoothing=0.05, mininterval=interval)  # fmt: skip
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.learning.optimizer
+
+    @property
+    def updates(self) -> int:
+        return self.learning.updates
+
+    @property
+    def frames(self) -> np.ndarray | None:
+        """uint8 (N, K, H, W): the current observations (None before the first `run`)."""
+        return self.actor.frames
+
+    @property
+    def env(self):
+        return self.actor.env
+
+    @property
+    def episodes_finished(self) -> int:
+        return self.report.episodes_finished
+
+    @property
+    def recent_returns(self) -> list[float]:
+        return self.report.recent_returns
+
+    @property
+    def evaluations(self) -> list[dict]:
+        return self.evaluation.rows
 
     # --- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """Everything but tensors and arrays, as JSON-ready values."""
+        """Everything but tensors and arrays, as JSON-ready values: the run's identity and
+        counters, and each part's share."""
         return {
-            "atari": self.atari.to_dict(), "config": self.config.to_dict(),
-            "architecture": self.online.architecture, "num_outputs": cast(nn.Linear, self.online.head).out_features,
-            "output_indices": self.output_indices, "provenance": self.provenance,
-            "step": self.step, "updates": self.updates, "next_eval_step": self.next_eval_step,
-            "episode_returns": self.episodes.returns.tolist(),
-            "episode_lengths": self.episodes.lengths.tolist(), "resetting": self.episodes.resetting.tolist(),
-            "episodes_finished": self.episodes_finished, "recent_returns": self.recent_returns,
-            "evaluations": self.evaluations, "wall_seconds": self.wall_seconds,
-            "last_loss": self.last_loss, "last_mean_q": self.last_mean_q,
-            "rng": run_state.rng_state_to_json(self.rng),
+            "atari": self.atari.to_dict(), "config": self.config.to_dict(), "provenance": self.provenance,
+            "step": self.step, "wall_seconds": self.wall_seconds, "rng": run_state.rng_state_to_json(self.rng),
+            **self.learning.get_state(), **self.actor.get_state(),
+            **self.report.get_state(), **self.evaluation.get_state(),
         }  # fmt: skip
 
     def save(self) -> Path:
-        actions = np.stack(self.action_log) if self.action_log else np.zeros((0, self.config.num_envs), np.int64)
-        path = run_state.write_checkpoint(
-            self.run_dir, self.state_dict(), self.online, self.target, self.optimizer, actions, self.replay
-        )
+        learning = self.learning
+        path = self.checkpointer.save(self.state_dict(), learning.online, learning.target, learning.optimizer,
+                                      self.actor.recorded_actions(), self.replay)  # fmt: skip
         self.logger.flush()
         return path
 
@@ -295,31 +246,18 @@ class DQNLearner:
         network = build_network(state["architecture"], state["num_outputs"], atari.stack_size, atari.screen_size)
         init = InitialisedNetwork(network, state["output_indices"], state["provenance"])
         learner = cls(atari, config, init, run_dir, progress, tensorboard, _resume_step=state["step"])
-        actions = run_state.restore_into(directory, learner.online, learner.target, learner.optimizer, learner.replay)
-        for name in ("step", "updates", "next_eval_step", "episodes_finished", "recent_returns",
-                     "evaluations", "wall_seconds", "last_loss", "last_mean_q"):  # fmt: skip
-            setattr(learner, name, state[name])
-        learner.episodes.returns = np.array(state["episode_returns"], dtype=np.float64)
-        learner.episodes.lengths = np.array(state["episode_lengths"], dtype=np.int64)
-        learner.episodes.resetting = np.array(state["resetting"], dtype=bool)
+        learning = learner.learning
+        actions = run_state.restore_into(directory, learning.online, learning.target, learning.optimizer,
+                                         learner.replay)  # fmt: skip
+        learner.step, learner.wall_seconds = state["step"], state["wall_seconds"]
         learner.rng = run_state.rng_from_json(state["rng"])
-        learner._replay_environment(actions)
+        for part in (learning, learner.actor, learner.report, learner.evaluation):
+            part.set_state(state)
+        newest_row = (learner.replay.cursor - 1) % learner.replay.rows
+        learner.actor.restore(config.seed, actions, learner.replay.frames[newest_row], learner.run_dir)
         return learner
 
-    def _replay_environment(self, actions: np.ndarray) -> None:
-        """Bring fresh environments to the saved state: same seed, every recorded action."""
-        self.frames, _ = self.env.reset(seed=self.config.seed)
-        for row in actions:
-            self.frames, *_ = self.env.step(row)
-        self.action_log = list(actions)
-        newest_row = (self.replay.cursor - 1) % self.replay.rows
-        if not np.array_equal(self.frames[:, -1], self.replay.frames[newest_row]):
-            raise UserError(
-                f"{self.run_dir}: the environments did not come back to the saved state "
-                "(different ale-py or ROM?); start a new run"
-            )
-
     def close(self) -> None:
-        self.env.close()
+        self.actor.close()
         self.logger.close()
         self.run_lock.release()

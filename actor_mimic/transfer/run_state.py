@@ -1,4 +1,7 @@
-"""Saving and restoring a learner's whole state, atomically, without pickle.
+"""The checkpointing part of a DQN run: saving and restoring its whole state, atomically,
+without pickle. `Checkpointer` decides when (every `checkpoint_every_minutes` of wall-clock);
+each part of the run gives its share of `state.json` (`get_state`) and takes it back
+(`set_state`); the functions below write and read the files.
 
 A checkpoint is a directory `<run_dir>/checkpoint/`:
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import time
 from pathlib import Path
 from typing import cast
 
@@ -37,6 +41,26 @@ from actor_mimic.common.outputs import atomic_output
 from actor_mimic.errors import UserError
 
 CHECKPOINT = "checkpoint"
+
+
+class Checkpointer:
+    """Saves `run_dir`'s checkpoint when asked, and says when a periodic save is due."""
+
+    def __init__(self, run_dir: str | Path, every_minutes: float):
+        self.run_dir, self.every_minutes = Path(run_dir), every_minutes
+        self.last_save = time.monotonic()
+
+    def restart_clock(self) -> None:
+        """A session starts: the next periodic save is `every_minutes` from now."""
+        self.last_save = time.monotonic()
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last_save >= 60 * self.every_minutes
+
+    def save(self, state: dict, online, target, optimizer, actions: np.ndarray, replay) -> Path:
+        path = write_checkpoint(self.run_dir, state, online, target, optimizer, actions, replay)
+        self.last_save = time.monotonic()
+        return path
 
 
 def checkpoint_dir(run_dir: str | Path) -> Path | None:

@@ -73,6 +73,22 @@ def test_resume_continues_from_the_checkpoint_and_validate_runs(first_fit, store
     assert "last.ckpt does not fit the model of this config" in capsys.readouterr().err
 
 
+def test_a_step_bounded_fit_prints_no_stray_lines(stores, tmp_path, capsys, recwarn):
+    """What a newcomer reads: the bar counts epochs without Lightning's "/-2" for an unbounded
+    epoch count, the model summary gives the AMN's real FLOPs, and no torch deprecation warning
+    or advertisement is printed."""
+    config = write_config(tmp_path, stores, max_steps=3)
+    shown = ["--trainer.max_epochs", "-1", "--trainer.enable_progress_bar", "true",
+             "--trainer.enable_model_summary", "true"]  # fmt: skip
+    assert main(["distill", "fit", "--config", config, *shown]) == 0
+    captured = capsys.readouterr()
+    printed = captured.out + captured.err
+    assert "Epoch 0" in printed and "/-2" not in printed
+    assert "Total FLOPs: 18.7 M" in printed  # one 4x84x84 frame stack through the Nature network
+    assert "Tip:" not in printed and "litlogger" not in printed
+    assert not [w for w in recwarn if "LeafSpec" in str(w.message)]
+
+
 def test_print_config_shows_the_resolved_settings(stores, tmp_path, capsys):
     config = write_config(tmp_path, stores)
     assert main(["distill", "fit", "--config", config, "--model.beta", "0", "--print_config"]) == 0

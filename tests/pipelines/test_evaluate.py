@@ -69,6 +69,30 @@ def test_table_of_experts_and_amn_matches_direct_evaluation(amn, experts, tmp_pa
         assert rows[0]["amn_percent_of_expert"] == ""
 
 
+def test_random_policy_column_and_the_amns_share_of_the_gap(amn, experts, tmp_path, capsys):
+    out = tmp_path / "results"
+    args = ["evaluate", "--amn", amn, "--experts", str(experts["breakout"]), "--games", "breakout", "--random"]
+    assert main(args + BUDGET + ["--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "random" in printed.splitlines()[0] and "AMN % of gap" in printed
+    runs = json.loads((out / "evaluation.json").read_text())["runs"]
+    assert [r["role"] for r in runs] == ["random", "expert", "amn"]
+    # The random policy is any network played with epsilon 1: the same returns, seed for seed.
+    expert = load_checkpoint(experts["breakout"])
+    config = AtariConfig("breakout")
+    direct = evaluate(expert.network, config, list(action_set(config)), steps=120, num_envs=2, seed=5, epsilon=1.0)
+    assert runs[0]["returns"] == direct.returns and runs[0]["epsilon"] == 1.0
+    with open(out / "evaluation.csv") as handle:
+        (row,) = list(csv.DictReader(handle))
+    random_mean, expert_mean, amn_mean = (runs[i]["mean"] for i in range(3))
+    assert float(row["random_mean"]) == random_mean
+    if expert_mean != random_mean:
+        gap = 100 * (amn_mean - random_mean) / (expert_mean - random_mean)
+        assert float(row["amn_percent_of_gap"]) == pytest.approx(gap)
+    else:
+        assert row["amn_percent_of_gap"] == ""
+
+
 def test_video_writes_an_animated_gif(experts, tmp_path):
     from PIL import Image
 

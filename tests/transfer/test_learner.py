@@ -71,6 +71,21 @@ def test_same_seed_same_weights_other_seed_other_weights(uninterrupted, tmp_path
     other.close()
 
 
+def test_update_hooks_see_every_update_and_change_nothing(uninterrupted, tmp_path):
+    config = tiny_config()
+    learner = DQNLearner(ATARI, config, fresh_network(ATARI, seed=config.seed), tmp_path, tensorboard=False)
+    seen = []
+    learner.update_hooks.append(
+        lambda s: seen.append((s.update, s.loss, s.mean_q, s.q_taken.shape, len(s.batch.actions)))
+    )
+    learner.run(360)
+    assert [update for update, *_ in seen] == list(range(1, learner.updates + 1))
+    assert all(shape == (8,) and batch == 8 for *_, shape, batch in seen)
+    assert seen[-1][1:3] == (learner.learning.last_loss, learner.learning.last_mean_q)
+    assert_same_weights(weights(learner), weights(uninterrupted))  # a hook that only reads changes nothing
+    learner.close()
+
+
 def test_resume_after_a_kill_continues_bit_for_bit(uninterrupted, tmp_path):
     stopped = train(tmp_path / "second", 200)  # run() leaves a checkpoint when it returns
     stopped_at = stopped.step

@@ -147,22 +147,22 @@ class QRecorder:
             batch = learner.replay.sample(self.probe_states, np.random.default_rng(PROBE_SEED), config.n_step,
                                           config.discount, config.clip_rewards)  # fmt: skip
             self.probe = torch.from_numpy(batch.frames)
-            self.acting_counts = np.zeros(learner.num_actions, dtype=np.int64)
-        index = torch.as_tensor(learner.output_indices, dtype=torch.long)
+            self.acting_counts = np.zeros(learner.actor.num_actions, dtype=np.int64)
+        index = torch.as_tensor(learner.learning.output_indices, dtype=torch.long)
         assert self.acting_counts is not None and learner.frames is not None
         with torch.no_grad():
             if not force:  # a forced record follows the last update's, which counted them
                 acting = game_q_values(learner.online, torch.from_numpy(learner.frames), index).argmax(dim=1)
-                self.acting_counts += np.bincount(acting.numpy(), minlength=learner.num_actions)
+                self.acting_counts += np.bincount(acting.numpy(), minlength=learner.actor.num_actions)
             if learner.updates % self.every and not force:
                 self._export_due(learner)
                 return
             q_values = game_q_values(learner.online, self.probe, index).numpy()
         self.q_values.append(q_values)
-        probe_shares = np.bincount(q_values.argmax(axis=1), minlength=learner.num_actions) / len(q_values)
+        probe_shares = np.bincount(q_values.argmax(axis=1), minlength=learner.actor.num_actions) / len(q_values)
         acting_shares = self.acting_counts / max(1, self.acting_counts.sum())
         self.acting_counts[:] = 0
-        self.rows.append({"update": learner.updates, "step": learner.step, "loss": learner.last_loss,
+        self.rows.append({"update": learner.updates, "step": learner.step, "loss": learner.learning.last_loss,
                           "epsilon": epsilon_at(learner.config, learner.step),
                           "probe_shares": probe_shares, "acting_shares": acting_shares})  # fmt: skip
         self._export_due(learner)
@@ -176,16 +176,15 @@ class QRecorder:
 
 
 class ReplayingLearner(DQNLearner):
-    """The run's learner, recording its Q-values around every update and saving no checkpoint:
-    the replay's records and logs are its output."""
+    """The run's learner, recording its Q-values when learning starts and after every update
+    (an update hook), and saving no checkpoint: the replay's records and logs are its output."""
 
     recorder: QRecorder
 
-    def update(self) -> None:
-        if self.updates == 0:
+    def learn(self) -> None:
+        if self.updates == 0 and self.learning.updates_due(self.step, self.replay) > 0:
             self.recorder.record(self)  # the initial network, when learning starts
-        super().update()
-        self.recorder.record(self)
+        super().learn()
 
     def save(self) -> Path:
         self.logger.flush()
@@ -198,6 +197,7 @@ def replay_start(run: RecordedRun, init, steps: int, recorder: QRecorder, out: P
     config = dataclasses.replace(run.config, total_steps=steps, max_wall_minutes=0.0)
     learner = ReplayingLearner(run.atari, config, init, out / "run", progress=progress, tensorboard=False)
     learner.recorder = recorder
+    learner.update_hooks.append(lambda statistics: recorder.record(learner))
     try:
         learner.run()
         if learner.updates and (not recorder.rows or recorder.rows[-1]["update"] != learner.updates):
