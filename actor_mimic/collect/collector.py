@@ -1,16 +1,21 @@
 """`collect()`: roll out an expert in its game and write a teacher store.
 
-The loop, per step of the vector env (all envs at once):
+The loop, per step of each lane (every env is one lane of the store, lanes.py):
 
-    1. the expert labels every env's observation in one batched forward pass
-       (Q-values over the game's actions, hidden activations);
-    2. the acting policy (the expert, or `behaviour`) picks epsilon-greedy actions, from each
+    1. the expert labels the lane's observation (Q-values over the game's actions, hidden
+       activations), in one batched forward pass with the other lanes of its group;
+    2. the acting policy (the expert, or `behaviour`) picks an epsilon-greedy action, from the
        lane's own random draws (lanes.py);
-    3. the actions are sent to the C++ envs, and while they step, each env's state half of
-       the step (newest frame, lives, action, labels) goes into its lane's row buffer;
+    3. the action is sent to the lane's emulator (envs.py), and while it steps, the state
+       half of the step (newest frame, lives, action, labels) goes into the lane's row buffer;
     4. the outcome (reward, terminated, truncated) completes the step; a full buffer goes to
-       the store (a background thread writes and commits it), an env whose episode ended is
-       reset with its lane's next episode seed.
+       the store (a background thread writes and commits it); a lane whose episode ended is
+       reset, on a background thread, with its next episode seed, and rejoins when ready.
+
+The lanes are labelled in two groups when that gives the same bits as one batch of all of
+them (batches.py): then the emulators of one group step while the expert labels the other,
+and the forward pass and the emulators overlap on two cores. What each lane plays and
+stores depends on nothing of this: not on the groups, on timing, or on the other lanes.
 
 Each env fills one lane of the store until the lane's quota of steps (the last episode cut,
 marked truncated) or of game-ended episodes; a lane that reached it idles. A stop (signal,
@@ -34,7 +39,9 @@ from typing import cast
 import numpy as np
 import torch
 
+from actor_mimic.collect.batches import lane_groups
 from actor_mimic.collect.config import CollectConfig
+from actor_mimic.collect.envs import LaneEnvs
 from actor_mimic.collect.interrupt import CollectionInterrupted, stop_on_signals
 from actor_mimic.collect.lanes import DRAWS_PER_STEP, Head, Lane, episode_seed, resume_lanes, start_lanes
 from actor_mimic.collect.metadata import behaviour_metadata, store_metadata
@@ -59,9 +66,9 @@ from actor_mimic.collect.players import (
 )
 from actor_mimic.collect.recording import Recording
 from actor_mimic.collect.store_opening import open_writer
-from actor_mimic.common.atari import action_set, make_vector_env
+from actor_mimic.common.atari import action_set
 from actor_mimic.errors import UserError
-from actor_mimic.store import step_fields, stored_path
+from actor_mimic.store import NonFiniteValues, check_finite, step_fields, stored_path
 
 log = logging.getLogger(__name__)
 
@@ -106,20 +113,25 @@ def collect(config: CollectConfig) -> Path | None:
 
     actor = Actor(config.acting_epsilon, len(actions_of_game), behaviour, actions_of_game)
     players = Players(labeller, actor, expert_name)
-    venv = make_vector_env(atari, config.num_envs, num_threads=config.env_threads)
+    envs = LaneEnvs(atari, config.num_envs)
     try:
         with stop_on_signals() as stop, replacing_store(config) if config.record else nullcontext():
-            return _run(config, atari, venv, players, metadata, fields, stop)
+            return _run(config, atari, envs, players, metadata, fields, stop)
     finally:
-        venv.close()
+        envs.close()
 
 
-def _run(config: CollectConfig, atari, venv, players: Players, metadata: dict, fields: dict, stop) -> Path | None:
-    """Open the store (or resume it), bring every env to where its lane stands, roll out."""
+def _run(config: CollectConfig, atari, envs: LaneEnvs, players: Players, metadata: dict, fields: dict, stop):
+    """Open the store (or resume it), bring every env to where its lane stands, roll out.
+    Returns the store's path (None when not recording)."""
     # Probe the expert before touching the disk: weights that give NaN or overflow on the
     # zero-padded first stack of every episode fail here, with nothing written.
     probe = np.zeros((1, *atari.observation_shape), dtype=np.uint8)
-    _check_labels(*players.labeller(probe), players.expert_name, [0])
+    try:
+        for name, values in zip(("q_values", "hidden"), players.labeller(probe)):
+            check_finite(values, name, "the zero stack", 0)
+    except NonFiniteValues as error:
+        raise UserError(_broken_expert(players, error)) from None
     lanes = [Lane.start(config, lane) for lane in range(config.num_envs)]
     heads: list[Head | None] = [None] * config.num_envs
     recording = None
@@ -136,12 +148,17 @@ def _run(config: CollectConfig, atari, venv, players: Players, metadata: dict, f
         recording = Recording(config.out, writer, fields, config.chunk_len, start_steps, metadata["versions"], resumed)
     progress = Progress(config, steps_done=sum(lane.rows for lane in lanes))
     steps_before = progress.steps_done
-    obs, lives = start_lanes(venv, config, lanes, heads, config.out)
+    start_lanes(envs, config, lanes, heads, config.out)
+    groups = lane_groups(players, config.num_envs, atari.observation_shape)
     started, started_cpu = time.perf_counter(), time.process_time()
     try:
-        _roll_out(venv, config, lanes, obs, lives, players, recording=recording, progress=progress, stop=stop)
+        _roll_out(envs, config, lanes, groups, players, recording=recording, progress=progress, stop=stop)
         if recording is not None:
             recording.stop(complete=True, reason="target")
+    except NonFiniteValues as error:  # the store's writer refused a chunk of labels
+        _stop(recording, "non-finite expert output")
+        what_kept = recording.what_was_kept() if recording is not None else "nothing was written"
+        raise UserError(f"{_broken_expert(players, error)} ({what_kept})") from None
     finally:
         progress.close()
         if recording is not None:
@@ -160,62 +177,70 @@ def _run(config: CollectConfig, atari, venv, players: Players, metadata: dict, f
     return Path(cast("str | Path", config.out)) if recording is not None else None
 
 
-def _roll_out(venv, config: CollectConfig, lanes: list[Lane], obs, lives, players: Players, *,
-              recording: Recording | None, progress: Progress, stop) -> None:  # fmt: skip
-    """Step every env until each lane reached its quota (the loop of the module docstring).
+def _roll_out(envs: LaneEnvs, config: CollectConfig, lanes: list[Lane], groups: list[range], players: Players,
+              *, recording: Recording | None, progress: Progress, stop) -> None:  # fmt: skip
+    """Step every lane until each reached its quota (the loop of the module docstring).
 
-    obs uint8 (N, K, H, W) and lives (N,): where the envs stand. `recording` (None: not
+    `envs` stand where the lanes stand; `groups`: the lanes labelled together, in turn (while
+    one group's emulators step, the next group is labelled). `recording` (None: not
     recording) gets every row, `progress` every step and finished episode. A signal stops
     the loop, the store closed first, with CollectionInterrupted.
     """
     uniforms = np.zeros((config.num_envs, DRAWS_PER_STEP))
+    stepping: list[list[int]] = [[] for _ in groups]  # per group, the lanes whose step was sent
     while not all(lane.done for lane in lanes):
-        if stop:
-            _stop(recording, f"signal {stop.signal_number}")
-            kept = recording.kept() if recording is not None else (progress.steps_done, 0)
-            raise CollectionInterrupted(config.out, *kept, stop.signal_number)
-        active = [lane.index for lane in lanes if not lane.done]
-        q_values, hidden = players.labeller(obs)
-        try:
-            _check_labels(q_values, hidden, players.expert_name, active)
-        except UserError as error:
-            _stop(recording, "non-finite expert output")
-            what_kept = recording.what_was_kept() if recording is not None else "nothing was written"
-            raise UserError(f"{error} ({what_kept})") from None
-        for env in active:  # each lane draws from its own generator (lanes.py)
-            rng = lanes[env].rng
-            assert rng is not None  # Lane.start and Lane.next_episode set it
-            uniforms[env] = rng.random(DRAWS_PER_STEP)
-        actions = players.actor.act(obs, q_values, uniforms)
-        venv.send(actions.astype(np.int32))
-        if recording is not None:  # while the envs step
-            recording.add_states(active, obs[:, -1], lives, actions, q_values, hidden)
-        obs, rewards, terminated, truncated, info = venv.recv()
-        lives = info["lives"]
-        resets = []
-        for env in active:
-            lane = lanes[env]
-            ended = bool(terminated[env] or truncated[env])
-            cut = lane.step(float(rewards[env]), ended)  # the lane's quota cut its episode short
+        for g, group in enumerate(groups):
+            if stop:
+                _stop(recording, f"signal {stop.signal_number}")
+                kept = recording.kept() if recording is not None else (progress.steps_done, 0)
+                raise CollectionInterrupted(config.out, *kept, stop.signal_number)
+            if stepping[g]:
+                _take_outcomes(envs, config, lanes, stepping[g], recording, progress)
+            acting = [env for env in group if not lanes[env].done and envs.ready(env)]
+            stepping[g] = acting
+            if not acting:
+                continue
+            # The whole group is labelled, lanes that wait or idle too: the batch size fixes the bits.
+            frames = envs.obs[group.start : group.stop]
+            q_values, hidden = players.labeller(frames)
+            for env in acting:  # each lane draws from its own generator (lanes.py)
+                rng = lanes[env].rng
+                assert rng is not None  # Lane.start and Lane.next_episode set it
+                uniforms[env] = rng.random(DRAWS_PER_STEP)
+            rows = np.array(acting) - group.start
+            actions = players.actor.act(frames, q_values, uniforms[group.start : group.stop])[rows]
+            envs.send(acting, actions)
+            if recording is not None:  # while the envs step
+                lives = envs.lives[acting]
+                recording.add_states(acting, frames[rows, -1], lives, actions, q_values[rows], hidden[rows])
+        if not any(stepping):  # every lane still playing waits for its reset
+            envs.wait_for_a_reset()
+
+
+def _take_outcomes(envs: LaneEnvs, config: CollectConfig, lanes: list[Lane], stepped: list[int],
+                   recording: Recording | None, progress: Progress) -> None:  # fmt: skip
+    """The outcomes of the steps sent to `stepped` lanes: rows completed, episodes closed
+    (the lane's env reset for its next one), lanes that reached their quota finished."""
+    rewards, terminated, truncated = envs.recv(stepped)
+    any_reset = False
+    for env, reward, term, trunc in zip(stepped, rewards, terminated, truncated):
+        lane = lanes[env]
+        ended = bool(term or trunc)
+        cut = lane.step(float(reward), ended)  # the lane's quota cut its episode short
+        if recording is not None:
+            recording.add_outcome(env, reward, term, trunc or cut)
+        if ended or cut:
+            if not cut:
+                progress.episode_ended(lane.episode_return)
+            lane.next_episode(config)
+        if lane.reached:
+            lane.done = True
             if recording is not None:
-                recording.add_outcome(env, rewards[env], terminated[env], truncated[env] or cut)
-            if ended or cut:
-                if not cut:
-                    progress.episode_ended(lane.episode_return)
-                lane.next_episode(config)
-                resets.append(env)
-            if lane.reached:
-                lane.done = True
-                if recording is not None:
-                    recording.finish_lane(env, cut)
-        resets = [env for env in resets if not lanes[env].done]
-        if resets:
-            mask = np.zeros(config.num_envs, dtype=bool)
-            mask[resets] = True
-            seeds = np.array([episode_seed(config, env, lanes[env].episodes) for env in resets], dtype=np.int64)
-            obs, info = venv.reset(seed=seeds, options={"reset_mask": mask})
-            lives = info["lives"]
-        progress.stepped(len(active), lanes, bool(resets))
+                recording.finish_lane(env, cut)
+        elif ended:
+            envs.start_reset(env, episode_seed(config, env, lane.episodes))
+            any_reset = True
+    progress.stepped(len(stepped), lanes, any_reset)
 
 
 def _stop(recording, reason: str) -> None:
@@ -254,10 +279,8 @@ class Progress:
         self.bar.close()
 
 
-def _check_labels(q_values: np.ndarray, hidden: np.ndarray, expert_name: str, rows) -> None:
-    """The expert's outputs must be finite; a store never holds NaN or infinite labels."""
-    for name, values in (("Q-values", q_values), ("hidden activations", hidden)):
-        if not np.isfinite(values[rows]).all():
-            raise UserError(
-                f"{expert_name} produced NaN or infinite {name}: the checkpoint is broken, collect with a sound expert"
-            )
+def _broken_expert(players: Players, error: NonFiniteValues) -> str:
+    what = {"q_values": "Q-values", "hidden": "hidden activations"}.get(error.name, error.name)
+    return (
+        f"{players.expert_name} produced NaN or infinite {what}: the checkpoint is broken, collect with a sound expert"
+    )
