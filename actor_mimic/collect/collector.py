@@ -1,21 +1,26 @@
 """`collect()`: roll out an expert in its game and write a teacher store.
 
-The loop, per step of each lane (every env is one lane of the store, lanes.py):
+The loop, per step of the lanes (every env is one lane of the store, lanes.py):
 
-    1. the expert labels the lane's observation (Q-values over the game's actions, hidden
-       activations), in one batched forward pass with the other lanes of its group;
-    2. the acting policy (the expert, or `behaviour`) picks an epsilon-greedy action, from the
+    1. the expert labels every lane's observation in one batched forward pass (Q-values over
+       the game's actions, hidden activations);
+    2. the acting policy (the expert, or `behaviour`) picks epsilon-greedy actions, from each
        lane's own random draws (lanes.py);
-    3. the action is sent to the lane's emulator (envs.py), and while it steps, the state
-       half of the step (newest frame, lives, action, labels) goes into the lane's row buffer;
+    3. the actions are sent to the lanes' emulators (envs.py), and while they step, each
+       lane's state half of the step (newest frame, lives, action, labels) goes into its
+       row buffer;
     4. the outcome (reward, terminated, truncated) completes the step; a full buffer goes to
        the store (a background thread writes and commits it); a lane whose episode ended is
-       reset, on a background thread, with its next episode seed, and rejoins when ready.
+       reset with its next episode seed on a background thread (a ROM reload: envs.py) while
+       the others play on, and rejoins when ready.
 
-The lanes are labelled in two groups when that gives the same bits as one batch of all of
-them (batches.py): then the emulators of one group step while the expert labels the other,
-and the forward pass and the emulators overlap on two cores. What each lane plays and
-stores depends on nothing of this: not on the groups, on timing, or on the other lanes.
+What each lane plays and stores depends on nothing of this: not on timing, on when its
+resets finish, or on the other lanes. The batch the expert labels is always all the lanes
+(those waiting for a reset or done included): CPU kernels choose their summation order by
+batch size, so labels from another batch size could differ in their low bits. (A row's
+result does not depend on the other rows' values.) The expert's forward pass is not split
+to overlap the emulators: halves of the batch cost ~30% more CPU per sample here, and on 2
+cores the emulators, resets and forward pass already keep both busy (bench_collect.py).
 
 Each env fills one lane of the store until the lane's quota of steps (the last episode cut,
 marked truncated) or of game-ended episodes; a lane that reached it idles. A stop (signal,
@@ -39,7 +44,6 @@ from typing import cast
 import numpy as np
 import torch
 
-from actor_mimic.collect.batches import lane_groups
 from actor_mimic.collect.config import CollectConfig
 from actor_mimic.collect.envs import LaneEnvs
 from actor_mimic.collect.interrupt import CollectionInterrupted, stop_on_signals
@@ -149,10 +153,9 @@ def _run(config: CollectConfig, atari, envs: LaneEnvs, players: Players, metadat
     progress = Progress(config, steps_done=sum(lane.rows for lane in lanes))
     steps_before = progress.steps_done
     start_lanes(envs, config, lanes, heads, config.out)
-    groups = lane_groups(players, config.num_envs, atari.observation_shape)
     started, started_cpu = time.perf_counter(), time.process_time()
     try:
-        _roll_out(envs, config, lanes, groups, players, recording=recording, progress=progress, stop=stop)
+        _roll_out(envs, config, lanes, players, recording=recording, progress=progress, stop=stop)
         if recording is not None:
             recording.stop(complete=True, reason="target")
     except NonFiniteValues as error:  # the store's writer refused a chunk of labels
@@ -177,44 +180,37 @@ def _run(config: CollectConfig, atari, envs: LaneEnvs, players: Players, metadat
     return Path(cast("str | Path", config.out)) if recording is not None else None
 
 
-def _roll_out(envs: LaneEnvs, config: CollectConfig, lanes: list[Lane], groups: list[range], players: Players,
-              *, recording: Recording | None, progress: Progress, stop) -> None:  # fmt: skip
+def _roll_out(envs: LaneEnvs, config: CollectConfig, lanes: list[Lane], players: Players, *,
+              recording: Recording | None, progress: Progress, stop) -> None:  # fmt: skip
     """Step every lane until each reached its quota (the loop of the module docstring).
 
-    `envs` stand where the lanes stand; `groups`: the lanes labelled together, in turn (while
-    one group's emulators step, the next group is labelled). `recording` (None: not
-    recording) gets every row, `progress` every step and finished episode. A signal stops
-    the loop, the store closed first, with CollectionInterrupted.
+    `envs` stand where the lanes stand. `recording` (None: not recording) gets every row,
+    `progress` every step and finished episode. A signal stops the loop, the store closed
+    first, with CollectionInterrupted.
     """
     uniforms = np.zeros((config.num_envs, DRAWS_PER_STEP))
-    stepping: list[list[int]] = [[] for _ in groups]  # per group, the lanes whose step was sent
+    stepping: list[int] = []  # the lanes whose step was sent
     while not all(lane.done for lane in lanes):
-        for g, group in enumerate(groups):
-            if stop:
-                _stop(recording, f"signal {stop.signal_number}")
-                kept = recording.kept() if recording is not None else (progress.steps_done, 0)
-                raise CollectionInterrupted(config.out, *kept, stop.signal_number)
-            if stepping[g]:
-                _take_outcomes(envs, config, lanes, stepping[g], recording, progress)
-            acting = [env for env in group if not lanes[env].done and envs.ready(env)]
-            stepping[g] = acting
-            if not acting:
-                continue
-            # The whole group is labelled, lanes that wait or idle too: the batch size fixes the bits.
-            frames = envs.obs[group.start : group.stop]
-            q_values, hidden = players.labeller(frames)
-            for env in acting:  # each lane draws from its own generator (lanes.py)
-                rng = lanes[env].rng
-                assert rng is not None  # Lane.start and Lane.next_episode set it
-                uniforms[env] = rng.random(DRAWS_PER_STEP)
-            rows = np.array(acting) - group.start
-            actions = players.actor.act(frames, q_values, uniforms[group.start : group.stop])[rows]
-            envs.send(acting, actions)
-            if recording is not None:  # while the envs step
-                lives = envs.lives[acting]
-                recording.add_states(acting, frames[rows, -1], lives, actions, q_values[rows], hidden[rows])
-        if not any(stepping):  # every lane still playing waits for its reset
+        if stop:
+            _stop(recording, f"signal {stop.signal_number}")
+            kept = recording.kept() if recording is not None else (progress.steps_done, 0)
+            raise CollectionInterrupted(config.out, *kept, stop.signal_number)
+        if stepping:
+            _take_outcomes(envs, config, lanes, stepping, recording, progress)
+        stepping = [env for env in range(config.num_envs) if not lanes[env].done and envs.ready(env)]
+        if not stepping:  # every lane still playing waits for its reset
             envs.wait_for_a_reset()
+            continue
+        q_values, hidden = players.labeller(envs.obs)
+        for env in stepping:  # each lane draws from its own generator (lanes.py)
+            rng = lanes[env].rng
+            assert rng is not None  # Lane.start and Lane.next_episode set it
+            uniforms[env] = rng.random(DRAWS_PER_STEP)
+        actions = players.actor.act(envs.obs, q_values, uniforms)[stepping]
+        envs.send(stepping, actions)
+        if recording is not None:  # while the envs step
+            frames = envs.obs[stepping, -1]
+            recording.add_states(stepping, frames, envs.lives[stepping], actions, q_values[stepping], hidden[stepping])
 
 
 def _take_outcomes(envs: LaneEnvs, config: CollectConfig, lanes: list[Lane], stepped: list[int],

@@ -165,15 +165,12 @@ class Actor:
 
         uniforms: float (N, 2) in [0, 1), drawn per env whatever epsilon is (lanes.py): the
         first decides whether to explore, the second which action."""
-        scores = self.scores(frames, expert_q_values)
-        return epsilon_greedy_from_uniforms(scores.argmax(axis=1), self.epsilon, uniforms, self.num_actions)
-
-    def scores(self, frames: np.ndarray, expert_q_values: np.ndarray) -> np.ndarray:
-        """float32 (N, A): the acting policy's scores of the game's actions."""
         if self.behaviour is None:
-            return expert_q_values
-        with torch.inference_mode():
-            q = self.behaviour.network(torch.from_numpy(frames))
-            if self.columns is not None:
-                q = q[:, self.columns]
-        return q.numpy()
+            scores = expert_q_values
+        else:
+            with torch.inference_mode():
+                q = self.behaviour.network(torch.from_numpy(frames))
+                if self.columns is not None:
+                    q = q[:, self.columns]
+            scores = q.numpy()
+        return epsilon_greedy_from_uniforms(scores.argmax(axis=1), self.epsilon, uniforms, self.num_actions)
