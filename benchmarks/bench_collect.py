@@ -110,25 +110,30 @@ def expert_forward(expert, steps: int, num_envs: int, frames: np.ndarray) -> tup
 
 
 class RolloutTimes(logging.Handler):
-    """Collects the (steps, seconds) that `collect` logs for its rollout, setup excluded."""
+    """Collects what `collect` logs of its rollout: steps, seconds and CPU seconds of the loop
+    (setup excluded, every row written included), and of closing the store."""
 
     def __init__(self):
         super().__init__()
-        self.last: tuple[int, float, float] | None = None
+        self.last: dict | None = None
+        self.closing: list[float] = []  # CPU seconds of each recorded run's closing
 
     def emit(self, record):
         if hasattr(record, "steps"):
-            self.last = (record.steps, record.seconds, record.cpu_seconds)
+            self.last = record.__dict__
 
 
 def collection(expert, steps: int, num_envs: int, out: Path | None, times: RolloutTimes) -> tuple[float, float]:
     """(steps per second, CPU milliseconds per step) of collect's rollout loop (env creation
-    and reset excluded, like `env_only`; the final flush and close of the store included)."""
+    and reset excluded, like `env_only`; writing every row included). Closing a store (its
+    last commit and its card: a fixed cost per run) is counted apart, in `times.closing`."""
     config = CollectConfig(expert=expert, out=out, steps=steps, num_envs=num_envs, epsilon=1.0, overwrite=True)
     config.record = out is not None
     collect(config)
-    recorded, seconds, cpu_seconds = times.last
-    return recorded / seconds, 1000 * cpu_seconds / recorded
+    last = times.last
+    if out is not None:
+        times.closing.append(last["close_cpu_seconds"])
+    return last["steps"] / last["seconds"], 1000 * last["cpu_seconds"] / last["steps"]
 
 
 def observations(config: AtariConfig, count: int) -> np.ndarray:
@@ -194,11 +199,14 @@ def main() -> None:
     print(f"  collect / env only (steps/s):        {paired(speeds, 'collect', 'env only'):5.2f}   target >= 0.7")
     print(f"  collect / env + resets (steps/s):    {paired(speeds, 'collect', 'env + resets'):5.2f}")
     print(f"  rollout / env only (steps/s):        {paired(speeds, 'rollout', 'env only'):5.2f}")
-    # The stages' CPU adds up: on `cores` cores collect cannot beat cores / (its stages' CPU).
+    print(f"closing a store (last commit, card), once per run: {np.median(times.closing):.2f} s of CPU")
+    # The stages' CPU adds up: with every core busy, speeds go as 1 / CPU per step.
     stages = cpu["env + resets"] + cpu["expert forward"] + max(cpu["collect"] - cpu["rollout"], 0.0)
     print(
-        f"  CPU per step, env + resets + forward + recording: {stages:.3f} ms; env only {cpu['env only']:.3f} ms: "
-        f"on a CPU-bound machine collect / env only <= {cpu['env only'] / stages:.2f}"
+        f"CPU per step of the stages: env + resets {cpu['env + resets']:.3f} + forward {cpu['expert forward']:.3f} "
+        f"+ recording {max(cpu['collect'] - cpu['rollout'], 0.0):.3f} = {stages:.3f} ms (collect itself "
+        f"{cpu['collect']:.3f}); env only {cpu['env only']:.3f} ms: with {cores} cores all busy, "
+        f"collect / env only <= {cpu['env only'] / stages:.2f}"
     )
 
 

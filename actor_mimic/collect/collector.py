@@ -157,6 +157,9 @@ def _run(config: CollectConfig, atari, envs: LaneEnvs, players: Players, metadat
     try:
         _roll_out(envs, config, lanes, players, recording=recording, progress=progress, stop=stop)
         if recording is not None:
+            recording.drain()  # every row written
+        looped, looped_cpu = time.perf_counter(), time.process_time()
+        if recording is not None:
             recording.stop(complete=True, reason="target")
     except NonFiniteValues as error:  # the store's writer refused a chunk of labels
         _stop(recording, "non-finite expert output")
@@ -166,16 +169,23 @@ def _run(config: CollectConfig, atari, envs: LaneEnvs, players: Players, metadat
         progress.close()
         if recording is not None:
             recording.shutdown()
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
+    seconds, cpu_seconds = looped - started, looped_cpu - started_cpu
     recorded = progress.steps_done - steps_before
-    # The rollout's own speed (env setup excluded), for users and for benchmarks/bench_collect.py;
-    # cpu_seconds counts every thread of the process (env threads, store writer).
+    # The rollout's own speed (env setup and the store's closing excluded: its last commit and
+    # card, a fixed cost), for users and for benchmarks/bench_collect.py; cpu_seconds counts
+    # every thread of the process (env threads, resets, store writer).
     log.info(
         "collected %d steps in %.1f s (%.0f steps/s)",
         recorded,
         seconds,
         recorded / max(seconds, 1e-9),
-        extra={"steps": recorded, "seconds": seconds, "cpu_seconds": cpu_seconds},
+        extra={
+            "steps": recorded,
+            "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
+            "close_seconds": time.perf_counter() - looped,
+            "close_cpu_seconds": time.process_time() - looped_cpu,
+        },
     )
     return Path(cast("str | Path", config.out)) if recording is not None else None
 

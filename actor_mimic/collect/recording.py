@@ -52,6 +52,10 @@ class Recording:
         """The lane reached its quota: its last rows, then its record marked complete."""
         self.background.submit(_finish_lane, self.writer, env, self.buffers[env].take(), cut)
 
+    def drain(self) -> None:
+        """Wait until every row handed over is written (errors are raised here)."""
+        self.background.drain()
+
     def stop(self, complete: bool, reason: str) -> None:
         """Close the store, recording why it stopped. Rows short of a chunk are not kept."""
         self.background.drain()
