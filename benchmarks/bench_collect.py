@@ -23,7 +23,10 @@ and its near-constant frames would make the store's compression unrealistically 
 episodes are short, ~200 steps: resets weigh more than with a trained expert). The expert
 still labels every step.
 
-    python benchmarks/bench_collect.py [--game breakout] [--steps 3000] [--num-envs 8] [--repeats 5]
+The default budget gives each lane one whole chunk (8 x 1024 steps): the store's per-chunk
+costs weigh per step as in a long collection.
+
+    python benchmarks/bench_collect.py [--game breakout] [--steps 8192] [--num-envs 8] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -148,7 +151,7 @@ def observations(config: AtariConfig, count: int) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--game", default="breakout")
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=8192)
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
