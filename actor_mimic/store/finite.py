@@ -24,8 +24,11 @@ class NonFiniteValues(UserError):
 def non_finite_rows(values: np.ndarray) -> np.ndarray:
     """int64 (k,): the rows of `values` (N, ...) that hold NaN or infinities, in order."""
     # A sum is non-finite whenever a term is (NaN and inf propagate) and allocates nothing;
-    # only a non-finite sum (or one that overflowed) needs the exact, element-wise scan.
-    if len(values) == 0 or np.isfinite(values.sum()):
+    # only a non-finite sum (or one that overflowed) needs the exact, element-wise scan. In
+    # float32 at least: a float16 chunk of activations sums past float16's 65,504.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = values.sum(dtype=np.float64 if values.dtype == np.float64 else np.float32)
+    if len(values) == 0 or np.isfinite(total):
         return np.zeros(0, dtype=np.int64)
     return np.flatnonzero(~np.isfinite(values).reshape(len(values), -1).all(axis=1))
 
