@@ -5,8 +5,8 @@
 
 Measured in one run, on whatever this machine is doing (say if it was loaded):
 
-1. collection: `amn collect` with the shipped Breakout expert (8 envs, one torch thread, one
-   env thread), steps/s of wall clock and steps per CPU-second (every thread of the process
+1. collection: `amn collect` with the shipped Breakout expert (8 envs, one torch thread, each
+   lane's emulator on its own thread), steps/s of wall clock and steps per CPU-second (every thread of the process
    counted: the per-core rate), and bytes on disk per transition of the store it wrote;
 2. the loader over that store, batches of 256, with 0, 1 and 2 worker processes: samples/s
    (worker start-up excluded, and shown apart), and the resident memory of each worker at the
@@ -59,7 +59,7 @@ def measure_collection(out: Path, steps: int) -> dict:
     log.addHandler(times)
     log.setLevel(logging.INFO)
     config = CollectConfig(expert=str(ROOT / "experts" / "breakout.safetensors"), out=out, steps=steps,
-                           num_envs=8, torch_threads=1, env_threads=1)  # fmt: skip
+                           num_envs=8, torch_threads=1)  # fmt: skip
     collect(config)
     log.removeHandler(times)
     assert times.last is not None
@@ -174,7 +174,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder) / "breakout.zarr"
         collection = measure_collection(store, args.collect_steps)
-        print(f"collection (8 envs, 1 torch thread, 1 env thread), {args.collect_steps} steps of the shipped expert:")
+        print(f"collection (8 envs, 1 torch thread), {args.collect_steps} steps of the shipped expert:")
         print(f"  {collection['steps_per_s']:.0f} steps/s wall, {collection['steps_per_cpu_s']:.0f} steps per "
               f"CPU-second, {collection['bytes_per_step']:.0f} B/transition on disk")  # fmt: skip
 

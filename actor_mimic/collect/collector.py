@@ -1,16 +1,26 @@
 """`collect()`: roll out an expert in its game and write a teacher store.
 
-The loop, per step of the vector env (all envs at once):
+The loop, per step of the lanes (every env is one lane of the store, lanes.py):
 
-    1. the expert labels every env's observation in one batched forward pass
-       (Q-values over the game's actions, hidden activations);
+    1. the expert labels every lane's observation in one batched forward pass (Q-values over
+       the game's actions, hidden activations);
     2. the acting policy (the expert, or `behaviour`) picks epsilon-greedy actions, from each
        lane's own random draws (lanes.py);
-    3. the actions are sent to the C++ envs, and while they step, each env's state half of
-       the step (newest frame, lives, action, labels) goes into its lane's row buffer;
+    3. the actions are sent to the lanes' emulators (envs.py), and while they step, each
+       lane's state half of the step (newest frame, lives, action, labels) goes into its
+       row buffer;
     4. the outcome (reward, terminated, truncated) completes the step; a full buffer goes to
-       the store (a background thread writes and commits it), an env whose episode ended is
-       reset with its lane's next episode seed.
+       the store (a background thread writes and commits it); a lane whose episode ended is
+       reset with its next episode seed on a background thread (a ROM reload: envs.py) while
+       the others play on, and rejoins when ready.
+
+What each lane plays and stores depends on nothing of this: not on timing, on when its
+resets finish, or on the other lanes. The batch the expert labels is always all the lanes
+(those waiting for a reset or done included): CPU kernels choose their summation order by
+batch size, so labels from another batch size could differ in their low bits. (A row's
+result does not depend on the other rows' values.) The expert's forward pass is not split
+to overlap the emulators: halves of the batch cost ~30% more CPU per sample here, and on 2
+cores the emulators, resets and forward pass already keep both busy (bench_collect.py).
 
 Each env fills one lane of the store until the lane's quota of steps (the last episode cut,
 marked truncated) or of game-ended episodes; a lane that reached it idles. A stop (signal,
@@ -35,6 +45,7 @@ import numpy as np
 import torch
 
 from actor_mimic.collect.config import CollectConfig
+from actor_mimic.collect.envs import LaneEnvs
 from actor_mimic.collect.interrupt import CollectionInterrupted, stop_on_signals
 from actor_mimic.collect.lanes import DRAWS_PER_STEP, Head, Lane, episode_seed, resume_lanes, start_lanes
 from actor_mimic.collect.metadata import behaviour_metadata, store_metadata
@@ -59,9 +70,9 @@ from actor_mimic.collect.players import (
 )
 from actor_mimic.collect.recording import Recording
 from actor_mimic.collect.store_opening import open_writer
-from actor_mimic.common.atari import action_set, make_vector_env
+from actor_mimic.common.atari import action_set
 from actor_mimic.errors import UserError
-from actor_mimic.store import step_fields, stored_path
+from actor_mimic.store import NonFiniteValues, check_finite, step_fields, stored_path
 
 log = logging.getLogger(__name__)
 
@@ -106,20 +117,25 @@ def collect(config: CollectConfig) -> Path | None:
 
     actor = Actor(config.acting_epsilon, len(actions_of_game), behaviour, actions_of_game)
     players = Players(labeller, actor, expert_name)
-    venv = make_vector_env(atari, config.num_envs, num_threads=config.env_threads)
+    envs = LaneEnvs(atari, config.num_envs)
     try:
         with stop_on_signals() as stop, replacing_store(config) if config.record else nullcontext():
-            return _run(config, atari, venv, players, metadata, fields, stop)
+            return _run(config, atari, envs, players, metadata, fields, stop)
     finally:
-        venv.close()
+        envs.close()
 
 
-def _run(config: CollectConfig, atari, venv, players: Players, metadata: dict, fields: dict, stop) -> Path | None:
-    """Open the store (or resume it), bring every env to where its lane stands, roll out."""
+def _run(config: CollectConfig, atari, envs: LaneEnvs, players: Players, metadata: dict, fields: dict, stop):
+    """Open the store (or resume it), bring every env to where its lane stands, roll out.
+    Returns the store's path (None when not recording)."""
     # Probe the expert before touching the disk: weights that give NaN or overflow on the
     # zero-padded first stack of every episode fail here, with nothing written.
     probe = np.zeros((1, *atari.observation_shape), dtype=np.uint8)
-    _check_labels(*players.labeller(probe), players.expert_name, [0])
+    try:
+        for name, values in zip(("q_values", "hidden"), players.labeller(probe)):
+            check_finite(values, name, "the zero stack", 0)
+    except NonFiniteValues as error:
+        raise UserError(_broken_expert(players, error)) from None
     lanes = [Lane.start(config, lane) for lane in range(config.num_envs)]
     heads: list[Head | None] = [None] * config.num_envs
     recording = None
@@ -136,86 +152,101 @@ def _run(config: CollectConfig, atari, venv, players: Players, metadata: dict, f
         recording = Recording(config.out, writer, fields, config.chunk_len, start_steps, metadata["versions"], resumed)
     progress = Progress(config, steps_done=sum(lane.rows for lane in lanes))
     steps_before = progress.steps_done
-    obs, lives = start_lanes(venv, config, lanes, heads, config.out)
+    start_lanes(envs, config, lanes, heads, config.out)
     started, started_cpu = time.perf_counter(), time.process_time()
     try:
-        _roll_out(venv, config, lanes, obs, lives, players, recording=recording, progress=progress, stop=stop)
+        _roll_out(envs, config, lanes, players, recording=recording, progress=progress, stop=stop)
+        if recording is not None:
+            recording.drain()  # every row written
+        looped, looped_cpu = time.perf_counter(), time.process_time()
         if recording is not None:
             recording.stop(complete=True, reason="target")
+    except NonFiniteValues as error:  # the store's writer refused a chunk of labels
+        _stop(recording, "non-finite expert output")
+        what_kept = recording.what_was_kept() if recording is not None else "nothing was written"
+        raise UserError(f"{_broken_expert(players, error)} ({what_kept})") from None
     finally:
         progress.close()
         if recording is not None:
             recording.shutdown()
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
+    seconds, cpu_seconds = looped - started, looped_cpu - started_cpu
     recorded = progress.steps_done - steps_before
-    # The rollout's own speed (env setup excluded), for users and for benchmarks/bench_collect.py;
-    # cpu_seconds counts every thread of the process (env threads, store writer).
+    # The rollout's own speed (env setup and the store's closing excluded: its last commit and
+    # card, a fixed cost), for users and for benchmarks/bench_collect.py; cpu_seconds counts
+    # every thread of the process (env threads, resets, store writer).
     log.info(
         "collected %d steps in %.1f s (%.0f steps/s)",
         recorded,
         seconds,
         recorded / max(seconds, 1e-9),
-        extra={"steps": recorded, "seconds": seconds, "cpu_seconds": cpu_seconds},
+        extra={
+            "steps": recorded,
+            "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
+            "close_seconds": time.perf_counter() - looped,
+            "close_cpu_seconds": time.process_time() - looped_cpu,
+        },
     )
     return Path(cast("str | Path", config.out)) if recording is not None else None
 
 
-def _roll_out(venv, config: CollectConfig, lanes: list[Lane], obs, lives, players: Players, *,
+def _roll_out(envs: LaneEnvs, config: CollectConfig, lanes: list[Lane], players: Players, *,
               recording: Recording | None, progress: Progress, stop) -> None:  # fmt: skip
-    """Step every env until each lane reached its quota (the loop of the module docstring).
+    """Step every lane until each reached its quota (the loop of the module docstring).
 
-    obs uint8 (N, K, H, W) and lives (N,): where the envs stand. `recording` (None: not
-    recording) gets every row, `progress` every step and finished episode. A signal stops
-    the loop, the store closed first, with CollectionInterrupted.
+    `envs` stand where the lanes stand. `recording` (None: not recording) gets every row,
+    `progress` every step and finished episode. A signal stops the loop, the store closed
+    first, with CollectionInterrupted.
     """
     uniforms = np.zeros((config.num_envs, DRAWS_PER_STEP))
+    stepping: list[int] = []  # the lanes whose step was sent
     while not all(lane.done for lane in lanes):
         if stop:
             _stop(recording, f"signal {stop.signal_number}")
             kept = recording.kept() if recording is not None else (progress.steps_done, 0)
             raise CollectionInterrupted(config.out, *kept, stop.signal_number)
-        active = [lane.index for lane in lanes if not lane.done]
-        q_values, hidden = players.labeller(obs)
-        try:
-            _check_labels(q_values, hidden, players.expert_name, active)
-        except UserError as error:
-            _stop(recording, "non-finite expert output")
-            what_kept = recording.what_was_kept() if recording is not None else "nothing was written"
-            raise UserError(f"{error} ({what_kept})") from None
-        for env in active:  # each lane draws from its own generator (lanes.py)
+        if stepping:
+            _take_outcomes(envs, config, lanes, stepping, recording, progress)
+        stepping = [env for env in range(config.num_envs) if not lanes[env].done and envs.ready(env)]
+        if not stepping:  # every lane still playing waits for its reset
+            envs.wait_for_a_reset()
+            continue
+        q_values, hidden = players.labeller(envs.obs)
+        for env in stepping:  # each lane draws from its own generator (lanes.py)
             rng = lanes[env].rng
             assert rng is not None  # Lane.start and Lane.next_episode set it
             uniforms[env] = rng.random(DRAWS_PER_STEP)
-        actions = players.actor.act(obs, q_values, uniforms)
-        venv.send(actions.astype(np.int32))
+        actions = players.actor.act(envs.obs, q_values, uniforms)[stepping]
+        envs.send(stepping, actions)
         if recording is not None:  # while the envs step
-            recording.add_states(active, obs[:, -1], lives, actions, q_values, hidden)
-        obs, rewards, terminated, truncated, info = venv.recv()
-        lives = info["lives"]
-        resets = []
-        for env in active:
-            lane = lanes[env]
-            ended = bool(terminated[env] or truncated[env])
-            cut = lane.step(float(rewards[env]), ended)  # the lane's quota cut its episode short
+            frames = envs.obs[stepping, -1]
+            recording.add_states(stepping, frames, envs.lives[stepping], actions, q_values[stepping], hidden[stepping])
+
+
+def _take_outcomes(envs: LaneEnvs, config: CollectConfig, lanes: list[Lane], stepped: list[int],
+                   recording: Recording | None, progress: Progress) -> None:  # fmt: skip
+    """The outcomes of the steps sent to `stepped` lanes: rows completed, episodes closed
+    (the lane's env reset for its next one), lanes that reached their quota finished."""
+    rewards, terminated, truncated = envs.recv(stepped)
+    any_reset = False
+    for env, reward, term, trunc in zip(stepped, rewards, terminated, truncated):
+        lane = lanes[env]
+        ended = bool(term or trunc)
+        cut = lane.step(float(reward), ended)  # the lane's quota cut its episode short
+        if recording is not None:
+            recording.add_outcome(env, reward, term, trunc or cut)
+        if ended or cut:
+            if not cut:
+                progress.episode_ended(lane.episode_return)
+            lane.next_episode(config)
+        if lane.reached:
+            lane.done = True
             if recording is not None:
-                recording.add_outcome(env, rewards[env], terminated[env], truncated[env] or cut)
-            if ended or cut:
-                if not cut:
-                    progress.episode_ended(lane.episode_return)
-                lane.next_episode(config)
-                resets.append(env)
-            if lane.reached:
-                lane.done = True
-                if recording is not None:
-                    recording.finish_lane(env, cut)
-        resets = [env for env in resets if not lanes[env].done]
-        if resets:
-            mask = np.zeros(config.num_envs, dtype=bool)
-            mask[resets] = True
-            seeds = np.array([episode_seed(config, env, lanes[env].episodes) for env in resets], dtype=np.int64)
-            obs, info = venv.reset(seed=seeds, options={"reset_mask": mask})
-            lives = info["lives"]
-        progress.stepped(len(active), lanes, bool(resets))
+                recording.finish_lane(env, cut)
+        elif ended:
+            envs.start_reset(env, episode_seed(config, env, lane.episodes))
+            any_reset = True
+    progress.stepped(len(stepped), lanes, any_reset)
 
 
 def _stop(recording, reason: str) -> None:
@@ -254,10 +285,8 @@ class Progress:
         self.bar.close()
 
 
-def _check_labels(q_values: np.ndarray, hidden: np.ndarray, expert_name: str, rows) -> None:
-    """The expert's outputs must be finite; a store never holds NaN or infinite labels."""
-    for name, values in (("Q-values", q_values), ("hidden activations", hidden)):
-        if not np.isfinite(values[rows]).all():
-            raise UserError(
-                f"{expert_name} produced NaN or infinite {name}: the checkpoint is broken, collect with a sound expert"
-            )
+def _broken_expert(players: Players, error: NonFiniteValues) -> str:
+    what = {"q_values": "Q-values", "hidden": "hidden activations"}.get(error.name, error.name)
+    return (
+        f"{players.expert_name} produced NaN or infinite {what}: the checkpoint is broken, collect with a sound expert"
+    )

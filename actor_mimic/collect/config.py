@@ -115,7 +115,6 @@ class CollectConfig:
     record: bool = True
     # Python callers get no progress bar unless they ask; the command shows one.
     progress: bool = setting(False, "show a progress bar", command_default=True)
-    env_threads: int = setting(0, "threads of ale-py's vector env; 0 is its own default")
     # One intra-op thread: on a small shared CPU, torch's thread pool spinning against the
     # C++ env threads made a batch-8 forward ~20x slower here (measured 4.5 ms vs 85 ms).
     torch_threads: int | None = setting(1, "torch's intra-op threads")
@@ -153,7 +152,6 @@ class CollectConfig:
             check_real(self.behaviour_epsilon, "--behaviour-epsilon", 0.0, 1.0)
         check_seed(self.seed)
         check_num_envs(self.num_envs)
-        check_workers(self.env_threads, "--env-threads")
         if self.torch_threads is not None:
             check_workers(self.torch_threads, "--torch-threads", low=1)
 

@@ -21,7 +21,6 @@ per lane, without expert forward passes.)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 
@@ -134,44 +133,27 @@ def lane_of_store(config: CollectConfig, writer, lane: int) -> tuple[Lane, Head]
     return state, head
 
 
-def start_lanes(venv, config: CollectConfig, lanes: list[Lane], heads: list[Head | None], path) -> tuple:
-    """Reset every env to where its lane stands; returns (observations, lives).
+def start_lanes(envs, config: CollectConfig, lanes: list[Lane], heads: list[Head | None], path) -> None:
+    """Reset every unfinished lane's env (`envs`, a LaneEnvs) to where its lane stands.
 
-    Lanes with a committed head replay it. All replays end together: the env of a head of h
-    steps is reset h steps before the longest head's end (those waiting meanwhile play no-ops,
-    and are reset anyway). Every replayed observation is checked against the stored frames.
+    Each is reset with its running episode's seed; lanes with a committed head then replay
+    it, all together, each checking every replayed frame, reward and end flag against the
+    stored ones. Afterwards `envs.obs` and `envs.lives` are the lanes' current ones.
     """
-    seeds = np.array([episode_seed(config, lane.index, lane.episodes) for lane in lanes], dtype=np.int64)
-    lengths = np.array([0 if head is None else len(head.actions) for head in heads])
-    longest = int(lengths.max(initial=0))
-    obs, info = venv.reset(seed=seeds)
-    lives = info["lives"]
-    for step in range(longest + 1):
-        due = (longest - lengths == step) & (step > 0)
-        if due.any():
-            obs, info = venv.reset(seed=seeds[due], options={"reset_mask": due})
-            lives = info["lives"]
-        position = step - (longest - lengths)  # index into each head, where replaying
-        for env in np.flatnonzero((position >= 0) & (position < lengths)):
-            if not np.array_equal(obs[env, -1], cast(Head, heads[env]).frames[position[env]]):  # lengths[env] > 0
-                _diverged(path, env, position[env], "frame")
-        if step == longest:
-            break
-        replaying = (position >= 0) & (position < lengths)
-        actions = np.zeros(len(lanes), dtype=np.int32)
-        actions[replaying] = [cast(Head, heads[env]).actions[position[env]] for env in np.flatnonzero(replaying)]
-        venv.send(actions)
-        obs, rewards, terminated, truncated, info = venv.recv()
-        lives = info["lives"]
-        for env in np.flatnonzero(replaying):
-            head, row = cast(Head, heads[env]), position[env]  # lengths[env] > 0
-            if rewards[env] != head.rewards[row] or bool(terminated[env] or truncated[env]) != bool(head.ended[row]):
-                _diverged(path, env, row, "reward or end flag")
-        waiting = (position < 0) & (terminated | truncated)
-        if waiting.any():
-            obs, info = venv.reset(seed=seeds[waiting], options={"reset_mask": waiting})
-            lives = info["lives"]
-    return obs, lives
+    playing = [lane.index for lane in lanes if not lane.done]
+    envs.reset(playing, [episode_seed(config, index, lanes[index].episodes) for index in playing])
+    replays = {index: head for index, head in enumerate(heads) if head is not None and index in playing}
+    for step in range(max((len(head.actions) for head in replays.values()), default=0)):
+        replaying = [index for index, head in replays.items() if step < len(head.actions)]
+        for index in replaying:
+            if not np.array_equal(envs.obs[index, -1], replays[index].frames[step]):
+                _diverged(path, index, step, "frame")
+        actions = np.array([replays[index].actions[step] for index in replaying])
+        rewards, terminated, truncated = envs.step(replaying, actions)
+        for index, reward, term, trunc in zip(replaying, rewards, terminated, truncated):
+            head = replays[index]
+            if reward != head.rewards[step] or bool(term or trunc) != bool(head.ended[step]):
+                _diverged(path, index, step, "reward or end flag")
 
 
 def _diverged(path, lane: int | np.integer, row: int | np.integer, what: str) -> None:

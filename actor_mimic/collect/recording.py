@@ -1,6 +1,6 @@
 """`Recording`: what the collector's rollout sends to the store, one lane per env.
 
-The rollout (collector.py) tells it, per env and step, the state half of a row (before the
+The rollout (collector.py) tells it, per lane and step, the state half of a row (before the
 envs step: newest frame, lives, action, the expert's labels) and then its outcome (reward,
 terminated, truncated). Each lane's rows gather in a `RowBuffer`; a full buffer, or a lane's
 last rows, go to the store on the background writer thread (writer.py), in the order the
@@ -36,10 +36,11 @@ class Recording:
         self.buffers = [RowBuffer(fields, chunk_len) for _ in range(writer.num_lanes)]
         self.background = BackgroundWriter(writer)
 
-    def add_states(self, active: list[int], frames: np.ndarray, lives, actions, q_values, hidden) -> None:
-        """The state half of each active env's row; frames uint8 (N, H, W): the newest of each stack."""
-        for env in active:
-            self.buffers[env].add_state(frames[env], lives[env], actions[env], q_values[env], hidden[env])
+    def add_states(self, lanes: list[int], frames: np.ndarray, lives, actions, q_values, hidden) -> None:
+        """The state half of the row of each of `lanes` (the arrays: one row per lane, in that
+        order); frames uint8 (n, H, W): the newest of each stack."""
+        for i, lane in enumerate(lanes):
+            self.buffers[lane].add_state(frames[i], lives[i], actions[i], q_values[i], hidden[i])
 
     def add_outcome(self, env: int, reward, terminated, truncated) -> None:
         """The outcome half of env's row; a full buffer is sent to the store."""
@@ -50,6 +51,10 @@ class Recording:
     def finish_lane(self, env: int, cut: bool) -> None:
         """The lane reached its quota: its last rows, then its record marked complete."""
         self.background.submit(_finish_lane, self.writer, env, self.buffers[env].take(), cut)
+
+    def drain(self) -> None:
+        """Wait until every row handed over is written (errors are raised here)."""
+        self.background.drain()
 
     def stop(self, complete: bool, reason: str) -> None:
         """Close the store, recording why it stopped. Rows short of a chunk are not kept."""

@@ -72,7 +72,8 @@ class BackgroundWriter:
     worker thread it overlaps the env steps and the expert's forward pass (the codecs release
     the GIL). One worker keeps the StoreWriter single-threaded and the writes in order; at
     most `max_pending` wait, so memory stays bounded. An error in the worker is raised in the
-    caller at the next `submit` or at `drain`.
+    caller at the next `submit` or at `drain`, and the work submitted after it is skipped (a
+    lane's next chunk must not take the place of one that failed).
 
     The caller must `drain()` before touching `writer` (its attributes or counts) itself.
     """
@@ -84,13 +85,23 @@ class BackgroundWriter:
         self.max_pending = max_pending
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amn-store-writer")
         self._pending: list = []
+        self._failed = False  # a job raised: the jobs after it do nothing
 
     def submit(self, function, *args) -> None:
         """Run `function(*args)` on the worker, after everything submitted before."""
-        self._pending = [future for future in self._pending if not _finished(future)]
-        while len(self._pending) >= self.max_pending:
+        # Jobs finish in order; each is removed before its error, if any, is raised.
+        while self._pending and (self._pending[0].done() or len(self._pending) >= self.max_pending):
             self._pending.pop(0).result()
-        self._pending.append(self._executor.submit(function, *args))
+        self._pending.append(self._executor.submit(self._run, function, args))
+
+    def _run(self, function, args) -> None:
+        if self._failed:
+            return
+        try:
+            function(*args)
+        except BaseException:
+            self._failed = True
+            raise
 
     def drain(self) -> None:
         """Wait until everything submitted is done (errors are raised here)."""
@@ -99,10 +110,3 @@ class BackgroundWriter:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True)
-
-
-def _finished(future) -> bool:
-    if future.done():
-        future.result()  # raises the worker's error, if any
-        return True
-    return False

@@ -28,6 +28,7 @@ from actor_mimic.store import (
     is_sealed,
     lane_sources,
     meaning_problems,
+    non_finite_rows,
     open_attrs,
     open_store,
     read_checksums,
@@ -290,8 +291,7 @@ def _scan_rows(backend, info, lane, where: str) -> list[str]:
         bad["flag"] += (np.flatnonzero(done & ~is_end) + low).tolist()[:1]
         bad["unflagged"] += (np.flatnonzero(is_end & ~done) + low).tolist()[:1]
         for name in ("q_values", "hidden"):
-            finite = np.isfinite(rows[name]).all(axis=1)
-            bad[name] += (np.flatnonzero(~finite) + low).tolist()[:1]
+            bad[name] += (non_finite_rows(rows[name]) + low).tolist()[:1]
         if window:
             step = bad_reference(rows["hidden_ref"], low, window)
             bad["hidden_ref"] += [] if step is None else [step]

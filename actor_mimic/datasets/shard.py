@@ -20,6 +20,7 @@ from actor_mimic.errors import UserError
 from actor_mimic.store import (
     Backend,
     ChunkGuard,
+    check_finite,
     checked_references,
     chunks_of,
     distinct_rows,
@@ -192,13 +193,13 @@ class Shard:
         rows, index = read_activations(self._row_reader, start, stop, self.hidden_window, self.label, np.float32)
         rows = as_float32(rows)
         if not np.isfinite(rows.sum()):  # rare: then name the first bad step exactly
-            check_values_finite(rows[index], "hidden", self.label, start)
+            check_finite(rows[index], "hidden", self.label, start)
         return rows, index
 
     def values(self, name: str, start: int, stop: int) -> np.ndarray:
         """float32 Q-values or hidden activations of rows start..stop-1, checked finite."""
         values = as_float32(self.read(name, start, stop))
-        check_values_finite(values, name, self.label, start)
+        check_finite(values, name, self.label, start)
         return values
 
 
@@ -213,22 +214,3 @@ def as_float32(values: np.ndarray) -> np.ndarray:
     if values.dtype == np.float16:
         return torch.from_numpy(values).to(torch.float32).numpy()
     return values.astype(np.float32, copy=False)
-
-
-def check_values_finite(values: np.ndarray, name: str, path: Path | str, steps: int | np.ndarray) -> None:
-    """UserError naming the store and the bad steps if `values` (N, D) hold NaN or inf.
-
-    steps: the step of row 0 (int), or the step of every row (int array (N,)).
-    """
-    # A sum is non-finite whenever a term is (NaN and inf propagate) and allocates nothing;
-    # only a non-finite sum (or one that overflowed) needs the exact, element-wise scan.
-    if np.isfinite(values.sum()):
-        return
-    finite = np.isfinite(values)
-    if not finite.all():
-        bad = np.flatnonzero(~finite.reshape(len(values), -1).all(axis=1))
-        bad_steps = bad + steps if isinstance(steps, (int, np.integer)) else np.asarray(steps)[bad]
-        raise UserError(
-            f"{path}: {name} holds NaN or infinite values at {len(bad)} step(s), first at step "
-            f"{int(bad_steps[0])}; the expert or the store is broken, recollect it"
-        )

@@ -24,8 +24,9 @@ import numpy as np
 from actor_mimic.common.atari import preprocessing_differences
 from actor_mimic.common.stacking import stack_offsets
 from actor_mimic.datasets.batch import GameLayout, empty_batch, write_values
-from actor_mimic.datasets.shard import Shard, as_float32, check_values_finite, open_shards
+from actor_mimic.datasets.shard import Shard, as_float32, open_shards
 from actor_mimic.errors import UserError
+from actor_mimic.store import check_finite
 
 
 class TeacherDataset:
@@ -200,7 +201,7 @@ def _read_shard_steps(shard: Shard, steps, episode_starts, layout: GameLayout, h
     values = {name: shard.read_at(name, unique_steps) for name in ("q_values", "hidden", "actions")}
     for name in ("q_values", "hidden"):
         values[name] = as_float32(values[name])
-        check_values_finite(values[name], name, shard.label, unique_steps)
+        check_finite(values[name], name, shard.label, unique_steps)
     write_values(part, 0, layout, values["q_values"][inverse], values["hidden"][inverse], values["actions"][inverse])
     return part
 

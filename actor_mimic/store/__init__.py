@@ -11,6 +11,7 @@ modules below are the store's own parts, each with one job:
     zarr_chunks.py   whole-chunk Zarr reads decoded straight into numpy (the fast path)
     checksums.py     the CRC-32C of every chunk, recorded on write and checked on read
     dedup.py         activations stored once per window
+    finite.py        the one check that Q-values and activations hold no NaN or infinities
     hdf5.py          copying a store chunk by checked chunk; writing one HDF5 file
     files.py         the files a Zarr store is made of, from its metadata alone
     location.py      local paths and fsspec URLs
@@ -60,6 +61,7 @@ from actor_mimic.store.dedup import (
     window_for,
 )
 from actor_mimic.store.files import ROOT_METADATA, StoreFile, recorded_checksums, store_files, store_size
+from actor_mimic.store.finite import NonFiniteValues, check_finite, non_finite_rows
 from actor_mimic.store.hdf5 import copy_lane, copy_lanes, write_hdf5
 from actor_mimic.store.identity import check_digest_text, is_sealed, seal_problem, store_digest
 from actor_mimic.store.location import RemoteFiles, is_remote, location, open_url, protocol_of
@@ -114,6 +116,7 @@ __all__ = [
     "DamagedChunk",
     "HDF5Backend",
     "LaneInfo",
+    "NonFiniteValues",
     "OpenStore",
     "RemoteFiles",
     "StoreFile",
@@ -127,6 +130,7 @@ __all__ = [
     "bytes_on_disk",
     "card_path",
     "check_digest_text",
+    "check_finite",
     "checked_attrs",
     "checked_references",
     "checksum_name",
@@ -148,6 +152,7 @@ __all__ = [
     "lane_sources",
     "location",
     "meaning_problems",
+    "non_finite_rows",
     "open_attrs",
     "open_backend",
     "open_store",

@@ -86,6 +86,7 @@ from actor_mimic.errors import UserError
 from actor_mimic.store.backends import backend_by_name, open_backend, parse_compression
 from actor_mimic.store.checksums import chunks_of, create_checksums, record_checksums
 from actor_mimic.store.dedup import WindowIndex, window_for
+from actor_mimic.store.finite import check_finite
 from actor_mimic.store.reader import (
     LaneInfo,
     StoreInfo,
@@ -121,20 +122,12 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def check_finite(name: str, values: np.ndarray, where: str) -> None:
-    """Raise UserError if a Q-value or activation block holds NaN or infinities."""
-    if not np.isfinite(values).all():
-        bad = int(np.argwhere(~np.isfinite(values))[0][0])
-        raise UserError(
-            f"{where}: {name} holds NaN or infinite values (first at row {bad}); "
-            "the expert checkpoint or the store is broken, recollect it"
-        )
-
-
 class StoreWriter:
     """Appends rows to the lanes of a store and commits them chunk by chunk.
 
-    `append(lane, rows)` buffers a lane's rows and writes and commits every chunk that fills;
+    `append(lane, rows)` writes and commits every whole chunk of a lane's rows and keeps the
+    rest until the next append (a caller that hands over whole chunks, like the collector,
+    has its rows written from its own arrays, never copied into another buffer);
     `finish_lane(lane)` writes the lane's last, partial chunk once it reached its quota;
     `close(complete)` records the end (and, for an HDF5 store, writes the HDF5 file). Rows of
     an incomplete lane that do not fill a chunk are never written: a resumed collection
@@ -148,8 +141,8 @@ class StoreWriter:
         self.path = path  # the store's name: X.h5 while its rows live in X.h5.partial
         self.chunk_len = int(attrs["chunk_len"])
         self.lanes: list[dict] = attrs["lanes"]  # the commit, per lane
-        self._buffers: list[dict[str, list]] = [{name: [] for name in attrs["fields"]} for _ in self.lanes]
-        self._buffered = [0] * len(self.lanes)
+        self._pending: list[dict[str, np.ndarray] | None] = [None] * len(self.lanes)  # rows short of a chunk
+        self._buffered = [0] * len(self.lanes)  # their number, per lane
         self.window = hidden_window(attrs)  # None: a schema 2 store, activations stored plainly
         self._index = [WindowIndex(self.window) for _ in self.lanes] if self.window else []
 
@@ -274,23 +267,31 @@ class StoreWriter:
     # ------------------------------------------------------------------ writing
     def append(self, lane: int, rows: dict[str, np.ndarray]) -> None:
         """Append rows (every per-step field, all of one length) to `lane`; writes and commits
-        every chunk that fills."""
+        every chunk that fills. Rows are refused, before anything is written, if their
+        Q-values or activations hold NaN or infinities (NonFiniteValues)."""
         missing = set(self.attrs["fields"]) - set(rows)
         if missing:
             raise ValueError(f"rows lack fields {sorted(missing)}")
         length = len(rows["actions"])
         if length == 0:
             return
-        for name in ("q_values", "hidden"):
-            check_finite(name, rows[name], f"lane {lane}, rows from {self.committed(lane) + self._buffered[lane]}")
-        for name in self.attrs["fields"]:
-            values = np.asarray(rows[name])
+        rows = {name: np.asarray(rows[name]) for name in self.attrs["fields"]}
+        for name, values in rows.items():
             if len(values) != length:
                 raise ValueError(f"field {name} has {len(values)} rows, expected {length}")
-            self._buffers[lane][name].append(values)
-        self._buffered[lane] += length
-        while self._buffered[lane] >= self.chunk_len:
-            self._write(lane, self.chunk_len)
+        first = self.committed(lane) + self._buffered[lane]
+        for name in ("q_values", "hidden"):
+            check_finite(rows[name], name, f"{self.path} lane {lane}", first)
+        pending = self._pending[lane]
+        if pending is not None:
+            rows = {name: np.concatenate([pending[name], values]) for name, values in rows.items()}
+        start, length = 0, len(rows["actions"])
+        while length - start >= self.chunk_len:
+            self._write(lane, {name: values[start : start + self.chunk_len] for name, values in rows.items()})
+            start += self.chunk_len
+        # The rest waits for the next rows; a copy, as the caller may reuse its arrays.
+        self._pending[lane] = {name: values[start:].copy() for name, values in rows.items()} if start < length else None
+        self._buffered[lane] = length - start
 
     def append_episode(self, steps: dict[str, np.ndarray], lane: int = 0) -> None:
         """Append one episode's rows to `lane` (its last row flagged terminated or truncated)."""
@@ -299,8 +300,10 @@ class StoreWriter:
     def finish_lane(self, lane: int, cut: bool = False) -> None:
         """`lane` reached its quota: write its buffered rows (its last chunk, once) and mark it
         complete. `cut`: its last episode was ended by the budget, not by the game."""
-        if self._buffered[lane]:
-            self._write(lane, self._buffered[lane], commit=False)
+        pending = self._pending[lane]
+        if pending is not None:
+            self._write(lane, pending, commit=False)
+            self._pending[lane], self._buffered[lane] = None, 0
         self.lanes[lane]["complete"] = True
         if cut:
             self.attrs["cut_episodes"] = sorted(
@@ -328,14 +331,12 @@ class StoreWriter:
             return
         self.backend.close()
 
-    def _write(self, lane: int, count: int, commit: bool = True) -> None:
-        """Write the first `count` buffered rows of `lane` after its committed ones (a whole
-        chunk, or its final one), record their checksums, then commit them."""
+    def _write(self, lane: int, rows: dict[str, np.ndarray], commit: bool = True) -> None:
+        """Write `rows` (a whole chunk, or a lane's final one) after the committed rows of
+        `lane`, record their checksums, then commit them."""
+        count = len(rows["actions"])
         start, end = self.committed(lane), self.committed(lane) + count
-        rows = {name: np.concatenate(self._buffers[lane][name]) for name in self.attrs["fields"]}
-        for name in self.attrs["fields"]:
-            self._buffers[lane][name] = [rows[name][count:]] if count < len(rows[name]) else []
-        stored = {name: values[:count] for name, values in rows.items()}
+        stored = dict(rows)
         if self.window:  # each distinct activation row once per window (store/dedup.py)
             stored["hidden"], stored["hidden_ref"] = self._index[lane].encode(start, stored["hidden"])
         for index, (name, values) in enumerate(stored.items()):
@@ -345,9 +346,8 @@ class StoreWriter:
             record_checksums(self.backend, full, start // self.chunk_len, chunks_of(end, self.chunk_len))
             if index == len(stored) // 2:
                 kill_point("chunk")
-        self._buffered[lane] -= count
         self.lanes[lane]["steps"] = end
-        self.lanes[lane]["episodes"] += int(np.sum(rows["terminated"][:count] | rows["truncated"][:count]))
+        self.lanes[lane]["episodes"] += int(np.sum(rows["terminated"] | rows["truncated"]))
         if commit:
             self._commit()
 

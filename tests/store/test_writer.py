@@ -156,7 +156,7 @@ def test_nan_q_values_are_refused_before_writing(path):
     writer = new_store(path)
     bad = rows(10, 1)
     bad["q_values"][4, 2] = np.nan
-    with pytest.raises(UserError, match="q_values holds NaN or infinite values .*row 4"):
+    with pytest.raises(UserError, match="lane 0: q_values holds NaN or infinite values .*first at step 4"):
         writer.append(0, bad)
     assert writer._buffered == [0]
 
