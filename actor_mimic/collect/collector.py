@@ -60,6 +60,7 @@ from actor_mimic.collect.players import (
 from actor_mimic.collect.recording import Recording
 from actor_mimic.collect.store_opening import open_writer
 from actor_mimic.common.atari import action_set, make_vector_env
+from actor_mimic.common.fire import played_actions
 from actor_mimic.errors import UserError
 from actor_mimic.store import step_fields, stored_path
 
@@ -186,7 +187,7 @@ def _roll_out(venv, config: CollectConfig, lanes: list[Lane], obs, lives, player
             rng = lanes[env].rng
             assert rng is not None  # Lane.start and Lane.next_episode set it
             uniforms[env] = rng.random(DRAWS_PER_STEP)
-        actions = players.actor.act(obs, q_values, uniforms)
+        actions = played_actions(venv, players.actor.act(obs, q_values, uniforms))  # FIRE where pressed
         venv.send(actions.astype(np.int32))
         if recording is not None:  # while the envs step
             recording.add_states(active, obs[:, -1], lives, actions, q_values, hidden)

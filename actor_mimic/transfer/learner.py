@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from actor_mimic.common.atari import AtariConfig, action_set, make_vector_env
+from actor_mimic.common.fire import played_actions
 from actor_mimic.common.networks import build_network
 from actor_mimic.common.policies import epsilon_greedy
 from actor_mimic.common.rollout import EndedEpisode, EpisodeTracker
@@ -118,7 +119,9 @@ class DQNLearner:
         return epsilon_greedy(q_values.argmax(dim=1).numpy(), epsilon, self.rng, self.num_actions)
 
     def env_step(self, actions: np.ndarray) -> None:
-        """Step every environment once, record what happened."""
+        """Step every environment once, record what happened (the actions played: FIRE where
+        the environment presses it, common/fire.py)."""
+        actions = played_actions(self.env, actions)
         frames, rewards, terminated, truncated, _ = self.env.step(actions)
         self.action_log.append(actions.astype(np.int64))
         self.replay.record_step(actions, rewards)
