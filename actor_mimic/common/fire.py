@@ -92,6 +92,16 @@ class VectorFirePresses:
         return self.recv()
 
 
+def describe_protocol(config) -> str:
+    """The FIRE settings and dynamics of an environment, in words, as commands print them."""
+    presses = [when for when, on in (("at reset", config.fire_on_reset),
+                                     ("after a lost life", config.fire_on_life_loss)) if on]  # fmt: skip
+    fire = f"FIRE {' and '.join(presses)}" if presses else "no FIRE presses"
+    if presses and fire_index(config) is None:
+        fire += f" (none in {config.game}, which has no FIRE action)"
+    return f"{fire}, up to {config.noop_max} no-op starts, sticky actions {config.repeat_action_probability}"
+
+
 def played_actions(venv, chosen: np.ndarray) -> np.ndarray:
     """The actions `venv` will play at its next step for the `chosen` ones: what a recorder
     stores (FIRE where a press is due; `chosen` itself for an env without FIRE presses)."""

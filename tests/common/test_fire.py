@@ -14,14 +14,15 @@ def _noop_episode(config, max_steps):
     venv = make_vector_env(config, num_envs=1, num_threads=1)
     venv.reset(seed=0)
     played, lives = [], []
-    for step in range(1, max_steps + 1):
+    steps = 0
+    for steps in range(1, max_steps + 1):  # noqa: B007 (the count is returned)
         played.append(int(played_actions(venv, np.array([NOOP]))[0]))
         _, _, terminated, truncated, info = venv.step(np.array([NOOP]))
         lives.append(int(info["lives"][0]))
         if terminated[0] or truncated[0]:
             break
     venv.close()
-    return step, lives, played
+    return steps, lives, played
 
 
 def test_a_policy_that_never_fires_finishes_breakout_only_with_fire_presses():
