@@ -97,7 +97,8 @@ def import_sb3(path: str | Path, config: AtariConfig) -> Checkpoint:
 def _algorithm(data: dict, state: dict, path: Path) -> str:
     """ "dqn", "qrdqn", "ppo" or "a2c", from the policy class the zip names and the algorithm's
     hyperparameters; anything else is refused in one line naming what is supported."""
-    policy = data.get("policy_class") if isinstance(data.get("policy_class"), dict) else {}
+    policy = data.get("policy_class")
+    policy = policy if isinstance(policy, dict) else {}
     module = str(policy.get("__module__", "?"))
     match = re.match(r"<function (\w+)\.__init__", str(policy.get("__init__", "")))
     name = match.group(1) if match else "?"
