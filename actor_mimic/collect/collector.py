@@ -87,7 +87,6 @@ def collect(config: CollectConfig) -> Path | None:
         check_behaviour(behaviour, atari)
     acting_policy = behaviour if behaviour is not None else expert
     acting = acting_of(acting_policy.metadata, config.acting)
-    log.info("%s", playing_description(expert, behaviour, atari, acting))
     labeller = Labeller(expert.network, config.hidden_layer)
     actions_of_game = list(action_set(atari))
     if config.torch_threads is not None:
@@ -113,6 +112,8 @@ def collect(config: CollectConfig) -> Path | None:
 
     actor = Actor(config.acting_epsilon, len(actions_of_game), behaviour, actions_of_game, acting == "sample")
     players = Players(labeller, actor, expert_name)
+    if playing_description(expert, behaviour, atari, acting):  # FIRE presses or sampling: say so
+        log.info("%s", playing_description(expert, behaviour, atari, acting))
     venv = make_vector_env(atari, config.num_envs, num_threads=config.env_threads)
     try:
         with stop_on_signals() as stop, replacing_store(config) if config.record else nullcontext():

@@ -110,13 +110,16 @@ def resolve_environment(
 
 def playing_description(expert: Checkpoint, behaviour: Checkpoint | None, atari: AtariConfig, acting: str) -> str:
     """One line saying how the collection plays: the environment's FIRE protocol and where it
-    comes from (the expert's record, or flags over it), and how the acting policy acts."""
+    comes from (the expert's record, or flags over it), and how the acting policy acts; empty
+    when it plays the toolkit's own protocol (no FIRE presses) greedily, as recorded."""
     recorded = expert.metadata.atari_config(atari.game)
     flags = [
         f"--{'' if getattr(atari, name) else 'no-'}{name.replace('_', '-')}"
         for name in ("fire_on_reset", "fire_on_life_loss")
         if getattr(atari, name) != getattr(recorded, name)
     ]
+    if not (flags or atari.fire_on_reset or atari.fire_on_life_loss or acting == "sample"):
+        return ""
     library = expert.metadata.provenance.get("library")
     source = (
         f"{' '.join(flags)} over the expert's recorded protocol"
