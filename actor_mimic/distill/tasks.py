@@ -92,19 +92,23 @@ class Tasks:
     def to_dict(self) -> dict:
         """The plain, JSON-able form a checkpoint keeps (the form of every version so far):
         {"games": [names], "action_sets": {game: ids}, "hidden_sizes": {game: H},
-        "hidden_layer": {game: layer}, "outputs": {game: kind}, "atari_by_game": {game: {...}},
-        "atari": {...}, "preprocessing": {...}, "stores": [...]}."""
-        return {
+        "hidden_layer": {game: layer}, "atari": {...}, "preprocessing": {...}, "stores": [...]},
+        plus "outputs": {game: kind} when a teacher gives logits and "atari_by_game": {game: {...}}
+        when a game's settings differ (left out otherwise, so earlier versions read the rest)."""
+        document = {
             "games": self.names,
             "action_sets": {task.game: list(task.action_set) for task in self.games},
             "hidden_sizes": {task.game: task.hidden_size for task in self.games},
             "hidden_layer": {task.game: task.hidden_layer for task in self.games},
-            "outputs": {task.game: task.outputs for task in self.games},
-            "atari_by_game": {task.game: dict(task.atari) for task in self.games if task.atari},
             "atari": dict(self.atari),
             "preprocessing": dict(self.preprocessing),
             "stores": [_store_dict(store) for store in self.stores],
         }
+        if any(task.outputs != "q_values" for task in self.games):
+            document["outputs"] = {task.game: task.outputs for task in self.games}
+        if any(task.atari for task in self.games):
+            document["atari_by_game"] = {task.game: dict(task.atari) for task in self.games if task.atari}
+        return document
 
     @classmethod
     def from_dict(cls, document: dict) -> Tasks:

@@ -64,7 +64,7 @@ def test_a_mixed_fit_trains_and_its_amn_records_each_games_environment(stores, l
     data = TeacherDataModule(games=mixed(stores, logit_store), batch_size=32, val_fraction=0.3, num_workers=0)
     pl.seed_everything(0)
     model = ActorMimic(tasks=data.tasks, tau=0.01, beta=0.01)
-    fit = pl.Trainer(max_steps=6, max_epochs=10, logger=False, enable_checkpointing=False,
+    fit = pl.Trainer(max_steps=6, max_epochs=10, limit_train_batches=3, logger=False, enable_checkpointing=False,
                      enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")  # fmt: skip
     fit.fit(model, datamodule=data)
     for name in ("kl", "agreement", "policy_loss"):

@@ -1,8 +1,7 @@
-"""CleanRL's PPO (PyTorch state dict) and its Flax DQN and PPO models import exactly.
+"""CleanRL's PPO (a PyTorch state dict) imports exactly; its Flax models need Flax (test_flax.py).
 
-The networks below are CleanRL's own (`ppo_atari.py`'s Agent; `dqn_atari_jax.py`'s QNetwork and
-`ppo_atari_envpool_xla_jax_scan.py`'s Network/Actor/Critic), saved the way those scripts save
-them; outputs are compared on real Breakout stacks: max |difference| <= 1e-5.
+The network below is CleanRL's own (`ppo_atari.py`'s Agent), saved the way the script saves
+it; outputs are compared on real Breakout stacks: max |difference| <= 1e-5.
 """
 
 import sys
@@ -84,82 +83,16 @@ def test_a_flax_file_without_flax_says_what_to_install(tmp_path, monkeypatch):
         import_cleanrl(tmp_path / "ppo.cleanrl_model", BREAKOUT)
 
 
-flax = pytest.importorskip("flax", reason="flax is in the dev extras")
+def test_the_import_command_records_the_protocol_and_says_so(tmp_path, capsys):
+    from actor_mimic.cli import main
+    from actor_mimic.common.checkpoint import read_metadata
 
-
-def _flax_networks(num_actions):
-    """CleanRL's Flax modules: dqn_atari_jax's QNetwork, ppo_..._jax_scan's Network and Actor."""
-    import flax.linen as fnn
-    import jax.numpy as jnp
-
-    def torso(x):
-        x = jnp.transpose(x, (0, 2, 3, 1))
-        x = x / (255.0)
-        x = fnn.relu(fnn.Conv(32, kernel_size=(8, 8), strides=(4, 4), padding="VALID")(x))
-        x = fnn.relu(fnn.Conv(64, kernel_size=(4, 4), strides=(2, 2), padding="VALID")(x))
-        x = fnn.relu(fnn.Conv(64, kernel_size=(3, 3), strides=(1, 1), padding="VALID")(x))
-        x = x.reshape((x.shape[0], -1))
-        return fnn.relu(fnn.Dense(512)(x))
-
-    class QNetwork(fnn.Module):
-        action_dim: int
-
-        @fnn.compact
-        def __call__(self, x):
-            hidden = torso(x)  # built first: Flax names layers in the order they are made
-            return fnn.Dense(self.action_dim)(hidden)
-
-    class Network(fnn.Module):
-        @fnn.compact
-        def __call__(self, x):
-            return torso(x)
-
-    class Head(fnn.Module):  # the Actor (action_dim outputs) and the Critic (1)
-        size: int
-
-        @fnn.compact
-        def __call__(self, x):
-            return fnn.Dense(self.size)(x)
-
-    return QNetwork(num_actions), Network(), Head(num_actions), Head(1)
-
-
-def test_cleanrl_flax_dqn_and_ppo_import_their_outputs(tmp_path):
-    import jax
-    import jax.numpy as jnp
-    from flax import serialization
-
-    q_network, network, actor, critic = _flax_networks(4)
-    stacks = real_stacks(BREAKOUT, count=16)
-    frames = jnp.asarray(stacks)
-    keys = jax.random.split(jax.random.PRNGKey(0), 4)
-
-    q_params = q_network.init(keys[0], frames[:1])  # {"params": ...}, as dqn_atari_jax saves q_state.params
-    (tmp_path / "dqn.cleanrl_model").write_bytes(serialization.to_bytes(q_params))
-    dqn = import_cleanrl(tmp_path / "dqn.cleanrl_model", BREAKOUT)
-    assert (dqn.metadata.outputs, dqn.metadata.provenance["format"]) == ("q_values", "flax")
-    with torch.no_grad():
-        ours = dqn.network(torch.from_numpy(stacks)).numpy()
-    assert np.abs(ours - np.asarray(q_network.apply(q_params, frames))).max() <= TOLERANCE
-
-    network_params = network.init(keys[1], frames[:1])
-    hidden = network.apply(network_params, frames)
-    actor_params, critic_params = actor.init(keys[2], hidden), critic.init(keys[3], hidden)
-    args = {"env_id": "Breakout-v5", "exp_name": "ppo_atari_envpool_xla_jax_scan", "target_kl": None}
-    document = serialization.to_bytes([args, [network_params, actor_params, critic_params]])
-    (tmp_path / "ppo.cleanrl_model").write_bytes(document)
-    ppo = import_cleanrl(tmp_path / "ppo.cleanrl_model", BREAKOUT)
-    assert (ppo.metadata.outputs, ppo.metadata.acting, ppo.metadata.provenance["env_id"]) == (
-        "logits", "sample", "Breakout-v5")  # fmt: skip
-    with torch.no_grad():
-        logits, our_hidden = ppo.network(torch.from_numpy(stacks), hidden_layer="fc")
-    assert np.abs(logits.numpy() - np.asarray(actor.apply(actor_params, hidden))).max() <= TOLERANCE
-    assert np.abs(our_hidden.numpy() - np.asarray(hidden)).max() <= TOLERANCE
-
-
-def test_a_flax_file_of_another_network_is_refused(tmp_path):
-    from flax import serialization
-
-    (tmp_path / "other.cleanrl_model").write_bytes(serialization.to_bytes({"params": {"Dense_0": {}}}))
-    with pytest.raises(UserError, match="no floating-point Conv_0/kernel weights"):
-        import_cleanrl(tmp_path / "other.cleanrl_model", BREAKOUT)
+    torch.save(Agent(4).state_dict(), tmp_path / "ppo_atari.cleanrl_model")
+    out = tmp_path / "breakout.safetensors"
+    args = ["checkpoint", "import-cleanrl", str(tmp_path / "ppo_atari.cleanrl_model"), "--game", "Breakout"]
+    assert main([*args, "--out", str(out), "--no-fire-on-life-loss"]) == 0
+    printed = capsys.readouterr().out
+    assert "the cleanrl PPO expert (logits, acting sample)" in printed
+    assert "recorded its environment: FIRE at reset, up to 30 no-op starts" in printed
+    meta = read_metadata(out)
+    assert meta.atari["fire_on_reset"] is True and meta.atari["fire_on_life_loss"] is False
