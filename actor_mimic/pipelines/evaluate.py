@@ -173,8 +173,8 @@ def evaluate_policies(options: EvaluateOptions) -> int:
                 from actor_mimic.pipelines.video import save_episode_gif
 
                 gif = save_episode_gif(policy.network, config, outputs, Path(options.video) / f"{game}-{role}.gif",
-                                       epsilon=options.epsilon, seed=options.seed,
-                                       max_steps=options.video_steps)  # fmt: skip
+                                       epsilon=options.epsilon, seed=options.seed, max_steps=options.video_steps,
+                                       acting=acting_of(policy.metadata, options.acting))  # fmt: skip
                 print(f"wrote {gif}")
         rows.append(table_row(game, results.get("expert"), results.get("amn")))
 
