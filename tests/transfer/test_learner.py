@@ -168,8 +168,8 @@ def test_fire_presses_are_logged_as_the_actions_played(tmp_path):
     config = tiny_config(total_steps=240)
     learner = DQNLearner(fired, config, fresh_network(fired, seed=0), tmp_path, tensorboard=False)
     learner.run(240)
-    actions = np.stack(learner.action_log)  # (steps, envs), indices into [NOOP, FIRE, RIGHT, LEFT]
+    actions = np.stack(learner.action_log)  # (vector steps, envs): indices into [NOOP, FIRE, RIGHT, LEFT]
     learner.close()
     assert (actions[0] == 1).all()  # both envs' first step
-    # 100-step episodes (400 frames): every env's next episode starts after its autoreset step
-    assert (actions[101] == 1).all() and (actions[202] == 1).all()
+    # 100-step episodes (400 frames), then the autoreset step: the next episode's first step fires
+    assert (actions[101] == 1).all() and not (actions[1:100] == 1).all(axis=1).all()
