@@ -66,7 +66,9 @@ def main() -> None:
     run = json.loads((args.run_dir / "run.json").read_text())
     expert, random_policy = expert_run(args.expert_eval), expert_run(args.random_eval)
     game = teacher.metadata.games[0]
-    hours = sum(session["seconds"] for session in run.get("sessions", [])) / 3600
+    # One record per session: a session's periodic saves each rewrote its record (the last wins).
+    sessions = list({session["from"]: session for session in run.get("sessions", [])}.values())
+    hours = sum(session["seconds"] for session in sessions) / 3600
     training = {
         **teacher.metadata.provenance,
         "trained": True,
@@ -74,8 +76,7 @@ def main() -> None:
         "agent_steps": run["steps"],
         "wall_hours": round(hours, 3),
         "segments": [
-            {"agent_steps": s["to"] - s["from"], "wall_hours": round(s["seconds"] / 3600, 3)}
-            for s in run.get("sessions", [])
+            {"agent_steps": s["to"] - s["from"], "wall_hours": round(s["seconds"] / 3600, 3)} for s in sessions
         ],
         "training_curve": training_curve(args.run_dir / "curve.csv"),
         "evaluation_curve": [],

@@ -127,7 +127,8 @@ def playing_description(expert: Checkpoint, behaviour: Checkpoint | None, atari:
         else f"the protocol the expert records{f' ({library})' if library else ''}"
     )
     who = "the behaviour policy" if behaviour is not None else "the expert"
-    return f"playing {atari.game} with {describe_protocol(atari)} ({source}); {who} acts {acting}"
+    how = "samples from its policy" if acting == "sample" else "acts greedily"
+    return f"playing {atari.game} with {describe_protocol(atari)} ({source}); {who} {how}"
 
 
 def check_behaviour(behaviour: Checkpoint, config: AtariConfig) -> None:
