@@ -61,15 +61,17 @@ echo "== 2. the mixed AMN ($DISTILL_STEPS updates)"
   echo "  num_workers: 0"
   echo "trainer: {accelerator: cpu, max_epochs: -1, check_val_every_n_epoch: null, log_every_n_steps: 100}"
 } > "$WORK/distill.yaml"
-amn=$(find "$WORK/amn" -name amn.safetensors 2>/dev/null | sort | tail -n 1)
+amn_of() { find "$WORK/amn" -name amn.safetensors 2>/dev/null | sort | tail -n 1; }
+amn=$(amn_of || true)
 if [ -z "$amn" ]; then
-  last=$(find "$WORK/amn" -name last.ckpt 2>/dev/null | sort | tail -n 1)
+  # a fit stopped part-way continues where it stopped (SIGTERM saves last.ckpt there)
+  last=$(find "$WORK/amn" -name last.ckpt 2>/dev/null | sort | tail -n 1 || true)
   timed distill-mixed "$BIN/amn" distill fit --config "$WORK/distill.yaml" ${last:+--ckpt_path "$last"} \
     --model.beta 0 --model.tau 1 --model.logit_tau 1 --trainer.max_steps "$DISTILL_STEPS" \
     --trainer.val_check_interval "$((DISTILL_STEPS / 4))" \
     --checkpoint.every_n_train_steps "$((DISTILL_STEPS / 2))" --checkpoint.save_top_k -1 \
     --trainer.default_root_dir "$WORK/amn"
-  amn=$(find "$WORK/amn" -name amn.safetensors | sort | tail -n 1)
+  amn=$(amn_of)
 fi
 mkdir -p "$OUT/amn/mixed"
 cp "$(dirname "$amn")/metrics.csv" "$OUT/amn/mixed/metrics.csv"  # held-out agreement and KL per game
