@@ -4,9 +4,10 @@
 
 Every number in the README comes from a file: experts/*.json (the zoo), the work folder's
 stores.json (`amn dataset info --json`), eval/<name>/evaluation.json (`amn evaluate`), the
-AMNs' Lightning metrics.csv (held-out agreement and KL), compute.txt (seconds per stage) and
-the transfer experiment's curves.csv/table.csv. Error bars are standard errors over episodes
-(evaluation) or the range over seeds (transfer).
+AMNs' Lightning metrics.csv (held-out agreement and KL), compute.txt (seconds per stage),
+the transfer experiment's curves.csv/table.csv, and results/mixed/ (the mixed-teacher AMN of
+results/reproduce_mixed.sh: its evaluations, one game per folder, and its metrics.csv). Error
+bars are standard errors over episodes (evaluation) or the range over seeds (transfer).
 """
 
 from __future__ import annotations
@@ -138,6 +139,54 @@ def multitask_table(work: Path, names: dict[str, str], long_episode_games: tuple
                 "held_out_kl": metrics.get(game, {}).get("kl", float("nan")),
             })  # fmt: skip
     return rows
+
+
+def mixed_table(mixed: Path, experts: Path) -> list[dict]:
+    """The mixed-teacher AMN per game (results/reproduce_mixed.sh): each game's teacher (its
+    checkpoint's library, algorithm and outputs), expert and AMN scores, held-out agreement and KL."""
+    from actor_mimic.common.checkpoint import read_metadata
+
+    def runs(name: str) -> dict[str, dict]:
+        found = {}
+        for path in sorted((mixed / "eval" / name).glob("*/evaluation.json")):
+            found |= {run["game"]: run for run in json.loads(path.read_text())["runs"]}
+        return found
+
+    teachers, amn, metrics = runs("experts"), runs("mixed"), {}
+    if (mixed / "amn" / "mixed" / "metrics.csv").exists():
+        for row in read_rows(mixed / "amn" / "mixed" / "metrics.csv"):
+            for key, value in row.items():
+                parts = key.split("/")
+                if len(parts) == 3 and parts[0] == "val" and value != "":
+                    metrics.setdefault(parts[1], {})[parts[2]] = float(value)
+    rows = []
+    for game, run in amn.items():
+        expert, meta = teachers.get(game), read_metadata(experts / f"{game}.safetensors")
+        library = meta.provenance.get("library", "actor-mimic")
+        algorithm = str(meta.provenance.get("algorithm", "dqn")).upper()
+        rows.append({
+            "teacher": f"{library} {algorithm} ({meta.outputs.replace('_', '-')})", "game": game,
+            "expert_mean": expert["mean"] if expert else float("nan"),
+            "expert_se": standard_error(expert["std"], expert["num_episodes"]) if expert else float("nan"),
+            "expert_episodes": expert["num_episodes"] if expert else 0,
+            "amn_mean": run["mean"], "amn_se": standard_error(run["std"], run["num_episodes"]),
+            "amn_episodes": run["num_episodes"],
+            "amn_percent_of_expert": 100 * run["mean"] / expert["mean"] if expert and expert["mean"] else float("nan"),
+            "held_out_agreement": metrics.get(game, {}).get("agreement", float("nan")),
+            "held_out_kl": metrics.get(game, {}).get("kl", float("nan")),
+        })  # fmt: skip
+    return sorted(rows, key=lambda row: (row["teacher"].endswith("(logits)"), row["game"]))
+
+
+def mixed_summary(rows: list[dict]) -> list[dict]:
+    """Mean and lowest % of expert over the Q-value teachers' games, the logit teachers', and all."""
+    groups = {
+        "Q-value teachers (DQN)": [r for r in rows if not r["teacher"].endswith("(logits)")],
+        "logit teachers (PPO)": [r for r in rows if r["teacher"].endswith("(logits)")],
+        "every game": rows,
+    }
+    return [{"variant": label, **variant_summary([{**r, "variant": label} for r in group])[0]}
+            for label, group in groups.items() if group]  # fmt: skip
 
 
 def round_runs(work: Path) -> dict[str, tuple[str, int]]:
@@ -390,6 +439,12 @@ COLUMNS = {
                          "mean_score_over_training": "mean over training",
                          "random_mean_score_over_training": "random-init's mean over training"},
     "compute": {"stage": "stage", "minutes": "minutes"},
+    "mixed_summary": {"variant": "games", "mean_percent": "mean % of expert", "min_percent": "lowest % of expert",
+                      "games": "games"},
+    "mixed": {"teacher": "teacher", "game": "game", "expert_mean": "teacher", "expert_se": "s.e.",
+              "expert_episodes": "episodes", "amn_mean": "AMN", "amn_se": "s.e.", "amn_episodes": "episodes",
+              "amn_percent_of_expert": "AMN % of teacher", "held_out_agreement": "greedy agreement",
+              "held_out_kl": "KL"},
 }  # fmt: skip
 
 
@@ -399,6 +454,8 @@ def main() -> None:
     parser.add_argument("--transfer", type=Path, required=True, help="the transfer experiment's --out-dir")
     parser.add_argument("--out", type=Path, required=True, help="where README.md, CSV and PNG go")
     parser.add_argument("--experts", type=Path, default=Path("experts"))
+    parser.add_argument("--mixed", type=Path, default=Path(__file__).parent / "mixed",
+                        help="results/reproduce_mixed.sh's results (the mixed-teacher AMN)")  # fmt: skip
     parser.add_argument("--long-episode-games", nargs="*", default=["crazy_climber"],
                         help="games evaluated on fewer environments, in eval/<name>/long-episodes/")  # fmt: skip
     parser.add_argument("--transfer-steps", type=int, default=250_000, help="each transfer run's agent steps")
@@ -411,6 +468,7 @@ def main() -> None:
     long_games = tuple(args.long_episode_games)
     multitask = multitask_table(args.work, VARIANTS, long_games)
     rounds = rounds_table(args.work, long_games)
+    mixed = mixed_table(args.mixed, args.experts)
     curves = evaluation_curves(args.transfer)
     variants = sorted({r["variant"] for r in curves}, key=lambda v: (v != "random", v))
     tables = {
@@ -423,6 +481,8 @@ def main() -> None:
         "rounds": rounds,
         "transfer_summary": transfer_summary(args.transfer, curves),
         "compute": compute_table(args.work),
+        "mixed_summary": mixed_summary(mixed) if mixed else [],
+        "mixed": mixed,
     }
     for name, rows in tables.items():
         write_csv(out / f"{name}.csv", rows)

@@ -1,6 +1,6 @@
 """Train a policy-gradient Atari teacher with Stable-Baselines3, the way its RL Zoo does.
 
-This is how the project made its non-DQN teacher (experts/asterix_ppo.*): a public library's
+This is how the project made its non-DQN teacher (experts/asterix.*): a public library's
 agent, trained with that library's own Atari protocol (v4 NoFrameskip, AtariWrapper: 30
 no-ops, FIRE at reset, a lost life ends the training episode, clipped rewards, 4-frame
 stacks), then imported with `amn checkpoint import-sb3` like any agent a user brings.

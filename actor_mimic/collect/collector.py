@@ -66,11 +66,13 @@ from actor_mimic.collect.players import (
     checkpoint_identity,
     describe,
     load_policy,
+    playing_description,
     resolve_environment,
 )
 from actor_mimic.collect.recording import Recording
 from actor_mimic.collect.store_opening import open_writer
 from actor_mimic.common.atari import action_set
+from actor_mimic.common.policies import acting_of
 from actor_mimic.errors import UserError
 from actor_mimic.store import NonFiniteValues, check_finite, step_fields, stored_path
 
@@ -87,11 +89,14 @@ def collect(config: CollectConfig) -> Path | None:
     if config.record:
         check_out(config)  # the output location, before anything is read or written
     expert = load_policy(config.expert, "expert")
-    atari = resolve_environment(expert, config.game, config.noop_max, config.sticky, config.frame_skip)
+    fire = {"fire_on_reset": config.fire_on_reset, "fire_on_life_loss": config.fire_on_life_loss}
+    atari = resolve_environment(expert, config.game, config.noop_max, config.sticky, config.frame_skip, fire)
     behaviour = None
     if config.behaviour is not None:
         behaviour = load_policy(config.behaviour, "behaviour policy")
         check_behaviour(behaviour, atari)
+    acting_policy = behaviour if behaviour is not None else expert
+    acting = acting_of(acting_policy.metadata, config.acting)
     labeller = Labeller(expert.network, config.hidden_layer)
     actions_of_game = list(action_set(atari))
     if config.torch_threads is not None:
@@ -104,7 +109,7 @@ def collect(config: CollectConfig) -> Path | None:
         atari,
         expert_identity,
         dataclasses.asdict(expert.metadata),
-        behaviour_metadata(config, behaviour_identity, behaviour.metadata.kind if behaviour else None),
+        behaviour_metadata(config, behaviour_identity, behaviour.metadata.kind if behaviour else None, acting),
         backend_name(config) if config.record else "zarr",
     )
     fields = step_fields(
@@ -115,8 +120,10 @@ def collect(config: CollectConfig) -> Path | None:
     if config.record and will_replace(config):
         metadata[REPLACES_KEY] = aside_path(existing_store(Path(cast("str | Path", config.out)))).name
 
-    actor = Actor(config.acting_epsilon, len(actions_of_game), behaviour, actions_of_game)
+    actor = Actor(config.acting_epsilon, len(actions_of_game), behaviour, actions_of_game, acting == "sample")
     players = Players(labeller, actor, expert_name)
+    if playing_description(expert, behaviour, atari, acting):  # FIRE presses or sampling: say so
+        log.info("%s", playing_description(expert, behaviour, atari, acting))
     envs = LaneEnvs(atari, config.num_envs)
     try:
         with stop_on_signals() as stop, replacing_store(config) if config.record else nullcontext():
@@ -216,8 +223,7 @@ def _roll_out(envs: LaneEnvs, config: CollectConfig, lanes: list[Lane], players:
             rng = lanes[env].rng
             assert rng is not None  # Lane.start and Lane.next_episode set it
             uniforms[env] = rng.random(DRAWS_PER_STEP)
-        actions = players.actor.act(envs.obs, q_values, uniforms)[stepping]
-        envs.send(stepping, actions)
+        actions = envs.send(stepping, players.actor.act(envs.obs, q_values, uniforms)[stepping])  # FIRE where pressed
         if recording is not None:  # while the envs step
             frames = envs.obs[stepping, -1]
             recording.add_states(stepping, frames, envs.lives[stepping], actions, q_values[stepping], hidden[stepping])

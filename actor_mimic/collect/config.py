@@ -106,6 +106,16 @@ class CollectConfig:
         "ALE does not report which ones it executed", flag="--sticky-actions", aliases=("--sticky",),
     )  # fmt: skip
     frame_skip: int | None = setting(None, "must equal the expert's (checked); default: the expert's")
+    fire_on_reset: bool | None = setting(
+        None, "press FIRE at each episode's start (default: the expert's recorded protocol)"
+    )
+    fire_on_life_loss: bool | None = setting(
+        None, "press FIRE after a lost life (default: the expert's recorded protocol)"
+    )
+    acting: str | None = setting(
+        None, "how a logit teacher (PPO, A2C) acts: greedy, or sample from its policy (default: as its checkpoint "
+        "records)", choices=("greedy", "sample"),
+    )  # fmt: skip
     resume: bool = setting(False, "continue an interrupted store to its target (a missing store is started)")
     overwrite: bool = setting(
         False, "replace an existing teacher store (nothing else): it is kept as NAME.previous.SUFFIX "
@@ -189,6 +199,8 @@ class CollectConfig:
             check_whole(self.frame_skip, "--frame-skip", 1, 64)
 
     def _check_names(self) -> None:
+        if self.acting is not None and self.acting not in ("greedy", "sample"):
+            raise UserError(f"--acting must be greedy or sample, got {self.acting!r}")
         for flag, text in (("--round", self.round), ("--game", self.game), ("--hidden-layer", self.hidden_layer)):
             if text is not None and (not isinstance(text, str) or not text.isprintable()):
                 raise UserError(f"{flag} must be a plain name, got {text!r}")

@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from actor_mimic.common.atari import AtariConfig, make_vector_env
+from actor_mimic.common.fire import VectorFirePresses
 
 RESET_THREADS = 2  # resets running at once; each mostly waits for its env's C++ thread
 FULL_PADDLE = np.ones(1, dtype=np.float32)  # paddle strength of a discrete action (ale-py's default)
@@ -76,14 +77,21 @@ class LaneEnvs:
         self.lives[lane] = info["lives"][0]
 
     # ------------------------------------------------------------------ steps
-    def send(self, lanes, actions: np.ndarray) -> None:
+    def send(self, lanes, actions: np.ndarray) -> np.ndarray:
         """Start one step of each of `lanes` (their envs step on their own threads meanwhile);
-        actions: indices into the action set, one per lane."""
-        for lane, action in zip(lanes, actions):
+        actions: indices into the action set, one per lane. Returns the actions played: the
+        same, with FIRE where the environment's protocol presses it (common/fire.py)."""
+        played = np.array(actions, copy=True)
+        for i, (lane, action) in enumerate(zip(lanes, actions)):
+            env = self.envs[lane]
+            if isinstance(env, VectorFirePresses):
+                played[i] = env.actions(np.array([action]))[0]
+                env.due[:] = False
             # The C++ interface under AtariVectorEnv.send, whose checks and paddle array cost
             # more than the call itself, once per lane and step.
-            self.envs[lane].ale.send(np.array([action], dtype=np.int32), FULL_PADDLE)
+            env.ale.send(np.array([played[i]], dtype=np.int32), FULL_PADDLE)
             self._stepping.add(lane)
+        return played
 
     def recv(self, lanes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Wait for the steps sent to `lanes`: (rewards, terminated, truncated), one per lane;

@@ -59,7 +59,15 @@ def store_metadata(
         "preprocessing": atari.preprocessing(),
         "action_set": list(action_set(atari)),
         "rom": rom_identity(atari.game),
-        "expert": {**expert_identity, "metadata": expert_metadata, "hidden_layer": config.hidden_layer},
+        "expert": {
+            **expert_identity,
+            "metadata": expert_metadata,
+            "hidden_layer": config.hidden_layer,
+            # what its stored outputs (`q_values`) are, and who trained it (checkpoint.py)
+            "outputs": expert_metadata.get("outputs", "q_values"),
+            "library": expert_metadata.get("provenance", {}).get("library"),
+            "algorithm": expert_metadata.get("provenance", {}).get("algorithm"),
+        },
         "behaviour": behaviour,
         "seed": int(config.seed),
         "num_envs": int(config.num_envs),
@@ -72,19 +80,22 @@ def store_metadata(
     }
 
 
-def behaviour_metadata(config: CollectConfig, behaviour_identity: dict | None, behaviour_kind: str | None) -> dict:
-    """Who acted: "expert", or the acting checkpoint's identity and kind; epsilon; round."""
+def behaviour_metadata(
+    config: CollectConfig, behaviour_identity: dict | None, behaviour_kind: str | None, acting: str = "greedy"
+) -> dict:
+    """Who acted: "expert", or the acting checkpoint's identity and kind; epsilon; round; and
+    how: "greedy", or "sample" from a logit teacher's policy."""
     if behaviour_identity is None:
         policy: dict | str = "expert"
     else:
         policy = {**behaviour_identity, "kind": behaviour_kind}
-    return {"policy": policy, "epsilon": config.acting_epsilon, "round": config.round}
+    return {"policy": policy, "epsilon": config.acting_epsilon, "round": config.round, "acting": acting}
 
 
 # What must be equal between a store and the run that resumes it, with the flag to fix it.
 _RESUMED_SETTINGS = (
     ("game", "--game / --expert"),
-    ("atari", "--noop-max / --sticky-actions"),
+    ("atari", "--noop-max / --sticky-actions / --fire-on-reset / --fire-on-life-loss"),
     ("seed", "--seed"),
     ("num_envs", "--num-envs"),
     ("shard", "--shard"),
@@ -113,7 +124,7 @@ def check_resume(stored: dict, wanted: dict, path) -> None:
     if not _same_behaviour(stored["behaviour"], wanted["behaviour"]):
         raise UserError(
             f"{path} was collected with behaviour {stored['behaviour']}, not {wanted['behaviour']}: "
-            "resume with the same --behaviour, --epsilon/--behaviour-epsilon and --round"
+            "resume with the same --behaviour, --epsilon/--behaviour-epsilon, --acting and --round"
         )
     stored_rom, wanted_rom = (stored.get("rom") or {}).get("sha256"), (wanted.get("rom") or {}).get("sha256")
     if stored_rom and wanted_rom and stored_rom != wanted_rom:
@@ -131,6 +142,8 @@ def check_resume(stored: dict, wanted: dict, path) -> None:
 
 def _same_behaviour(a: dict, b: dict) -> bool:
     if a.get("epsilon") != b.get("epsilon") or a.get("round") != b.get("round"):
+        return False
+    if a.get("acting", "greedy") != b.get("acting", "greedy"):
         return False
     pa, pb = a.get("policy"), b.get("policy")
     if isinstance(pa, dict) and isinstance(pb, dict):

@@ -1,10 +1,12 @@
 """The networks of a collection run: the labelling expert and the acting policy.
 
-The expert labels every visited state with its Q-values (over the game's action set) and its
-hidden activations. The acting policy picks the action: the expert itself (the Policy
-Distillation regime), or another checkpoint while the expert still labels (the paper's
-"student acts" regime): an expert of the same game, or an AMN whose 18 outputs are masked to
-the game's action set. Both act epsilon-greedily over the game's action set.
+The expert labels every visited state with its outputs over the game's action set (Q-values,
+or a policy-gradient teacher's logits) and its hidden activations. The acting policy picks the
+action: the expert itself (the Policy Distillation regime), or another checkpoint while the
+expert still labels (the paper's "student acts" regime): an expert of the same game, or an AMN
+whose 18 outputs are masked to the game's action set. Both act epsilon-greedily over the game's
+action set, or, for a logit teacher that samples (`acting`), by sampling from its policy with
+the same epsilon rule.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ import torch
 
 from actor_mimic.common.atari import NUM_ALE_ACTIONS, AtariConfig, action_set, canonical_game
 from actor_mimic.common.checkpoint import Checkpoint, load_checkpoint
-from actor_mimic.common.policies import epsilon_greedy_from_uniforms, game_columns
+from actor_mimic.common.fire import describe_protocol
+from actor_mimic.common.policies import (
+    epsilon_greedy_from_uniforms,
+    epsilon_sample_from_uniforms,
+    game_columns,
+)
 from actor_mimic.errors import UserError
 
 
@@ -59,8 +66,10 @@ def resolve_environment(
     noop_max: int | None,
     sticky: float | None,
     frame_skip: int | None,
+    fire: dict | None = None,
 ) -> AtariConfig:
-    """The environment to play: the expert's own settings, with the dynamics overrides.
+    """The environment to play: the expert's own settings, with the dynamics overrides (`fire`:
+    fire_on_reset / fire_on_life_loss given, None where the expert's protocol stands).
 
     Refuses an expert that is not an expert, a `game` other than the expert's, a preprocessing
     other than the expert's, and an action set that differs from the game's in ale-py.
@@ -83,6 +92,7 @@ def resolve_environment(
         overrides["repeat_action_probability"] = sticky
     if frame_skip is not None:
         overrides["frame_skip"] = frame_skip
+    overrides |= {name: value for name, value in (fire or {}).items() if value is not None}
     config = AtariConfig(**{**base.to_dict(), **overrides})
     if config.preprocessing() != base.preprocessing():
         raise UserError(
@@ -96,6 +106,29 @@ def resolve_environment(
             f"but {expert_game} has {len(actions)} actions {actions}: it is not an expert for this game"
         )
     return config
+
+
+def playing_description(expert: Checkpoint, behaviour: Checkpoint | None, atari: AtariConfig, acting: str) -> str:
+    """One line saying how the collection plays: the environment's FIRE protocol and where it
+    comes from (the expert's record, or flags over it), and how the acting policy acts; empty
+    when it plays the toolkit's own protocol (no FIRE presses) greedily, as recorded."""
+    recorded = expert.metadata.atari_config(atari.game)
+    flags = [
+        f"--{'' if getattr(atari, name) else 'no-'}{name.replace('_', '-')}"
+        for name in ("fire_on_reset", "fire_on_life_loss")
+        if getattr(atari, name) != getattr(recorded, name)
+    ]
+    if not (flags or atari.fire_on_reset or atari.fire_on_life_loss or acting == "sample"):
+        return ""
+    library = expert.metadata.provenance.get("library")
+    source = (
+        f"{' '.join(flags)} over the expert's recorded protocol"
+        if flags
+        else f"the protocol the expert records{f' ({library})' if library else ''}"
+    )
+    who = "the behaviour policy" if behaviour is not None else "the expert"
+    how = "samples from its policy" if acting == "sample" else "acts greedily"
+    return f"playing {atari.game} with {describe_protocol(atari)} ({source}); {who} {how}"
 
 
 def check_behaviour(behaviour: Checkpoint, config: AtariConfig) -> None:
@@ -136,7 +169,8 @@ class Labeller:
         return int(cast(Any, self.network).hidden_size(self.hidden_layer))  # a models.py network
 
     def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """frames uint8 (N, 4, 84, 84) -> q_values float32 (N, A), hidden float32 (N, H)."""
+        """frames uint8 (N, 4, 84, 84) -> outputs float32 (N, A) (Q-values or logits, stored as
+        `q_values`), hidden float32 (N, H)."""
         with torch.inference_mode():
             q_values, hidden = self.network(torch.from_numpy(frames), hidden_layer=self.hidden_layer)
         return q_values.numpy(), hidden.numpy()
@@ -152,12 +186,14 @@ class Players:
 
 
 class Actor:
-    """Epsilon-greedy actions (indices into the game's action set) from one set of scores."""
+    """Actions (indices into the game's action set) from one set of scores: epsilon-greedy, or
+    sampled from softmax(scores) with the same epsilon rule (`sample`, a logit teacher)."""
 
-    def __init__(self, epsilon: float, num_actions: int, behaviour=None, game_actions=None):
+    def __init__(self, epsilon: float, num_actions: int, behaviour=None, game_actions=None, sample: bool = False):
         self.epsilon = float(epsilon)
         self.num_actions = num_actions
-        self.behaviour = behaviour  # None: act on the expert's Q-values
+        self.sample = sample
+        self.behaviour = behaviour  # None: act on the expert's outputs
         # An AMN scores all 18 ALE actions; keep only the game's, in action-set order.
         self.columns = None
         if behaviour is not None and behaviour.metadata.kind == "amn":
@@ -176,4 +212,6 @@ class Actor:
                 if self.columns is not None:
                     q = q[:, self.columns]
             scores = q.numpy()
+        if self.sample:
+            return epsilon_sample_from_uniforms(scores, self.epsilon, uniforms, self.num_actions)
         return epsilon_greedy_from_uniforms(scores.argmax(axis=1), self.epsilon, uniforms, self.num_actions)

@@ -8,7 +8,8 @@ Every stage must see identical observations, so the preprocessing is fixed here 
 - a stack of the 4 newest frames, oldest first, **zero-padded** at an episode's start;
 - up to 30 no-op actions after each reset;
 - full games: a lost life is not a terminal; rewards are raw (clip them only for learning);
-- no FIRE press at reset.
+- no FIRE press at reset or after a lost life, unless `fire_on_reset` / `fire_on_life_loss`
+  ask for one (the protocol SB3's and CleanRL's agents were trained under: fire.py).
 
 Two paths give these observations. `make_env` builds the single-env gymnasium wrapper stack
 (readable, the reference); `make_vector_env` builds ale-py's C++ vector env (about 2x faster
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from actor_mimic.common.fire import FirePresses, VectorFirePresses, fire_index
 from actor_mimic.common.limits import check_field_types, check_real, check_whole
 from actor_mimic.common.settings import setting
 from actor_mimic.errors import UserError
@@ -64,6 +66,12 @@ class AtariConfig:
     )
     max_episode_frames: int = setting(108_000, "emulator frames before an episode is cut")
     full_action_space: bool = False
+    fire_on_reset: bool = setting(
+        False, "press FIRE at the first step of every episode, in games that have FIRE (SB3's and CleanRL's protocol)"
+    )
+    fire_on_life_loss: bool = setting(
+        False, "press FIRE at the step after a life is lost, in games that have FIRE (SB3's and CleanRL's protocol)"
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.game, str):
@@ -218,7 +226,9 @@ def make_env(config: AtariConfig, render_mode: str | None = None):
         grayscale_obs=True,
     )
     padding = np.zeros((config.screen_size, config.screen_size), dtype=np.uint8)
-    return FrameStackObservation(env, config.stack_size, padding_type=padding)
+    env = FrameStackObservation(env, config.stack_size, padding_type=padding)
+    fire = fire_index(config)
+    return env if fire is None else FirePresses(env, config, fire)
 
 
 def make_vector_env(config: AtariConfig, num_envs: int, num_threads: int = 0):
@@ -226,12 +236,13 @@ def make_vector_env(config: AtariConfig, num_envs: int, num_threads: int = 0):
 
     Autoreset is gymnasium's NEXT_STEP mode: the step after a terminal/truncated step resets
     that env (its action is ignored) and returns the first observation of the new episode.
-    Seed it through `venv.reset(seed=...)`.
+    Seed it through `venv.reset(seed=...)`. With FIRE presses (fire.py) it is wrapped in
+    `VectorFirePresses`, whose `actions(chosen)` gives the actions the envs will play.
     """
     _quiet_ale()
     from ale_py.vector_env import AtariVectorEnv
 
-    return AtariVectorEnv(
+    venv = AtariVectorEnv(
         config.game,
         num_envs,
         num_threads=num_threads,
@@ -247,5 +258,7 @@ def make_vector_env(config: AtariConfig, num_envs: int, num_threads: int = 0):
         noop_max=config.noop_max,
         episodic_life=False,
         reward_clipping=False,
-        use_fire_reset=False,
+        use_fire_reset=False,  # FIRE presses are fire.py's, the same on both paths
     )
+    fire = fire_index(config)
+    return venv if fire is None else VectorFirePresses(venv, config, fire)

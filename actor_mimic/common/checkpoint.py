@@ -12,13 +12,25 @@ Metadata (`CheckpointMetadata`):
     games           ROM ids the policy plays
     action_sets     game -> ALE action ids; for an expert, output i is ALE action action_sets[game][i]
     atari           the AtariConfig settings it was trained with (without the game)
-    provenance      free-form: who or what produced it, from what, how long it trained
+    provenance      free-form: who or what produced it, from what, how long it trained; an
+                    imported teacher's `library` and `algorithm` ("stable-baselines3", "ppo")
     evaluation      free-form scores, e.g. {"breakout": {"mean": 12.3, "std": 4.5, "episodes": 30}}
+    outputs         what the outputs are: "q_values" (a DQN's, QR-DQN's mean over quantiles,
+                    an AMN's) or "logits" (a policy-gradient teacher's: its policy is their
+                    softmax). Written only when "logits"; a file without it holds Q-values.
+    acting          how it plays: "greedy" (the best output) or "sample" (from softmax(logits),
+                    a logit teacher only: how PPO and A2C agents are evaluated). Written only
+                    when "sample".
+    atari_by_game   per game, the Atari settings that differ from `atari` (an AMN distilled
+                    from teachers that played under different protocols). Written only when
+                    not empty.
 
 Metadata is read strictly, since people can edit it: every field present and of its type,
 sizes in range (1..18 outputs, Atari settings within `AtariConfig`'s limits), unknown fields
-refused. Writing follows `common.outputs`: a checkpoint is replaced only with `overwrite` and
-only by another checkpoint, and written beside, then renamed into place.
+refused. The optional fields are left out when they hold their defaults, so a checkpoint
+that needs none of them reads in earlier versions too. Writing follows `common.outputs`: a
+checkpoint is replaced only with `overwrite` and only by another checkpoint, and written
+beside, then renamed into place.
 """
 
 from __future__ import annotations
@@ -41,6 +53,10 @@ FORMAT = "actor-mimic-checkpoint"
 FORMAT_VERSION = 1
 METADATA_KEY = "actor_mimic"
 KINDS = ("expert", "amn")
+OUTPUTS = ("q_values", "logits")
+ACTING = ("greedy", "sample")
+# Optional fields and their defaults: a document without them reads as these.
+OPTIONAL = {"provenance": {}, "evaluation": {}, "outputs": "q_values", "acting": "greedy", "atari_by_game": {}}
 
 
 @dataclass
@@ -53,14 +69,22 @@ class CheckpointMetadata:
     atari: dict
     provenance: dict = field(default_factory=dict)
     evaluation: dict = field(default_factory=dict)
+    outputs: str = "q_values"
+    acting: str = "greedy"
+    atari_by_game: dict = field(default_factory=dict)
 
     def atari_config(self, game: str | None = None) -> AtariConfig:
         """The environment this policy expects, for `game` (default: its only/first game)."""
-        return settings_from_dict(AtariConfig, {**self.atari, "game": game or self.games[0]}, "Atari settings")
+        game = game or self.games[0]
+        settings = {**self.atari, **(self.atari_by_game.get(game) or {}), "game": game}
+        return settings_from_dict(AtariConfig, settings, "Atari settings")
 
     def to_json(self) -> str:
         document = {"format": FORMAT, "format_version": FORMAT_VERSION}
         document.update(dataclasses.asdict(self))
+        for name in ("outputs", "acting", "atari_by_game"):
+            if document[name] == OPTIONAL[name]:
+                del document[name]
         return json.dumps(document, sort_keys=True)
 
     @classmethod
@@ -88,7 +112,7 @@ class CheckpointMetadata:
                 f"{source}: checkpoint metadata has unknown fields {unknown}: written by a newer "
                 "actor-mimic, or edited by hand"
             )
-        missing = sorted(n for n in names - set(document) if n not in ("provenance", "evaluation"))
+        missing = sorted(n for n in names - set(document) if n not in OPTIONAL)
         if missing:
             raise UserError(f"{source}: checkpoint metadata lacks {missing}")
         metadata = cls(**{k: v for k, v in document.items() if k in names})
@@ -161,11 +185,21 @@ class CheckpointMetadata:
             raise self._wrong(source, "atari", "an object of Atari settings")
         if "game" in self.atari:
             raise UserError(f"{source}: its 'atari' settings must not name the game ('games' does)")
-        for name in ("provenance", "evaluation"):
+        for name in ("provenance", "evaluation", "atari_by_game"):
             if not isinstance(getattr(self, name), dict):
                 raise self._wrong(source, name, "an object")
+        if not isinstance(self.outputs, str) or self.outputs not in OUTPUTS:
+            raise self._wrong(source, "outputs", f"one of {', '.join(OUTPUTS)}")
+        if not isinstance(self.acting, str) or self.acting not in ACTING:
+            raise self._wrong(source, "acting", f"one of {', '.join(ACTING)}")
+        if self.acting == "sample" and self.outputs != "logits":
+            raise self._wrong(source, "acting", "greedy for a network whose outputs are Q-values")
+        for game, settings in self.atari_by_game.items():
+            if game not in self.games or not isinstance(settings, dict) or "game" in settings:
+                raise self._wrong(source, "atari_by_game", "an object of Atari settings per game of 'games'")
         try:
-            self.atari_config()
+            for game in self.games:
+                self.atari_config(game)
         except UserError as error:
             raise UserError(f"{source}: {error}") from None
 
@@ -303,6 +337,8 @@ def expert_metadata(
     architecture: str = "nature_dqn",
     provenance: dict | None = None,
     evaluation: dict | None = None,
+    outputs: str = "q_values",
+    acting: str = "greedy",
 ) -> CheckpointMetadata:
     """Metadata of an expert for `config.game`, acting over the game's action set."""
     from actor_mimic.common.atari import action_set
@@ -318,6 +354,8 @@ def expert_metadata(
         atari=settings,
         provenance=dict(provenance or {}),
         evaluation=dict(evaluation or {}),
+        outputs=outputs,
+        acting=acting,
     )
 
 

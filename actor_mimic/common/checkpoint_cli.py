@@ -25,6 +25,7 @@ from actor_mimic.common.checkpoint import (
     read_metadata,
     save_checkpoint,
 )
+from actor_mimic.common.fire import describe_protocol
 from actor_mimic.common.importers import import_cleanrl, import_sb3
 from actor_mimic.common.limits import check_seed
 from actor_mimic.common.networks import ARCHITECTURES
@@ -56,6 +57,13 @@ class ImportOptions:
     sticky: float = setting(
         0.0, "repeat_action_probability it was trained with", flag="--sticky-actions", aliases=("--sticky",)
     )
+    # The source library's protocol is recorded unless these say otherwise (importers/expert.py).
+    fire_on_reset: bool | None = setting(
+        None, "record whether FIRE is pressed at each episode's start (default: the library's protocol, on)"
+    )
+    fire_on_life_loss: bool | None = setting(
+        None, "record whether FIRE is pressed after a lost life (default: the library's protocol, on)"
+    )
     overwrite: bool = setting(False, OVERWRITE_HELP)
 
 
@@ -66,8 +74,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     init = sub.add_parser("init", help="write a freshly initialised (untrained) expert")
     add_settings(init, InitOptions)
     for name, help_text in (
-        ("import-sb3", "convert a Stable-Baselines3 DQN .zip into an actor-mimic expert"),
-        ("import-cleanrl", "convert a CleanRL dqn_atari state dict into an actor-mimic expert"),
+        ("import-sb3", "convert a Stable-Baselines3 DQN, PPO or A2C or sb3-contrib QR-DQN .zip into an expert"),
+        ("import-cleanrl", "convert a CleanRL dqn_atari or ppo_atari model into an actor-mimic expert"),
     ):
         importer = sub.add_parser(name, help=help_text)
         importer.add_argument("path", help="the file to import")
@@ -95,7 +103,16 @@ def write_import(action: str, path: str, options: ImportOptions) -> int:
     if path == options.out:
         raise UserError(f"{path} is both the file to import and --out: write the import elsewhere")
     checkpoint = IMPORTERS[action](path, config)
-    return _save(checkpoint, options.out, options.overwrite, f"the {checkpoint.metadata.provenance['source']} expert")
+    metadata = checkpoint.metadata
+    for name in ("fire_on_reset", "fire_on_life_loss"):
+        if getattr(options, name) is not None:
+            metadata.atari[name] = getattr(options, name)
+    provenance = metadata.provenance
+    algorithm = provenance["algorithm"].upper()
+    what = f"the {provenance['library']} {algorithm} expert ({metadata.outputs}, acting {metadata.acting})"
+    _save(checkpoint, options.out, options.overwrite, what)
+    print(f"recorded its environment: {describe_protocol(metadata.atari_config())}")
+    return 0
 
 
 def _save(checkpoint, out, overwrite: bool, what: str) -> int:

@@ -3,7 +3,9 @@
 Protocol (Parisotto et al. 2016, following Mnih et al. 2015):
 
 - the evaluated network acts epsilon-greedily with epsilon 0.05, the random action drawn
-  uniformly from the game's valid actions;
+  uniformly from the game's valid actions (a logit teacher that samples, `acting="sample"`,
+  draws its action from softmax over its valid outputs instead of the best one, with the same
+  epsilon rule: PPO and A2C agents are evaluated so by their libraries);
 - full games: a lost life is not a terminal (the shared Atari settings already say so), up to
   30 no-op actions after each reset;
 - a test epoch is a budget of agent steps (125,000 per game in the paper);
@@ -34,7 +36,7 @@ import torch
 from torch import nn
 
 from actor_mimic.common.atari import AtariConfig, action_set, make_vector_env
-from actor_mimic.common.policies import epsilon_greedy, greedy_env_actions, output_to_env_actions
+from actor_mimic.common.policies import epsilon_greedy, epsilon_sample, greedy_env_actions, output_to_env_actions
 from actor_mimic.common.rollout import EpisodeTracker
 from actor_mimic.errors import UserError
 
@@ -63,6 +65,7 @@ class EvaluationResult:
     num_envs: int = 8  # environments played in parallel: with a fixed budget, more of them end fewer episodes
     lengths: list[int] = field(default_factory=list)  # agent steps of each completed episode, as `returns`
     num_truncated: int = 0  # completed episodes the time limit cut (max_episode_frames), scored as they stood
+    acting: str = "greedy"  # or "sample": drawn from softmax of the outputs (a logit teacher)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,6 +82,7 @@ def evaluate(
     num_envs: int = 8,
     seed: int = 0,
     progress: bool = False,
+    acting: str = "greedy",
 ) -> EvaluationResult:
     """Play `network` on `config.game` and score it (see the module docstring).
 
@@ -87,10 +91,11 @@ def evaluate(
         `episodes` must be given). The last round of parallel steps may overshoot it by up
         to num_envs - 1.
     episodes: stop once this many episodes have completed (None: play the budget).
+    acting: "greedy" (the best valid output) or "sample" (from softmax over the valid outputs).
     """
     game_actions = list(action_set(config))
     valid, env_index = output_to_env_actions(list(output_actions), game_actions)
-    _check_arguments(config, valid, steps, episodes, epsilon, num_envs)
+    _check_arguments(config, valid, steps, episodes, epsilon, num_envs, acting)
 
     # Never more environments than episodes asked for: each env has its own episode quota.
     num_envs = min(num_envs, episodes) if episodes else num_envs
@@ -115,7 +120,11 @@ def evaluate(
                 q_values = network(torch.from_numpy(frames).to(device))
             # Every env draws every step, resetting or not: the stream does not depend on
             # which envs happen to be resetting.
-            actions = epsilon_greedy(greedy_env_actions(q_values, valid, env_index), epsilon, rng, len(game_actions))
+            if acting == "sample":
+                actions = epsilon_sample(q_values, valid, env_index, epsilon, rng, len(game_actions))
+            else:
+                greedy = greedy_env_actions(q_values, valid, env_index)
+                actions = epsilon_greedy(greedy, epsilon, rng, len(game_actions))
 
             frames, rewards, terminated, truncated, _ = venv.step(actions)
             playing, ended, ended_episodes = running.step(rewards, terminated, truncated)
@@ -155,6 +164,7 @@ def evaluate(
         num_envs=num_envs,
         lengths=lengths,
         num_truncated=num_truncated,
+        acting=acting,
     )
 
 
@@ -181,7 +191,7 @@ def evaluate_random(
                     num_envs=num_envs, seed=seed, progress=progress)  # fmt: skip
 
 
-def _check_arguments(config, valid, steps, episodes, epsilon, num_envs) -> None:
+def _check_arguments(config, valid, steps, episodes, epsilon, num_envs, acting) -> None:
     if not valid.any():
         raise UserError(f"none of the network's output actions exists in {config.game}")
     if steps is None and episodes is None:
@@ -194,6 +204,8 @@ def _check_arguments(config, valid, steps, episodes, epsilon, num_envs) -> None:
         raise UserError(f"epsilon must lie in [0, 1], got {epsilon}")
     if num_envs < 1:
         raise UserError(f"num_envs must be at least 1, got {num_envs}")
+    if acting not in ("greedy", "sample"):
+        raise UserError(f"acting must be greedy or sample, got {acting!r}")
 
 
 def _episode_quota(episodes: int | None, num_envs: int) -> np.ndarray | None:

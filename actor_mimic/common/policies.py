@@ -13,7 +13,10 @@ same two things, written once here:
      outputs lack some of the game's actions).
 2. act epsilon-greedily: the greedy action, or with probability epsilon a uniformly random one
    of the game's actions. Both random draws happen for every env at every step, so the random
-   stream depends on neither the network's choices nor on which envs explored.
+   stream depends on neither the network's choices nor on which envs explored. A logit teacher
+   (PPO, A2C) may instead *sample* from its policy softmax(logits) (`acting="sample"`), under
+   the same epsilon rule: the second draw, unused when the step does not explore, picks the
+   sampled action by inverting the policy's cumulative distribution.
 
 Actions are indices into the game's action set (what the environment takes), int64.
 """
@@ -24,6 +27,14 @@ import math
 
 import numpy as np
 import torch
+
+
+def acting_of(metadata, requested: str | None = None) -> str:
+    """How a policy acts: "greedy" or "sample", as `requested` or as its checkpoint metadata
+    records. Only a logit teacher samples; an AMN and a Q-value expert act greedily."""
+    if metadata.outputs != "logits":
+        return "greedy"
+    return requested or metadata.acting
 
 
 def game_columns(output_actions, game_actions) -> list[int]:
@@ -67,6 +78,30 @@ def epsilon_greedy(greedy: np.ndarray, epsilon: float, rng: np.random.Generator,
     return np.where(explore, random_actions, greedy).astype(np.int64)
 
 
+def sample_from_uniforms(logits: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """int64 (N,): for each row of logits (N, O), the output i with cdf[i-1] <= u < cdf[i] of
+    the policy softmax(logits) (outputs at -inf have probability 0 and are never drawn);
+    uniforms (N,) in [0, 1)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    cdf = np.cumsum(probabilities, axis=1)
+    cdf /= cdf[:, -1:]
+    return np.minimum((uniforms[:, None] >= cdf).sum(axis=1), logits.shape[1] - 1).astype(np.int64)
+
+
+def epsilon_sample(
+    logits: torch.Tensor, valid: np.ndarray, env_index: np.ndarray, epsilon: float, rng: np.random.Generator,
+    num_actions: int,
+) -> np.ndarray:  # fmt: skip
+    """int64 (N,): an action sampled from softmax over the valid outputs of each row of logits
+    (N, O), each replaced with probability epsilon by a uniformly random game action. Draws
+    `rng.random((N, 2))` every call (explore or not; which action)."""
+    uniforms = rng.random((logits.shape[0], 2))
+    masked = logits.masked_fill(~torch.from_numpy(valid).to(logits.device), -math.inf)
+    sampled = env_index[sample_from_uniforms(masked.cpu().numpy(), uniforms[:, 1])]
+    return epsilon_greedy_from_uniforms(sampled, epsilon, uniforms, num_actions)
+
+
 def epsilon_greedy_from_uniforms(
     greedy: np.ndarray, epsilon: float, uniforms: np.ndarray, num_actions: int
 ) -> np.ndarray:
@@ -76,3 +111,12 @@ def epsilon_greedy_from_uniforms(
     explore = uniforms[:, 0] < epsilon
     random_actions = np.minimum((uniforms[:, 1] * num_actions).astype(np.int64), num_actions - 1)
     return np.where(explore, random_actions, greedy.astype(np.int64))
+
+
+def epsilon_sample_from_uniforms(
+    logits: np.ndarray, epsilon: float, uniforms: np.ndarray, num_actions: int
+) -> np.ndarray:
+    """int64 (N,): the sampling rule from pre-drawn uniforms (N, 2): the first decides whether
+    to explore, the second which random action, or, when not exploring, the sampled one."""
+    sampled = sample_from_uniforms(logits, uniforms[:, 1])
+    return epsilon_greedy_from_uniforms(sampled, epsilon, uniforms, num_actions)

@@ -168,7 +168,8 @@ def _store_text(store: dict) -> str:
         f"  complete    {'yes' if store['complete'] else 'NO: interrupted, finish it with amn collect ... --resume'}",
         f"  digest      {store['digest'] or 'none (schema 1: no chunk checksums)'}"
         + ("" if store["sealed"] else " (its document has no seal: an older store)"),
-        f"  expert      {expert}",
+        f"  expert      {expert}" + (f", {store['teacher_source']}" if store["teacher_source"] else ""),
+        f"  labels      {'action logits' if store['teacher_outputs'] == 'logits' else 'Q-values'} (q_values)",
         f"  behaviour   {store['behaviour'] or 'unknown'}, round {store['round']}",
     ]
     if store["sticky_actions"]:

@@ -36,6 +36,8 @@ from actor_mimic.store import (
     store_digest,
     store_size,
     stored_path,
+    teacher_outputs,
+    teacher_source,
 )
 
 SCAN_ROWS = 8192  # rows per read while scanning; whole chunks for the usual chunk lengths
@@ -111,6 +113,8 @@ def summarize(path: str | Path) -> dict:
         "sticky_actions": float((info.attrs.get("atari") or {}).get("repeat_action_probability", 0.0)),
         "expert_sha256": sha,
         "expert_untrained": untrained,
+        "teacher_outputs": teacher_outputs(info.attrs),  # what `q_values` holds: "q_values" or "logits"
+        "teacher_source": teacher_source(info.attrs) or None,  # "stable-baselines3 ppo", ...
         "behaviour": behaviour,
         "round": round_label,
         "shard": info.attrs.get("shard"),

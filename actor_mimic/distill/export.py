@@ -37,6 +37,8 @@ def amn_metadata(model: ActorMimic, extra_provenance: dict | None = None) -> Che
         "global_step": int(model.global_step),
         "epoch": int(model.current_epoch),
         "tau": float(hparams["tau"]),
+        "logit_tau": float(hparams.get("logit_tau", 1.0)),
+        "teacher_outputs": {task.game: task.outputs for task in tasks.games},
         "beta": float(hparams["beta"]),
         "feature_transform": hparams["feature_transform"] if hparams["beta"] > 0 else None,
         "hidden_layer": hparams["hidden_layer"],
@@ -52,6 +54,7 @@ def amn_metadata(model: ActorMimic, extra_provenance: dict | None = None) -> Che
         action_sets={task.game: list(task.action_set) for task in tasks.games},
         atari=dict(tasks.atari),
         provenance=provenance,
+        atari_by_game={task.game: dict(task.atari) for task in tasks.games if task.atari},
     )
 
 

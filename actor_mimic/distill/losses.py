@@ -9,7 +9,10 @@ actions are A_i (a subset of the 18 ALE actions, given as a boolean `action_mask
     feature regr.     L_feature   = 1/2 || f_i(h_AMN(s)) - h_E(s) ||^2
     Actor-Mimic       L           = L_policy + beta * L_feature
 
-tau divides only the expert's Q-values; the AMN's logits z enter a plain softmax. Both
+tau divides only the expert's Q-values; the AMN's logits z enter a plain softmax. A policy-
+gradient teacher (PPO, A2C) gives its action logits instead of Q_E: the same formulas then
+give softmax(logits_E / tau), its own policy at tau = 1. tau is a number, or a (B, 1) tensor
+when the samples' teachers differ (module.py). Both
 softmaxes run over A_i only: invalid actions get logit -inf, hence exactly zero probability,
 and a loss never depends on the values at invalid actions. The 1/2 in L_feature is the
 convention of the original code (its gradient is beta * (f_i(h) - h_E)), so beta = 0.01 is
@@ -29,7 +32,7 @@ def masked_log_softmax(logits: torch.Tensor, action_mask: torch.Tensor) -> torch
     return logits.masked_fill(~action_mask, float("-inf")).log_softmax(dim=-1)
 
 
-def expert_policy(q_values: torch.Tensor, action_mask: torch.Tensor, tau: float) -> torch.Tensor:
+def expert_policy(q_values: torch.Tensor, action_mask: torch.Tensor, tau: float | torch.Tensor) -> torch.Tensor:
     """(B, 18): pi_E = softmax(Q_E / tau) over the valid actions; exactly 0 at invalid ones."""
     return masked_log_softmax(q_values / tau, action_mask).exp()
 
@@ -41,7 +44,7 @@ def _sum_valid(values: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
 
 
 def policy_regression_loss(
-    amn_logits: torch.Tensor, expert_q_values: torch.Tensor, action_mask: torch.Tensor, tau: float = 1.0
+    amn_logits: torch.Tensor, expert_q_values: torch.Tensor, action_mask: torch.Tensor, tau: float | torch.Tensor = 1.0
 ) -> torch.Tensor:
     """(B,): L_policy = - sum_{a in A_i} pi_E(a|s) log pi_AMN(a|s), the cross-entropy."""
     targets = expert_policy(expert_q_values, action_mask, tau)
@@ -50,7 +53,7 @@ def policy_regression_loss(
 
 
 def kl_expert_amn(
-    amn_logits: torch.Tensor, expert_q_values: torch.Tensor, action_mask: torch.Tensor, tau: float = 1.0
+    amn_logits: torch.Tensor, expert_q_values: torch.Tensor, action_mask: torch.Tensor, tau: float | torch.Tensor = 1.0
 ) -> torch.Tensor:
     """(B,): KL(pi_E || pi_AMN) = sum_{a in A_i} pi_E (log pi_E - log pi_AMN) >= 0.
 

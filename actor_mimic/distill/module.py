@@ -1,9 +1,10 @@
 """The Actor-Mimic Network as a LightningModule: one network, 18 outputs, many games.
 
 A batch (from `actor_mimic.datasets.make_loader` over a mixture of games) holds, per sample:
-frames uint8 (B, 4, 84, 84); q_values float32 (B, 18), the expert's Q-values scattered onto the
-ALE actions; action_mask bool (B, 18), the game's valid actions; hidden float32 (B, H), the
-expert's hidden activations zero-padded to the largest expert; game_id int64 (B,).
+frames uint8 (B, 4, 84, 84); q_values float32 (B, 18), the expert's outputs scattered onto the
+ALE actions (Q-values, or a policy-gradient teacher's logits: `GameTask.outputs`);
+action_mask bool (B, 18), the game's valid actions; hidden float32 (B, H), the expert's hidden
+activations zero-padded to the largest expert; game_id int64 (B,).
 
 The AMN is a real `NatureDQN` (the paper's 8-game AMN) or `MultitaskAMN` (the larger transfer
 AMN) from `actor_mimic.common.networks`, always with 18 outputs; per game its policy is the
@@ -11,6 +12,11 @@ softmax over that game's valid actions (losses.py). Feature regression adds one 
 per game from the AMN's hidden layer to that game's expert hidden layer: a linear map (the
 paper's) or the identity (when the sizes agree). With beta = 0 no transform is built and the
 run is the paper's AMN-policy variant.
+
+Teachers of both kinds mix in one fit: the policy target of a sample is softmax(Q_E / tau) for a
+Q-value teacher (the paper's Boltzmann policy) and softmax(logits_E / logit_tau) for a logit
+teacher (logit_tau = 1, the default, is the teacher's own policy); each game's temperature is
+chosen by its teacher's kind, and the KL and agreement metrics use the same targets.
 
 Optimiser defaults. The paper's optimiser is Adam-like with lr 0.00025 and beta1 = beta2 = 0.95,
 with 0.01 added inside the square root and a constant in place of bias correction, on a loss
@@ -50,7 +56,9 @@ class ActorMimic(pl.LightningModule):
         they are saved with the checkpoint (as a dict), so a resume needs no stores.
     architecture: "nature_dqn" or "multitask_amn".
     hidden_layer: the AMN layer whose activations are regressed onto the experts' ("fc").
-    tau: temperature of the expert's Boltzmann policy softmax(Q_E / tau).
+    tau: temperature of a Q-value expert's Boltzmann policy softmax(Q_E / tau).
+    logit_tau: temperature of a logit teacher's policy softmax(logits_E / logit_tau); 1 is the
+        teacher's own policy.
     beta: weight of feature regression (0: policy regression only, "AMN-policy").
     feature_transform: "linear" (the paper's f_i) or "identity".
     channels_last: keep the convolutions' weights and inputs in channels-last memory format
@@ -67,6 +75,7 @@ class ActorMimic(pl.LightningModule):
         architecture: str = "nature_dqn",
         hidden_layer: str = "fc",
         tau: float = 1.0,
+        logit_tau: float = 1.0,
         beta: float = 0.01,
         feature_transform: str = "linear",
         lr: float = 2.5e-4,
@@ -80,6 +89,8 @@ class ActorMimic(pl.LightningModule):
             raise UserError("the model needs its tasks: give data.games (amn distill links them)")
         if check_real(tau, "model.tau") <= 0:
             raise UserError(f"tau must be positive, got {tau}")
+        if check_real(logit_tau, "model.logit_tau") <= 0:
+            raise UserError(f"logit_tau must be positive, got {logit_tau}")
         check_real(beta, "model.beta", low=0.0)
         if check_real(lr, "model.lr") <= 0 or check_real(adam_eps, "model.adam_eps") <= 0:
             raise UserError(f"model.lr and model.adam_eps must be positive, got {lr} and {adam_eps}")
@@ -111,6 +122,10 @@ class ActorMimic(pl.LightningModule):
                 f"{architecture} has no hidden layer {hidden_layer!r}: choose one of {self.amn.hidden_layers}"
             )
         self.max_hidden = max(task.hidden_size for task in tasks.games)
+        # Each game's temperature, by its teacher's kind; one number when every game shares it.
+        taus = [float(logit_tau if task.outputs == "logits" else tau) for task in tasks.games]
+        self.game_taus = torch.tensor(taus) if len(set(taus)) > 1 else None
+        self.tau = taus[0]
         self.transforms = self._build_transforms(tasks) if beta > 0 else None
         self.metrics = nn.ModuleDict(
             {
@@ -176,7 +191,7 @@ class ActorMimic(pl.LightningModule):
         logits, hidden = self.amn(self._input(batch["frames"]), hidden_layer=self.hparams["hidden_layer"])
         # The losses in float32 whatever the layers ran in (bf16-mixed autocast); no-ops in float32.
         logits, hidden = logits.float(), hidden.float()
-        q_values, mask, tau = batch["q_values"], batch["action_mask"], self.hparams["tau"]
+        q_values, mask, tau = batch["q_values"], batch["action_mask"], self.sample_tau(batch["game_id"])
         terms = {
             "policy_loss": losses.policy_regression_loss(logits, q_values, mask, tau),
             "kl": losses.kl_expert_amn(logits.detach(), q_values, mask, tau),
@@ -189,6 +204,12 @@ class ActorMimic(pl.LightningModule):
         else:
             terms["loss"] = terms["policy_loss"]
         return terms
+
+    def sample_tau(self, game_id: torch.Tensor) -> float | torch.Tensor:
+        """The temperature of each sample's teacher: one number, or (B, 1) when games differ."""
+        if self.game_taus is None:
+            return self.tau
+        return self.game_taus.to(game_id.device)[game_id].unsqueeze(1)
 
     def _padded_targets(self, hidden: torch.Tensor) -> torch.Tensor:
         """(B, H_max): expert activations zero-padded to the widest expert of the tasks (a

@@ -10,7 +10,10 @@ The config names games and their teacher stores:
 `Tasks` the model is built from and the exported AMN records:
 
     games          one GameTask per game, in config order (game_id i in a batch is games[i]):
-                   its ROM id, the expert's ALE action ids, hidden size and hidden layer
+                   its ROM id, the expert's ALE action ids, hidden size and hidden layer, what
+                   its teacher's stored outputs are (`q_values` or `logits`) and the Atari
+                   settings in which its first store differs from `atari` (a teacher trained
+                   under another protocol: FIRE presses)
     atari          the Atari settings (without the game) of the first store
     preprocessing  the observation form every store shares
     stores         one StoreRecord per store (path, game, expert sha256, behaviour, round, ...)
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 
 from actor_mimic.common.atari import AtariConfig, action_set, canonical_game, preprocessing_differences
 from actor_mimic.errors import UserError
-from actor_mimic.store import location, open_store, store_digest
+from actor_mimic.store import location, open_store, store_digest, teacher_outputs
 
 
 @dataclass
@@ -47,6 +50,8 @@ class GameTask:
     action_set: list[int]  # (A_i,) the expert's ALE action ids
     hidden_size: int  # H_i: width of the expert's hidden layer, the feature-regression target
     hidden_layer: str  # the expert layer the stored activations come from ("fc", "conv")
+    outputs: str = "q_values"  # what the teacher's stored outputs are: "q_values" or "logits"
+    atari: dict = field(default_factory=dict)  # its Atari settings that differ from Tasks.atari
 
 
 @dataclass(frozen=True)
@@ -87,8 +92,10 @@ class Tasks:
     def to_dict(self) -> dict:
         """The plain, JSON-able form a checkpoint keeps (the form of every version so far):
         {"games": [names], "action_sets": {game: ids}, "hidden_sizes": {game: H},
-        "hidden_layer": {game: layer}, "atari": {...}, "preprocessing": {...}, "stores": [...]}."""
-        return {
+        "hidden_layer": {game: layer}, "atari": {...}, "preprocessing": {...}, "stores": [...]},
+        plus "outputs": {game: kind} when a teacher gives logits and "atari_by_game": {game: {...}}
+        when a game's settings differ (left out otherwise, so earlier versions read the rest)."""
+        document = {
             "games": self.names,
             "action_sets": {task.game: list(task.action_set) for task in self.games},
             "hidden_sizes": {task.game: task.hidden_size for task in self.games},
@@ -97,20 +104,30 @@ class Tasks:
             "preprocessing": dict(self.preprocessing),
             "stores": [_store_dict(store) for store in self.stores],
         }
+        if any(task.outputs != "q_values" for task in self.games):
+            document["outputs"] = {task.game: task.outputs for task in self.games}
+        if any(task.atari for task in self.games):
+            document["atari_by_game"] = {task.game: dict(task.atari) for task in self.games if task.atari}
+        return document
 
     @classmethod
     def from_dict(cls, document: dict) -> Tasks:
         """Read `to_dict`'s form. Raises KeyError/TypeError/ValueError if it is not that form;
-        keys a checkpoint may lack (hidden_layer, atari, preprocessing, stores) get defaults."""
+        keys a checkpoint may lack (hidden_layer, outputs, atari_by_game, atari, preprocessing,
+        stores) get defaults."""
         if not isinstance(document, dict) or not isinstance(document.get("games"), list) or not document["games"]:
             raise ValueError("tasks must name the games")
         layers = document.get("hidden_layer") or {}
+        outputs = document.get("outputs") or {}
+        atari_by_game = document.get("atari_by_game") or {}
         games = [
             GameTask(
                 game=str(game),
                 action_set=[int(action) for action in document["action_sets"][game]],
                 hidden_size=int(document["hidden_sizes"][game]),
                 hidden_layer=str(layers.get(game, "fc")),
+                outputs=str(outputs.get(game, "q_values")),
+                atari=dict(atari_by_game.get(game) or {}),
             )
             for game in document["games"]
         ]
@@ -193,9 +210,17 @@ def _check_store(tasks: Tasks, game: str, path: str, attrs: dict) -> None:
         )
     expert = attrs.get("expert", {})
     hidden_layer = expert.get("hidden_layer", "fc")
+    outputs = teacher_outputs(attrs)
     known = next((task for task in tasks.games if task.game == game), None)
     if known is None:
-        tasks.games.append(GameTask(game, expected_actions, int(attrs["hidden_size"]), hidden_layer))
+        shared = AtariConfig.from_dict({**tasks.atari, "game": game}).to_dict()
+        own = {k: v for k, v in atari.to_dict().items() if k != "game" and shared[k] != v}
+        tasks.games.append(GameTask(game, expected_actions, int(attrs["hidden_size"]), hidden_layer, outputs, own))
+    elif outputs != known.outputs:
+        raise UserError(
+            f"store {path}: its teacher's outputs are {outputs}, {game}'s other stores' {known.outputs}; "
+            "label all of a game's stores with the same expert"
+        )
     elif list(attrs["action_set"]) != known.action_set:
         raise UserError(
             f"store {path}: its action set {attrs['action_set']} differs from {game}'s other stores' {known.action_set}"

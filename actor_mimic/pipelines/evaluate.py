@@ -9,11 +9,16 @@ Every flag is a field of `EvaluateOptions`, where its default, help text and che
 --config FILE.yaml takes the same settings, keyed by the flags in snake_case.
 
 Every policy plays each of its games under the protocol of `actor_mimic.common.evaluation`
-(epsilon 0.05, full games, no-op starts, a step or episode budget). The table has one row per
-game, as in the paper: the expert's and the AMN's mean (and, with `--random`, a uniformly
-random policy's, played under the same protocol), each with the number of episodes that ended
-within the budget, the AMN's mean as a percentage of the expert's, and, with `--random`, as a
-percentage of the expert's gain over random play. `--out DIR` writes it (with std and max) as
+(epsilon 0.05, full games, no-op starts, a step or episode budget), in the environment its
+checkpoint records for that game: FIRE at reset and after a lost life if it was trained so
+(an imported SB3 or CleanRL agent; `--no-fire-on-reset` / `--no-fire-on-life-loss` or
+`--fire-on-...` play otherwise, and the command says which it played). A logit teacher (PPO,
+A2C) samples from its policy if its checkpoint records so (`--acting greedy` to play its best
+action); AMNs and Q-value experts act greedily. The table has one row per game, as in the
+paper: the expert's and the AMN's mean (and, with `--random`, a uniformly random policy's,
+played under the same protocol), each with the number of episodes that ended within the
+budget, the AMN's mean as a percentage of the expert's, and, with `--random`, as a percentage
+of the expert's gain over random play. `--out DIR` writes it (with std and max) as
 evaluation.csv and evaluation.json (the JSON keeps every episode's return). `--video DIR`
 saves one GIF per policy and game. Every argument and output is checked before the first game
 is played; existing result files are replaced only with `--overwrite` (see
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 from dataclasses import dataclass
@@ -40,6 +46,7 @@ import torch
 from actor_mimic.common.atari import NUM_ALE_ACTIONS, canonical_game, preprocessing_differences
 from actor_mimic.common.checkpoint import Checkpoint, load_checkpoint
 from actor_mimic.common.evaluation import evaluate, evaluate_random
+from actor_mimic.common.fire import describe_protocol
 from actor_mimic.common.limits import (
     check_device,
     check_memory,
@@ -51,6 +58,7 @@ from actor_mimic.common.limits import (
     check_workers,
 )
 from actor_mimic.common.outputs import Output, check_folder, check_output, write_text
+from actor_mimic.common.policies import acting_of
 from actor_mimic.common.settings import add_settings, build, chosen, setting
 from actor_mimic.errors import UserError
 
@@ -90,6 +98,12 @@ class EvaluateOptions:
     video_steps: int = setting(1000, "at most this many agent steps per GIF")
     random: bool = setting(False, "also play a uniformly random policy on each game (same protocol, epsilon 1)")
     progress: bool = setting(True, "show progress bars")
+    acting: str | None = setting(
+        None, "how logit teachers (PPO, A2C) act: greedy, or sample from their policy (default: as their "
+        "checkpoints record)", choices=("greedy", "sample"),
+    )  # fmt: skip
+    fire_on_reset: bool | None = setting(None, "press FIRE at each episode's start (default: as recorded)")
+    fire_on_life_loss: bool | None = setting(None, "press FIRE after a lost life (default: as recorded)")
 
     def __post_init__(self) -> None:
         if self.amn is None and not self.experts:
@@ -151,7 +165,7 @@ def evaluate_policies(options: EvaluateOptions) -> int:
 
     rows, details, time_limits = [], [], {}
     for game in games:
-        config = (amn or experts[game]).metadata.atari_config(game)
+        config = _environment(game, amn or experts[game], options)
         time_limits[game] = config.max_episode_frames
         results = {}
         if options.random:  # the baseline: what a score is worth
@@ -165,6 +179,7 @@ def evaluate_policies(options: EvaluateOptions) -> int:
             result = evaluate(
                 policy.network, config, outputs, steps=options.step_budget, episodes=options.episodes,
                 epsilon=options.epsilon, num_envs=options.num_envs, seed=options.seed, progress=options.progress,
+                acting=acting_of(policy.metadata, options.acting),
             )  # fmt: skip
             results[role] = result
             details.append({"role": role, "checkpoint": str(policy.path), "sha256": policy.sha256, **result.to_dict()})
@@ -172,8 +187,8 @@ def evaluate_policies(options: EvaluateOptions) -> int:
                 from actor_mimic.pipelines.video import save_episode_gif
 
                 gif = save_episode_gif(policy.network, config, outputs, Path(options.video) / f"{game}-{role}.gif",
-                                       epsilon=options.epsilon, seed=options.seed,
-                                       max_steps=options.video_steps)  # fmt: skip
+                                       epsilon=options.epsilon, seed=options.seed, max_steps=options.video_steps,
+                                       acting=acting_of(policy.metadata, options.acting))  # fmt: skip
                 print(f"wrote {gif}")
         rows.append(table_row(game, results.get("expert"), results.get("amn"), results.get("random")))
 
@@ -265,6 +280,24 @@ def _check_preprocessing(amn: Checkpoint | None, experts: dict[str, Checkpoint])
                 f"{policy.path} was trained on other observations than {reference.path} "
                 f"(they differ in {preprocessing_differences(expected, found)}); evaluate them separately"
             )
+
+
+FIRE_SETTINGS = ("fire_on_reset", "fire_on_life_loss")
+
+
+def _environment(game: str, reference: Checkpoint, options: EvaluateOptions):
+    """The environment `game` is played in: the reference checkpoint's (the AMN's, else the
+    expert's) recorded settings for it, with the FIRE flags given over them. Says which it
+    plays when FIRE is pressed or the flags changed the recorded protocol."""
+    recorded = reference.metadata.atari_config(game)
+    given = {name: getattr(options, name) for name in FIRE_SETTINGS if getattr(options, name) is not None}
+    config = dataclasses.replace(recorded, **given)
+    changed = [f"--{'' if getattr(config, n) else 'no-'}{n.replace('_', '-')}" for n in FIRE_SETTINGS
+               if getattr(config, n) != getattr(recorded, n)]  # fmt: skip
+    if changed or config.fire_on_reset or config.fire_on_life_loss:
+        source = f"{' '.join(changed)} over " if changed else ""
+        print(f"{game}: playing with {describe_protocol(config)} ({source}the protocol {reference.path} records)")
+    return config
 
 
 def _players(game: str, amn: Checkpoint | None, experts: dict[str, Checkpoint]):

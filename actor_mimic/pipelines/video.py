@@ -15,7 +15,7 @@ from torch import nn
 
 from actor_mimic.common.atari import AtariConfig, action_set, make_env
 from actor_mimic.common.outputs import atomic_output
-from actor_mimic.common.policies import epsilon_greedy, greedy_env_actions, output_to_env_actions
+from actor_mimic.common.policies import epsilon_greedy, epsilon_sample, greedy_env_actions, output_to_env_actions
 from actor_mimic.errors import UserError
 
 # One agent step is frame_skip emulator frames at 60 Hz: 4/60 s, so ~70 ms plays in real time.
@@ -31,6 +31,7 @@ def save_episode_gif(
     epsilon: float = 0.05,
     seed: int = 0,
     max_steps: int = 1000,
+    acting: str = "greedy",
 ) -> Path:
     """Play one episode (at most `max_steps` agent steps) and write it as an animated GIF."""
     try:
@@ -51,8 +52,11 @@ def save_episode_gif(
         for _ in range(max_steps):
             with torch.no_grad():
                 q_values = network(torch.from_numpy(np.asarray(frames)[None]).to(device))
-            greedy = greedy_env_actions(q_values, valid, env_index)
-            action = int(epsilon_greedy(greedy, epsilon, rng, len(game_actions))[0])
+            if acting == "sample":  # a logit teacher playing its policy (common/policies.py)
+                action = int(epsilon_sample(q_values, valid, env_index, epsilon, rng, len(game_actions))[0])
+            else:
+                greedy = greedy_env_actions(q_values, valid, env_index)
+                action = int(epsilon_greedy(greedy, epsilon, rng, len(game_actions))[0])
             frames, _, terminated, truncated, _ = env.step(action)
             images.append(Image.fromarray(env.render()))
             if terminated or truncated:

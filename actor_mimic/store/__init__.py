@@ -18,6 +18,7 @@ modules below are the store's own parts, each with one job:
     identity.py      the document's seal and the store's content digest
     meaning.py       whether a document means something the toolkit can reproduce
     card.py          the dataset card (card_markdown.py: its text)
+    teacher.py       what the teacher's stored outputs are (Q-values or logits), who trained it
 """
 
 from actor_mimic.store.backends import (
@@ -95,6 +96,7 @@ from actor_mimic.store.schema import (
     step_fields,
     stored_fields,
 )
+from actor_mimic.store.teacher import TEACHER_OUTPUTS, teacher_outputs, teacher_source
 from actor_mimic.store.writer import StoreWriter
 from actor_mimic.store.zarr_chunks import ChunkFiles
 
@@ -109,6 +111,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SOURCES_SCHEMA_VERSION",
     "TAGS",
+    "TEACHER_OUTPUTS",
     "VALUE_DTYPES",
     "Backend",
     "ChunkFiles",
@@ -179,6 +182,8 @@ __all__ = [
     "stored_fields",
     "stored_path",
     "table_rows",
+    "teacher_outputs",
+    "teacher_source",
     "window_for",
     "write_card",
     "write_hdf5",

@@ -14,6 +14,7 @@ import numpy as np
 import yaml
 
 from actor_mimic.store.schema import lane_prefix, step_fields
+from actor_mimic.store.teacher import teacher_outputs, teacher_source
 
 DEFAULT_LICENSE = "other"
 TAGS = ("actor-mimic", "atari", "arcade-learning-environment", "policy-distillation", "teacher-dataset")
@@ -114,13 +115,14 @@ def _table(rows: Sequence[tuple[str, object]]) -> str:
 def _summary(facts: CardFacts) -> str:
     attrs = facts.attrs
     hidden = f"{attrs['hidden_size']} `{facts.expert.get('hidden_layer', '?')}` activations"
+    labels = "action logits (its policy is their softmax)" if teacher_outputs(attrs) == "logits" else "Q-values"
     return (
         f"# {facts.title} teacher dataset\n\n"
         f"Expert rollouts of Atari {facts.title} written by `amn collect` of "
         "actor-mimic for Actor-Mimic distillation (Parisotto, Ba & "
         "Salakhutdinov, ICLR 2016). Per step: the newest preprocessed frame (stacks are rebuilt "
         "on read), the action taken, the raw reward, terminated/truncated, lives, and the "
-        f"expert's labels: its Q-values over the game's {attrs['num_actions']} actions and its "
+        f"expert's labels: its {labels} over the game's {attrs['num_actions']} actions and its "
         f"{hidden}.\n"
         + (
             f"\nContent digest: `{facts.digest}` (the document and every chunk's checksum; check a download "
@@ -160,7 +162,7 @@ FIELD_MEANINGS = {
     "terminated": "the game ended after the action",
     "truncated": "the episode was cut after the action (time limit, budget, interruption)",
     "lives": "lives counter of the observation",
-    "q_values": "the expert's Q-values over the action set",
+    "q_values": "the expert's outputs over the action set: Q-values, or a policy-gradient teacher's logits",
     "hidden": "the expert's hidden activations",
 }
 
@@ -197,6 +199,8 @@ def _environment(facts: CardFacts) -> str:
         ("sticky actions (repeat_action_probability)", atari.get("repeat_action_probability")),
         ("no-op starts (up to)", atari.get("noop_max")),
         ("episode limit (frames)", atari.get("max_episode_frames")),
+        ("FIRE pressed", ", ".join(when for when, key in (("at reset", "fire_on_reset"), ("after a lost life",
+                                   "fire_on_life_loss")) if atari.get(key)) or "never"),
         ("frames", (f"{pre.get('screen_size')}x{pre.get('screen_size')} "
                    f"{'grayscale' if pre.get('grayscale') else 'colour'}"
                    f"{', max of the last two frames of each skip' if pre.get('maxpool_last_two') else ''}")),
@@ -211,6 +215,8 @@ def _expert(facts: CardFacts) -> str:
     rows = [
         ("sha256 of the checkpoint file", f"`{expert['sha256']}`" if expert.get("sha256") else "not recorded"),
         ("architecture", metadata.get("architecture")),
+        ("outputs (stored as `q_values`)", teacher_outputs(facts.attrs)),
+        ("library and algorithm", teacher_source(facts.attrs) or "not recorded (actor-mimic's own DQN, or older)"),
         ("stored layer", f"`{expert.get('hidden_layer')}` ({facts.attrs['hidden_size']} units)"),
         ("trained", _training(provenance)),
     ]
@@ -256,6 +262,7 @@ def _behaviour(facts: CardFacts) -> str:
     rows = [
         ("acting policy", who),
         ("epsilon-greedy epsilon", behaviour.get("epsilon")),
+        ("acting", behaviour.get("acting", "greedy")),
         ("round", behaviour.get("round") if behaviour.get("round") is not None else "none (the expert's own play)"),
         ("seed", facts.attrs.get("seed")),
         ("parallel environments", facts.attrs.get("num_envs")),

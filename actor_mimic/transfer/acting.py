@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from actor_mimic.common.atari import AtariConfig, action_set, make_vector_env
+from actor_mimic.common.fire import played_actions
 from actor_mimic.common.policies import epsilon_greedy
 from actor_mimic.common.rollout import EndedEpisode, EpisodeTracker
 from actor_mimic.errors import UserError
@@ -63,7 +64,8 @@ class Actor:
 
     def step(self, actions: np.ndarray, replay: ReplayMemory) -> Played:
         """Step every environment once with `actions` (N,); store the new frames, the actions
-        and the rewards in `replay`."""
+        played (FIRE where the environment presses it, common/fire.py) and the rewards in `replay`."""
+        actions = played_actions(self.env, actions)
         frames, rewards, terminated, truncated, _ = self.env.step(actions)
         self.action_log.append(actions.astype(np.int64))
         replay.record_step(actions, rewards)

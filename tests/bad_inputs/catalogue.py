@@ -131,6 +131,7 @@ CASES = [
     Case(f"{COLLECT} {STEPS} --shard 2", "--shard must look like I/N", "a malformed shard"),
     Case(f"{COLLECT} {STEPS} --shard 3/2", "shard 3/2", "a shard index past the count"),
     Case(f"{COLLECT} {STEPS} --hidden-layer fc2", "unknown --hidden-layer 'fc2'", "an unknown hidden layer"),
+    Case(f"{COLLECT} {STEPS} --acting often", "invalid choice: 'often'", "an unknown way for a logit teacher to act"),
     Case(f"{COLLECT} {STEPS} --resume --overwrite", "contradict each other", "--resume with --overwrite"),
     Case(f"{COLLECT} {STEPS} --q-dtype float64", "invalid choice: 'float64'", "an unsupported Q-value dtype"),
     # --- amn collect: the checkpoints -----------------------------------------------------
@@ -525,6 +526,26 @@ CASES = [
         "import-sb3 of a zip without policy.pth",
     ),
     Case(
+        "checkpoint import-sb3 {w}/sac.zip --game pong --out {w}/out/p.safetensors",
+        "import-sb3 reads DQN, QR-DQN (sb3-contrib), PPO and A2C with the default CnnPolicy",
+        "import-sb3 of an unsupported kind of agent (SAC)",
+    ),
+    Case(
+        "checkpoint import-cleanrl {w}/flax_other.cleanrl_model --game pong --out {w}/out/p.safetensors",
+        "no floating-point Conv_0/kernel weights",
+        "import-cleanrl of a Flax file of another network",
+    ),
+    Case(
+        "checkpoint info {w}/edited/outputs_unknown.safetensors",
+        "'outputs' must be one of q_values, logits",
+        "info of a checkpoint whose outputs are neither Q-values nor logits",
+    ),
+    Case(
+        "checkpoint info {w}/edited/sampling_q_values.safetensors",
+        "'acting' must be greedy for a network whose outputs are Q-values",
+        "info of a Q-value expert said to sample",
+    ),
+    Case(
         "checkpoint import-sb3 {w}/no_policy.zip --game pong --out {w}/out/p.safetensors --sticky-actions 1.5",
         "repeat_action_probability must lie in [0, 1)",
         "import with sticky actions 1.5",
@@ -542,6 +563,7 @@ CASES = [
     Case(f"{EVALUATE} --games space_invaders", "cannot evaluate space_invaders", "a game the AMN never learnt"),
     Case(f"{EVALUATE} --device cuda", "this machine has no CUDA device", "an absent GPU"),
     Case(f"{EVALUATE} --device tpu", "is not a device", "an unknown device"),
+    Case(f"{EVALUATE} --acting often", "invalid choice: 'often'", "an unknown way for a logit teacher to act"),
     Case(f"{EVALUATE} --num-envs 10000", "--num-envs must be between 1 and 256", "10000 environments"),
     Case(f"{EVALUATE} --steps 0", "--steps must be between 1 and", "a zero step budget"),
     Case(f"{EVALUATE} --episodes 0", "--episodes must be between 1 and", "zero episodes"),
@@ -586,6 +608,7 @@ CASES = [
     Case(f"{FIT} --seed_everything -1", "seed_everything must be between 0 and", "a negative seed_everything"),
     Case(f"{FIT} --model.tau nan", "model.tau\": Expected a <class 'float'>. Got value: nan", "temperature NaN"),
     Case(f"{FIT} --model.tau 0", "tau must be positive", "temperature 0"),
+    Case(f"{FIT} --model.logit_tau 0", "logit_tau must be positive", "logit teachers' temperature 0"),
     Case(f"{FIT} --model.architecture resnet", "unknown architecture 'resnet'", "an unknown architecture"),
     Case(f"{FIT} --torch_threads 0", "torch_threads must be between 1 and", "zero torch threads"),
     Case(f"{FIT} --trainer.accelerator gpu", "No supported gpu backend found", "trainer.accelerator gpu without a GPU"),

@@ -50,6 +50,8 @@ METADATA_EDITS = {
     "format_version_newer": lambda d: {**d, "format_version": 99},
     "provenance_list": lambda d: {**d, "provenance": ["trained"]},
     "unknown_field": lambda d: {**d, "colour": "blue"},
+    "outputs_unknown": lambda d: {**d, "outputs": "values"},
+    "sampling_q_values": lambda d: {**d, "acting": "sample"},
     "json_array": lambda d: [d],
     "not_json": lambda d: "{not json",
 }
@@ -172,6 +174,14 @@ def build_world(w: Path) -> Path:
     torch.save(cleanrl, w / "cleanrl_pong.pt")
     with zipfile.ZipFile(w / "no_policy.zip", "w") as archive:
         archive.writestr("data", json.dumps({"observation_space": {"_shape": [4, 84, 84]}}))
+    with zipfile.ZipFile(w / "sac.zip", "w") as archive:  # what SB3 writes for a SAC agent, in short
+        policy = {":type:": "<class 'abc.ABCMeta'>", "__module__": "stable_baselines3.sac.policies",
+                  "__init__": "<function SACPolicy.__init__ at 0x7f0000000000>"}  # fmt: skip
+        archive.writestr("data", json.dumps({"policy_class": policy, "observation_space": {"_shape": [3]}}))
+        with archive.open("policy.pth", "w") as handle:
+            torch.save({"actor.mu.weight": torch.zeros(1, 3)}, handle)
+    # A Flax msgpack map of another network ({"params": {"Dense_0": {}}}), as flax.serialization writes
+    (w / "flax_other.cleanrl_model").write_bytes(b"\x81\xa6params\x81\xa7Dense_0\x80")
 
     store = w / "store.zarr"
     collect(

@@ -90,7 +90,7 @@ def test_store_records_its_provenance(tmp_path, expert_file, capsys):
     assert len(attrs["expert"]["sha256"]) == 64 and attrs["expert"]["in_memory"] is False
     assert attrs["expert"]["metadata"]["provenance"]["source"] == "random-init"
     assert attrs["expert"]["hidden_layer"] == "fc"
-    assert attrs["behaviour"] == {"policy": "expert", "epsilon": 0.05, "round": "r0"}
+    assert attrs["behaviour"] == {"policy": "expert", "epsilon": 0.05, "round": "r0", "acting": "greedy"}
     assert (attrs["seed"], attrs["num_envs"], attrs["shard"]) == (0, 2, [0, 1])
     assert set(attrs["versions"]) == {"actor_mimic", "ale_py", "gymnasium", "numpy", "torch", "zarr"}
     assert all(attrs["versions"].values())

@@ -176,3 +176,32 @@ def test_episodes_cut_by_the_time_limit_are_reported(tmp_path, capsys):
     assert "note: 2 of the 2 pong episodes of the expert were cut by the time limit (400 emulator frames)" in printed
     (run,) = json.loads((out / "evaluation.json").read_text())["runs"]
     assert run["lengths"] == [100, 100] and run["num_truncated"] == 2
+
+
+def test_a_logit_teacher_samples_under_its_recorded_fire_protocol_unless_told_otherwise(tmp_path, capsys):
+    """A PPO-like teacher that records sampling and SB3's FIRE protocol is played so, and the
+    command says so; --acting greedy and --no-fire-on-... play otherwise, and say that too."""
+    import dataclasses
+
+    expert = random_init_expert(AtariConfig("breakout", fire_on_reset=True, fire_on_life_loss=True), seed=3)
+    metadata = dataclasses.replace(expert.metadata, outputs="logits", acting="sample")
+    teacher = str(save_checkpoint(tmp_path / "ppo.safetensors", expert.network, metadata))
+
+    assert main(["evaluate", "--experts", teacher, "--out", str(tmp_path / "as-recorded"), *BUDGET]) == 0
+    printed = capsys.readouterr().out
+    assert "breakout: playing with FIRE at reset and after a lost life, up to 30 no-op starts" in printed
+    assert f"(the protocol {teacher} records)" in printed
+    run = json.loads((tmp_path / "as-recorded" / "evaluation.json").read_text())["runs"][0]
+    assert run["acting"] == "sample"
+
+    other = ["--acting", "greedy", "--no-fire-on-reset", "--no-fire-on-life-loss"]
+    assert main(["evaluate", "--experts", teacher, "--out", str(tmp_path / "told"), *other, *BUDGET]) == 0
+    printed = capsys.readouterr().out
+    assert "breakout: playing with no FIRE presses" in printed
+    assert "(--no-fire-on-reset --no-fire-on-life-loss over the protocol" in printed
+    run = json.loads((tmp_path / "told" / "evaluation.json").read_text())["runs"][0]
+    assert run["acting"] == "greedy"
+    config = AtariConfig("breakout")
+    direct = evaluate(load_checkpoint(teacher).network, config, list(action_set(config)), steps=120, num_envs=2,
+                      seed=5)  # fmt: skip
+    assert run["returns"] == direct.returns  # greedy, no FIRE: the toolkit's own protocol

@@ -168,14 +168,15 @@ def test_the_report_runs_before_anything_was_run(tmp_path):
     out = tmp_path / "out"
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--work", str(tmp_path / "work"), "--transfer", str(tmp_path / "none"),
-         "--out", str(out), "--experts", str(ROOT / "experts")],
+         "--out", str(out), "--experts", str(ROOT / "experts"), "--mixed", str(tmp_path / "mixed")],
         capture_output=True, text=True, check=False, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     text = (out / "README.md").read_text()
     assert "$" not in text.replace("$$", ""), "every placeholder of the template was filled"
-    # every table but the zoo: datasets, two multitask tables, three rounds tables, two transfer tables, compute
-    assert text.count("_not run yet_") == 9
+    # every table but the zoo: datasets, two multitask tables, two mixed-teacher tables, three rounds tables,
+    # two transfer tables, compute
+    assert text.count("_not run yet_") == 11
     with open(out / "zoo.csv", newline="") as handle:
         zoo = list(csv.DictReader(handle))
     assert sorted(row["game"] for row in zoo) == sorted(p.stem for p in (ROOT / "experts").glob("*.json"))
@@ -192,3 +193,44 @@ def test_long_episode_games_come_from_their_own_evaluation(tmp_path):
     assert (runs["breakout"]["num_envs"], runs["boxing"]["num_envs"]) == (4, 1)
     assert report.evaluation_runs(tmp_path, "experts")["boxing"]["num_envs"] == 4
     assert report.evaluation_runs(tmp_path, "nothing", ("boxing",)) == {}
+
+
+def test_the_mixed_teacher_table_names_each_teacher_and_compares_the_amn_with_it(tmp_path):
+    """results/mixed/ as reproduce_mixed.sh leaves it: one evaluation per game and policy, the
+    fit's metrics.csv; each game's teacher is read from its checkpoint in --experts."""
+    import dataclasses
+    import json
+
+    from actor_mimic.common.atari import AtariConfig
+    from actor_mimic.common.checkpoint import random_init_expert, save_checkpoint
+
+    experts = tmp_path / "experts"
+    for game, outputs, acting in (("breakout", "q_values", "greedy"), ("asterix", "logits", "sample")):
+        expert = random_init_expert(AtariConfig(game))
+        metadata = dataclasses.replace(expert.metadata, outputs=outputs, acting=acting)
+        if outputs == "logits":
+            metadata.provenance |= {"library": "stable-baselines3", "algorithm": "ppo"}
+        save_checkpoint(experts / f"{game}.safetensors", expert.network, metadata)
+    mixed = tmp_path / "mixed"
+    scores = {("experts", "breakout"): (8.0, 4.0, 16), ("mixed", "breakout"): (6.0, 2.0, 9),
+              ("experts", "asterix"): (500.0, 100.0, 25), ("mixed", "asterix"): (250.0, 50.0, 4)}  # fmt: skip
+    for (name, game), (mean, std, episodes) in scores.items():
+        folder = mixed / "eval" / name / game
+        folder.mkdir(parents=True)
+        run = {"role": "amn" if name == "mixed" else "expert", "game": game, "mean": mean, "std": std,
+               "num_episodes": episodes}  # fmt: skip
+        (folder / "evaluation.json").write_text(json.dumps({"table": [], "runs": [run]}))
+    (mixed / "amn" / "mixed").mkdir(parents=True)
+    (mixed / "amn" / "mixed" / "metrics.csv").write_text(
+        "step,val/breakout/kl,val/breakout/agreement,val/asterix/kl,val/asterix/agreement\n"
+        "4999,0.5,0.6,0.9,0.3\n19999,0.2,0.8,0.4,0.5\n"
+    )
+    rows = report.mixed_table(mixed, experts)
+    assert [(r["teacher"], r["game"]) for r in rows] == [
+        ("actor-mimic DQN (q-values)", "breakout"), ("stable-baselines3 PPO (logits)", "asterix")]  # fmt: skip
+    assert [r["amn_percent_of_expert"] for r in rows] == [75.0, 50.0]
+    assert [(r["held_out_kl"], r["held_out_agreement"]) for r in rows] == [(0.2, 0.8), (0.4, 0.5)]  # the last
+    assert rows[0]["expert_se"] == 1.0 and rows[1]["amn_se"] == 25.0
+    summary = report.mixed_summary(rows)
+    assert [(s["variant"], s["mean_percent"]) for s in summary] == [
+        ("Q-value teachers (DQN)", 75.0), ("logit teachers (PPO)", 50.0), ("every game", 62.5)]  # fmt: skip

@@ -172,3 +172,19 @@ def test_a_kill_between_the_renames_leaves_the_previous_checkpoint(uninterrupted
     (tmp_path / "checkpoint.partial").mkdir()  # an unfinished write: no state.json
     assert run_state.checkpoint_dir(tmp_path) == tmp_path / "checkpoint.old"
     assert run_state.checkpoint_dir(tmp_path / "nothing") is None
+
+
+def test_fire_presses_are_logged_as_the_actions_played(tmp_path):
+    """Under FIRE at reset (an imported agent's protocol), each episode's first agent step
+    plays and logs FIRE, whatever epsilon-greedy chose; the resume replays that log."""
+    import dataclasses
+
+    fired = dataclasses.replace(ATARI, fire_on_reset=True, noop_max=0)
+    config = tiny_config(total_steps=240)
+    learner = DQNLearner(fired, config, fresh_network(fired, seed=0), tmp_path, tensorboard=False)
+    learner.run(240)
+    actions = np.stack(learner.action_log)  # (vector steps, envs): indices into [NOOP, FIRE, RIGHT, LEFT]
+    learner.close()
+    assert (actions[0] == 1).all()  # both envs' first step
+    # 100-step episodes (400 frames), then the autoreset step: the next episode's first step fires
+    assert (actions[101] == 1).all() and not (actions[1:100] == 1).all(axis=1).all()

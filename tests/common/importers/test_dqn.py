@@ -1,4 +1,4 @@
-"""Imported experts reproduce their source library's own Q-values exactly."""
+"""Imported DQN experts (SB3, CleanRL) reproduce their source library's own Q-values exactly."""
 
 import numpy as np
 import pytest
@@ -9,22 +9,9 @@ from actor_mimic.common.atari import AtariConfig, make_env
 from actor_mimic.common.checkpoint import load_checkpoint, save_checkpoint
 from actor_mimic.common.importers import import_cleanrl, import_sb3
 from actor_mimic.errors import UserError
+from tests.common.importers.conftest import real_stacks
 
 sb3 = pytest.importorskip("stable_baselines3", reason="stable-baselines3 is in the dev extras")
-
-
-def _real_stacks(config, count=32, seed=0):
-    """uint8 (count, 4, 84, 84) stacks from random play, so Q-values vary meaningfully."""
-    env = make_env(config)
-    obs, _ = env.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    stacks = []
-    for _ in range(count):
-        stacks.append(obs)
-        obs, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
-        if terminated or truncated:
-            obs, _ = env.reset()
-    return np.stack(stacks)
 
 
 class ChannelsLast(__import__("gymnasium").ObservationWrapper):
@@ -57,8 +44,11 @@ def test_sb3_dqn_import_reproduces_sb3_q_values(tmp_path, channels_last):
     path = save_checkpoint(tmp_path / "imported.safetensors", expert.network, expert.metadata)
     loaded = load_checkpoint(path)
     assert loaded.metadata.provenance["source"] == "stable-baselines3"
+    assert loaded.metadata.provenance["algorithm"] == "dqn"
+    assert (loaded.metadata.outputs, loaded.metadata.acting) == ("q_values", "greedy")
+    assert loaded.metadata.atari["fire_on_reset"] and loaded.metadata.atari["fire_on_life_loss"]  # SB3's protocol
 
-    stacks = _real_stacks(config)
+    stacks = real_stacks(config)
     sb3_input = np.moveaxis(stacks, 1, -1) if channels_last else stacks
     with torch.no_grad():
         # SB3's own preprocessing (including its VecTransposeImage for channels-last input)
@@ -105,7 +95,7 @@ def test_cleanrl_import_reproduces_cleanrl_q_values(tmp_path):
     q_network = CleanRLQNetwork(6)
     torch.save(q_network.state_dict(), tmp_path / "dqn_atari.cleanrl_model")
     expert = import_cleanrl(tmp_path / "dqn_atari.cleanrl_model", config)
-    stacks = torch.from_numpy(_real_stacks(config, count=16))
+    stacks = torch.from_numpy(real_stacks(config, count=16))
     with torch.no_grad():
         assert torch.equal(expert.network(stacks), q_network(stacks))
 
