@@ -183,7 +183,7 @@ def test_fire_presses_are_logged_as_the_actions_played(tmp_path):
     config = tiny_config(total_steps=240)
     learner = DQNLearner(fired, config, fresh_network(fired, seed=0), tmp_path, tensorboard=False)
     learner.run(240)
-    actions = np.stack(learner.action_log)  # (vector steps, envs): indices into [NOOP, FIRE, RIGHT, LEFT]
+    actions = learner.actor.recorded_actions()  # (vector steps, envs): indices into [NOOP, FIRE, RIGHT, LEFT]
     learner.close()
     assert (actions[0] == 1).all()  # both envs' first step
     # 100-step episodes (400 frames), then the autoreset step: the next episode's first step fires
