@@ -1,13 +1,21 @@
 """Write results/README.md, its CSV tables and PNG plots from what reproduce.sh produced.
 
-    python results/report.py --work runs/results --transfer results/transfer/road_runner --out results
+    python results/report.py --work runs/results --out results \
+        --transfer results/transfer/road_runner results/transfer/breakout
 
 Every number in the README comes from a file: experts/*.json (the zoo), the work folder's
 stores.json (`amn dataset info --json`), eval/<name>/evaluation.json (`amn evaluate`), the
 AMNs' Lightning metrics.csv (held-out agreement and KL), compute.txt (seconds per stage),
-the transfer experiment's curves.csv/table.csv, and results/mixed/ (the mixed-teacher AMN of
-results/reproduce_mixed.sh: its evaluations, one game per folder, and its metrics.csv). Error
-bars are standard errors over episodes (evaluation) or the range over seeds (transfer).
+each transfer target's runs (`<variant>/seed<k>/evaluations.csv`, results/report_transfer.py),
+results/mixed/ (the mixed-teacher AMN of results/reproduce_mixed.sh: its evaluations, one game
+per folder, and its metrics.csv) and results/diagnosis/ (`amn diagnose play` folders,
+results/report_diagnosis.py). Error bars are standard errors over episodes (evaluation) or
+the range over seeds (transfer).
+
+The work folder is large and not in git; the CSV tables in --out are. A table row whose runs
+are not in the work folder (another session's, say) is read back from the committed CSV, and
+rows the work folder has replace theirs, so a fresh clone regenerates the same README and a
+new run updates only its rows. Each such table says where its rows came from in one line.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import argparse
 import csv
 import json
 import math
+import sys
 from pathlib import Path
 from string import Template
 
@@ -23,9 +32,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from report_diagnosis import diagnosis_table, store_table
+from report_transfer import finished_curves, mean_and_se, transfer_goal, transfer_runs, transfer_summary
 
+from actor_mimic.errors import UserError
 from actor_mimic.transfer.experiment import evaluation_curves, plot_curves, table_markdown, transfer_table
 
+NOT_RUN = "_not run yet_\n"
 VARIANTS = {  # name in the work folder -> how the tables call it
     "policy-tau1": "AMN-policy, tau 1",
     "feature-tau1": "AMN-feature, tau 1",
@@ -265,88 +278,6 @@ def variant_summary(rows: list[dict]) -> list[dict]:
     return summary
 
 
-def steps_to_reach(curves: list[dict], variant: str, target: float) -> int | None:
-    """First mean-over-seeds evaluation step at which `variant` scores >= target."""
-    runs: dict[str, list[dict]] = {}
-    for row in curves:
-        if row["variant"] == variant:
-            runs.setdefault(row["seed"], []).append(row)
-    length = min((len(r) for r in runs.values()), default=0)
-    for k in range(length):
-        group = [r[k] for r in runs.values()]
-        if sum(float(g["score"]) for g in group) / len(group) >= target:
-            return round(sum(int(g["step"]) for g in group) / len(group))
-    return None
-
-
-def finished_seeds(transfer: Path, variant: str) -> set[int]:
-    return {int(p.parent.name.removeprefix("seed")) for p in transfer.glob(f"{variant}/seed*/finished.json")}
-
-
-def finished_curves(transfer: Path, curves: list[dict]) -> list[dict]:
-    """The rows of `curves` of each variant's finished runs (all its rows if none has
-    finished): a run still training would weigh only on the early blocks and the curve's start."""
-    finished = {variant: finished_seeds(transfer, variant) for variant in {r["variant"] for r in curves}}
-    return [r for r in curves if not finished[r["variant"]] or r["seed"] in finished[r["variant"]]]
-
-
-def transfer_summary(transfer: Path, curves: list[dict]) -> list[dict]:
-    """Per variant, on the seeds it shares with the finished random-init runs (those it has
-    finished too, if any): the random-init DQN's final score, and the steps the variant
-    needed to reach it (as % of the random-init DQN's steps). Seeds differ a lot on one game,
-    so only the same seeds are compared."""
-    random_final = {}  # seed -> (final score, its step) of a finished random-init run
-    for seed in finished_seeds(transfer, "random"):
-        last = [r for r in curves if r["variant"] == "random" and r["seed"] == seed][-1]
-        random_final[seed] = (last["score"], last["step"])
-    rows = []
-    for variant in dict.fromkeys(r["variant"] for r in curves):
-        seeds = sorted({r["seed"] for r in curves if r["variant"] == variant} & set(random_final))
-        if not seeds:
-            continue
-        finished_runs = finished_seeds(transfer, variant)
-        seeds = [seed for seed in seeds if seed in finished_runs] or seeds  # unfinished: how far they got
-        mine = [r for r in curves if r["variant"] == variant and r["seed"] in seeds]
-        target = sum(random_final[s][0] for s in seeds) / len(seeds)
-        final_step = sum(random_final[s][1] for s in seeds) / len(seeds)
-        step = steps_to_reach(mine, variant, target)
-        reached = min(max(r["step"] for r in mine if r["seed"] == s) for s in seeds)
-        finished = finished_runs >= set(seeds)
-        final, final_se = mean_and_se([last_score(mine, s) for s in seeds]) if finished else (math.nan, math.nan)
-        # The mean of every evaluation (the area under the curve over the steps): one lucky
-        # evaluation moves it far less than the first step past a target.
-        random_curves = [r for r in curves if r["variant"] == "random" and r["seed"] in seeds]
-        over_training = sum(mean_score(mine, s) for s in seeds) / len(seeds) if finished else math.nan
-        random_over_training = sum(mean_score(random_curves, s) for s in seeds) / len(seeds)
-        percent = 100 * step / final_step if step is not None else float("nan")
-        rows.append({"variant": variant, "seeds": " ".join(map(str, seeds)), "steps_trained": reached,
-                     "random_final_score": target, "final_score": final, "final_score_se": final_se,
-                     "steps_to_reach_it": step, "percent_of_random_steps": percent,
-                     "mean_score_over_training": over_training,
-                     "random_mean_score_over_training": random_over_training})  # fmt: skip
-    return rows
-
-
-def mean_and_se(values: list[float]) -> tuple[float, float]:
-    """The mean of per-seed values and its standard error over seeds (NaN for one seed)."""
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, float("nan")
-    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    return mean, math.sqrt(variance / len(values))
-
-
-def mean_score(curves: list[dict], seed: int) -> float:
-    """The mean of `seed`'s evaluations in `curves` (rows of one variant)."""
-    scores = [r["score"] for r in curves if r["seed"] == seed]
-    return sum(scores) / len(scores)
-
-
-def last_score(curves: list[dict], seed: int) -> float:
-    """The score of `seed`'s last evaluation in `curves` (rows of one variant)."""
-    return [r for r in curves if r["seed"] == seed][-1]["score"]
-
-
 def compute_table(work: Path) -> list[dict]:
     path = work / "compute.txt"
     if not path.exists():
@@ -356,6 +287,43 @@ def compute_table(work: Path) -> list[dict]:
         name, seconds = line.rsplit(" ", 1)
         totals[name] = totals.get(name, 0) + float(seconds)
     return [{"stage": name, "minutes": seconds / 60} for name, seconds in totals.items()]
+
+
+# --- committed tables ---------------------------------------------------------------------
+def cell_value(text: str) -> int | float | bool | str | None:
+    """A CSV cell as write_csv wrote it, back to its value: "" was None, then bool, int, float
+    (floats were written exactly, by repr), else the text."""
+    if text in ("", "True", "False"):
+        return None if text == "" else text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read_table(path: Path) -> list[dict]:
+    """The rows of a table report.py wrote, their values as they were."""
+    return [{key: cell_value(text) for key, text in row.items()} for row in read_rows(path)] if path.exists() else []
+
+
+def with_committed(name: str, rows: list[dict], key: tuple[str, ...], work: Path, out: Path) -> list[dict]:
+    """`rows` (the work folder's runs) completed by the committed table out/<name>.csv: a row
+    of the work folder replaces the committed row of the same key, committed rows it does not
+    have are kept in their place, new rows come last. Prints where the rows came from."""
+    path = out / f"{name}.csv"
+    committed = read_table(path)
+    rebuilt = {tuple(row[k] for k in key): row for row in rows}
+    kept = sum(tuple(row[k] for k in key) not in rebuilt for row in committed)
+    merged = [rebuilt.pop(tuple(row[k] for k in key), row) for row in committed] + list(rebuilt.values())
+    if kept and rows:
+        print(f"{name}: {len(rows)} rows from {work}, {kept} read back from {path}")
+    elif kept:
+        print(f"{name}: read back from {path} ({kept} rows; their runs are not in {work})")
+    else:
+        print(f"{name}: {len(rows)} rows from {work}" if rows else f"{name}: not run yet (nothing in {work})")
+    return merged
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -368,10 +336,11 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def markdown(rows: list[dict], columns: dict[str, str]) -> str:
-    """A markdown table of `rows`: column key -> header; floats printed compactly."""
+def markdown(rows: list[dict], columns: dict[str, str], empty: str = NOT_RUN) -> str:
+    """A markdown table of `rows`: column key -> header; floats printed compactly; `empty`
+    if there are no rows."""
     if not rows:
-        return "_not run yet_\n"
+        return empty
 
     def cell(value) -> str:
         if isinstance(value, bool):
@@ -381,7 +350,7 @@ def markdown(rows: list[dict], columns: dict[str, str]) -> str:
         return "-" if value is None else str(value)
 
     lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(row[key]) for key in columns) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell(row.get(key)) for key in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -445,64 +414,110 @@ COLUMNS = {
               "expert_episodes": "episodes", "amn_mean": "AMN", "amn_se": "s.e.", "amn_episodes": "episodes",
               "amn_percent_of_expert": "AMN % of teacher", "held_out_agreement": "greedy agreement",
               "held_out_kl": "KL"},
+    "diagnosis": {"game": "game", "policy": "policy", "episodes": "episodes", "returns": "returns",
+                  "mean_return": "mean", "agreement": "greedy agreement", "kl": "KL", "lives_lost": "lives lost",
+                  "score_range": "score range", "percent_of_steps_in_range": "% of its steps in the range",
+                  "lives_lost_in_range": "lives lost there", "lives_per_1000_steps_in_range": "per 1,000 steps there",
+                  "lives_per_1000_steps_elsewhere": "per 1,000 steps elsewhere",
+                  "episodes_past_range": "episodes past the range"},
+    "diagnosis_store": {"game": "game", "store_steps": "stored steps", "episodes": "episodes",
+                        "score_range": "score range", "episodes_ending_in_range": "episodes ending in the range",
+                        "episodes_past_range": "episodes past it", "steps_in_range": "steps in the range",
+                        "percent_in_range": "%", "steps_past_range": "steps past it", "percent_past_range": "%",
+                        "highest_score": "highest score"},
 }  # fmt: skip
+MIXED_NOT_RUN = "_not run yet: the mixed AMN has no evaluation in results/mixed/eval/mixed/ (reproduce_mixed.sh)_\n"
+
+
+def transfer_section(folder: Path, args: argparse.Namespace) -> tuple[dict[str, list[dict]], dict[str, str]]:
+    """One transfer target (an `amn transfer --out-dir` named after its game): its block table
+    and summary (CSV rows), their markdown and the runs' status (template texts), its plot."""
+    game, curves = folder.name, evaluation_curves(folder)
+    print(f"transfer to {game}: {len(curves)} evaluations in {folder}")
+    if not curves:
+        return {}, {f"transfer_{game}_blocks": NOT_RUN, f"transfer_{game}_summary": NOT_RUN,
+                    f"transfer_{game}_runs": "", f"transfer_{game}_plot": ""}  # fmt: skip
+    variants = sorted({r["variant"] for r in curves}, key=lambda v: (v != "random", v))
+    finished = finished_curves(folder, curves)
+    blocks = transfer_table(finished, variants, args.transfer_block, args.transfer_steps, args.transfer_eval_every)
+    summary = transfer_summary(folder, curves)
+    plot_curves(args.out / f"transfer-{game}.png", finished, variants, game)
+    texts = {
+        f"transfer_{game}_blocks": table_markdown(blocks, variants, game),
+        f"transfer_{game}_summary": markdown(summary, COLUMNS["transfer_summary"]),
+        f"transfer_{game}_runs": f"{transfer_runs(folder, curves)} {transfer_goal(summary)}\n",
+        f"transfer_{game}_plot": f"![transfer to {game}](transfer-{game}.png)\n",
+    }
+    return {f"transfer_{game}_blocks": blocks, f"transfer_{game}_summary": summary}, texts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="reproduce.sh's work folder")
-    parser.add_argument("--transfer", type=Path, required=True, help="the transfer experiment's --out-dir")
+    parser.add_argument("--transfer", type=Path, nargs="+", required=True,
+                        help="each target's amn transfer --out-dir, named after its game")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help="where README.md, CSV and PNG go")
     parser.add_argument("--experts", type=Path, default=Path("experts"))
     parser.add_argument("--mixed", type=Path, default=Path(__file__).parent / "mixed",
                         help="results/reproduce_mixed.sh's results (the mixed-teacher AMN)")  # fmt: skip
+    parser.add_argument("--diagnosis", type=Path, default=Path(__file__).parent / "diagnosis",
+                        help="amn diagnose play folders, <game>/<policy>/")  # fmt: skip
     parser.add_argument("--long-episode-games", nargs="*", default=["crazy_climber"],
                         help="games evaluated on fewer environments, in eval/<name>/long-episodes/")  # fmt: skip
     parser.add_argument("--transfer-steps", type=int, default=250_000, help="each transfer run's agent steps")
     parser.add_argument("--transfer-block", type=int, default=50_000, help="agent steps per block of the table")
     parser.add_argument("--transfer-eval-every", type=int, default=25_000, help="the runs' --eval-every")
     args = parser.parse_args()
-    out = args.out
+    work, out = args.work, args.out
     out.mkdir(parents=True, exist_ok=True)
 
+    # The work folder's runs, completed by the committed tables (runs of earlier sessions).
     long_games = tuple(args.long_episode_games)
-    multitask = multitask_table(args.work, VARIANTS, long_games)
-    rounds = rounds_table(args.work, long_games)
+    datasets = with_committed("datasets", datasets_table(work), ("game",), work, out)
+    multitask = with_committed("multitask", multitask_table(work, VARIANTS, long_games), ("variant", "game"), work, out)
+    rounds = with_committed("rounds", rounds_table(work, long_games), ("seed", "variant", "game"), work, out)
+    compute = with_committed("compute", compute_table(work), ("stage",), work, out)
     mixed = mixed_table(args.mixed, args.experts)
-    curves = evaluation_curves(args.transfer)
-    variants = sorted({r["variant"] for r in curves}, key=lambda v: (v != "random", v))
     tables = {
         "zoo": zoo_table(sorted(args.experts.glob("*.json"))),
-        "datasets": datasets_table(args.work),
+        "datasets": datasets,
         "multitask_summary": variant_summary(multitask) if multitask else [],
         "multitask": multitask,
         "rounds_summary": rounds_summary(rounds) if rounds else [],
         "rounds_by_game": rounds_by_game(rounds) if rounds else [],
         "rounds": rounds,
-        "transfer_summary": transfer_summary(args.transfer, curves),
-        "compute": compute_table(args.work),
+        "compute": compute,
         "mixed_summary": mixed_summary(mixed) if mixed else [],
         "mixed": mixed,
+        "diagnosis": diagnosis_table(args.diagnosis),
+        "diagnosis_store": store_table(args.diagnosis),
     }
+    texts = {name: markdown(rows, COLUMNS[name]) for name, rows in tables.items()}
+    if not mixed:
+        texts["mixed_summary"], texts["mixed"] = MIXED_NOT_RUN, ""
+    for folder in args.transfer:
+        transfer_tables, transfer_texts = transfer_section(folder, args)
+        tables |= transfer_tables
+        texts |= transfer_texts
     for name, rows in tables.items():
         write_csv(out / f"{name}.csv", rows)
     if multitask:
         plot_multitask(out / "multitask.png", multitask)
-    transfer_markdown = "_not run yet_\n"
-    if curves:
-        game = args.transfer.name
-        finished = finished_curves(args.transfer, curves)
-        blocks = transfer_table(finished, variants, args.transfer_block, args.transfer_steps, args.transfer_eval_every)
-        write_csv(out / "transfer_blocks.csv", blocks)
-        transfer_markdown = table_markdown(blocks, variants, game)
-        plot_curves(out / "transfer.png", finished, variants, game)
+
     template = Template((Path(__file__).parent / "README.template.md").read_text())
-    text = template.substitute(
-        {name: markdown(rows, COLUMNS[name]) for name, rows in tables.items()}, transfer_blocks=transfer_markdown
-    )
-    (out / "README.md").write_text(text)
+    placeholders = set(template.get_identifiers())
+    for name in sorted(set(texts) - placeholders):
+        print(f"no ${name} in README.template.md: {name}.csv only")
+    for name in placeholders - set(texts):  # the sections of transfer targets not passed
+        if name.startswith("transfer_"):
+            texts[name] = NOT_RUN if name.endswith(("_blocks", "_summary")) else ""
+    (out / "README.md").write_text(template.substitute(texts))
     print(f"wrote {out / 'README.md'}")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as error:  # one line, no traceback, as the amn commands
+        print(f"report.py: error: {error}", file=sys.stderr)
+        sys.exit(2)

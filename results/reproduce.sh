@@ -227,6 +227,9 @@ else
 fi
 
 echo "== 6. tables and plots"
-"$BIN/python" results/report.py --work "$WORK" --transfer "$TRANSFER_DIR" --long-episode-games "${LONG_GAMES[@]}" \
+# Full scale: every transfer target kept in git (results/transfer/<game>/; the others' commands
+# are in results/README.md), each its own section.
+if [ "$SCALE" = full ]; then TRANSFERS=(results/transfer/*); else TRANSFERS=("$TRANSFER_DIR"); fi
+"$BIN/python" results/report.py --work "$WORK" --transfer "${TRANSFERS[@]}" --long-episode-games "${LONG_GAMES[@]}" \
   --transfer-steps "$TRANSFER_STEPS" --transfer-block "$TRANSFER_BLOCK" --transfer-eval-every "$TRANSFER_EVAL_EVERY" \
   --out "$( [ "$SCALE" = full ] && echo results || echo "$WORK/report" )"
