@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Transfer to Breakout, the second target (results/README.md, section 5): Breakout is left out of
+# the sources, so its AMN is distilled from the other three source games' stores, then three
+# arms of DQNs train on Breakout with Road Runner's settings, 3 seeds each.
+#
+#   bash results/reproduce_breakout.sh                 # many hours of one core; re-run to resume
+#   MAX_WALL_MINUTES=170 bash results/reproduce_breakout.sh   # stop (saved) before a deadline
+#
+# Stages (each skips what it finished; a stopped one continues where it stopped):
+#   1. the AMN: AMN-policy (beta 0, tau 1), 10,000 updates of 64 states, balanced over
+#      crazy_climber, seaquest and boxing (reproduce.sh's stores, DQN_STORES)
+#   2. the arms, seed by seed: random init, the whole AMN (amn-policy), the AMN with a fresh
+#      output layer (amn-fresh-head); small logs in results/transfer/breakout (kept in git)
+#   3. the report: python results/report.py (every target)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.venv/bin}
+WORK=${WORK:-runs/breakout-transfer}          # the AMN: large, not in git
+DQN_STORES=${DQN_STORES:-runs/results/stores}
+SOURCES=(crazy_climber seaquest boxing)
+SEEDS=(0 1 2)
+MAX_WALL_MINUTES=${MAX_WALL_MINUTES:-0}
+START=$SECONDS
+left() {  # minutes left of MAX_WALL_MINUTES (0: no limit)
+  if [ "$MAX_WALL_MINUTES" = 0 ]; then echo 0; else echo $((MAX_WALL_MINUTES - (SECONDS - START) / 60)); fi
+}
+
+echo "== 1. the AMN from ${SOURCES[*]}"
+for game in "${SOURCES[@]}"; do
+  if [ ! -f "$DQN_STORES/$game.done" ]; then
+    echo "$DQN_STORES/$game.zarr is not finished: run results/reproduce.sh's stage 1 first" >&2
+    exit 1
+  fi
+done
+mkdir -p "$WORK"
+{
+  echo "torch_threads: 1"
+  echo "model: {architecture: nature_dqn, hidden_layer: fc, feature_transform: linear}"
+  echo "data:"
+  echo "  games:"
+  for game in "${SOURCES[@]}"; do echo "    - {game: $game, stores: [$DQN_STORES/$game.zarr]}"; done
+  echo "  weighting: balanced"
+  echo "  batch_size: 64"
+  echo "  val_fraction: 0.05"
+  echo "  num_workers: 0"
+  echo "trainer: {accelerator: cpu, max_epochs: -1, check_val_every_n_epoch: null, log_every_n_steps: 100}"
+} > "$WORK/distill.yaml"
+amn_of() { (find "$WORK/amn-policy" -name amn.safetensors 2>/dev/null || true) | sort | tail -n 1; }
+amn=$(amn_of)
+if [ -z "$amn" ]; then
+  last=$( (find "$WORK/amn-policy" -name last.ckpt 2>/dev/null || true) | sort | tail -n 1)
+  "$BIN/amn" distill fit --config "$WORK/distill.yaml" ${last:+--ckpt_path "$last"} \
+    --model.beta 0 --model.tau 1 --trainer.max_steps 10000 --trainer.val_check_interval 5000 \
+    --checkpoint.every_n_train_steps 2500 --checkpoint.save_top_k -1 --trainer.default_root_dir "$WORK/amn-policy"
+  amn=$(amn_of)
+fi
+
+echo "== 2. the arms (250k agent steps each, seeds ${SEEDS[*]})"
+transfer() {
+  if [ "$MAX_WALL_MINUTES" != 0 ] && [ "$(left)" -le 1 ]; then
+    echo "stopped at the wall-clock limit: run the same command again to continue"
+    exit 0
+  fi
+  "$BIN/amn" transfer --game breakout --preset cheap --steps 250000 \
+    --learning-starts 20000 --epsilon-decay-steps 100000 --target-update 2000 \
+    --eval-every 25000 --eval-steps 10000 --block-size 50000 --checkpoint-minutes 15 \
+    --max-wall-minutes "$(left)" --no-progress --out-dir results/transfer/breakout "$@"
+}
+for seed in "${SEEDS[@]}"; do
+  transfer --seeds "$seed"
+  transfer --no-random --amn "amn-policy=$amn" --seeds "$seed"
+  transfer --no-random --fresh-head --amn "amn-fresh-head=$amn" --seeds "$seed"
+done
+
+echo "== 3. the report"
+"$BIN/python" results/report.py --work runs/results --out results \
+  --transfer results/transfer/road_runner results/transfer/breakout
