@@ -166,7 +166,12 @@ def make_parents(folder: Path) -> list[Path]:
     created = []
     try:
         for path in reversed(missing):
-            path.mkdir()
+            try:
+                path.mkdir()
+            except FileExistsError:
+                if path.is_dir():  # made meanwhile by another writer (shards of one build): not ours
+                    continue
+                raise
             created.append(path)
     except OSError as error:
         remove_created(created)
