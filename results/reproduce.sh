@@ -20,6 +20,7 @@
 # Work files go to runs/results (full) or runs/results-quick; only stage 6 writes to results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source results/distill_config.sh
 BIN=${BIN:-.venv/bin}
 SCALE=full
 BASELINE_ONLY=0
@@ -91,24 +92,14 @@ done
 
 # The distillation config: every source game, its store, balanced minibatches.
 distill_config() {  # distill_config OUT_YAML STORE_SUFFIX...
-  local out=$1 suffix stores
+  local out=$1 suffix stores entries=()
   shift
-  {
-    echo "torch_threads: 1"
-    echo "model: {architecture: nature_dqn, hidden_layer: fc, feature_transform: linear}"
-    echo "data:"
-    echo "  games:"
-    for game in "${SOURCES[@]}"; do
-      stores="$WORK/stores/$game.zarr"
-      for suffix in "$@"; do stores="$stores, $WORK/rounds/$game-$suffix.zarr"; done
-      echo "    - {game: $game, stores: [$stores]}"
-    done
-    echo "  weighting: balanced"
-    echo "  batch_size: 64"
-    echo "  val_fraction: 0.05"
-    echo "  num_workers: 0"
-    echo "trainer: {accelerator: cpu, max_epochs: -1, check_val_every_n_epoch: null, log_every_n_steps: 100}"
-  } > "$out"
+  for game in "${SOURCES[@]}"; do
+    stores="$WORK/stores/$game.zarr"
+    for suffix in "$@"; do stores="$stores, $WORK/rounds/$game-$suffix.zarr"; done
+    entries+=("$game: $stores")
+  done
+  write_distill_config "$out" "${entries[@]}"
 }
 distill_config "$WORK/distill.yaml"
 

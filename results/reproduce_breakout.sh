@@ -14,6 +14,7 @@
 #   3. the report: python results/report.py (every target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source results/distill_config.sh
 BIN=${BIN:-.venv/bin}
 WORK=${WORK:-runs/breakout-transfer}          # the AMN: large, not in git
 DQN_STORES=${DQN_STORES:-runs/results/stores}
@@ -26,25 +27,11 @@ left() {  # minutes left of MAX_WALL_MINUTES (0: no limit)
 }
 
 echo "== 1. the AMN from ${SOURCES[*]}"
-for game in "${SOURCES[@]}"; do
-  if [ ! -f "$DQN_STORES/$game.done" ]; then
-    echo "$DQN_STORES/$game.zarr is not finished: run results/reproduce.sh's stage 1 first" >&2
-    exit 1
-  fi
-done
+require_stores "$DQN_STORES" "${SOURCES[@]}"
 mkdir -p "$WORK"
-{
-  echo "torch_threads: 1"
-  echo "model: {architecture: nature_dqn, hidden_layer: fc, feature_transform: linear}"
-  echo "data:"
-  echo "  games:"
-  for game in "${SOURCES[@]}"; do echo "    - {game: $game, stores: [$DQN_STORES/$game.zarr]}"; done
-  echo "  weighting: balanced"
-  echo "  batch_size: 64"
-  echo "  val_fraction: 0.05"
-  echo "  num_workers: 0"
-  echo "trainer: {accelerator: cpu, max_epochs: -1, check_val_every_n_epoch: null, log_every_n_steps: 100}"
-} > "$WORK/distill.yaml"
+entries=()
+for game in "${SOURCES[@]}"; do entries+=("$game: $DQN_STORES/$game.zarr"); done
+write_distill_config "$WORK/distill.yaml" "${entries[@]}"
 amn_of() { (find "$WORK/amn-policy" -name amn.safetensors 2>/dev/null || true) | sort | tail -n 1; }
 amn=$(amn_of)
 if [ -z "$amn" ]; then

@@ -17,6 +17,7 @@
 #      environments, Crazy Climber 120k on 4; epsilon 0.05; seed 0), one game per command
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source results/distill_config.sh
 BIN=${BIN:-.venv/bin}
 WORK=${WORK:-runs/results-mixed}           # stores and fits: large, not in git
 DQN_STORES=${DQN_STORES:-runs/results/stores}
@@ -34,12 +35,7 @@ timed() {  # timed NAME command...: runs the command, appends "NAME seconds" to 
 }
 
 echo "== 1. the PPO teacher's store ($COLLECT_STEPS steps)"
-for game in "${DQN_GAMES[@]}"; do
-  if [ ! -f "$DQN_STORES/$game.done" ]; then
-    echo "$DQN_STORES/$game.zarr is not finished: run results/reproduce.sh's stage 1 first" >&2
-    exit 1
-  fi
-done
+require_stores "$DQN_STORES" "${DQN_GAMES[@]}"
 if [ ! -f "$WORK/stores/$PG_GAME.done" ]; then
   timed "collect-$PG_GAME" "$BIN/amn" collect --expert "experts/$PG_GAME.safetensors" \
     --out "$WORK/stores/$PG_GAME.zarr" --steps "$COLLECT_STEPS" --num-envs 4 --hidden-window 32768 --seed 0 \
@@ -48,19 +44,9 @@ if [ ! -f "$WORK/stores/$PG_GAME.done" ]; then
 fi
 
 echo "== 2. the mixed AMN ($DISTILL_STEPS updates)"
-{
-  echo "torch_threads: 1"
-  echo "model: {architecture: nature_dqn, hidden_layer: fc, feature_transform: linear}"
-  echo "data:"
-  echo "  games:"
-  for game in "${DQN_GAMES[@]}"; do echo "    - {game: $game, stores: [$DQN_STORES/$game.zarr]}"; done
-  echo "    - {game: $PG_GAME, stores: [$WORK/stores/$PG_GAME.zarr]}"
-  echo "  weighting: balanced"
-  echo "  batch_size: 64"
-  echo "  val_fraction: 0.05"
-  echo "  num_workers: 0"
-  echo "trainer: {accelerator: cpu, max_epochs: -1, check_val_every_n_epoch: null, log_every_n_steps: 100}"
-} > "$WORK/distill.yaml"
+entries=()
+for game in "${DQN_GAMES[@]}"; do entries+=("$game: $DQN_STORES/$game.zarr"); done
+write_distill_config "$WORK/distill.yaml" "${entries[@]}" "$PG_GAME: $WORK/stores/$PG_GAME.zarr"
 amn_of() { find "$WORK/amn" -name amn.safetensors 2>/dev/null | sort | tail -n 1; }
 amn=$(amn_of || true)
 if [ -z "$amn" ]; then
