@@ -85,8 +85,7 @@ class LaneEnvs:
         for i, (lane, action) in enumerate(zip(lanes, actions)):
             env = self.envs[lane]
             if isinstance(env, VectorFirePresses):
-                played[i] = env.actions(np.array([action]))[0]
-                env.due[:] = False
+                played[i] = env.press(np.array([action]))[0]
             # The C++ interface under AtariVectorEnv.send, whose checks and paddle array cost
             # more than the call itself, once per lane and step.
             env.ale.send(np.array([played[i]], dtype=np.int32), FULL_PADDLE)

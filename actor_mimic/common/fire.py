@@ -72,9 +72,15 @@ class VectorFirePresses:
         chosen = np.asarray(chosen)
         return np.where(self.due, np.asarray(self.fire, dtype=chosen.dtype), chosen)
 
-    def send(self, actions: np.ndarray) -> None:
-        self.venv.send(self.actions(actions))
+    def press(self, chosen: np.ndarray) -> np.ndarray:
+        """The actions to send for the next step (`actions(chosen)`); the presses due are used up.
+        For a caller that sends them itself (collect/envs.py sends one lane's step to ale-py)."""
+        played = self.actions(chosen)
         self.due[:] = False
+        return played
+
+    def send(self, actions: np.ndarray) -> None:
+        self.venv.send(self.press(actions))
 
     def recv(self):
         obs, rewards, terminated, truncated, info = self.venv.recv()
