@@ -13,6 +13,7 @@ steps in a random order, and frees them before loading the next group: memory st
 from __future__ import annotations
 
 import itertools
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from actor_mimic.datasets.batch import GameLayout, write_values
 from actor_mimic.datasets.blocks import Block, held_steps, interleave_windows
 
 MAX_CACHED_TAILS = 1024  # frames before a block: (stack_size-1) frames each, a few MB in all
+MAX_FREE_FRAME_ARRAYS = 4  # a stream holds two groups at most (one served, one read ahead)
 
 
 @dataclass
@@ -41,7 +43,7 @@ class LoadedBlocks:
     value_rows: np.ndarray  # int64 (N,): each held step's row in q_values and actions
     q_values: np.ndarray  # float32 (M, A)
     actions: np.ndarray  # int16 (M,): indices into the action set
-    hidden: np.ndarray  # float32 (U, H): the blocks' distinct activation rows
+    hidden: np.ndarray  # float16 or float32, as stored (U, H): the blocks' distinct activation rows
     hidden_rows: np.ndarray  # int64 (N,): each held step's row in `hidden`
 
 
@@ -53,6 +55,10 @@ class BlockReader:
         self.layouts = [GameLayout(game_id, ds.action_set) for game_id, ds in enumerate(datasets)]
         self.with_hidden = with_hidden  # False: skip the activations, about half the reading
         self._tails: dict[tuple[int, int, int], np.ndarray] = {}
+        # Frame arrays of groups served and released, for the next groups to decode into: a
+        # fresh array of ~100 MB costs the kernel zeroing every page of it, for each group.
+        self._free_frames: list[np.ndarray] = []
+        self._free_lock = threading.Lock()
 
     def keep_windows(self, blocks: list[Block], count: int) -> None:
         """Keep the decoded activation chunks of `count` windows per shard these blocks lie
@@ -72,13 +78,13 @@ class BlockReader:
             max(0, min(shard.stack_size - 1, block.start - int(episode_starts[0])))
             for block, shard, (_, episode_starts) in zip(blocks, shards, held)
         ]
-        frames = np.empty(
-            (sum(c + block.stop - block.start for c, block in zip(contexts, blocks)), *shards[0].frame_shape[1:]),
-            dtype=np.uint8,
+        frames = self._frames_buffer(
+            (sum(c + block.stop - block.start for c, block in zip(contexts, blocks)), *shards[0].frame_shape[1:])
         )
-        position, shifts, q_values, actions, hidden, hidden_rows, value_rows = 0, [], [], [], [], [], []
+        hidden, plans = self._hidden_of(blocks, shards)
+        position, shifts, q_values, actions, hidden_rows, value_rows = 0, [], [], [], [], []
         values_before = hidden_before = 0
-        for block, shard, (steps, _), context in zip(blocks, shards, held, contexts):
+        for block, shard, (steps, _), context, plan in zip(blocks, shards, held, contexts, plans):
             length = block.stop - block.start
             self._context_into(block, shard, frames[position : position + context])
             position += context
@@ -91,16 +97,14 @@ class BlockReader:
             position += length
             q_values.append(shard.values("q_values", block.start, block.stop))
             actions.append(shard.read("actions", block.start, block.stop))
-            if self.with_hidden:
-                rows, index = shard.activations(block.start, block.stop)
-            else:
-                rows = np.zeros((length, 0), dtype=np.float32)
-                index = np.arange(length, dtype=np.int64)
-            hidden.append(rows)
-            hidden_rows.append(index[steps - block.start] + hidden_before)
             value_rows.append(steps - block.start + values_before)
             values_before += length
-            hidden_before += len(rows)
+            if plan is not None:  # straight into the group's array: no copy of the widest field
+                stored, index = plan
+                shard.activations_into(stored, index, block.start, hidden[hidden_before : hidden_before + len(stored)])
+                hidden_rows.append(index[steps - block.start] + hidden_before)
+                hidden_before += len(stored)
+        value_rows = np.concatenate(value_rows)
         return LoadedBlocks(
             game_id=blocks[0].game_id,
             frames=frames,
@@ -108,12 +112,41 @@ class BlockReader:
             steps=np.concatenate([steps for steps, _ in held]),
             episode_starts=np.concatenate([starts for _, starts in held]),
             indices=np.concatenate([dataset.indices_of(b.shard_id, steps) for b, (steps, _) in zip(blocks, held)]),
-            value_rows=np.concatenate(value_rows),
+            value_rows=value_rows,
             q_values=np.concatenate(q_values),
             actions=np.concatenate(actions),
-            hidden=np.concatenate(hidden),
-            hidden_rows=np.concatenate(hidden_rows),
+            hidden=hidden,
+            hidden_rows=np.concatenate(hidden_rows) if self.with_hidden else value_rows,
         )
+
+    def _frames_buffer(self, shape: tuple[int, int, int]) -> np.ndarray:
+        """uint8 `shape`: the front of a released frame array large enough, or a new one."""
+        size = int(np.prod(shape))
+        with self._free_lock:
+            for position, buffer in enumerate(self._free_frames):
+                if buffer.size >= size:
+                    del self._free_frames[position]
+                    return buffer[:size].reshape(shape)
+        return np.empty(shape, dtype=np.uint8)
+
+    def release(self, loaded: list[LoadedBlocks]) -> None:
+        """Give back the frame arrays of groups served: nothing may read them after this."""
+        with self._free_lock:
+            for group in loaded:
+                whole = group.frames.base if group.frames.base is not None else group.frames
+                if len(self._free_frames) < MAX_FREE_FRAME_ARRAYS:
+                    self._free_frames.append(whole.reshape(-1))
+
+    def _hidden_of(self, blocks: list[Block], shards: list) -> tuple[np.ndarray, list]:
+        """(hidden, plans): the array the blocks' distinct activation rows go into, as stored
+        (float16 by default: half the bytes to move; converted as a batch is written), and per
+        block its (stored rows, index) (`Shard.activation_rows`); None without activations."""
+        if not self.with_hidden:
+            steps = sum(block.stop - block.start for block in blocks)
+            return np.zeros((steps, 0), dtype=np.float32), [None] * len(blocks)
+        plans = [shard.activation_rows(block.start, block.stop) for block, shard in zip(blocks, shards)]
+        dtype = np.result_type(*{shard.hidden_dtype for shard in shards})  # stores of one game may differ
+        return np.empty((sum(len(stored) for stored, _ in plans), shards[0].hidden_size), dtype=dtype), plans
 
     def _context_into(self, block: Block, shard, out: np.ndarray) -> None:
         """The len(out) frames just before the block (of its first episode) into `out`."""
@@ -200,7 +233,8 @@ class BlockStream:
         return self.reader.load(blocks) if blocks else []
 
     def _next_group(self) -> bool:
-        self._group = []  # free the group served last
+        self.reader.release(self._group)  # the group served last: its frames are reused
+        self._group = []
         if self._pending is not None:
             group, self._pending = self._pending.result(), None
         else:

@@ -20,14 +20,15 @@ from actor_mimic.errors import UserError
 from actor_mimic.store import (
     Backend,
     ChunkGuard,
+    activation_refs,
     check_finite,
     checked_references,
     chunks_of,
     distinct_rows,
     hidden_window,
+    non_finite_rows,
     open_backend,
     open_store,
-    read_activations,
     read_checksums,
     read_lane_rows,
 )
@@ -184,17 +185,25 @@ class Shard:
             pieces.append(self.read(name, low, high)[run - low])
         return np.concatenate(pieces) if pieces else self.read(name, 0, 0)
 
-    def activations(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, index): the activations of steps start..stop-1 as float32 distinct rows
-        (U, H), checked finite, and each step's row in them, int64 (n,): `rows[index]` are
-        the steps' activations. Reads each stored row once (store/dedup.py)."""
+    @property
+    def hidden_dtype(self) -> np.dtype:
+        """The stored activations' dtype (float16 by default, or float32)."""
+        return np.dtype(self.array("hidden").dtype)
+
+    def activation_rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(stored, index): the stored activation rows that steps start..stop-1 use, distinct
+        and sorted, int64 (U,), and each step's position in them, int64 (n,). Read them with
+        `activations_into`; each stored row is read once (store/dedup.py)."""
         if not 0 <= start <= stop <= self.num_steps:
             raise IndexError(f"{self.path}: rows {start}..{stop} outside 0..{self.num_steps}")
-        rows, index = read_activations(self._row_reader, start, stop, self.hidden_window, self.label, np.float32)
-        rows = as_float32(rows)
-        if not np.isfinite(rows.sum()):  # rare: then name the first bad step exactly
-            check_finite(rows[index], "hidden", self.label, start)
-        return rows, index
+        return activation_refs(self._row_reader, start, stop, self.hidden_window, self.label)
+
+    def activations_into(self, stored: np.ndarray, index: np.ndarray, start: int, out: np.ndarray) -> None:
+        """The stored activation rows `stored` ((stored, index) of `activation_rows(start,
+        ...)`) into `out` (U, H), checked finite (an error names the first bad step)."""
+        self._row_reader("hidden").take(stored, out=out)
+        if len(non_finite_rows(out)):  # rare: then name the first bad step exactly
+            check_finite(out[index], "hidden", self.label, start)
 
     def values(self, name: str, start: int, stop: int) -> np.ndarray:
         """float32 Q-values or hidden activations of rows start..stop-1, checked finite."""

@@ -47,6 +47,7 @@ from actor_mimic.store.checksums import (
     DamagedChunk,
     checksum_name,
     chunks_of,
+    copy_rows,
     crc32c,
     create_checksums,
     read_checksums,
@@ -54,6 +55,7 @@ from actor_mimic.store.checksums import (
 )
 from actor_mimic.store.dedup import (
     WindowIndex,
+    activation_refs,
     bad_reference,
     checked_references,
     distinct_rows,
@@ -127,6 +129,7 @@ __all__ = [
     "StoreWriter",
     "WindowIndex",
     "ZarrBackend",
+    "activation_refs",
     "array_problems",
     "backend_by_name",
     "bad_reference",
@@ -141,6 +144,7 @@ __all__ = [
     "collection_record",
     "copy_lane",
     "copy_lanes",
+    "copy_rows",
     "crc32c",
     "create_checksums",
     "distinct_rows",

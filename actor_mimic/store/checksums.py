@@ -161,11 +161,13 @@ class CheckedRows:
         out[...] = self.read(start, stop)
         return out
 
-    def take(self, rows: np.ndarray, dtype=None) -> np.ndarray:
+    def take(self, rows: np.ndarray, dtype=None, out: np.ndarray | None = None) -> np.ndarray:
         """The rows at `rows` (sorted int64 (N,) inside the array), as `dtype` (default the
-        stored one): one checked read per run of adjacent chunks they lie in."""
+        stored one): one checked read per run of adjacent chunks they lie in. `out`: an
+        (N, ...) array to write them into instead (its dtype wins)."""
         array = self.backend.array(self.name)
-        out = np.empty((len(rows), *array.shape[1:]), dtype=dtype or array.dtype)
+        if out is None:
+            out = np.empty((len(rows), *array.shape[1:]), dtype=dtype or array.dtype)
         chunk_len = int(array.chunks[0])
         chunks = [index for index, _, _ in chunk_runs(rows, chunk_len)]
         for run in np.split(np.asarray(chunks), np.flatnonzero(np.diff(chunks) > 1) + 1) if chunks else []:

@@ -121,8 +121,20 @@ def read_activations(rows_of, start: int, stop: int, window: int | None, where: 
     read as they are (and `dtype` is left to the caller)."""
     if window is None:
         return rows_of("hidden").read(start, stop), np.arange(stop - start, dtype=np.int64)
+    stored, index = activation_refs(rows_of, start, stop, window, where)
+    return rows_of("hidden").take(stored, dtype), index
+
+
+def activation_refs(rows_of, start: int, stop: int, window: int | None, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """(stored, index): the rows of `hidden` that hold the activations of a lane's steps
+    start..stop-1, distinct and sorted, int64 (U,), and each step's position in them, int64
+    (n,): `hidden[stored][index]` are the steps' activations (`rows_of` as in
+    `read_activations`). A schema 2 store (no `window`) holds step t's in row t."""
+    if window is None:
+        return np.arange(start, stop, dtype=np.int64), np.arange(stop - start, dtype=np.int64)
     refs = checked_references(rows_of("hidden_ref").read(start, stop), start, window, where)
-    return distinct_rows(rows_of, refs, dtype)
+    stored, index = np.unique(refs, return_inverse=True)
+    return stored, index.reshape(-1)
 
 
 def read_lane_rows(rows_of, name: str, start: int, stop: int, window: int | None, where: str) -> np.ndarray:

@@ -23,14 +23,24 @@ class NonFiniteValues(UserError):
 
 def non_finite_rows(values: np.ndarray) -> np.ndarray:
     """int64 (k,): the rows of `values` (N, ...) that hold NaN or infinities, in order."""
-    # A sum is non-finite whenever a term is (NaN and inf propagate) and allocates nothing;
-    # only a non-finite sum (or one that overflowed) needs the exact, element-wise scan. In
-    # float32 at least: a float16 chunk of activations sums past float16's 65,504.
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = values.sum(dtype=np.float64 if values.dtype == np.float64 else np.float32)
-    if len(values) == 0 or np.isfinite(total):
+    if len(values) == 0 or not _may_hold_non_finite(values):
         return np.zeros(0, dtype=np.int64)
     return np.flatnonzero(~np.isfinite(values).reshape(len(values), -1).all(axis=1))
+
+
+def _may_hold_non_finite(values: np.ndarray) -> bool:
+    """False when every value is surely finite: the quick test before the exact scan."""
+    if values.dtype == np.float16:
+        # NaN and infinities are the float16 values whose 5 exponent bits are all set. A test
+        # of the bits takes an eighth of the time of a sum, which numpy does in software for
+        # float16 (about 1 us per row of 512).
+        exponents = np.bitwise_and(values.view(np.uint16), 0x7C00)
+        return bool(exponents.max(initial=0) == 0x7C00)
+    # A sum is non-finite whenever a term is (NaN and inf propagate) and allocates nothing;
+    # only a non-finite sum (or one that overflowed) needs the exact, element-wise scan.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = values.sum(dtype=np.float64 if values.dtype == np.float64 else np.float32)
+    return not np.isfinite(total)
 
 
 def check_finite(values: np.ndarray, name: str, where, steps: int | np.ndarray) -> None:

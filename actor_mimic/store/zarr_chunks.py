@@ -189,12 +189,14 @@ class ChunkFiles:
                 out[low - start : high - start] = whole[low - chunk_start : high - chunk_start]
         return out
 
-    def take(self, rows: np.ndarray, dtype=None) -> np.ndarray:
+    def take(self, rows: np.ndarray, dtype=None, out: np.ndarray | None = None) -> np.ndarray:
         """The rows at `rows` (sorted int64 (N,) inside the array), as `dtype` (default the
         stored one), decoding each chunk they lie in once, or taking it from the cache of
         the last `cache_chunks` chunks decoded here (the activations a block refers to lie in
-        earlier chunks of their window: the loader keeps those of the windows it serves)."""
-        out = np.empty((len(rows), *self.tail), dtype=dtype or self.dtype)
+        earlier chunks of their window: the loader keeps those of the windows it serves).
+        `out`: an (N, ...) array to write them into instead (its dtype wins)."""
+        if out is None:
+            out = np.empty((len(rows), *self.tail), dtype=dtype or self.dtype)
         for index, low, high in chunk_runs(rows, self.chunk_len):
             chunk = self._decoded(index)
             first, last = int(rows[low]), int(rows[high - 1])
