@@ -185,11 +185,6 @@ class Shard:
             pieces.append(self.read(name, low, high)[run - low])
         return np.concatenate(pieces) if pieces else self.read(name, 0, 0)
 
-    @property
-    def hidden_dtype(self) -> np.dtype:
-        """The stored activations' dtype (float16 by default, or float32)."""
-        return np.dtype(self.array("hidden").dtype)
-
     def activation_rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """(stored, index): the stored activation rows that steps start..stop-1 use, distinct
         and sorted, int64 (U,), and each step's position in them, int64 (n,). Read them with
