@@ -11,7 +11,9 @@ rollout keeps real frames and real activations, so compression is what it would 
 Then, in one run and alternating rounds:
   loader    make_loader(dataset, batch_size=256): chunk reads + decompression + stacking +
             Q-value scattering + activations, one process (num_workers=0), a whole epoch;
-            with and without its read-ahead thread, and without activations (policy only)
+            with and without its read-ahead thread, without activations (policy only), and
+            with the GIL handed between its two threads every 0.5 ms (sys.setswitchinterval;
+            Python's default is 5 ms: a process-wide setting the library leaves alone)
   in RAM    every array already decompressed in memory; the same stacking and scattering
             code (gather_stacks, write_values) on uniformly random batches of 256
   map-style DataLoader(dataset, shuffle=True, batch_size=256): reading by index, what random
@@ -212,7 +214,7 @@ def main(argv=None) -> int:
     print("\ndecompressing the whole store into RAM for the baseline ...", flush=True)
     memory = InMemory(ds)
     print(f"  {memory.nbytes / 2**20:.0f} MiB in RAM")
-    names = ("loader", "loader, no read-ahead", "in RAM", "loader, no activations")
+    names = ("loader", "loader, no read-ahead", "in RAM", "loader, no activations", "loader, switch 0.5 ms")
     wall, cpu = {name: [] for name in names}, {name: [] for name in names}
     main_thread = []  # the read-ahead loader's samples per second of this thread's CPU
     for round_index in range(args.rounds):  # alternate, so all three see the same machine load
@@ -222,7 +224,13 @@ def main(argv=None) -> int:
                 count = clock.samples
             else:
                 options = {"read_ahead": name != "loader, no read-ahead", "with_hidden": name != names[3]}
-                clock, served = loader_epoch(ds, seed=round_index, **options)
+                interval = sys.getswitchinterval()
+                if name == names[4]:  # the GIL handed between the two threads 10x as often
+                    sys.setswitchinterval(0.0005)
+                try:
+                    clock, served = loader_epoch(ds, seed=round_index, **options)
+                finally:
+                    sys.setswitchinterval(interval)
                 count = served
             wall[name].append(count / clock.wall)
             cpu[name].append(count / clock.cpu)
@@ -239,11 +247,14 @@ def main(argv=None) -> int:
     print(f"  loader (chunk reads, no read-ahead)      {wall[names[1]]:>9,.0f}  {cpu[names[1]]:>9,.0f}")
     print(f"  in-RAM numpy baseline                    {wall['in RAM']:>9,.0f}  {cpu['in RAM']:>9,.0f}")
     print(f"  loader without activations (policy only) {wall[names[3]]:>9,.0f}  {cpu[names[3]]:>9,.0f}")
+    print(f"  loader, sys.setswitchinterval(0.0005)    {wall[names[4]]:>9,.0f}  {cpu[names[4]]:>9,.0f}")
     print(f"  DataLoader(dataset, shuffle=True) (warns) {item_rate:>8,.0f}")
     print(f"  loader / in-RAM                          {wall['loader'] / wall['in RAM']:>9.2f}  "
           f"{cpu['loader'] / cpu['in RAM']:>9.2f}")  # fmt: skip
     print(f"  loader without read-ahead / in-RAM       {wall[names[1]] / wall['in RAM']:>9.2f}  "
           f"{cpu[names[1]] / cpu['in RAM']:>9.2f}")  # fmt: skip
+    print(f"  loader, switch interval 0.5 ms / in-RAM  {wall[names[4]] / wall['in RAM']:>9.2f}  "
+          f"{cpu[names[4]] / cpu['in RAM']:>9.2f}")  # fmt: skip
     trainer = statistics.median(main_thread)
     print(f"  loader with read-ahead, the trainer's thread alone: {trainer:,.0f} samples per CPU second, "
           f"{trainer / cpu['in RAM']:.2f}x the in-RAM baseline's: what it serves when the reading thread has a "
