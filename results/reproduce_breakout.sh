@@ -5,6 +5,8 @@
 #
 #   bash results/reproduce_breakout.sh                 # many hours of one core; re-run to resume
 #   MAX_WALL_MINUTES=170 bash results/reproduce_breakout.sh   # stop (saved) before a deadline
+#   SEEDS="1" ARMS="amn-policy amn-fresh-head" bash results/reproduce_breakout.sh   # a share of the
+#       runs: two such commands with disjoint shares use two cores (each run is one core)
 #
 # Stages (each skips what it finished; a stopped one continues where it stopped):
 #   1. the AMN: AMN-policy (beta 0, tau 1), 10,000 updates of 64 states, balanced over
@@ -19,7 +21,14 @@ BIN=${BIN:-.venv/bin}
 WORK=${WORK:-runs/breakout-transfer}          # the AMN: large, not in git
 DQN_STORES=${DQN_STORES:-runs/results/stores}
 SOURCES=(crazy_climber seaquest boxing)
-SEEDS=(0 1 2)
+read -r -a SEEDS <<< "${SEEDS:-0 1 2}"
+read -r -a ARMS <<< "${ARMS:-random amn-policy amn-fresh-head}"
+for arm in "${ARMS[@]}"; do
+  case $arm in
+    random | amn-policy | amn-fresh-head) ;;
+    *) echo "unknown arm '$arm' in ARMS: use random, amn-policy, amn-fresh-head" >&2; exit 2 ;;
+  esac
+done
 MAX_WALL_MINUTES=${MAX_WALL_MINUTES:-0}
 START=$SECONDS
 left() {  # minutes left of MAX_WALL_MINUTES (0: no limit)
@@ -42,7 +51,7 @@ if [ -z "$amn" ]; then
   amn=$(amn_of)
 fi
 
-echo "== 2. the arms (250k agent steps each, seeds ${SEEDS[*]})"
+echo "== 2. the arms ${ARMS[*]} (250k agent steps each, seeds ${SEEDS[*]})"
 transfer() {
   if [ "$MAX_WALL_MINUTES" != 0 ] && [ "$(left)" -le 1 ]; then
     echo "stopped at the wall-clock limit: run the same command again to continue"
@@ -54,9 +63,13 @@ transfer() {
     --max-wall-minutes "$(left)" --no-progress --out-dir results/transfer/breakout "$@"
 }
 for seed in "${SEEDS[@]}"; do
-  transfer --seeds "$seed"
-  transfer --no-random --amn "amn-policy=$amn" --seeds "$seed"
-  transfer --no-random --fresh-head --amn "amn-fresh-head=$amn" --seeds "$seed"
+  for arm in "${ARMS[@]}"; do
+    case $arm in
+      random) transfer --seeds "$seed" ;;
+      amn-policy) transfer --no-random --amn "amn-policy=$amn" --seeds "$seed" ;;
+      amn-fresh-head) transfer --no-random --fresh-head --amn "amn-fresh-head=$amn" --seeds "$seed" ;;
+    esac
+  done
 done
 
 echo "== 3. the report"
