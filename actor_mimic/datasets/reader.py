@@ -104,7 +104,7 @@ class BlockReader:
                 shard.activations_into(stored, index, block.start, hidden[hidden_before : hidden_before + len(stored)])
                 hidden_rows.append(index[steps - block.start] + hidden_before)
                 hidden_before += len(stored)
-        value_rows = np.concatenate(value_rows)
+        all_value_rows = np.concatenate(value_rows)
         return LoadedBlocks(
             game_id=blocks[0].game_id,
             frames=frames,
@@ -112,11 +112,11 @@ class BlockReader:
             steps=np.concatenate([steps for steps, _ in held]),
             episode_starts=np.concatenate([starts for _, starts in held]),
             indices=np.concatenate([dataset.indices_of(b.shard_id, steps) for b, (steps, _) in zip(blocks, held)]),
-            value_rows=value_rows,
+            value_rows=all_value_rows,
             q_values=np.concatenate(q_values),
             actions=np.concatenate(actions),
             hidden=hidden,
-            hidden_rows=np.concatenate(hidden_rows) if self.with_hidden else value_rows,
+            hidden_rows=np.concatenate(hidden_rows) if self.with_hidden else all_value_rows,
         )
 
     def _frames_buffer(self, shape: tuple[int, int, int]) -> np.ndarray:
