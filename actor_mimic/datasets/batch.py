@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from actor_mimic.common.atari import NUM_ALE_ACTIONS, action_mask
-from actor_mimic.store import copy_rows
 
 _TORCH_DTYPES = {
     np.dtype(np.uint8): torch.uint8, np.dtype(np.float32): torch.float32,
@@ -89,8 +88,7 @@ def write_values(
     """Fill batch rows start.. (all but frames and index) from one game's stored rows.
 
     q_values: (M, A) over the game's action set; hidden: (M', H) with H <= the batch width;
-    actions: (M,) indices into the action set, as stored; hidden may be float16 (the batch
-    holds float32). `rows` (N,) picks the rows to
+    actions: (M,) indices into the action set, as stored. `rows` (N,) picks the rows to
     write (default: all M); `hidden_rows` (N,) their rows of `hidden` (default: `rows`; the
     loader keeps a block's distinct activation rows only). The activations, the widest
     field, are copied only once.
@@ -105,10 +103,10 @@ def write_values(
     q_out[:, layout.action_ids] = q_values[rows]
     hidden_out = batch["hidden"][start:stop]
     width = hidden.shape[1]
-    if width == hidden_out.shape[1] and hidden.dtype == hidden_out.dtype:
+    if width == hidden_out.shape[1]:
         np.take(hidden, hidden_rows, axis=0, out=hidden_out, mode="clip")  # straight into the batch
     else:
-        copy_rows(hidden_out[:, :width], hidden[hidden_rows])  # float16 converted here, row by row as served
+        hidden_out[:, :width] = hidden[hidden_rows]
         hidden_out[:, width:] = 0.0
     batch["actions"][start:stop] = layout.action_ids[actions[rows].astype(np.int64)]
     batch["action_mask"][start:stop] = layout.mask
