@@ -44,6 +44,7 @@ VARIANTS = {  # name in the work folder -> how the tables call it
     "feature-tau1": "AMN-feature, tau 1",
     "policy-tau0.01": "AMN-policy, tau 0.01",
     "feature-tau0.01": "AMN-feature, tau 0.01",
+    "policy-tau1-more-cc": "AMN-policy, tau 1, more Crazy Climber data",  # reproduce_crazy_climber.sh
 }
 ROUNDS = {"round-none": "expert data only", "round-r1": "plus one student-acts round"}  # regime -> label
 
@@ -133,8 +134,17 @@ def datasets_table(work: Path) -> list[dict]:
     return rows
 
 
-def multitask_table(work: Path, names: dict[str, str], long_episode_games: tuple[str, ...] = ()) -> list[dict]:
-    experts = evaluation_runs(work, "experts", long_episode_games)
+def multitask_table(
+    work: Path, names: dict[str, str], long_episode_games: tuple[str, ...] = (), committed: list[dict] | None = None
+) -> list[dict]:
+    """One row per AMN variant and game of the work folder. The experts' scores are the work
+    folder's evaluation, else those of the committed rows (`committed`, multitask.csv): the
+    same experts under the same protocol and seed, which a later experiment need not play again."""
+    experts = {row["game"]: {"mean": row["expert_mean"], "se": row["expert_se"], "episodes": row["expert_episodes"]}
+               for row in committed or []}  # fmt: skip
+    for game, run in evaluation_runs(work, "experts", long_episode_games).items():
+        experts[game] = {"mean": run["mean"], "se": standard_error(run["std"], run["num_episodes"]),
+                         "episodes": run["num_episodes"]}  # fmt: skip
     rows = []
     for name, label in names.items():
         amn, metrics = evaluation_runs(work, name, long_episode_games), held_out_metrics(work, name)
@@ -144,8 +154,8 @@ def multitask_table(work: Path, names: dict[str, str], long_episode_games: tuple
             rows.append({
                 "variant": label, "game": game,
                 "expert_mean": expert["mean"] if expert else float("nan"),
-                "expert_se": standard_error(expert["std"], expert["num_episodes"]) if expert else float("nan"),
-                "expert_episodes": expert["num_episodes"] if expert else 0,
+                "expert_se": expert["se"] if expert else float("nan"),
+                "expert_episodes": expert["episodes"] if expert else 0,
                 "amn_mean": run["mean"], "amn_se": standard_error(run["std"], run["num_episodes"]),
                 "amn_episodes": run["num_episodes"], "amn_percent_of_expert": percent,
                 "held_out_agreement": metrics.get(game, {}).get("agreement", float("nan")),
@@ -474,7 +484,8 @@ def main() -> None:
     # The work folder's runs, completed by the committed tables (runs of earlier sessions).
     long_games = tuple(args.long_episode_games)
     datasets = with_committed("datasets", datasets_table(work), ("game",), work, out)
-    multitask = with_committed("multitask", multitask_table(work, VARIANTS, long_games), ("variant", "game"), work, out)
+    multitask_rows = multitask_table(work, VARIANTS, long_games, read_table(out / "multitask.csv"))
+    multitask = with_committed("multitask", multitask_rows, ("variant", "game"), work, out)
     rounds = with_committed("rounds", rounds_table(work, long_games), ("seed", "variant", "game"), work, out)
     compute = with_committed("compute", compute_table(work), ("stage",), work, out)
     mixed = mixed_table(args.mixed, args.experts)

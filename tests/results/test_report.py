@@ -249,6 +249,28 @@ def test_long_episode_games_come_from_their_own_evaluation(tmp_path):
     assert report.evaluation_runs(tmp_path, "nothing", ("boxing",)) == {}
 
 
+def test_an_amn_without_expert_runs_in_its_folder_is_compared_with_the_committed_experts(tmp_path):
+    make_amn(tmp_path / "amn.safetensors")
+    assert main(["evaluate", "--amn", str(tmp_path / "amn.safetensors"), "--games", "boxing", "--steps", "60",
+                 "--num-envs", "2", "--seed", "0", "--no-progress",
+                 "--out", str(tmp_path / "eval/new")]) == 0  # fmt: skip
+    amn = report.evaluation_runs(tmp_path, "new")["boxing"]
+    committed = [{"variant": "old", "game": "boxing", "expert_mean": 40.0, "expert_se": 2.5,
+                  "expert_episodes": 6}]  # fmt: skip
+    [row] = report.multitask_table(tmp_path, {"new": "the new AMN"}, (), committed)
+    assert (row["variant"], row["game"], row["amn_mean"]) == ("the new AMN", "boxing", amn["mean"])
+    assert (row["expert_mean"], row["expert_se"], row["expert_episodes"]) == (40.0, 2.5, 6)
+    assert row["amn_percent_of_expert"] == 100 * amn["mean"] / 40.0
+    # the work folder's own expert evaluation, when it has one, is the one compared with
+    expert = str(ROOT / "experts" / "boxing.safetensors")
+    assert main(["evaluate", "--experts", expert, "--steps", "60", "--num-envs", "2", "--seed", "0",
+                 "--no-progress", "--out", str(tmp_path / "eval/experts")]) == 0  # fmt: skip
+    played = report.evaluation_runs(tmp_path, "experts")["boxing"]
+    [row] = report.multitask_table(tmp_path, {"new": "the new AMN"}, (), committed)
+    assert (row["expert_mean"], row["expert_episodes"]) == (played["mean"], played["num_episodes"])
+    assert report.multitask_table(tmp_path, {"new": "the new AMN"})[0]["expert_mean"] == played["mean"]
+
+
 def test_the_mixed_teacher_table_names_each_teacher_and_compares_the_amn_with_it(tmp_path, monkeypatch, capsys):
     """results/mixed/ as reproduce_mixed.sh leaves it: one evaluation per game and policy, the
     fit's metrics.csv; each game's teacher is read from its checkpoint in --experts."""
