@@ -207,7 +207,7 @@ def test_a_fresh_clone_regenerates_the_committed_readme_from_the_committed_table
     assert (out / "README.md").read_text() == (RESULTS / "README.md").read_text()
     for path in RESULTS.glob("*.csv"):
         assert (out / path.name).read_text() == path.read_text(), f"{path.name} is written back as it was"
-    assert f"multitask: read back from {out / 'multitask.csv'} (16 rows" in said
+    assert f"multitask: read back from {out / 'multitask.csv'} (20 rows" in said
 
 
 def test_committed_cells_read_back_as_the_values_written(tmp_path):
@@ -382,7 +382,7 @@ def test_the_diagnosis_table_counts_steps_and_lives_in_the_score_range():
     """The Crazy Climber runs kept in results/diagnosis/: the AMN's 1,000-point bins and the
     expert's 5,000-point bins both split at 15,000 and 20,000."""
     rows = {row["policy"]: row for row in report_diagnosis.diagnosis_table(DIAGNOSIS)}
-    assert set(rows) == {"amn-policy", "expert"}
+    assert set(rows) == {"amn-policy", "amn-policy-more-data", "expert"}
     amn, expert = rows["amn-policy"], rows["expert"]
     # by_score.csv of the AMN: bins 15-16k .. 19-20k hold 6386 + 43155 + 30 + 435 + 51 steps, 6 + 1 + 0 + 0 + 1 lives
     assert amn["percent_of_steps_in_range"] == pytest.approx(100 * 50057 / 57782)
@@ -395,6 +395,12 @@ def test_the_diagnosis_table_counts_steps_and_lives_in_the_score_range():
     assert expert["percent_of_steps_in_range"] == pytest.approx(100 * 45219 / 56398)
     assert expert["lives_lost_in_range"] == 2 and expert["episodes_past_range"] == 4
     assert expert["agreement"] is None and expert["kl"] is None
+    # the AMN fitted with both Crazy Climber stores: 893 + 23741 steps and 2 + 0 lives in 15-17k, no bin past it
+    more = rows["amn-policy-more-data"]
+    assert more["percent_of_steps_in_range"] == pytest.approx(100 * 24634 / 35863)
+    assert (more["lives_lost_in_range"], more["lives_lost"], more["episodes_past_range"]) == (2, 19, 0)
+    assert more["lives_per_1000_steps_elsewhere"] == pytest.approx(17_000 / (35863 - 24634))
+    # the store table is the first policy's lookup (amn-policy: the first store alone)
     (store,) = report_diagnosis.store_table(DIAGNOSIS)
     # the AMN's lookup: 13067 + 61019 + 141 + 194 + 168 stored steps in 15-20k; 8133 above its last bin (20k)
     assert (store["steps_in_range"], store["steps_past_range"]) == (74589, 8133)
