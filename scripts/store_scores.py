@@ -58,7 +58,8 @@ def main() -> None:
         raise UserError(f"the stores hold different games ({', '.join(sorted(games))}): give one game's stores")
     print(f"{'store':<40} {'score range':>15} {'steps':>9} {'share':>7} {'episodes ending there':>6}")
     for path, (_, scores, returns) in zip(args.stores, found):
-        print("\n".join(rows(path.rstrip("/").split("/")[-1], scores, returns, args.edges)))
+        name = path.rstrip("/")
+        print("\n".join(rows(name if len(name) <= 40 else "..." + name[-37:], scores, returns, args.edges)))
     if len(found) > 1:
         everything = np.concatenate([scores for _, scores, _ in found])
         print("\n".join(rows("all together", everything, [r for _, _, rs in found for r in rs], args.edges)))
