@@ -45,6 +45,7 @@ VARIANTS = {  # name in the work folder -> how the tables call it
     "policy-tau0.01": "AMN-policy, tau 0.01",
     "feature-tau0.01": "AMN-feature, tau 0.01",
     "policy-tau1-more-cc": "AMN-policy, tau 1, more Crazy Climber data",  # reproduce_crazy_climber.sh
+    "policy-tau1-stronger-cc": "AMN-policy, tau 1, stronger Crazy Climber expert",  # --stronger-expert
 }
 ROUNDS = {"round-none": "expert data only", "round-r1": "plus one student-acts round"}  # regime -> label
 
