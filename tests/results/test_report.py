@@ -207,7 +207,7 @@ def test_a_fresh_clone_regenerates_the_committed_readme_from_the_committed_table
     assert (out / "README.md").read_text() == (RESULTS / "README.md").read_text()
     for path in RESULTS.glob("*.csv"):
         assert (out / path.name).read_text() == path.read_text(), f"{path.name} is written back as it was"
-    assert f"multitask: read back from {out / 'multitask.csv'} (20 rows" in said
+    assert f"multitask: read back from {out / 'multitask.csv'} (24 rows" in said
 
 
 def test_committed_cells_read_back_as_the_values_written(tmp_path):
