@@ -30,3 +30,12 @@ require_stores() {
     fi
   done
 }
+
+# timed NAME command...: runs the command, appends "NAME seconds" to the stage log
+# (COMPUTE_LOG, default $WORK/compute.txt; report.py reads it into the compute table).
+timed() {
+  local name=$1 start=$SECONDS
+  shift
+  "$@"
+  echo "$name $((SECONDS - start))" >> "${COMPUTE_LOG:-$WORK/compute.txt}"
+}

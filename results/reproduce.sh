@@ -73,12 +73,6 @@ if [ "$BASELINE_ONLY" = 1 ]; then
 fi
 EXPERTS=()
 for game in "${SOURCES[@]}"; do EXPERTS+=("experts/$game.safetensors"); done
-timed() {  # timed NAME command...: runs the command, appends "NAME seconds" to the stage log
-  local name=$1 start=$SECONDS
-  shift
-  "$@"
-  echo "$name $((SECONDS - start))" >> "$WORK/compute.txt"
-}
 
 echo "== 1. teacher stores ($COLLECT_STEPS steps per game)"
 for game in "${SOURCES[@]}"; do

@@ -35,12 +35,6 @@ case "${1:---more-data}" in
     COLLECT_STAGE=collect-crazy_climber-stronger ;;
   *) echo "usage: bash results/reproduce_crazy_climber.sh [--more-data | --stronger-expert]" >&2; exit 2 ;;
 esac
-timed() {  # timed NAME command...: runs the command, appends "NAME seconds" to the stage log
-  local name=$1 start=$SECONDS
-  shift
-  "$@"
-  echo "$name $((SECONDS - start))" >> "$WORK/compute.txt"
-}
 
 echo "== 1. $STEPS Crazy Climber steps from $TEACHER (seed $SEED)"
 require_stores "$STORES" "${SOURCES[@]}"

@@ -27,12 +27,7 @@ PG_GAME=asterix
 LONG_GAMES=(crazy_climber)
 COLLECT_STEPS=100000; DISTILL_STEPS=20000; EVAL_STEPS=30000; LONG_EVAL_STEPS=120000
 mkdir -p "$WORK/stores" "$OUT"
-timed() {  # timed NAME command...: runs the command, appends "NAME seconds" to the stage log
-  local name=$1 start=$SECONDS
-  shift
-  "$@"
-  echo "$name $((SECONDS - start))" >> "$OUT/compute.txt"
-}
+COMPUTE_LOG=$OUT/compute.txt  # timed's stage log
 
 echo "== 1. the PPO teacher's store ($COLLECT_STEPS steps)"
 require_stores "$DQN_STORES" "${DQN_GAMES[@]}"
